@@ -1,0 +1,48 @@
+# One command each: make run, make test, make proto, make proto-check,
+# make lint, make bench. Everything installs into .venv from the package
+# registries; nothing is installed by hand.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PORT   ?= 50051
+DATA   ?= ./data
+DEMO   ?= ./demo-bank
+GEN_DIR := client/finseg/v1
+PROTOS := $(wildcard protos/finseg/v1/*.proto)
+
+.PHONY: venv proto proto-check test lint run bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+# Regenerates the Python stubs from protos/. The generated files are
+# committed so that `pip install` needs no code generator.
+proto: venv
+	$(PY) -m finseg.client.protogen $(GEN_DIR)
+
+# Fails when the committed stubs differ from what protos/ generates.
+proto-check: venv
+	$(PY) -m finseg.client.protogen --check $(GEN_DIR)
+
+test: venv proto-check
+	$(PY) -m pytest -q
+
+lint: venv
+	$(VENV)/bin/ruff check server client tests bench
+	$(VENV)/bin/mypy server/finseg client/finseg/client
+
+# Starts the service on the embedded LMDB store with a generated demo bank
+# loaded, and prints a grpcurl command that works against it.
+run: venv
+	$(PY) -m finseg.client.demo --port $(PORT) --data-dir $(DATA) --demo-dir $(DEMO)
+
+bench: venv
+	$(PY) -m bench.run
+
+clean:
+	rm -rf $(VENV) $(DATA) $(DEMO) .pytest_cache

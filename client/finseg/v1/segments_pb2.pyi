@@ -1,0 +1,196 @@
+import datetime
+
+from finseg.v1 import common_pb2 as _common_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class SegmentType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SEGMENT_TYPE_UNSPECIFIED: _ClassVar[SegmentType]
+    SEGMENT_TYPE_HIGH_BALANCE: _ClassVar[SegmentType]
+    SEGMENT_TYPE_LOW_BALANCE: _ClassVar[SegmentType]
+
+class JobState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    JOB_STATE_UNSPECIFIED: _ClassVar[JobState]
+    JOB_STATE_PENDING: _ClassVar[JobState]
+    JOB_STATE_RUNNING: _ClassVar[JobState]
+    JOB_STATE_SUCCEEDED: _ClassVar[JobState]
+    JOB_STATE_FAILED: _ClassVar[JobState]
+    JOB_STATE_CANCELLED: _ClassVar[JobState]
+SEGMENT_TYPE_UNSPECIFIED: SegmentType
+SEGMENT_TYPE_HIGH_BALANCE: SegmentType
+SEGMENT_TYPE_LOW_BALANCE: SegmentType
+JOB_STATE_UNSPECIFIED: JobState
+JOB_STATE_PENDING: JobState
+JOB_STATE_RUNNING: JobState
+JOB_STATE_SUCCEEDED: JobState
+JOB_STATE_FAILED: JobState
+JOB_STATE_CANCELLED: JobState
+
+class HighBalance(_message.Message):
+    __slots__ = ("threshold",)
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    threshold: _common_pb2.Money
+    def __init__(self, threshold: _Optional[_Union[_common_pb2.Money, _Mapping]] = ...) -> None: ...
+
+class LowBalance(_message.Message):
+    __slots__ = ("threshold", "months")
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    MONTHS_FIELD_NUMBER: _ClassVar[int]
+    threshold: _common_pb2.Money
+    months: int
+    def __init__(self, threshold: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., months: _Optional[int] = ...) -> None: ...
+
+class SegmentSpec(_message.Message):
+    __slots__ = ("account_types", "as_of", "high_balance", "low_balance")
+    ACCOUNT_TYPES_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    HIGH_BALANCE_FIELD_NUMBER: _ClassVar[int]
+    LOW_BALANCE_FIELD_NUMBER: _ClassVar[int]
+    account_types: _containers.RepeatedScalarFieldContainer[_common_pb2.AccountType]
+    as_of: str
+    high_balance: HighBalance
+    low_balance: LowBalance
+    def __init__(self, account_types: _Optional[_Iterable[_Union[_common_pb2.AccountType, str]]] = ..., as_of: _Optional[str] = ..., high_balance: _Optional[_Union[HighBalance, _Mapping]] = ..., low_balance: _Optional[_Union[LowBalance, _Mapping]] = ...) -> None: ...
+
+class Segment(_message.Message):
+    __slots__ = ("segment_id", "type", "spec", "state", "progress", "create_time", "expire_time", "as_of", "error", "total_elements")
+    SEGMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_ELEMENTS_FIELD_NUMBER: _ClassVar[int]
+    segment_id: str
+    type: SegmentType
+    spec: SegmentSpec
+    state: JobState
+    progress: float
+    create_time: _timestamp_pb2.Timestamp
+    expire_time: _timestamp_pb2.Timestamp
+    as_of: str
+    error: str
+    total_elements: int
+    def __init__(self, segment_id: _Optional[str] = ..., type: _Optional[_Union[SegmentType, str]] = ..., spec: _Optional[_Union[SegmentSpec, _Mapping]] = ..., state: _Optional[_Union[JobState, str]] = ..., progress: _Optional[float] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., as_of: _Optional[str] = ..., error: _Optional[str] = ..., total_elements: _Optional[int] = ...) -> None: ...
+
+class CreateSegmentRequest(_message.Message):
+    __slots__ = ("spec",)
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    spec: SegmentSpec
+    def __init__(self, spec: _Optional[_Union[SegmentSpec, _Mapping]] = ...) -> None: ...
+
+class CreateSegmentResponse(_message.Message):
+    __slots__ = ("segment",)
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    segment: Segment
+    def __init__(self, segment: _Optional[_Union[Segment, _Mapping]] = ...) -> None: ...
+
+class GetSegmentRequest(_message.Message):
+    __slots__ = ("segment_id", "page_size", "page_token")
+    SEGMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    segment_id: str
+    page_size: int
+    page_token: str
+    def __init__(self, segment_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class GetSegmentResponse(_message.Message):
+    __slots__ = ("segment", "page", "total_pages", "next_page_token")
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_PAGES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    segment: Segment
+    page: ResultPage
+    total_pages: int
+    next_page_token: str
+    def __init__(self, segment: _Optional[_Union[Segment, _Mapping]] = ..., page: _Optional[_Union[ResultPage, _Mapping]] = ..., total_pages: _Optional[int] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class StreamSegmentRequest(_message.Message):
+    __slots__ = ("segment_id", "page_size")
+    SEGMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    segment_id: str
+    page_size: int
+    def __init__(self, segment_id: _Optional[str] = ..., page_size: _Optional[int] = ...) -> None: ...
+
+class StreamSegmentResponse(_message.Message):
+    __slots__ = ("segment", "page", "page_index")
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_INDEX_FIELD_NUMBER: _ClassVar[int]
+    segment: Segment
+    page: ResultPage
+    page_index: int
+    def __init__(self, segment: _Optional[_Union[Segment, _Mapping]] = ..., page: _Optional[_Union[ResultPage, _Mapping]] = ..., page_index: _Optional[int] = ...) -> None: ...
+
+class ResultPage(_message.Message):
+    __slots__ = ("high_balance", "low_balance")
+    HIGH_BALANCE_FIELD_NUMBER: _ClassVar[int]
+    LOW_BALANCE_FIELD_NUMBER: _ClassVar[int]
+    high_balance: HighBalancePage
+    low_balance: LowBalancePage
+    def __init__(self, high_balance: _Optional[_Union[HighBalancePage, _Mapping]] = ..., low_balance: _Optional[_Union[LowBalancePage, _Mapping]] = ...) -> None: ...
+
+class HighBalancePage(_message.Message):
+    __slots__ = ("members",)
+    MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    members: _containers.RepeatedCompositeFieldContainer[HighBalanceMember]
+    def __init__(self, members: _Optional[_Iterable[_Union[HighBalanceMember, _Mapping]]] = ...) -> None: ...
+
+class HighBalanceMember(_message.Message):
+    __slots__ = ("user_id", "accounts")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    accounts: _containers.RepeatedCompositeFieldContainer[HighBalanceAccount]
+    def __init__(self, user_id: _Optional[str] = ..., accounts: _Optional[_Iterable[_Union[HighBalanceAccount, _Mapping]]] = ...) -> None: ...
+
+class HighBalanceAccount(_message.Message):
+    __slots__ = ("account_id", "currency", "amount")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    currency: str
+    amount: int
+    def __init__(self, account_id: _Optional[str] = ..., currency: _Optional[str] = ..., amount: _Optional[int] = ...) -> None: ...
+
+class LowBalancePage(_message.Message):
+    __slots__ = ("members",)
+    MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    members: _containers.RepeatedCompositeFieldContainer[LowBalanceMember]
+    def __init__(self, members: _Optional[_Iterable[_Union[LowBalanceMember, _Mapping]]] = ...) -> None: ...
+
+class LowBalanceMember(_message.Message):
+    __slots__ = ("user_id", "accounts")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    accounts: _containers.RepeatedCompositeFieldContainer[LowBalanceAccount]
+    def __init__(self, user_id: _Optional[str] = ..., accounts: _Optional[_Iterable[_Union[LowBalanceAccount, _Mapping]]] = ...) -> None: ...
+
+class LowBalanceAccount(_message.Message):
+    __slots__ = ("account_id", "currency", "amount", "monthly_minimums")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    MONTHLY_MINIMUMS_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    currency: str
+    amount: int
+    monthly_minimums: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, account_id: _Optional[str] = ..., currency: _Optional[str] = ..., amount: _Optional[int] = ..., monthly_minimums: _Optional[_Iterable[int]] = ...) -> None: ...

@@ -1,0 +1,198 @@
+"""Segment jobs: created at once, computed on worker threads over one
+snapshot, results stored by page (SPEC §3).
+
+A job record is a plain dict stored as JSON; while a job runs, its live
+progress and its done/cancel signals are kept in memory here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from ..errors import Cancelled, FinsegError, InvalidArgument, NotFound, Violation
+from ..storage.arrays import batch_from_value, batch_to_value
+from ..storage.store import Store
+from .ingest import today
+from .model import ACCOUNT_TYPE_CODES, MAX_DATE, MIN_DATE
+from .segment_types import TYPES
+from .segment_types.common import Common, Progress
+
+log = logging.getLogger(__name__)
+
+PENDING, RUNNING, SUCCEEDED, FAILED, CANCELLED = (
+    "PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED")
+FINISHED = (SUCCEEDED, FAILED, CANCELLED)
+#: Members per stored page; a requested page of any size reads the few
+#: stored pages it overlaps.
+PAGE_ROWS = 1000
+
+
+@dataclass
+class _Live:
+    progress: float = 0.0
+    done: threading.Event = field(default_factory=threading.Event)
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+
+class JobManager:
+    def __init__(self, store: Store, workers: int, timezone: str, ttl_days: int,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.timezone = timezone
+        self.ttl_seconds = ttl_days * 86400
+        self.clock = clock
+        self._live: dict[tuple[str, str], _Live] = {}
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="finseg-job")
+
+    # ---- lifecycle ---------------------------------------------------
+
+    def recover(self) -> None:
+        """Runs again every job a previous process left PENDING or RUNNING:
+        its snapshot died with that process, so it starts over."""
+        for tenant, record in self.store.jobs.all_records():
+            if record["state"] in (PENDING, RUNNING):
+                record["state"], record["progress"] = PENDING, 0.0
+                self.store.jobs.put(tenant, record)
+                self._submit(tenant, record)
+
+    def stop(self) -> None:
+        for live in list(self._live.values()):
+            live.cancel.set()
+        self._pool.shutdown(wait=True, cancel_futures=False)
+
+    # ---- requests ----------------------------------------------------
+
+    def create(self, tenant: str, type_name: str, raw_params: dict[str, Any],
+               account_types: list[str], as_of: dt.date | None) -> dict[str, Any]:
+        module = TYPES[type_name]
+        params = module.parse(raw_params)
+        for i, name in enumerate(account_types):
+            if name not in ACCOUNT_TYPE_CODES:
+                raise InvalidArgument(
+                    f"spec.account_types[{i}] {name!r} is not an account type; allowed: "
+                    f"{', '.join(ACCOUNT_TYPE_CODES)}",
+                    [Violation(f"spec.account_types[{i}]", "unknown account type")])
+        as_of = as_of or today(self.timezone)
+        if not MIN_DATE <= as_of <= MAX_DATE:
+            raise InvalidArgument(f"spec.as_of must be between {MIN_DATE} and {MAX_DATE}",
+                                  [Violation("spec.as_of", "out of range")])
+        now = self.clock()
+        record = {
+            "id": uuid.uuid4().hex,
+            "type": type_name,
+            "params": module.to_dict(params),
+            "account_types": sorted(set(account_types)),
+            "as_of": as_of.isoformat(),
+            "state": PENDING,
+            "progress": 0.0,
+            "created": now,
+            "expires": now + self.ttl_seconds,
+            "error": "",
+            "total_elements": 0,
+            "pages": 0,
+            "rows_scanned": 0,
+            "compute_seconds": 0.0,
+        }
+        self.store.jobs.put(tenant, record)
+        self._submit(tenant, record)
+        return record
+
+    def get(self, tenant: str, job_id: str) -> dict[str, Any]:
+        record = self.store.jobs.get(tenant, job_id) if job_id else None
+        if record is None or record["expires"] <= self.clock():
+            raise NotFound(f"segment {job_id!r} not found")
+        live = self._live.get((tenant, job_id))
+        if live is not None and record["state"] == RUNNING:
+            record["progress"] = live.progress
+        return record
+
+    def wait(self, tenant: str, job_id: str, timeout: float) -> dict[str, Any]:
+        """The job's record once it ended, or as it is after `timeout`."""
+        record = self.get(tenant, job_id)
+        live = self._live.get((tenant, job_id))
+        if record["state"] not in FINISHED and live is not None:
+            live.done.wait(timeout)
+            record = self.get(tenant, job_id)
+        return record
+
+    def members(self, tenant: str, record: dict[str, Any], offset: int, limit: int
+                ) -> pa.Table:
+        """Members offset..offset+limit-1 of a SUCCEEDED job, from stored pages."""
+        first, last = offset // PAGE_ROWS, (offset + limit - 1) // PAGE_ROWS
+        batches = []
+        for number in range(first, min(last, record["pages"] - 1) + 1):
+            raw = self.store.jobs.page(tenant, record["id"], number)
+            if raw is None:
+                raise NotFound(f"segment {record['id']!r} not found")
+            batches.append(batch_from_value(raw))
+        if not batches:
+            return pa.table({})
+        table = pa.Table.from_batches(batches)
+        return table.slice(offset - first * PAGE_ROWS, limit)
+
+    # ---- running -----------------------------------------------------
+
+    def _submit(self, tenant: str, record: dict[str, Any]) -> None:
+        live = _Live()
+        with self._lock:
+            self._live[(tenant, record["id"])] = live
+        self._pool.submit(self._run, tenant, dict(record), live)
+
+    def _run(self, tenant: str, record: dict[str, Any], live: _Live) -> None:
+        try:
+            module = TYPES[record["type"]]
+            params = module.parse(record["params"])
+            common = Common(tuple(record["account_types"]),
+                            dt.date.fromisoformat(record["as_of"]))
+            record["state"] = RUNNING
+            self.store.jobs.put(tenant, record)
+            started = time.perf_counter()
+
+            def report(share: float) -> None:
+                live.progress = share
+
+            with self.store.snapshot(tenant) as snapshot:
+                record["rows_scanned"] = snapshot.n_transactions
+                table = module.run(snapshot, params, common,
+                                   Progress(report, live.cancel.is_set))
+            record["compute_seconds"] = time.perf_counter() - started
+            pages = [batch_to_value(_one_batch(table.slice(start, PAGE_ROWS)))
+                     for start in range(0, table.num_rows, PAGE_ROWS)]
+            record.update(state=SUCCEEDED, progress=1.0, total_elements=table.num_rows,
+                          pages=len(pages))
+            self.store.jobs.finish(tenant, record, pages)
+        except Cancelled:
+            record.update(state=CANCELLED, error="cancelled")
+            self._put_quietly(tenant, record)
+        except FinsegError as exc:
+            record.update(state=FAILED, error=exc.message)
+            self._put_quietly(tenant, record)
+        except Exception:
+            log.exception("segment job %s of tenant %r failed", record["id"], tenant)
+            record.update(state=FAILED, error="internal error while computing the segment")
+            self._put_quietly(tenant, record)
+        finally:
+            live.done.set()
+            with self._lock:
+                self._live.pop((tenant, record["id"]), None)
+
+    def _put_quietly(self, tenant: str, record: dict[str, Any]) -> None:
+        try:
+            self.store.jobs.put(tenant, record)
+        except Exception:
+            log.exception("could not store the final state of job %s", record["id"])
+
+
+def _one_batch(table: pa.Table) -> pa.RecordBatch:
+    return table.combine_chunks().to_batches(max_chunksize=max(table.num_rows, 1))[0]

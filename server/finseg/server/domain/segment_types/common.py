@@ -1,0 +1,120 @@
+"""What every segment type shares: its request, the account filter, the walk
+over a snapshot's blocks with progress and cancellation, and the members
+table (one row per user, ordered by user_id, accounts ordered by id)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ...errors import Cancelled, InvalidArgument, Violation
+from ...storage.store import Snapshot
+from ...storage.transactions import Block
+from ..model import ACCOUNT_TYPE_CODES, CURRENCY_EXPONENTS
+
+
+@dataclass(frozen=True)
+class Common:
+    """Parameters of every segment type."""
+
+    account_types: tuple[str, ...]
+    as_of: dt.date
+
+
+@dataclass(frozen=True)
+class Threshold:
+    currency: str
+    amount: int
+
+
+@dataclass
+class Progress:
+    """Reports the share of rows processed and stops the job on cancel."""
+
+    report: Callable[[float], None]
+    cancelled: Callable[[], bool]
+
+
+def parse_threshold(raw: Any, field: str) -> Threshold:
+    if not isinstance(raw, dict) or not raw.get("currency"):
+        raise InvalidArgument(f"{field}.currency is required: an ISO 4217 code such as EUR",
+                              [Violation(f"{field}.currency", "is required")])
+    currency = raw["currency"]
+    if currency not in CURRENCY_EXPONENTS:
+        raise InvalidArgument(f"{field}.currency {currency!r} is not an ISO 4217 currency code",
+                              [Violation(f"{field}.currency", "must be an ISO 4217 code")])
+    return Threshold(currency, int(raw.get("amount", 0)))
+
+
+def parse_months(raw: Any, field: str, upper: int) -> int:
+    months = int(raw or 0)
+    if not 1 <= months <= upper:
+        raise InvalidArgument(f"{field} must be between 1 and {upper}, got {months}",
+                              [Violation(field, f"must be between 1 and {upper}")])
+    return months
+
+
+def eligible_accounts(snapshot: Snapshot, common: Common, currency: str) -> np.ndarray:
+    """Accounts that pass the request's filters: not erased, of an allowed
+    type, and in the threshold's currency (there is no FX)."""
+    accounts = snapshot.accounts
+    mask = ~accounts["deleted"] & (accounts["currency"] == currency.encode())
+    if common.account_types:
+        codes = [ACCOUNT_TYPE_CODES[t] for t in common.account_types]
+        mask &= np.isin(accounts["type"], codes)
+    return mask
+
+
+def walk(snapshot: Snapshot, progress: Progress) -> Iterator[tuple[Block, slice]]:
+    """Blocks of the snapshot with the slice of account columns each covers;
+    reports progress by rows and checks for cancellation between blocks."""
+    total = max(snapshot.n_transactions, 1)
+    done = 0
+    for block in snapshot.blocks():
+        if progress.cancelled():
+            raise Cancelled("the job was cancelled")
+        yield block, slice(block.first, block.first + block.count)
+        done += block.rows
+        progress.report(min(done / total, 0.99))
+
+
+def members_table(snapshot: Snapshot, accounts: np.ndarray, fields: dict[str, pa.Array],
+                  ) -> pa.Table:
+    """One row per user: user_id and the list of their accounts, each with
+    account_id, currency and `fields` (aligned with `accounts`)."""
+    users = snapshot.accounts["user"][accounts]
+    account_ids = pa.array(snapshot.account_ids(accounts), pa.string())
+    currencies = pa.array(snapshot.accounts["currency"][accounts].astype(str), pa.string())
+    unique_users, inverse = np.unique(users, return_inverse=True)
+    user_names = pa.array(snapshot.user_ids(unique_users), pa.string()).take(pa.array(inverse))
+    flat = pa.table({"user_id": user_names, "account_id": account_ids, "currency": currencies,
+                     **fields})
+    # Arrow orders strings by their UTF-8 bytes, which is the SPEC's order.
+    flat = flat.take(pc.sort_indices(flat, [("user_id", "ascending"),
+                                            ("account_id", "ascending")]))
+    user_col = flat.column("user_id").combine_chunks()
+    n = flat.num_rows
+    if n:
+        starts = np.concatenate([[0], np.nonzero(
+            pc.not_equal(user_col[1:], user_col[:-1]).to_numpy(zero_copy_only=False))[0] + 1])
+    else:
+        starts = np.zeros(0, dtype=np.int64)
+    offsets = pa.array(np.concatenate([starts, [n]]).astype(np.int32))
+    struct = pa.StructArray.from_arrays(
+        [flat.column(name).combine_chunks() for name in flat.column_names[1:]],
+        names=flat.column_names[1:])
+    return pa.table({"user_id": user_col.take(pa.array(starts)),
+                     "accounts": pa.ListArray.from_arrays(offsets, struct)})
+
+
+def empty_members(fields: dict[str, pa.DataType]) -> pa.Table:
+    struct = pa.struct([("account_id", pa.string()), ("currency", pa.string()),
+                        *fields.items()])
+    return pa.table({"user_id": pa.array([], pa.string()),
+                     "accounts": pa.array([], pa.list_(struct))})

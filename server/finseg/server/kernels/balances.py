@@ -1,0 +1,160 @@
+"""HIGH_BALANCE and LOW_BALANCE kernels (SPEC §1 end-of-day balance, §4).
+
+Every kernel here works on one block of accounts whose transactions are laid
+out account after account (CSR form):
+
+    offsets      int64[n + 1]  rows of account i are offsets[i]:offsets[i+1]
+    dates        int32[m]      booking day numbers, ascending within an account
+    amounts      int64[m]      signed minor units
+    balance      int64[n]      snapshot balance, minor units
+    balance_date int32[n]      day number of the snapshot
+    opened_on    int32[n]      first open day (calendar.OPEN_SINCE_EVER if none)
+    closed_on    int32[n]      first closed day (calendar.NEVER_CLOSED if none)
+    eligible     bool[n]       passes the request's account filters (type,
+                               currency); ineligible accounts never qualify
+
+The arrays may be read-only views over LMDB's memory map. EOD(d) of an
+account is balance + S(d) - S(balance_date), S(x) being the sum of its
+amounts booked on or before x; every row counts in S, also rows outside the
+open period.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import prange
+
+from ._jit import parallel_kernel
+
+INT64_MAX = np.iinfo(np.int64).max
+
+
+@parallel_kernel
+def _high_balance(offsets, dates, amounts, balance, balance_date, opened_on, closed_on,
+                  eligible, as_of, threshold, qualifies, eod):
+    for i in prange(balance.shape[0]):
+        s_as_of = np.int64(0)
+        s_snapshot = np.int64(0)
+        for r in range(offsets[i], offsets[i + 1]):
+            if dates[r] <= as_of:
+                s_as_of += amounts[r]
+            if dates[r] <= balance_date[i]:
+                s_snapshot += amounts[r]
+        value = balance[i] + s_as_of - s_snapshot
+        eod[i] = value
+        qualifies[i] = (eligible[i] and opened_on[i] <= as_of < closed_on[i]
+                        and value > threshold)
+
+
+@parallel_kernel
+def _low_balance(offsets, dates, amounts, balance, balance_date, opened_on, closed_on,
+                 eligible, month_bounds, threshold, qualifies, period_min, monthly_min):
+    n_months = month_bounds.shape[0] - 1
+    for i in prange(balance.shape[0]):
+        qualifies[i] = False
+        period_min[i] = INT64_MAX
+        for k in range(n_months):
+            monthly_min[i, k] = INT64_MAX
+        if not eligible[i]:
+            continue
+        start, end = offsets[i], offsets[i + 1]
+        s_snapshot = np.int64(0)
+        for r in range(start, end):
+            if dates[r] <= balance_date[i]:
+                s_snapshot += amounts[r]
+        base = balance[i] - s_snapshot
+        # One forward walk over the rows: `s` is S(day) for the last day whose
+        # rows were added. EOD is constant between booking days, so a month's
+        # minimum is the EOD of its first open day or of a booking day inside
+        # its open days, never anything in between.
+        r = start
+        s = np.int64(0)
+        all_below = True
+        lowest = INT64_MAX
+        for k in range(n_months):
+            first = max(month_bounds[k], opened_on[i])
+            stop = min(month_bounds[k + 1], closed_on[i])
+            if first >= stop:
+                all_below = False
+                break
+            while r < end and dates[r] <= first:
+                s += amounts[r]
+                r += 1
+            m = base + s
+            while r < end and dates[r] < stop:
+                day = dates[r]
+                while r < end and dates[r] == day:
+                    s += amounts[r]
+                    r += 1
+                if base + s < m:
+                    m = base + s
+            monthly_min[i, k] = m
+            if m < lowest:
+                lowest = m
+            if m >= threshold:
+                all_below = False
+        period_min[i] = lowest
+        qualifies[i] = all_below
+
+
+def _check_block(offsets, dates, amounts, balance, balance_date, opened_on, closed_on, eligible):
+    n = balance.shape[0]
+    expected = {
+        "offsets": (offsets, np.int64, n + 1), "balance": (balance, np.int64, n),
+        "balance_date": (balance_date, np.int32, n), "opened_on": (opened_on, np.int32, n),
+        "closed_on": (closed_on, np.int32, n), "eligible": (eligible, np.bool_, n),
+    }
+    for name, (array, dtype, length) in expected.items():
+        if array.dtype != dtype or array.ndim != 1 or array.shape[0] != length:
+            raise ValueError(f"{name} must be 1-d {np.dtype(dtype).name}[{length}], "
+                             f"got {array.dtype}{list(array.shape)}")
+    m = int(offsets[-1]) if n else 0
+    for name, array, dtype in (("dates", dates, np.int32), ("amounts", amounts, np.int64)):
+        if array.dtype != dtype or array.ndim != 1 or array.shape[0] < m:
+            raise ValueError(f"{name} must be 1-d {np.dtype(dtype).name} with at least "
+                             f"{m} rows, got {array.dtype}{list(array.shape)}")
+
+
+def high_balance(offsets, dates, amounts, balance, balance_date, opened_on, closed_on, eligible,
+                 as_of: int, threshold: int) -> tuple[np.ndarray, np.ndarray]:
+    """HIGH_BALANCE over one block of accounts.
+
+    Returns (qualifies bool[n], eod int64[n]): an account qualifies when it is
+    eligible, open on `as_of` and EOD(as_of) > threshold; eod[i] is EOD(as_of)
+    of every account.
+    """
+    _check_block(offsets, dates, amounts, balance, balance_date, opened_on, closed_on, eligible)
+    n = balance.shape[0]
+    qualifies = np.empty(n, dtype=np.bool_)
+    eod = np.empty(n, dtype=np.int64)
+    _high_balance(offsets, dates, amounts, balance, balance_date, opened_on, closed_on, eligible,
+                  np.int32(as_of), np.int64(threshold), qualifies, eod)
+    return qualifies, eod
+
+
+def low_balance(offsets, dates, amounts, balance, balance_date, opened_on, closed_on, eligible,
+                month_bounds: np.ndarray, threshold: int
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """LOW_BALANCE over one block of accounts.
+
+    `month_bounds` is int32[N + 1] from calendar.complete_months: month k is
+    the days [month_bounds[k], month_bounds[k + 1]). Requires dates ascending
+    within each account.
+
+    Returns (qualifies bool[n], period_min int64[n], monthly_min int64[n, N]).
+    An account qualifies when it is eligible and, in each month, it was open
+    on at least one day and its lowest EOD over its open days was strictly
+    below `threshold`. For a qualifying account, monthly_min holds those N
+    lowest balances and period_min the lowest of them; for others the values
+    are not meaningful (INT64_MAX where a month was not reached).
+    """
+    _check_block(offsets, dates, amounts, balance, balance_date, opened_on, closed_on, eligible)
+    if month_bounds.dtype != np.int32 or month_bounds.ndim != 1 or month_bounds.shape[0] < 2:
+        raise ValueError("month_bounds must be int32[N + 1] with N >= 1")
+    n, n_months = balance.shape[0], month_bounds.shape[0] - 1
+    qualifies = np.empty(n, dtype=np.bool_)
+    period_min = np.empty(n, dtype=np.int64)
+    monthly_min = np.empty((n, n_months), dtype=np.int64)
+    _low_balance(offsets, dates, amounts, balance, balance_date, opened_on, closed_on, eligible,
+                 month_bounds, np.int64(threshold), qualifies, period_min, monthly_min)
+    return qualifies, period_min, monthly_min

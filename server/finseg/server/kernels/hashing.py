@@ -1,0 +1,106 @@
+"""64-bit row hashes and the open-addressing transaction-id index.
+
+The index maps hash(transaction_id) to a row locator. It lives in memory
+(rebuilt from the log's stored hashes when a tenant is first written after a
+start), because a B-tree keyed by random hashes would copy a page per insert.
+A hash hit is only a candidate: callers verify the stored id exactly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._jit import kernel
+
+FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+FNV_PRIME = np.uint64(0x100000001B3)
+EMPTY = np.int64(-1)
+
+
+@kernel
+def _mix(h):
+    # splitmix64's finalizer: FNV-1a alone clusters similar ids ("t000001",
+    # "t000002") in the low bits that pick the index slot.
+    h ^= h >> np.uint64(30)
+    h *= np.uint64(0xBF58476D1CE4E5B9)
+    h ^= h >> np.uint64(27)
+    h *= np.uint64(0x94D049BB133111EB)
+    h ^= h >> np.uint64(31)
+    return h
+
+
+@kernel
+def hash_strings(offsets, data, out, seed):
+    """out[i] = mix(FNV-1a(bytes of string i), seed) for Arrow-style offsets."""
+    for i in range(out.shape[0]):
+        h = FNV_OFFSET ^ seed
+        for j in range(offsets[i], offsets[i + 1]):
+            h ^= np.uint64(data[j])
+            h *= FNV_PRIME
+        out[i] = _mix(h)
+
+
+@kernel
+def combine(acc, values):
+    """acc[i] = mix(acc[i] * prime + values[i]) to fold one more field in."""
+    for i in range(acc.shape[0]):
+        acc[i] = _mix(acc[i] * FNV_PRIME + np.uint64(values[i]))
+
+
+@kernel
+def index_lookup(keys, locs, hashes, out):
+    """out[i] = the locator stored for hashes[i], or -1. Capacity is 2**k."""
+    mask = np.uint64(keys.shape[0] - 1)
+    for i in range(hashes.shape[0]):
+        h = hashes[i]
+        slot = h & mask
+        out[i] = EMPTY
+        while locs[slot] != EMPTY:
+            if keys[slot] == h:
+                out[i] = locs[slot]
+                break
+            slot = (slot + np.uint64(1)) & mask
+
+
+@kernel
+def index_insert(keys, locs, hashes, values):
+    """Inserts hashes[i] -> values[i]; an equal hash already present is kept."""
+    mask = np.uint64(keys.shape[0] - 1)
+    added = 0
+    for i in range(hashes.shape[0]):
+        h = hashes[i]
+        slot = h & mask
+        while locs[slot] != EMPTY and keys[slot] != h:
+            slot = (slot + np.uint64(1)) & mask
+        if locs[slot] == EMPTY:
+            keys[slot] = h
+            locs[slot] = values[i]
+            added += 1
+    return added
+
+
+class IdIndex:
+    """hash(transaction_id) -> locator, growing to keep the load under 0.7."""
+
+    def __init__(self, capacity: int = 1 << 16) -> None:
+        self.keys = np.zeros(capacity, dtype=np.uint64)
+        self.locs = np.full(capacity, EMPTY, dtype=np.int64)
+        self.size = 0
+
+    def lookup(self, hashes: np.ndarray) -> np.ndarray:
+        out = np.empty(hashes.shape[0], dtype=np.int64)
+        index_lookup(self.keys, self.locs, hashes, out)
+        return out
+
+    def insert(self, hashes: np.ndarray, locators: np.ndarray) -> None:
+        needed = self.size + hashes.shape[0]
+        if needed > 0.7 * self.keys.shape[0]:
+            capacity = self.keys.shape[0]
+            while needed > 0.7 * capacity:
+                capacity *= 2
+            old_keys, old_locs = self.keys, self.locs
+            self.keys = np.zeros(capacity, dtype=np.uint64)
+            self.locs = np.full(capacity, EMPTY, dtype=np.int64)
+            used = old_locs != EMPTY
+            self.size = index_insert(self.keys, self.locs, old_keys[used], old_locs[used])
+        self.size += index_insert(self.keys, self.locs, hashes, locators)

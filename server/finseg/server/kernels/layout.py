@@ -1,0 +1,63 @@
+"""Merging transaction runs that are sorted by (account, date).
+
+The store keeps a tenant's transactions in base chunks sorted by account and
+date, plus a tail of recent batches in arrival order. A job (and the
+compactor) sorts the tail and merges it into each chunk with these kernels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._jit import kernel
+
+
+@kernel
+def merge_runs(a_offsets, a_dates, a_amounts, b_offsets, b_dates, b_amounts,
+               out_offsets, out_dates, out_amounts):
+    """Merges two CSR runs over the same accounts, each date-sorted per account.
+
+    Rows of run a come first among equal dates, so merging is stable.
+    out_offsets has len(a_offsets); out arrays hold both runs' rows.
+    """
+    w = 0
+    out_offsets[0] = 0
+    for i in range(a_offsets.shape[0] - 1):
+        p, p_end = a_offsets[i], a_offsets[i + 1]
+        q, q_end = b_offsets[i], b_offsets[i + 1]
+        while p < p_end or q < q_end:
+            if q >= q_end or (p < p_end and a_dates[p] <= b_dates[q]):
+                out_dates[w] = a_dates[p]
+                out_amounts[w] = a_amounts[p]
+                p += 1
+            else:
+                out_dates[w] = b_dates[q]
+                out_amounts[w] = b_amounts[q]
+                q += 1
+            w += 1
+        out_offsets[i + 1] = w
+
+
+def merge(a: tuple[np.ndarray, np.ndarray, np.ndarray],
+          b: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(offsets, dates, amounts) of run a merged with run b (same accounts)."""
+    a_off, a_dat, a_amt = a
+    b_off, b_dat, b_amt = b
+    if a_off.shape != b_off.shape:
+        raise ValueError("runs must cover the same accounts")
+    total = int(a_off[-1]) + int(b_off[-1])
+    out = (np.empty_like(a_off, dtype=np.int64), np.empty(total, dtype=np.int32),
+           np.empty(total, dtype=np.int64))
+    merge_runs(a_off, a_dat, a_amt, b_off, b_dat, b_amt, *out)
+    return out
+
+
+def sort_rows(accounts: np.ndarray, dates: np.ndarray) -> np.ndarray:
+    """Stable permutation ordering rows by (account, date)."""
+    return np.lexsort((dates, accounts))
+
+
+def csr_offsets(sorted_accounts: np.ndarray, first: int, count: int) -> np.ndarray:
+    """int64[count + 1] offsets of accounts first..first+count-1 in sorted rows."""
+    bounds = np.arange(first, first + count + 1, dtype=np.int64)
+    return np.searchsorted(sorted_accounts, bounds, side="left").astype(np.int64)

@@ -1,0 +1,31 @@
+"""Service settings, with the defaults a new user gets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("./data")
+    #: LMDB's map size: the largest the database may grow. The file is sparse,
+    #: so a large value costs no disk until used.
+    map_size: int = 64 << 30
+    host: str = "127.0.0.1"
+    port: int = 50051
+    #: Threads computing segment jobs (kernels release the GIL).
+    workers: int = 2
+    #: Threads serving RPCs.
+    rpc_threads: int = 16
+    #: Time zone whose "today" is the default as_of.
+    timezone: str = "UTC"
+    result_ttl_days: int = 14
+    #: Largest message the server accepts: one bulk batch of ~1M rows.
+    max_message_bytes: int = 256 << 20
+    #: The compactor merges the tail when it holds this many rows, or a
+    #: quarter of the base, whichever is more; or when ingestion went idle.
+    compact_min_rows: int = 1 << 20
+    compact_idle_seconds: float = 1.0
+    #: Seconds in-flight calls get to finish after SIGTERM.
+    grace_seconds: float = 10.0

@@ -1,0 +1,123 @@
+"""Accounts as columns of fixed-width arrays, in chunks of CHUNK accounts.
+
+Account and user ids (strings) map to dense u32 indexes, which is what the
+columns and the kernels use; the reverse maps turn results back into ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import lmdb
+import numpy as np
+
+from ..kernels.calendar import NEVER_CLOSED, OPEN_SINCE_EVER
+from .arrays import from_value, to_value
+from .env import DB, U32, Environment, tenant_prefix
+
+CHUNK = 1 << 16
+
+#: column name -> (one-byte id in keys, dtype, value of a fresh slot)
+COLUMNS: dict[str, tuple[int, Any, Any]] = {
+    "user": (1, np.int32, -1),
+    "type": (2, np.int8, 0),
+    "currency": (3, np.dtype("S3"), b""),
+    "balance": (4, np.int64, 0),
+    "balance_date": (5, np.int32, 0),
+    "opened_on": (6, np.int32, OPEN_SINCE_EVER),
+    "closed_on": (7, np.int32, NEVER_CLOSED),
+    "deleted": (8, np.bool_, True),
+}
+
+
+def _column_key(tenant_no: int, column: str, chunk: int) -> bytes:
+    return tenant_prefix(tenant_no) + bytes([COLUMNS[column][0]]) + U32.pack(chunk)
+
+
+def _id_key(tenant_no: int, text: str) -> bytes:
+    return tenant_prefix(tenant_no) + text.encode()
+
+
+def _index_key(tenant_no: int, index: int) -> bytes:
+    return tenant_prefix(tenant_no) + U32.pack(index)
+
+
+class IdMap:
+    """A string id <-> dense index mapping kept in two named databases."""
+
+    def __init__(self, env: Environment, forward: DB, reverse: DB, counter: str) -> None:
+        self.env, self.forward, self.reverse, self.counter = env, forward, reverse, counter
+
+    def lookup(self, txn: lmdb.Transaction, tenant_no: int, ids: Iterable[str]) -> list[int]:
+        db = self.env.db(self.forward)
+        out = []
+        for text in ids:
+            raw = txn.get(_id_key(tenant_no, text), db=db)
+            out.append(-1 if raw is None else U32.unpack(bytes(raw))[0])
+        return out
+
+    def assign(self, txn: lmdb.Transaction, tenant_no: int, state: dict, ids: Sequence[str]
+               ) -> list[int]:
+        """Indexes of `ids`, handing out new ones for ids not seen before."""
+        found = self.lookup(txn, tenant_no, ids)
+        fdb, rdb = self.env.db(self.forward), self.env.db(self.reverse)
+        for i, index in enumerate(found):
+            if index < 0:
+                index = state[self.counter]
+                state[self.counter] = index + 1
+                txn.put(_id_key(tenant_no, ids[i]), U32.pack(index), db=fdb)
+                txn.put(_index_key(tenant_no, index), ids[i].encode(), db=rdb)
+                found[i] = index
+        return found
+
+    def names(self, txn: lmdb.Transaction, tenant_no: int, indexes: Iterable[int]) -> list[str]:
+        db = self.env.db(self.reverse)
+        return [bytes(txn.get(_index_key(tenant_no, int(i)), db=db)).decode() for i in indexes]
+
+    def forget(self, txn: lmdb.Transaction, tenant_no: int, ids: Iterable[tuple[str, int]]) -> None:
+        for text, index in ids:
+            txn.delete(_id_key(tenant_no, text), db=self.env.db(self.forward))
+            txn.delete(_index_key(tenant_no, index), db=self.env.db(self.reverse))
+
+
+class AccountTable:
+    def __init__(self, env: Environment) -> None:
+        self.env = env
+        self.account_ids = IdMap(env, DB.ACCOUNT_IDS, DB.ACCOUNT_NAMES, "accounts")
+        self.user_ids = IdMap(env, DB.USER_IDS, DB.USER_NAMES, "users")
+
+    def read(self, txn: lmdb.Transaction, tenant_no: int, count: int) -> dict[str, np.ndarray]:
+        """Every column for accounts 0..count-1, copied out of the snapshot."""
+        db = self.env.db(DB.ACCOUNT_COLUMNS)
+        out = {}
+        for name, (_, dtype, fresh) in COLUMNS.items():
+            column = np.full(count, fresh, dtype=dtype)
+            for chunk in range((count + CHUNK - 1) // CHUNK):
+                raw = txn.get(_column_key(tenant_no, name, chunk), db=db)
+                if raw is not None:
+                    values = from_value(raw, dtype)
+                    start = chunk * CHUNK
+                    n = min(values.shape[0], count - start)
+                    column[start:start + n] = values[:n]
+            out[name] = column
+        return out
+
+    def write(self, txn: lmdb.Transaction, tenant_no: int, indexes: np.ndarray,
+              values: dict[str, np.ndarray]) -> None:
+        """Sets the given columns at `indexes`, rewriting only touched chunks."""
+        db = self.env.db(DB.ACCOUNT_COLUMNS)
+        for chunk in np.unique(indexes // CHUNK):
+            in_chunk = (indexes // CHUNK) == chunk
+            local = indexes[in_chunk] - chunk * CHUNK
+            for name, (_, dtype, fresh) in COLUMNS.items():
+                if name not in values:
+                    continue
+                key = _column_key(tenant_no, name, int(chunk))
+                raw = txn.get(key, db=db)
+                column = np.full(CHUNK, fresh, dtype=dtype)
+                if raw is not None:
+                    stored = np.frombuffer(raw, dtype=dtype)
+                    column[:stored.shape[0]] = stored
+                column[local] = values[name][in_chunk]
+                txn.put(key, to_value(column), db=db)

@@ -1,0 +1,153 @@
+"""The LMDB environment: named databases, key packing, the format version and
+the single writer.
+
+Keys are packed big-endian and fixed-width so LMDB's byte order is numeric
+order and a tenant's keys form one contiguous range. Every key of tenant data
+starts with the tenant's 4-byte number.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import json
+import struct
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import lmdb
+
+from ..errors import FailedPrecondition, ResourceExhausted
+
+#: Bump when the on-disk layout changes; `open` refuses other versions.
+FORMAT_VERSION = 1
+FORMAT_KEY = b"format_version"
+
+
+class DB(enum.Enum):
+    """The named databases of the environment."""
+
+    META = b"meta"                  # format version; tenant state JSON
+    TENANTS = b"tenants"            # tenant name -> u32 tenant number
+    ACCOUNT_IDS = b"account_ids"    # tenant + account_id -> u32 account index
+    ACCOUNT_NAMES = b"account_names"  # tenant + u32 index -> account_id
+    USER_IDS = b"user_ids"          # tenant + user_id -> u32 user index
+    USER_NAMES = b"user_names"      # tenant + u32 index -> user_id
+    ACCOUNT_COLUMNS = b"account_columns"  # tenant + column + u32 chunk -> array bytes
+    TXLOG = b"txlog"                # tenant + u64 batch seq -> Arrow IPC batch
+    BASE = b"base"                  # tenant + u64 chunk uid + column -> array bytes
+    JOBS = b"jobs"                  # tenant + job id -> job record JSON
+    RESULTS = b"results"            # tenant + job id + u32 page -> Arrow IPC page
+
+
+U32 = struct.Struct(">I")
+U64 = struct.Struct(">Q")
+
+
+def tenant_prefix(tenant_no: int) -> bytes:
+    return U32.pack(tenant_no)
+
+
+def state_key(tenant_no: int) -> bytes:
+    return b"state/" + U32.pack(tenant_no)
+
+
+class Environment:
+    """One LMDB environment per process, with all writes serialised.
+
+    LMDB allows one write transaction at a time and ties it to the thread
+    that began it; `write()` takes a process-wide lock so every writer thread
+    waits its turn here rather than inside LMDB, and maps a full map to
+    RESOURCE_EXHAUSTED after aborting, so nothing half-written is kept.
+    """
+
+    def __init__(self, path: Path, map_size: int) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.env = lmdb.open(str(path), map_size=map_size, max_dbs=len(DB) + 4,
+                             max_readers=512, subdir=True)
+        self._lock = threading.RLock()
+        self.dbs = {db: self.env.open_db(db.value) for db in DB}
+        self._check_format()
+
+    def _check_format(self) -> None:
+        with self.env.begin(write=True) as txn:
+            stored = txn.get(FORMAT_KEY, db=self.dbs[DB.META])
+            if stored is None:
+                txn.put(FORMAT_KEY, str(FORMAT_VERSION).encode(), db=self.dbs[DB.META])
+                return
+            if int(stored) != FORMAT_VERSION:
+                raise FailedPrecondition(
+                    f"data directory {self.path} has format version {int(stored)}; this finseg "
+                    f"reads version {FORMAT_VERSION}")
+
+    def db(self, which: DB) -> Any:
+        return self.dbs[which]
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[lmdb.Transaction]:
+        with self._lock:
+            txn = self.env.begin(write=True)
+            try:
+                yield txn
+                txn.commit()
+            except lmdb.MapFullError as exc:
+                txn.abort()
+                raise ResourceExhausted(
+                    "the database is full (LMDB map_size reached); nothing of this request "
+                    "was written. Restart the service with a larger --map-size.",
+                    retry_after_seconds=None) from exc
+            except BaseException:
+                txn.abort()
+                raise
+
+    def read(self) -> lmdb.Transaction:
+        """A read-only snapshot. Values are memoryviews into the map, valid
+        only until the transaction ends: copy what outlives it."""
+        return self.env.begin(buffers=True)
+
+    @property
+    def write_lock(self) -> threading.RLock:
+        return self._lock
+
+    def tenant_no(self, txn: lmdb.Transaction, tenant: str, create: bool) -> int | None:
+        key = tenant.encode()
+        raw = txn.get(key, db=self.dbs[DB.TENANTS])
+        if raw is not None:
+            return int(U32.unpack(bytes(raw))[0])
+        if not create:
+            return None
+        number = txn.stat(self.dbs[DB.TENANTS])["entries"] + 1
+        txn.put(key, U32.pack(number), db=self.dbs[DB.TENANTS])
+        return number
+
+    def load_state(self, txn: lmdb.Transaction, tenant_no: int) -> dict[str, Any]:
+        raw = txn.get(state_key(tenant_no), db=self.dbs[DB.META])
+        if raw is None:
+            return new_tenant_state()
+        return json.loads(bytes(raw))
+
+    def save_state(self, txn: lmdb.Transaction, tenant_no: int, state: dict[str, Any]) -> None:
+        txn.put(state_key(tenant_no), json.dumps(state).encode(), db=self.dbs[DB.META])
+
+    def close(self) -> None:
+        self.env.close()
+
+
+def new_tenant_state() -> dict[str, Any]:
+    return {
+        "accounts": 0,        # account indexes handed out
+        "users": 0,           # user indexes handed out
+        "next_seq": 0,        # next transaction batch number
+        "log_rows": 0,        # transactions stored
+        "base": {
+            "version": 0,     # bumped by every change of the base chunks
+            "covered_seq": 0,  # batches below this are merged into the chunks
+            "rows": 0,
+            "next_uid": 0,
+            # [uid, first_account, accounts_written, rows], ascending first_account
+            "chunks": [],
+        },
+    }

@@ -1,0 +1,167 @@
+"""The store: what the domain sees of LMDB.
+
+`Store.writer(tenant)` is one all-or-nothing write of a tenant's data;
+`Store.snapshot(tenant)` is one consistent read of it (a job's snapshot).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+import lmdb
+import numpy as np
+import pyarrow as pa
+
+from ..errors import NotFound
+from .accounts import AccountTable
+from .env import DB, Environment
+from .jobs import JobStore
+from .transactions import Block, TransactionStore
+
+
+class TenantWriter:
+    """The tenant's data inside one write transaction (under the write lock)."""
+
+    def __init__(self, store: Store, txn: lmdb.Transaction, tenant_no: int) -> None:
+        self.store, self.txn, self.tenant_no = store, txn, tenant_no
+        self.state = store.env.load_state(txn, tenant_no)
+        self.after_commit: list[Callable[[], None]] = []
+
+    def account_indexes(self, account_ids: list[str]) -> np.ndarray:
+        found = self.store.accounts.account_ids.lookup(self.txn, self.tenant_no, account_ids)
+        return np.asarray(found, dtype=np.int64)
+
+    def account_columns(self) -> dict[str, np.ndarray]:
+        return self.store.accounts.read(self.txn, self.tenant_no, self.state["accounts"])
+
+    def upsert_accounts(self, account_ids: list[str], user_ids: list[str],
+                        columns: dict[str, np.ndarray]) -> None:
+        accounts = self.store.accounts
+        indexes = np.asarray(accounts.account_ids.assign(
+            self.txn, self.tenant_no, self.state, account_ids), dtype=np.int64)
+        users = np.asarray(accounts.user_ids.assign(
+            self.txn, self.tenant_no, self.state, user_ids), dtype=np.int32)
+        accounts.write(self.txn, self.tenant_no, indexes,
+                       {**columns, "user": users, "deleted": np.zeros(len(indexes), np.bool_)})
+
+    def append_transactions(self, batch: pa.RecordBatch) -> tuple[int, int]:
+        appended, duplicates, hook = self.store.transactions.append(
+            self.txn, self.tenant_no, self.state, batch)
+        self.after_commit.append(hook)
+        return appended, duplicates
+
+    def delete_user(self, user_id: str) -> tuple[int, int]:
+        accounts = self.store.accounts
+        user = accounts.user_ids.lookup(self.txn, self.tenant_no, [user_id])[0]
+        if user < 0:
+            raise NotFound(f"user {user_id!r} not found")
+        columns = self.account_columns()
+        owned = np.nonzero((columns["user"] == user) & ~columns["deleted"])[0]
+        removed = self.store.transactions.delete_accounts(
+            self.txn, self.tenant_no, self.state, owned)
+        names = accounts.account_ids.names(self.txn, self.tenant_no, owned)
+        accounts.account_ids.forget(self.txn, self.tenant_no, zip(names, owned.tolist(),
+                                                                  strict=True))
+        accounts.user_ids.forget(self.txn, self.tenant_no, [(user_id, user)])
+        accounts.write(self.txn, self.tenant_no, owned,
+                       {"deleted": np.ones(owned.shape[0], np.bool_)})
+        # The id index points at log rows that may have moved; rebuild it.
+        self.after_commit.append(lambda: self.store.transactions.forget_index(self.tenant_no))
+        return int(owned.shape[0]), removed
+
+
+class Snapshot:
+    """One tenant's data as of one read transaction. Arrays it hands out are
+    views into the memory map: valid until `close()`."""
+
+    def __init__(self, store: Store, txn: lmdb.Transaction, tenant_no: int | None) -> None:
+        self.store, self.txn, self.tenant_no = store, txn, tenant_no
+        self.state = (store.env.load_state(txn, tenant_no) if tenant_no is not None
+                      else None)
+        count = self.state["accounts"] if self.state else 0
+        self.accounts = store.accounts.read(txn, tenant_no or 0, count)
+        self._tail: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    @property
+    def n_accounts(self) -> int:
+        return int(self.accounts["user"].shape[0])
+
+    @property
+    def n_transactions(self) -> int:
+        return int(self.state["log_rows"]) if self.state else 0
+
+    def blocks(self) -> Iterator[Block]:
+        if self.tenant_no is None or self.state is None:
+            return
+        if self._tail is None:
+            self._tail = self.store.transactions.tail(self.txn, self.tenant_no, self.state)
+        for _, _, block in self.store.transactions.blocks(
+                self.txn, self.tenant_no, self.state, self.n_accounts, self._tail):
+            yield block
+
+    def account_ids(self, indexes: np.ndarray) -> list[str]:
+        assert self.tenant_no is not None
+        return self.store.accounts.account_ids.names(self.txn, self.tenant_no, indexes)
+
+    def user_ids(self, indexes: np.ndarray) -> list[str]:
+        assert self.tenant_no is not None
+        return self.store.accounts.user_ids.names(self.txn, self.tenant_no, indexes)
+
+    def close(self) -> None:
+        self.txn.abort()
+
+
+class Store:
+    def __init__(self, path: Path, map_size: int) -> None:
+        self.env = Environment(path, map_size)
+        self.accounts = AccountTable(self.env)
+        self.transactions = TransactionStore(self.env)
+        self.jobs = JobStore(self.env)
+        self._compact_lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def writer(self, tenant: str) -> Iterator[TenantWriter]:
+        with self.env.write() as txn:
+            tenant_no = self.env.tenant_no(txn, tenant, create=True)
+            assert tenant_no is not None
+            writer = TenantWriter(self, txn, tenant_no)
+            yield writer
+            self.env.save_state(txn, tenant_no, writer.state)
+        for hook in writer.after_commit:
+            hook()
+
+    @contextlib.contextmanager
+    def snapshot(self, tenant: str) -> Iterator[Snapshot]:
+        txn = self.env.read()
+        try:
+            snapshot = Snapshot(self, txn, self.env.tenant_no(txn, tenant, create=False))
+            yield snapshot
+        finally:
+            txn.abort()
+
+    def tail_rows(self, tenant: str) -> tuple[int, int]:
+        """(rows in the tail, rows in the base) of a tenant, for the compactor."""
+        with self.env.read() as txn:
+            tenant_no = self.env.tenant_no(txn, tenant, create=False)
+            if tenant_no is None:
+                return 0, 0
+            state = self.env.load_state(txn, tenant_no)
+        return state["log_rows"] - state["base"]["rows"], state["base"]["rows"]
+
+    def compact(self, tenant: str) -> bool:
+        with self._compact_lock:
+            with self.env.read() as txn:
+                tenant_no = self.env.tenant_no(txn, tenant, create=False)
+            if tenant_no is None:
+                return False
+            return self.transactions.compact(
+                tenant_no, lambda txn: self.env.load_state(txn, tenant_no))
+
+    def tenants(self) -> list[str]:
+        with self.env.read() as txn:
+            return [bytes(k).decode() for k, _ in txn.cursor(db=self.env.db(DB.TENANTS))]
+
+    def close(self) -> None:
+        self.env.close()

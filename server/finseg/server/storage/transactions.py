@@ -1,0 +1,392 @@
+"""Transactions: an append-only log of batches, merged into sorted base chunks.
+
+Layout of one tenant's transactions:
+
+- The log (DB.TXLOG) holds every accepted batch as one Arrow IPC value, in
+  arrival order, keyed by a batch sequence number. An append is one small
+  write, so ingestion never rewrites old data.
+- The base (DB.BASE) holds the same rows re-laid for the kernels: chunks
+  covering a range of account indexes, rows sorted by (account, date), one
+  LMDB value per column (CSR offsets, dates, amounts). Kernels read these
+  values straight from the memory map.
+- Batches not yet merged into the base are the tail. Readers merge the
+  (small) sorted tail into each chunk on the fly; the compactor folds the
+  tail into new chunks in the background and swaps them in atomically.
+
+The transaction-id index (hash -> locator) is in memory, per tenant, rebuilt
+from the log's stored hashes on first use after a start.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import lmdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..errors import AlreadyExists, Violation
+from ..kernels import layout
+from ..kernels.hashing import EMPTY, IdIndex
+from .arrays import batch_from_value, batch_to_value, from_value, to_value
+from .env import DB, U64, Environment, tenant_prefix
+
+LOG_SCHEMA = pa.schema([
+    ("transaction_id", pa.string()),
+    ("account", pa.int32()),
+    ("booking_date", pa.int32()),
+    ("amount", pa.int64()),
+    ("label", pa.string()),
+    ("counterparty_name", pa.string()),
+    ("counterparty_iban", pa.string()),
+    ("purpose", pa.string()),
+    ("mcc", pa.string()),
+    ("id_hash", pa.uint64()),
+    ("content_hash", pa.uint64()),
+])
+
+#: A locator packs (batch seq, row in batch); batches hold fewer rows than this.
+ROW_BITS = 24
+MAX_BATCH_ROWS = 1 << 20
+#: Base chunks aim at this many rows: large enough that LMDB stores each
+#: column on contiguous overflow pages, small enough to bound a merge's copy.
+CHUNK_ROWS = 1 << 20
+
+OFFSETS, DATES, AMOUNTS = 0, 1, 2
+
+
+def _log_key(tenant_no: int, seq: int) -> bytes:
+    return tenant_prefix(tenant_no) + U64.pack(seq)
+
+
+def _base_key(tenant_no: int, uid: int, column: int) -> bytes:
+    return tenant_prefix(tenant_no) + U64.pack(uid) + bytes([column])
+
+
+@dataclass
+class Block:
+    """Transactions of accounts first..first+count-1 in CSR form."""
+
+    first: int
+    count: int
+    offsets: np.ndarray
+    dates: np.ndarray
+    amounts: np.ndarray
+
+    @property
+    def rows(self) -> int:
+        return int(self.offsets[-1] - self.offsets[0])
+
+
+class TransactionStore:
+    def __init__(self, env: Environment) -> None:
+        self.env = env
+        self._indexes: dict[int, IdIndex] = {}
+        self._index_lock = threading.Lock()
+
+    # ---- the id index -------------------------------------------------
+
+    def _index(self, txn: lmdb.Transaction, tenant_no: int) -> IdIndex:
+        index = self._indexes.get(tenant_no)
+        if index is None:
+            index = IdIndex()
+            for seq, batch in self._log_batches(txn, tenant_no, 0):
+                hashes = batch.column("id_hash").to_numpy()
+                rows = np.arange(batch.num_rows, dtype=np.int64)
+                index.insert(hashes, (np.int64(seq) << ROW_BITS) | rows)
+            self._indexes[tenant_no] = index
+        return index
+
+    def forget_index(self, tenant_no: int) -> None:
+        self._indexes.pop(tenant_no, None)
+
+    # ---- the log ----------------------------------------------------
+
+    def _log_batches(self, txn: lmdb.Transaction, tenant_no: int, from_seq: int
+                     ) -> Iterator[tuple[int, pa.RecordBatch]]:
+        cursor = txn.cursor(db=self.env.db(DB.TXLOG))
+        prefix = tenant_prefix(tenant_no)
+        if not cursor.set_range(_log_key(tenant_no, from_seq)):
+            return
+        for key, value in cursor:
+            key = bytes(key)
+            if not key.startswith(prefix):
+                return
+            yield U64.unpack(key[4:])[0], batch_from_value(value)
+
+    def _stored_rows(self, txn: lmdb.Transaction, tenant_no: int, locators: np.ndarray
+                     ) -> tuple[list[str], np.ndarray]:
+        """transaction_id and content_hash of stored rows, by locator."""
+        ids: list[str] = [""] * locators.shape[0]
+        content = np.zeros(locators.shape[0], dtype=np.uint64)
+        seqs = locators >> ROW_BITS
+        for seq in np.unique(seqs):
+            at = np.nonzero(seqs == seq)[0]
+            rows = locators[at] & ((1 << ROW_BITS) - 1)
+            batch = batch_from_value(txn.get(_log_key(tenant_no, int(seq)),
+                                             db=self.env.db(DB.TXLOG)))
+            taken = batch.select(["transaction_id", "content_hash"]).take(pa.array(rows))
+            for j, text in zip(at, taken.column(0).to_pylist(), strict=True):
+                ids[j] = text
+            content[at] = taken.column(1).to_numpy()
+        return ids, content
+
+    def append(self, txn: lmdb.Transaction, tenant_no: int, state: dict[str, Any],
+               batch: pa.RecordBatch) -> tuple[int, int, Any]:
+        """Appends the rows of `batch` (LOG_SCHEMA) not stored before.
+
+        Returns (appended, duplicates, commit_hook); call commit_hook() after
+        the transaction commits so the in-memory index never runs ahead of
+        what is durable. Raises AlreadyExists naming every row whose id is
+        stored (or repeated in the batch) with different content.
+        """
+        n = batch.num_rows
+        id_hash = batch.column("id_hash").to_numpy()
+        content = batch.column("content_hash").to_numpy()
+        ids = batch.column("transaction_id")
+        keep = np.ones(n, dtype=bool)
+        conflicts: list[Violation] = []
+
+        # Repeats inside the batch: the first occurrence stands for the rest.
+        order = np.argsort(id_hash, kind="stable")
+        same = np.nonzero(id_hash[order][1:] == id_hash[order][:-1])[0]
+        for k in same:
+            first, later = int(order[k]), int(order[k + 1])
+            if ids[first].as_py() != ids[later].as_py():
+                continue
+            keep[later] = False
+            if content[first] != content[later]:
+                conflicts.append(Violation(
+                    f"transactions[{later}].transaction_id",
+                    f"repeats transactions[{first}] of this batch with different content"))
+
+        with self._index_lock:
+            index = self._index(txn, tenant_no)
+            found = index.lookup(id_hash)
+        hits = np.nonzero((found != EMPTY) & keep)[0]
+        if hits.size:
+            stored_ids, stored_content = self._stored_rows(txn, tenant_no, found[hits])
+            incoming = ids.take(pa.array(hits)).to_pylist()
+            for j, row in enumerate(hits):
+                if stored_ids[j] != incoming[j]:
+                    continue  # a 64-bit hash collision: a different id, so new
+                keep[row] = False
+                if stored_content[j] != content[row]:
+                    conflicts.append(Violation(
+                        f"transactions[{row}].transaction_id",
+                        f"transaction id {incoming[j]!r} is already stored with different "
+                        "content"))
+        if conflicts:
+            raise AlreadyExists(
+                f"{len(conflicts)} transaction(s) reuse a stored transaction id with different "
+                "content; nothing of this batch was written", conflicts[:100])
+
+        appended = int(keep.sum())
+        if appended == 0:
+            return 0, n, lambda: None
+        new_rows = batch.filter(pa.array(keep)) if appended < n else batch
+        seq = state["next_seq"]
+        txn.put(_log_key(tenant_no, seq), batch_to_value(new_rows), db=self.env.db(DB.TXLOG))
+        state["next_seq"] = seq + 1
+        state["log_rows"] += appended
+        new_hashes = id_hash[keep]
+        locators = (np.int64(seq) << ROW_BITS) | np.arange(appended, dtype=np.int64)
+
+        def commit_hook() -> None:
+            with self._index_lock:
+                index.insert(new_hashes, locators)
+
+        return appended, n - appended, commit_hook
+
+    # ---- reading a snapshot ----------------------------------------
+
+    def tail(self, txn: lmdb.Transaction, tenant_no: int, state: dict[str, Any]
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Batches not merged into the base, as (account, date, amount) sorted
+        by (account, date)."""
+        parts = [(b.column("account").to_numpy(), b.column("booking_date").to_numpy(),
+                  b.column("amount").to_numpy())
+                 for _, b in self._log_batches(txn, tenant_no, state["base"]["covered_seq"])]
+        if not parts:
+            return (np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0, np.int64))
+        accounts = np.concatenate([p[0] for p in parts])
+        dates = np.concatenate([p[1] for p in parts])
+        amounts = np.concatenate([p[2] for p in parts])
+        order = layout.sort_rows(accounts, dates)
+        return accounts[order], dates[order], amounts[order]
+
+    def _chunk_ranges(self, state: dict[str, Any], n_accounts: int
+                      ) -> list[tuple[list[Any] | None, int, int]]:
+        chunks = state["base"]["chunks"]
+        if not chunks:
+            return [(None, 0, n_accounts)]
+        ranges = []
+        for i, chunk in enumerate(chunks):
+            last = chunks[i + 1][1] if i + 1 < len(chunks) else n_accounts
+            ranges.append((chunk, chunk[1], last - chunk[1]))
+        return ranges
+
+    def _base_run(self, txn: lmdb.Transaction, tenant_no: int, chunk: list[Any] | None,
+                  count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if chunk is None:
+            return np.zeros(count + 1, np.int64), np.empty(0, np.int32), np.empty(0, np.int64)
+        db = self.env.db(DB.BASE)
+        uid = chunk[0]
+        offsets = from_value(txn.get(_base_key(tenant_no, uid, OFFSETS), db=db), np.int64)
+        dates = from_value(txn.get(_base_key(tenant_no, uid, DATES), db=db), np.int32)
+        amounts = from_value(txn.get(_base_key(tenant_no, uid, AMOUNTS), db=db), np.int64)
+        if offsets.shape[0] < count + 1:
+            # Accounts created after the chunk was written have no base rows.
+            offsets = np.concatenate(
+                [offsets, np.full(count + 1 - offsets.shape[0], offsets[-1], np.int64)])
+        return offsets, dates, amounts
+
+    def blocks(self, txn: lmdb.Transaction, tenant_no: int, state: dict[str, Any],
+               n_accounts: int, tail: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+               ) -> Iterator[tuple[list[Any] | None, bool, Block]]:
+        """Every account's transactions, block by block, base and tail merged.
+
+        Yields (chunk, merged, block): `merged` says whether tail rows went
+        into the block (the compactor rewrites only those). Base arrays are
+        zero-copy views valid while `txn` lives.
+        """
+        t_acc, t_dates, t_amounts = tail if tail is not None else self.tail(txn, tenant_no, state)
+        for chunk, first, count in self._chunk_ranges(state, n_accounts):
+            base = self._base_run(txn, tenant_no, chunk, count)
+            t_off = layout.csr_offsets(t_acc, first, count)
+            lo, hi = int(t_off[0]), int(t_off[-1])
+            if hi == lo:
+                yield chunk, False, Block(first, count, *base)
+                continue
+            merged = layout.merge(base, (t_off - lo, t_dates[lo:hi], t_amounts[lo:hi]))
+            yield chunk, True, Block(first, count, *merged)
+
+    # ---- compaction ------------------------------------------------
+
+    def write_chunk(self, txn: lmdb.Transaction, tenant_no: int, uid: int, block: Block) -> None:
+        db = self.env.db(DB.BASE)
+        start, stop = int(block.offsets[0]), int(block.offsets[-1])
+        txn.put(_base_key(tenant_no, uid, OFFSETS), to_value(block.offsets - start), db=db)
+        txn.put(_base_key(tenant_no, uid, DATES), to_value(block.dates[start:stop]), db=db)
+        txn.put(_base_key(tenant_no, uid, AMOUNTS), to_value(block.amounts[start:stop]), db=db)
+
+    def drop_chunk(self, txn: lmdb.Transaction, tenant_no: int, uid: int) -> None:
+        for column in (OFFSETS, DATES, AMOUNTS):
+            txn.delete(_base_key(tenant_no, uid, column), db=self.env.db(DB.BASE))
+
+    def compact(self, tenant_no: int, state_of: Any) -> bool:
+        """Merges the tail into the base. Returns False when there was nothing
+        to do or the base changed meanwhile (the caller may try again).
+
+        New chunks are written under fresh uids in their own write
+        transactions, so ingestion interleaves; they become visible only in
+        the final transaction that swaps the chunk list, and only if no other
+        change of the base (an erasure) happened since the snapshot.
+        """
+        with self.env.read() as txn:
+            state = state_of(txn)
+            base = state["base"]
+            if base["covered_seq"] >= state["next_seq"]:
+                return False
+            version, uid = base["version"], base["next_uid"]
+            new_chunks: list[list[Any]] = []
+            written: list[int] = []
+            replaced: list[int] = []
+            for chunk, merged, block in self.blocks(txn, tenant_no, state, state["accounts"]):
+                if not merged and chunk is not None:
+                    new_chunks.append(chunk)
+                    continue
+                if chunk is not None:
+                    replaced.append(chunk[0])
+                for part in _split(block):
+                    with self.env.write() as wtxn:
+                        self.write_chunk(wtxn, tenant_no, uid, part)
+                    new_chunks.append([uid, part.first, part.count, part.rows])
+                    written.append(uid)
+                    uid += 1
+            covered = state["next_seq"]
+        with self.env.write() as wtxn:
+            current = state_of(wtxn)
+            if current["base"]["version"] != version:
+                for stale in written:
+                    self.drop_chunk(wtxn, tenant_no, stale)
+                return False
+            for old in replaced:
+                self.drop_chunk(wtxn, tenant_no, old)
+            current["base"] = {
+                "version": version + 1, "covered_seq": covered,
+                "rows": sum(c[3] for c in new_chunks), "next_uid": uid, "chunks": new_chunks}
+            self.env.save_state(wtxn, tenant_no, current)
+        return True
+
+    # ---- erasure -----------------------------------------------------
+
+    def delete_accounts(self, txn: lmdb.Transaction, tenant_no: int, state: dict[str, Any],
+                        accounts: np.ndarray) -> int:
+        """Removes every transaction of `accounts` from the log and the base."""
+        removed = 0
+        log_db = self.env.db(DB.TXLOG)
+        for seq, batch in list(self._log_batches(txn, tenant_no, 0)):
+            hit = np.isin(batch.column("account").to_numpy(), accounts)
+            if not hit.any():
+                continue
+            removed += int(hit.sum())
+            kept = batch.filter(pa.array(~hit))
+            # The batch keeps its seq (and the base's covered_seq stays
+            # meaningful) even when it ends up empty.
+            txn.put(_log_key(tenant_no, seq), batch_to_value(kept), db=log_db)
+        base = state["base"]
+        new_chunks = []
+        for chunk, first, count in self._chunk_ranges(state, state["accounts"]):
+            if chunk is None:
+                continue
+            local = accounts[(accounts >= first) & (accounts < first + count)] - first
+            offsets, dates, amounts = self._base_run(txn, tenant_no, chunk, count)
+            if local.size == 0 or all(offsets[a] == offsets[a + 1] for a in local):
+                new_chunks.append(chunk)
+                continue
+            keep = np.ones(dates.shape[0], dtype=bool)
+            for a in local:
+                keep[offsets[a]:offsets[a + 1]] = False
+            counts = np.diff(offsets)
+            counts[local] = 0
+            new_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+            block = Block(first, count, new_offsets, dates[keep].copy(), amounts[keep].copy())
+            uid = base["next_uid"]
+            base["next_uid"] = uid + 1
+            self.drop_chunk(txn, tenant_no, chunk[0])
+            self.write_chunk(txn, tenant_no, uid, block)
+            new_chunks.append([uid, first, count, block.rows])
+        base["chunks"] = new_chunks
+        base["rows"] = sum(c[3] for c in new_chunks)
+        base["version"] += 1
+        state["log_rows"] -= removed
+        return removed
+
+
+def _split(block: Block) -> Iterator[Block]:
+    """Cuts a block at account boundaries into parts of about CHUNK_ROWS."""
+    if block.rows <= 2 * CHUNK_ROWS or block.count <= 1:
+        yield block
+        return
+    targets = np.arange(CHUNK_ROWS, block.rows, CHUNK_ROWS)
+    cuts = np.unique(np.searchsorted(block.offsets, targets, side="left"))
+    cuts = cuts[(cuts > 0) & (cuts < block.count)]
+    bounds = [0, *cuts.tolist(), block.count]
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        yield Block(block.first + a, b - a, block.offsets[a:b + 1], block.dates, block.amounts)
+
+
+def string_column(batch: pa.RecordBatch, name: str) -> pa.Array:
+    """A plain utf8 column with nulls as empty strings (proto3 cannot tell
+    them apart, so neither does the store)."""
+    column = batch.column(name)
+    if pa.types.is_dictionary(column.type):
+        column = column.dictionary_decode()
+    if column.type != pa.string():
+        column = column.cast(pa.string())
+    return pc.fill_null(column, "")

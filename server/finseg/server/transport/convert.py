@@ -1,0 +1,201 @@
+"""Conversion between protobuf messages and domain values: the only module
+that knows both. Protobuf types stop here."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import struct
+from typing import Any
+
+import grpc
+import pyarrow as pa
+from google.protobuf import json_format, timestamp_pb2
+
+from finseg.v1 import common_pb2, ingest_pb2, segments_pb2
+
+from ..domain.model import MAX_ID_LENGTH
+from ..errors import InvalidArgument, Violation
+
+TENANT_KEY = "x-finseg-tenant"
+DEFAULT_TENANT = "default"
+ACCOUNT_TYPE_PREFIX = "ACCOUNT_TYPE_"
+MAX_PAGE_SIZE = 10_000
+DEFAULT_PAGE_SIZE = 1_000
+
+
+def bad(field: str, why: str) -> InvalidArgument:
+    return InvalidArgument(f"{field} {why}", [Violation(field, why)])
+
+
+def tenant_of(context: grpc.ServicerContext) -> str:
+    for key, value in context.invocation_metadata() or ():
+        if key == TENANT_KEY:
+            if not value or len(value) > MAX_ID_LENGTH or not value.isprintable():
+                raise bad(TENANT_KEY, "must be 1 to 128 printable characters")
+            return str(value)
+    return DEFAULT_TENANT
+
+
+# ---- ingestion ------------------------------------------------------------
+
+def _type_name(value: int) -> str:
+    try:
+        name = common_pb2.AccountType.Name(value)
+    except ValueError:
+        return ""
+    return name.removeprefix(ACCOUNT_TYPE_PREFIX) if value else ""
+
+
+def _ipc(data: bytes, field: str) -> pa.RecordBatch:
+    try:
+        table = pa.ipc.open_stream(pa.py_buffer(data)).read_all()
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
+        raise bad(field, f"is not a valid Arrow IPC stream ({exc})") from exc
+    table = table.combine_chunks()
+    batches = table.to_batches(max_chunksize=max(table.num_rows, 1))
+    return batches[0] if batches else pa.RecordBatch.from_pylist([], schema=table.schema)
+
+
+def accounts_batch(request: ingest_pb2.UpsertAccountsRequest) -> pa.RecordBatch:
+    if request.arrow_ipc:
+        if request.accounts:
+            raise bad("arrow_ipc", "must not be set together with accounts")
+        return _ipc(request.arrow_ipc, "arrow_ipc")
+    rows = request.accounts
+    return pa.record_batch({
+        "account_id": pa.array([a.account_id for a in rows], pa.string()),
+        "user_id": pa.array([a.user_id for a in rows], pa.string()),
+        "type": pa.array([_type_name(a.type) for a in rows], pa.string()),
+        "currency": pa.array([a.currency for a in rows], pa.string()),
+        "balance": pa.array([a.balance for a in rows], pa.int64()),
+        "balance_date": pa.array([a.balance_date for a in rows], pa.string()),
+        "opened_on": pa.array([a.opened_on for a in rows], pa.string()),
+        "closed_on": pa.array([a.closed_on for a in rows], pa.string()),
+    })
+
+
+def transactions_batch(request: ingest_pb2.AppendTransactionsRequest) -> pa.RecordBatch:
+    kind = request.WhichOneof("payload")
+    if kind == "arrow_ipc":
+        return _ipc(request.arrow_ipc, "arrow_ipc")
+    rows = request.rows.transactions
+    columns: dict[str, Any] = {
+        "transaction_id": pa.array([t.transaction_id for t in rows], pa.string()),
+        "account_id": pa.array([t.account_id for t in rows], pa.string()),
+        "booking_date": pa.array([t.booking_date for t in rows], pa.string()),
+        "amount": pa.array([t.amount for t in rows], pa.int64()),
+    }
+    for name in ("label", "counterparty_name", "counterparty_iban", "purpose", "mcc",
+                 "currency"):
+        columns[name] = pa.array([getattr(t, name) for t in rows], pa.string())
+    return pa.record_batch(columns)
+
+
+# ---- segments -------------------------------------------------------------
+
+def _date(text: str, field: str) -> dt.date | None:
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text) if len(text) == 10 else _raise()
+    except ValueError:
+        raise bad(field, "must be a date YYYY-MM-DD, e.g. 2026-03-25") from None
+
+
+def _raise() -> dt.date:
+    raise ValueError
+
+
+def segment_request(spec: segments_pb2.SegmentSpec
+                    ) -> tuple[str, dict[str, Any], list[str], dt.date | None]:
+    """(type name, raw params, account type names, as_of) of a spec."""
+    kind = spec.WhichOneof("kind")
+    if kind is None:
+        allowed = ", ".join(f.name for f in segments_pb2.SegmentSpec.DESCRIPTOR
+                            .oneofs_by_name["kind"].fields)
+        raise bad("spec.kind", f"is required: set one segment type ({allowed})")
+    params = json_format.MessageToDict(getattr(spec, kind), preserving_proto_field_name=True)
+    types = []
+    for i, value in enumerate(spec.account_types):
+        name = _type_name(value)
+        if not name:
+            raise bad(f"spec.account_types[{i}]", "must be an account type other than "
+                                                  "ACCOUNT_TYPE_UNSPECIFIED")
+        types.append(name)
+    return kind.upper(), params, types, _date(spec.as_of, "spec.as_of")
+
+
+def _timestamp(seconds: float) -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromNanoseconds(int(seconds * 1e9))
+    return stamp
+
+
+def segment(record: dict[str, Any]) -> segments_pb2.Segment:
+    kind = record["type"].lower()
+    spec = segments_pb2.SegmentSpec(
+        account_types=[common_pb2.AccountType.Value(ACCOUNT_TYPE_PREFIX + t)
+                       for t in record["account_types"]],
+        as_of=record["as_of"])
+    json_format.ParseDict(record["params"], getattr(spec, kind))
+    return segments_pb2.Segment(
+        segment_id=record["id"],
+        type=segments_pb2.SegmentType.Value("SEGMENT_TYPE_" + record["type"]),
+        spec=spec,
+        state=segments_pb2.JobState.Value("JOB_STATE_" + record["state"]),
+        progress=record["progress"],
+        create_time=_timestamp(record["created"]),
+        expire_time=_timestamp(record["expires"]),
+        as_of=record["as_of"],
+        error=record["error"],
+        total_elements=record["total_elements"],
+    )
+
+
+_PAGE_TYPES = {
+    "HIGH_BALANCE": (segments_pb2.HighBalancePage, segments_pb2.HighBalanceMember),
+    "LOW_BALANCE": (segments_pb2.LowBalancePage, segments_pb2.LowBalanceMember),
+}
+
+
+def result_page(type_name: str, table: pa.Table) -> segments_pb2.ResultPage:
+    page_type, member_type = _PAGE_TYPES[type_name]
+    members = [member_type(**row) for row in table.to_pylist()] if table.num_columns else []
+    return segments_pb2.ResultPage(**{type_name.lower(): page_type(members=members)})
+
+
+def page_size(value: int, field: str = "page_size") -> int:
+    if value == 0:
+        return DEFAULT_PAGE_SIZE
+    if not 1 <= value <= MAX_PAGE_SIZE:
+        raise bad(field, f"must be between 1 and {MAX_PAGE_SIZE} (0 means "
+                         f"{DEFAULT_PAGE_SIZE}), got {value}")
+    return value
+
+
+_TOKEN = struct.Struct(">BQ")
+_TOKEN_VERSION = 1
+
+
+def page_token(job_id: str, offset: int) -> str:
+    raw = _TOKEN.pack(_TOKEN_VERSION, offset) + job_id.encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def token_offset(token: str, job_id: str, total: int) -> int:
+    """The offset a page token stands for; INVALID_ARGUMENT unless it was
+    made for this job and is within its results."""
+    if not token:
+        return 0
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        version, offset = _TOKEN.unpack(raw[:_TOKEN.size])
+        valid = version == _TOKEN_VERSION and raw[_TOKEN.size:] == job_id.encode() \
+            and 0 < offset < max(total, 1)
+    except (ValueError, struct.error):
+        valid = False
+    if not valid:
+        raise bad("page_token", "is not a page token of this segment; use next_page_token "
+                                "of a previous response, or empty for the first page")
+    return int(offset)

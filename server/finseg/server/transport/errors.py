@@ -1,0 +1,84 @@
+"""Turns domain errors into gRPC statuses, one decorator per RPC shape.
+
+Domain errors carry their status by name; rich details travel as
+google.rpc.BadRequest (field violations) and google.rpc.RetryInfo. Anything
+unexpected is logged with its traceback and becomes INTERNAL with a generic
+message: a client never sees a stack trace.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from ..errors import FinsegError
+
+log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _status(exc: FinsegError) -> status_pb2.Status:
+    status = status_pb2.Status(code=getattr(code_pb2, exc.code), message=exc.message)
+    if exc.violations:
+        detail = any_pb2.Any()
+        detail.Pack(error_details_pb2.BadRequest(field_violations=[
+            error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+            for v in exc.violations]))
+        status.details.append(detail)
+    if exc.retry_after_seconds is not None:
+        detail = any_pb2.Any()
+        delay = duration_pb2.Duration()
+        delay.FromMilliseconds(int(exc.retry_after_seconds * 1000))
+        detail.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
+        status.details.append(detail)
+    return status
+
+
+def _abort(context: grpc.ServicerContext, exc: BaseException, method: str) -> None:
+    if isinstance(exc, FinsegError):
+        context.abort_with_status(rpc_status.to_status(_status(exc)))
+    log.error("unexpected error in %s", method, exc_info=exc)
+    context.abort(grpc.StatusCode.INTERNAL, "internal error; the service log has the details")
+
+
+def unary(method: F) -> F:
+    """For unary-response RPCs (unary-unary and stream-unary)."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
+        try:
+            return method(self, request, context)
+        except Exception as exc:  # noqa: BLE001 - mapped to a status right here
+            if _aborted(exc):
+                raise
+            _abort(context, exc, method.__name__)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def streaming(method: F) -> F:
+    """For stream-response RPCs (unary-stream and stream-stream)."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        try:
+            yield from method(self, request, context)
+        except Exception as exc:  # noqa: BLE001 - mapped to a status right here
+            if _aborted(exc):
+                raise
+            _abort(context, exc, method.__name__)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _aborted(exc: BaseException) -> bool:
+    # context.abort() raises a bare Exception to unwind the handler; it must
+    # pass through untouched or the status it set would become INTERNAL.
+    return type(exc) is Exception and not exc.args

@@ -1,0 +1,97 @@
+"""The gRPC servicers: validate, call the domain, convert back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import grpc
+
+from finseg.v1 import ingest_pb2, ingest_pb2_grpc, segments_pb2, segments_pb2_grpc
+
+from ..domain.ingest import Ingestor
+from ..domain.jobs import CANCELLED, FAILED, SUCCEEDED, JobManager
+from ..errors import Cancelled, FailedPrecondition
+from . import convert
+from .errors import streaming, unary
+
+#: How often a waiting StreamSegment looks whether its client went away.
+WAIT_SLICE_SECONDS = 0.5
+
+
+class IngestionServicer(ingest_pb2_grpc.IngestionServiceServicer):
+    def __init__(self, ingestor: Ingestor) -> None:
+        self.ingestor = ingestor
+
+    @unary
+    def UpsertAccounts(self, request, context):  # noqa: N802 - gRPC's method name
+        tenant = convert.tenant_of(context)
+        count = self.ingestor.upsert_accounts(tenant, convert.accounts_batch(request))
+        return ingest_pb2.UpsertAccountsResponse(upserted_count=count)
+
+    @streaming
+    def AppendTransactions(self, request_iterator, context):  # noqa: N802
+        tenant = convert.tenant_of(context)
+        for index, request in enumerate(request_iterator):
+            result = self.ingestor.append_transactions(tenant,
+                                                       convert.transactions_batch(request))
+            yield ingest_pb2.AppendTransactionsResponse(
+                batch_id=request.batch_id, batch_index=index, appended_count=result.appended,
+                duplicate_count=result.duplicates)
+
+    @unary
+    def DeleteUser(self, request, context):  # noqa: N802
+        tenant = convert.tenant_of(context)
+        accounts, transactions = self.ingestor.delete_user(tenant, request.user_id)
+        return ingest_pb2.DeleteUserResponse(deleted_accounts=accounts,
+                                             deleted_transactions=transactions)
+
+
+class SegmentServicer(segments_pb2_grpc.SegmentServiceServicer):
+    def __init__(self, jobs: JobManager) -> None:
+        self.jobs = jobs
+
+    @unary
+    def CreateSegment(self, request, context):  # noqa: N802
+        tenant = convert.tenant_of(context)
+        if not request.HasField("spec"):
+            raise convert.bad("spec", "is required")
+        type_name, params, types, as_of = convert.segment_request(request.spec)
+        record = self.jobs.create(tenant, type_name, params, types, as_of)
+        return segments_pb2.CreateSegmentResponse(segment=convert.segment(record))
+
+    @unary
+    def GetSegment(self, request, context):  # noqa: N802
+        tenant = convert.tenant_of(context)
+        size = convert.page_size(request.page_size)
+        record = self.jobs.get(tenant, request.segment_id)
+        response = segments_pb2.GetSegmentResponse(segment=convert.segment(record))
+        if record["state"] != SUCCEEDED:
+            return response
+        total = record["total_elements"]
+        offset = convert.token_offset(request.page_token, record["id"], total)
+        table = self.jobs.members(tenant, record, offset, size)
+        response.page.CopyFrom(convert.result_page(record["type"], table))
+        response.total_pages = -(-total // size)
+        if offset + size < total:
+            response.next_page_token = convert.page_token(record["id"], offset + size)
+        return response
+
+    @streaming
+    def StreamSegment(self, request, context) -> Iterator[segments_pb2.StreamSegmentResponse]:  # noqa: N802
+        tenant = convert.tenant_of(context)
+        size = convert.page_size(request.page_size)
+        record = self.jobs.get(tenant, request.segment_id)
+        while record["state"] not in (SUCCEEDED, FAILED, CANCELLED):
+            if not context.is_active():
+                return
+            record = self.jobs.wait(tenant, request.segment_id, WAIT_SLICE_SECONDS)
+        if record["state"] == FAILED:
+            raise FailedPrecondition(f"segment {record['id']} failed: {record['error']}")
+        if record["state"] == CANCELLED:
+            raise Cancelled(f"segment {record['id']} was cancelled")
+        segment = convert.segment(record)
+        for index, offset in enumerate(range(0, record["total_elements"], size)):
+            table = self.jobs.members(tenant, record, offset, size)
+            yield segments_pb2.StreamSegmentResponse(
+                segment=segment, page=convert.result_page(record["type"], table),
+                page_index=index)
