@@ -533,9 +533,11 @@ def blocks(draw):
     as_of = draw(st.one_of(st.sampled_from(AS_OF_SPECIAL), st.dates(D(2021, 1, 1),
                                                                      D(2029, 12, 31))))
     accounts = draw(st.lists(accounts_near(as_of), min_size=1, max_size=30))
-    row = st.tuples(dates_near(as_of), AMOUNTS)
     txs = []
     for i in range(len(accounts)):
+        # A few dates of its own make several rows on one day common.
+        pool = draw(st.lists(dates_near(as_of), min_size=1, max_size=3))
+        row = st.tuples(st.one_of(dates_near(as_of), st.sampled_from(pool)), AMOUNTS)
         txs += [T(i, d, a) for d, a in draw(st.lists(row, max_size=40))]
     return as_of, accounts, txs
 
@@ -613,7 +615,9 @@ def _random_block(rng: random.Random):
         accounts.append(Account(balance=amount(), balance_date=as_of if rng.random() < 0.3
                                 else when(), opened_on=opened_on, closed_on=closed_on,
                                 eligible=rng.random() < 0.8))
-        txs += [T(i, when(), amount()) for _ in range(rng.randint(0, 40))]
+        pool = [when() for _ in range(3)]
+        txs += [T(i, rng.choice(pool) if rng.random() < 0.3 else when(), amount())
+                for _ in range(rng.randint(0, 40))]
     rng.shuffle(txs)
     return as_of, accounts, txs
 

@@ -1,0 +1,308 @@
+"""The `finseg` command: serve, generate, load, segment."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import logging
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+from google.protobuf import json_format
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+from tqdm import tqdm
+
+from . import api, files
+
+DEFAULT_TARGET = "127.0.0.1:50051"
+
+
+def _size(text: str) -> int:
+    """"64GiB", "512MiB", "1073741824" -> bytes."""
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+    cleaned = text.strip().lower().removesuffix("b").removesuffix("i")
+    if cleaned and cleaned[-1] in units:
+        return int(float(cleaned[:-1]) * units[cleaned[-1]])
+    return int(cleaned)
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
+
+
+# ---- serve ---------------------------------------------------------------
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from finseg.server.app import serve
+    from finseg.server.settings import Settings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
+                                                   "%(message)s")
+    serve(Settings(data_dir=args.data_dir, map_size=args.map_size, host=args.host,
+                   port=args.port, workers=args.workers, timezone=args.timezone))
+    return 0
+
+
+# ---- generate ------------------------------------------------------------
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from .generate import BankParams, generate_bank
+
+    params = BankParams(users=args.users, accounts=args.accounts,
+                        transactions=args.transactions, months=args.months, end=args.end,
+                        seed=args.seed, below_zero_share=args.below_zero_share)
+    with tqdm(unit="tx", unit_scale=True, desc="generating", total=args.transactions,
+              disable=args.quiet) as bar:
+        counts = generate_bank(args.out, params, fmt=args.format, progress=bar.update)
+    print(f"wrote {counts['users']} users, {counts['accounts']} accounts, "
+          f"{counts['transactions']} transactions to {args.out}", file=sys.stderr)
+    return 0
+
+
+# ---- load ----------------------------------------------------------------
+
+def _violations(error: grpc.RpcError) -> list[tuple[str, str]]:
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    out = []
+    for detail in status.details if status else ():
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            out.extend((v.field, v.description) for v in bad.field_violations)
+    return out
+
+
+def _explain(error: grpc.RpcError, path: Path, first_row: int) -> str:
+    """The server's violations turned into file, line and column."""
+    lines = [f"{path}: {error.code().name}: {error.details()}"]
+    for field, why in _violations(error):
+        try:
+            row = int(field.split("[", 1)[1].split("]", 1)[0])
+            column = field.rsplit(".", 1)[1]
+            lines.append(f"{files.locate(path, first_row + row)}, column {column}: {why}")
+        except (IndexError, ValueError):
+            lines.append(f"{path}: {field}: {why}")
+    return "\n".join(lines)
+
+
+class LoadError(Exception):
+    pass
+
+
+def load_accounts(client: api.FinsegClient, path: Path, rows: int, ignore_extra: bool,
+                  quiet: bool) -> int:
+    total = files.count_rows(path)
+    done = 0
+    with tqdm(total=total, unit="acc", unit_scale=True, desc=f"accounts {path.name}",
+              disable=quiet) as bar:
+        for chunk in files.read_chunks(path, "accounts", min(rows, 100_000), ignore_extra):
+            try:
+                done += client.upsert_accounts(chunk.batch)
+            except grpc.RpcError as error:
+                raise LoadError(_explain(error, path, chunk.first_row)) from None
+            bar.update(chunk.batch.num_rows)
+    return done
+
+
+def load_transactions(client: api.FinsegClient, path: Path, rows: int, ignore_extra: bool,
+                      quiet: bool) -> tuple[int, int]:
+    total = files.count_rows(path)
+    sent: list[files.Chunk] = []
+
+    def batches() -> Iterator[Any]:
+        for chunk in files.read_chunks(path, "transactions", rows, ignore_extra):
+            sent.append(chunk)
+            yield chunk.batch
+
+    appended = duplicates = 0
+    with tqdm(total=total, unit="tx", unit_scale=True, desc=f"transactions {path.name}",
+              disable=quiet) as bar:
+        try:
+            for ack in client.append_transactions(batches()):
+                appended += ack.appended_count
+                duplicates += ack.duplicate_count
+                bar.update(ack.appended_count + ack.duplicate_count)
+        except grpc.RpcError as error:
+            acked = appended + duplicates
+            failing = next((c for c in sent if c.first_row >= acked), sent[-1] if sent else None)
+            first = failing.first_row if failing else 0
+            raise LoadError(_explain(error, path, first) +
+                            f"\n{acked} rows before it were stored; rerunning the same load "
+                            "skips them") from None
+    return appended, duplicates
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    if not args.accounts and not args.transactions:
+        print("finseg load: give --accounts FILE and/or --transactions FILE", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    with api.FinsegClient(args.target, args.tenant, timeout=None) as client:
+        try:
+            if args.accounts:
+                n = load_accounts(client, args.accounts, args.batch_rows,
+                                  args.ignore_extra_columns, args.quiet)
+                print(f"upserted {n} accounts", file=sys.stderr)
+            if args.transactions:
+                appended, dup = load_transactions(client, args.transactions, args.batch_rows,
+                                                  args.ignore_extra_columns, args.quiet)
+                seconds = time.perf_counter() - started
+                print(f"appended {appended} transactions ({dup} already stored) in "
+                      f"{seconds:.1f} s", file=sys.stderr)
+        except (LoadError, files.FileError) as error:
+            print(f"finseg load: {error}", file=sys.stderr)
+            return 1
+    return 0
+
+
+# ---- segment -------------------------------------------------------------
+
+def _spec(args: argparse.Namespace) -> Any:
+    threshold = api.minor_units(args.threshold, args.currency)
+    common = {"as_of": args.as_of, "account_types": args.account_type or ()}
+    if args.kind == "high-balance":
+        return api.high_balance(args.currency, threshold, **common)
+    return api.low_balance(args.currency, threshold, args.months, **common)
+
+
+def _flat_rows(member: Any) -> Iterator[dict[str, Any]]:
+    for account in member.accounts:
+        row = {"user_id": member.user_id, "account_id": account.account_id,
+               "currency": account.currency,
+               "amount": api.major_units(account.amount, account.currency)}
+        if hasattr(account, "monthly_minimums"):
+            row["monthly_minimums"] = " ".join(
+                api.major_units(v, account.currency) for v in account.monthly_minimums)
+        yield row
+
+
+def _wait(client: api.FinsegClient, segment_id: str, quiet: bool) -> Any:
+    with tqdm(total=100, unit="%", desc="computing", disable=quiet,
+              bar_format="{l_bar}{bar}| {elapsed}") as bar:
+        while True:
+            segment = client.get_segment(segment_id, page_size=1).segment
+            bar.update(round(segment.progress * 100) - bar.n)
+            if segment.state >= 3:  # SUCCEEDED, FAILED or CANCELLED
+                return segment
+            time.sleep(0.1)
+
+
+def cmd_segment(args: argparse.Namespace) -> int:
+    try:
+        spec = _spec(args)
+    except ValueError as error:
+        print(f"finseg segment: {error}", file=sys.stderr)
+        return 2
+    with api.FinsegClient(args.target, args.tenant, timeout=None) as client:
+        try:
+            segment = client.create_segment(spec)
+            segment = _wait(client, segment.segment_id, args.quiet)
+            if segment.error:
+                print(f"finseg segment: {segment.segment_id} failed: {segment.error}",
+                      file=sys.stderr)
+                return 1
+            members = client.members(segment.segment_id, page_size=args.page_size)
+        except grpc.RpcError as error:
+            print(f"finseg segment: {error.code().name}: {error.details()}", file=sys.stderr)
+            return 1
+    print(f"segment {segment.segment_id}: {len(members)} members (as_of {segment.as_of})",
+          file=sys.stderr)
+    out = sys.stdout
+    if args.output == "jsonl":
+        for member in members:
+            out.write(json.dumps(json_format.MessageToDict(
+                member, preserving_proto_field_name=True)) + "\n")
+        return 0
+    rows = [row for member in members for row in _flat_rows(member)]
+    names = list(rows[0]) if rows else ["user_id", "account_id", "currency", "amount"]
+    if args.output == "csv":
+        writer = csv.DictWriter(out, fieldnames=names, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return 0
+    widths = {n: max([len(n), *(len(str(r[n])) for r in rows)]) for n in names}
+    out.write("  ".join(n.ljust(widths[n]) for n in names).rstrip() + "\n")
+    for row in rows:
+        out.write("  ".join(str(row[n]).ljust(widths[n]) for n in names).rstrip() + "\n")
+    return 0
+
+
+# ---- wiring --------------------------------------------------------------
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="finseg", description="Customer segments from balances "
+                                  "and transactions, over gRPC.")
+    sub = top.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the service")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=50051)
+    serve.add_argument("--data-dir", type=Path, default=Path("./data"))
+    serve.add_argument("--map-size", type=_size, default=64 << 30,
+                       help="largest size of the database, e.g. 64GiB (default)")
+    serve.add_argument("--workers", type=int, default=2, help="threads computing segments")
+    serve.add_argument("--timezone", default="UTC", help="whose 'today' is the default as_of")
+    serve.set_defaults(func=cmd_serve)
+
+    gen = sub.add_parser("generate", help="write a synthetic bank as CSV or Parquet")
+    gen.add_argument("out", type=Path, help="folder for accounts.* and transactions.*")
+    gen.add_argument("--users", type=int, default=1000)
+    gen.add_argument("--accounts", type=int, help="exact number of accounts")
+    gen.add_argument("--transactions", type=int, help="approximate number of transactions")
+    gen.add_argument("--months", type=int, default=24, help="months of history")
+    gen.add_argument("--end", type=_date, default=dt.date(2026, 10, 31),
+                     help="last booking day and balance date")
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--below-zero-share", type=float, default=0.05,
+                     help="share of users below zero every month")
+    gen.add_argument("--format", choices=("parquet", "csv"), default="parquet")
+    gen.add_argument("--quiet", action="store_true")
+    gen.set_defaults(func=cmd_generate)
+
+    conn = argparse.ArgumentParser(add_help=False)
+    conn.add_argument("--target", default=DEFAULT_TARGET, help="host:port of the service")
+    conn.add_argument("--tenant", default="default")
+    conn.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    load = sub.add_parser("load", parents=[conn],
+                          help="load account and transaction files through the API")
+    load.add_argument("--accounts", type=Path, help="accounts file (.csv or .parquet)")
+    load.add_argument("--transactions", type=Path, help="transactions file (.csv or .parquet)")
+    load.add_argument("--batch-rows", type=int, default=200_000)
+    load.add_argument("--ignore-extra-columns", action="store_true")
+    load.set_defaults(func=cmd_load)
+
+    seg = sub.add_parser("segment", help="create a segment, wait, print its members")
+    kinds = seg.add_subparsers(dest="kind", required=True)
+    for kind in ("high-balance", "low-balance"):
+        k = kinds.add_parser(kind, parents=[conn])
+        k.add_argument("--threshold", required=True, help="in major units, e.g. 1000.00")
+        k.add_argument("--currency", default="EUR")
+        if kind == "low-balance":
+            k.add_argument("--months", type=int, required=True, help="N complete months, 1-24")
+        k.add_argument("--as-of", type=_date, help="reference date (default: today)")
+        k.add_argument("--account-type", action="append",
+                       help="keep only this type (repeatable), e.g. CHECKING")
+        k.add_argument("--output", choices=("table", "jsonl", "csv"), default="table")
+        k.add_argument("--page-size", type=int, default=1000)
+    seg.set_defaults(func=cmd_segment)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
