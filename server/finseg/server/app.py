@@ -16,6 +16,7 @@ from finseg.v1 import ingest_pb2, ingest_pb2_grpc, segments_pb2, segments_pb2_gr
 
 from .domain.ingest import Compactor, Ingestor
 from .domain.jobs import JobManager
+from .kernels import warmup
 from .settings import Settings
 from .storage.store import Store
 from .transport.servicers import IngestionServicer, SegmentServicer
@@ -70,6 +71,9 @@ def create_server(settings: Settings) -> Service:
     if port == 0:
         raise OSError(f"cannot listen on {settings.host}:{settings.port}")
     server.start()
+    # Loading the cached kernels takes a moment; do it now, off the request
+    # path, so the first job does not pay for it.
+    threading.Thread(target=warmup.warm, name="finseg-warmup", daemon=True).start()
     compactor.start()
     jobs.recover()
     for name in ("", *SERVICE_NAMES):
