@@ -1,6 +1,7 @@
 import datetime
 
 from finseg.v1 import common_pb2 as _common_pb2
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -62,7 +63,7 @@ class SegmentSpec(_message.Message):
     def __init__(self, account_types: _Optional[_Iterable[_Union[_common_pb2.AccountType, str]]] = ..., as_of: _Optional[str] = ..., high_balance: _Optional[_Union[HighBalance, _Mapping]] = ..., low_balance: _Optional[_Union[LowBalance, _Mapping]] = ...) -> None: ...
 
 class Segment(_message.Message):
-    __slots__ = ("segment_id", "type", "spec", "state", "progress", "create_time", "expire_time", "as_of", "error", "total_elements")
+    __slots__ = ("segment_id", "type", "spec", "state", "progress", "create_time", "expire_time", "as_of", "error", "total_elements", "compute_time", "rows_scanned")
     SEGMENT_ID_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
@@ -73,6 +74,8 @@ class Segment(_message.Message):
     AS_OF_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     TOTAL_ELEMENTS_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_TIME_FIELD_NUMBER: _ClassVar[int]
+    ROWS_SCANNED_FIELD_NUMBER: _ClassVar[int]
     segment_id: str
     type: SegmentType
     spec: SegmentSpec
@@ -83,7 +86,9 @@ class Segment(_message.Message):
     as_of: str
     error: str
     total_elements: int
-    def __init__(self, segment_id: _Optional[str] = ..., type: _Optional[_Union[SegmentType, str]] = ..., spec: _Optional[_Union[SegmentSpec, _Mapping]] = ..., state: _Optional[_Union[JobState, str]] = ..., progress: _Optional[float] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., as_of: _Optional[str] = ..., error: _Optional[str] = ..., total_elements: _Optional[int] = ...) -> None: ...
+    compute_time: _duration_pb2.Duration
+    rows_scanned: int
+    def __init__(self, segment_id: _Optional[str] = ..., type: _Optional[_Union[SegmentType, str]] = ..., spec: _Optional[_Union[SegmentSpec, _Mapping]] = ..., state: _Optional[_Union[JobState, str]] = ..., progress: _Optional[float] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., as_of: _Optional[str] = ..., error: _Optional[str] = ..., total_elements: _Optional[int] = ..., compute_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., rows_scanned: _Optional[int] = ...) -> None: ...
 
 class CreateSegmentRequest(_message.Message):
     __slots__ = ("spec",)

@@ -63,22 +63,27 @@ class Environment:
     RESOURCE_EXHAUSTED after aborting, so nothing half-written is kept.
     """
 
-    def __init__(self, path: Path, map_size: int) -> None:
-        path.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path, map_size: int, readonly: bool = False) -> None:
+        """`readonly` opens a store that another process (a running service)
+        writes, for inspection; it needs the store to exist."""
+        if not readonly:
+            path.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.env = lmdb.open(str(path), map_size=map_size, max_dbs=len(DB) + 4,
-                             max_readers=512, subdir=True)
+                             max_readers=512, subdir=True, readonly=readonly)
         self._lock = threading.RLock()
-        self.dbs = {db: self.env.open_db(db.value) for db in DB}
-        self._check_format()
+        with self.env.begin(write=not readonly) as txn:
+            self.dbs = {db: self.env.open_db(db.value, txn=txn, create=not readonly)
+                        for db in DB}
+        self._check_format(readonly)
 
-    def _check_format(self) -> None:
-        with self.env.begin(write=True) as txn:
+    def _check_format(self, readonly: bool) -> None:
+        with self.env.begin(write=not readonly) as txn:
             stored = txn.get(FORMAT_KEY, db=self.dbs[DB.META])
-            if stored is None:
+            if stored is None and not readonly:
                 txn.put(FORMAT_KEY, str(FORMAT_VERSION).encode(), db=self.dbs[DB.META])
                 return
-            if int(stored) != FORMAT_VERSION:
+            if stored is not None and int(stored) != FORMAT_VERSION:
                 raise FailedPrecondition(
                     f"data directory {self.path} has format version {int(stored)}; this finseg "
                     f"reads version {FORMAT_VERSION}")

@@ -114,8 +114,8 @@ class Snapshot:
 
 
 class Store:
-    def __init__(self, path: Path, map_size: int) -> None:
-        self.env = Environment(path, map_size)
+    def __init__(self, path: Path, map_size: int, readonly: bool = False) -> None:
+        self.env = Environment(path, map_size, readonly)
         self.accounts = AccountTable(self.env)
         self.transactions = TransactionStore(self.env)
         self.jobs = JobStore(self.env)

@@ -10,7 +10,7 @@ from typing import Any
 
 import grpc
 import pyarrow as pa
-from google.protobuf import json_format, timestamp_pb2
+from google.protobuf import duration_pb2, json_format, timestamp_pb2
 
 from finseg.v1 import common_pb2, ingest_pb2, segments_pb2
 
@@ -132,6 +132,12 @@ def _timestamp(seconds: float) -> timestamp_pb2.Timestamp:
     return stamp
 
 
+def _duration(seconds: float) -> duration_pb2.Duration:
+    value = duration_pb2.Duration()
+    value.FromNanoseconds(int(seconds * 1e9))
+    return value
+
+
 def segment(record: dict[str, Any]) -> segments_pb2.Segment:
     kind = record["type"].lower()
     spec = segments_pb2.SegmentSpec(
@@ -150,6 +156,8 @@ def segment(record: dict[str, Any]) -> segments_pb2.Segment:
         as_of=record["as_of"],
         error=record["error"],
         total_elements=record["total_elements"],
+        compute_time=_duration(record["compute_seconds"]),
+        rows_scanned=record["rows_scanned"],
     )
 
 
