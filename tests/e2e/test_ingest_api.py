@@ -8,7 +8,9 @@ rows of a rejected batch and seeing them appended as new.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
 import queue
 import time
 import uuid
@@ -19,14 +21,11 @@ from typing import Any
 import grpc
 import pyarrow as pa
 import pytest
+from conftest import start_server
+from finseg.client.api import FinsegClient, high_balance, minor_units
+from finseg.v1 import common_pb2, ingest_pb2
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
-
-from finseg.client.api import FinsegClient, high_balance, minor_units
-from finseg.server.app import Service
-from finseg.v1 import common_pb2, ingest_pb2
-
-from conftest import start_server
 
 AS_OF = dt.date(2026, 3, 31)
 LOWEST = -(10**15)  # a threshold every open account is above
@@ -90,6 +89,17 @@ def balances(client: FinsegClient, currency: str = "EUR", as_of: dt.date = AS_OF
     job = client.create_segment(high_balance(currency, LOWEST, as_of=as_of, **filters))
     return {a.account_id: (m.user_id, a.amount)
             for m in client.members(job.segment_id) for a in m.accounts}
+
+
+@contextlib.contextmanager
+def running(data_dir: Path) -> Iterator[FinsegClient]:
+    """A server on data_dir and a client of tenant acme; stop(0) at the end."""
+    service = start_server(data_dir)
+    try:
+        with FinsegClient(f"127.0.0.1:{service.port}", tenant="acme") as c:
+            yield c
+    finally:
+        service.stop(0)
 
 
 def new_id(prefix: str = "t") -> str:
@@ -342,8 +352,8 @@ def test_same_id_with_different_content_already_exists_and_writes_nothing(
     assert counts(append(client, [tx("t1", "a1", 100)])) == [(1, 0)]
     for changed in ({"amount": 101}, {"booking_date": "2026-02-02"}, {"label": "SALARY"},
                     {"purpose": "other"}):
-        error = rpc_error(lambda changed=changed: append(
-            client, [tx("fresh", "a1", 1_000), {**tx("t1", "a1", 100), **changed}]))
+        rows = [tx("fresh", "a1", 1_000), {**tx("t1", "a1", 100), **changed}]
+        error = rpc_error(functools.partial(append, client, rows))
         assert error.code() == CODE.ALREADY_EXISTS, (changed, error.code(), error.details())
     # The other row of the failing batch was not stored.
     assert counts(append(client, [tx("fresh", "a1", 1_000)])) == [(1, 0)]
@@ -424,7 +434,8 @@ def test_append_names_every_bad_row_and_field(vclient: FinsegClient) -> None:
     error = rpc_error(lambda: append(vclient, rows))
     got = assert_invalid(error, *[f"transactions[{i}].{field}"
                                   for i, (_, field) in enumerate(cases, start=1)])
-    assert not [f for f in got if f.startswith(("transactions[0]", f"transactions[{len(rows) - 1}]"))], got
+    good_rows = ("transactions[0]", f"transactions[{len(rows) - 1}]")
+    assert not [f for f in got if f.startswith(good_rows)], got
     assert counts(append(vclient, good)) == [(2, 0)]
 
 
@@ -575,29 +586,21 @@ def test_acknowledged_data_and_idempotency_survive_a_restart(tmp_path: Path) -> 
     data_dir = tmp_path / "data"
     first = [tx("t1", "a1", 100), tx("t2", "a1", 200)]
     second = [tx("t3", "a1", 400), tx("t4", "b1", -50)]
-    service: Service | None = start_server(data_dir)
-    try:
-        with FinsegClient(f"127.0.0.1:{service.port}", tenant="acme") as c:
-            c.upsert_accounts([acct("a1", "u1", 1000), acct("b1", "u2", 0)])
-            assert counts(append(c, first)) == [(2, 0)]
-            time.sleep(0.6)  # the compactor (idle after 0.2 s) folds `first` into the base
-            assert counts(append(c, second)) == [(2, 0)]  # stays in the tail
-        service.stop(0)
-        service = None
-
-        service = start_server(data_dir)
-        with FinsegClient(f"127.0.0.1:{service.port}", tenant="acme") as c:
-            assert balances(c) == {"a1": ("u1", 1700), "b1": ("u2", -50)}
-            assert counts(append(c, first, second)) == [(0, 2), (0, 2)]
-            error = rpc_error(lambda: append(c, [tx("t5", "a1", 1), tx("t1", "a1", 101)]))
-            assert error.code() == CODE.ALREADY_EXISTS
-            error = rpc_error(lambda: append(c, [tx("t5", "a1", 1), tx("t4", "b1", -51)]))
-            assert error.code() == CODE.ALREADY_EXISTS
-            assert counts(append(c, [tx("t5", "a1", 1)])) == [(1, 0)]
-            assert balances(c) == {"a1": ("u1", 1701), "b1": ("u2", -50)}
-    finally:
-        if service is not None:
-            service.stop(0)
+    with running(data_dir) as c:
+        c.upsert_accounts([acct("a1", "u1", 1000), acct("b1", "u2", 0)])
+        assert counts(append(c, first)) == [(2, 0)]
+        time.sleep(0.6)  # the compactor (idle after 0.2 s) folds `first` into the base
+        assert counts(append(c, second)) == [(2, 0)]  # stays in the tail
+    # service.stop(0) ran: no grace, the next process opens the same data dir.
+    with running(data_dir) as c:
+        assert balances(c) == {"a1": ("u1", 1700), "b1": ("u2", -50)}
+        assert counts(append(c, first, second)) == [(0, 2), (0, 2)]
+        error = rpc_error(lambda: append(c, [tx("t5", "a1", 1), tx("t1", "a1", 101)]))
+        assert error.code() == CODE.ALREADY_EXISTS
+        error = rpc_error(lambda: append(c, [tx("t5", "a1", 1), tx("t4", "b1", -51)]))
+        assert error.code() == CODE.ALREADY_EXISTS
+        assert counts(append(c, [tx("t5", "a1", 1)])) == [(1, 0)]
+        assert balances(c) == {"a1": ("u1", 1701), "b1": ("u2", -50)}
 
 
 def test_rejected_requests_write_nothing_visible_in_segments(client: FinsegClient) -> None:

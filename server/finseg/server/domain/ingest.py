@@ -133,7 +133,10 @@ def parse_dates(column: pa.Array, field: str, check: _Checker, required: bool
         shaped = _mask(pc.match_substring_regex(text, DATE_TEXT))
         parsed = pc.strptime(pc.if_else(pa.array(shaped), text, "1970-01-01"),
                              format="%Y-%m-%d", unit="s", error_is_null=True)
-        ok = shaped & ~_mask(pc.is_null(parsed))
+        # strptime rolls impossible days over (2026-02-30 -> 2026-03-02);
+        # only a date that prints back as written is valid.
+        printed = pc.strftime(parsed, format="%Y-%m-%d")
+        ok = shaped & ~_mask(pc.is_null(parsed)) & _mask(pc.equal(printed, text))
         check.rows(present & ~ok, field, "is not a date (expected YYYY-MM-DD, e.g. 2026-03-25)")
         days[ok] = (parsed.cast(pa.int64()).to_numpy(zero_copy_only=False)[ok] // 86400)
     else:
@@ -324,7 +327,8 @@ class Ingestor:
             found = writer.account_indexes(distinct)
             accounts = found[codes]
             unknown = accounts < 0
-            check.rows(unknown, "account_id", "names no account of this tenant; upsert the "
+            named = pc.utf8_length(account_ids).to_numpy(zero_copy_only=False) > 0
+            check.rows(unknown & named, "account_id", "names no account of this tenant; upsert the "
                                               "account first")
             columns = writer.account_columns()
             safe = np.where(unknown, 0, accounts)

@@ -20,7 +20,8 @@ from typing import Any
 import pyarrow as pa
 
 from ..errors import Cancelled, FinsegError, InvalidArgument, NotFound, Violation
-from ..storage.arrays import batch_from_value, batch_to_value
+from ..storage.arrays import batch_from_value
+from ..storage.jobs import PAGE_ROWS
 from ..storage.store import Store
 from .ingest import today
 from .model import ACCOUNT_TYPE_CODES, MAX_DATE, MIN_DATE
@@ -32,9 +33,6 @@ log = logging.getLogger(__name__)
 PENDING, RUNNING, SUCCEEDED, FAILED, CANCELLED = (
     "PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED")
 FINISHED = (SUCCEEDED, FAILED, CANCELLED)
-#: Members per stored page; a requested page of any size reads the few
-#: stored pages it overlaps.
-PAGE_ROWS = 1000
 
 
 @dataclass
@@ -167,11 +165,8 @@ class JobManager:
                 table = module.run(snapshot, params, common,
                                    Progress(report, live.cancel.is_set))
             record["compute_seconds"] = time.perf_counter() - started
-            pages = [batch_to_value(_one_batch(table.slice(start, PAGE_ROWS)))
-                     for start in range(0, table.num_rows, PAGE_ROWS)]
-            record.update(state=SUCCEEDED, progress=1.0, total_elements=table.num_rows,
-                          pages=len(pages))
-            self.store.jobs.finish(tenant, record, pages)
+            record.update(state=SUCCEEDED, progress=1.0)
+            self.store.jobs.finish(tenant, record, table)
         except Cancelled:
             record.update(state=CANCELLED, error="cancelled")
             self._put_quietly(tenant, record)
@@ -192,7 +187,3 @@ class JobManager:
             self.store.jobs.put(tenant, record)
         except Exception:
             log.exception("could not store the final state of job %s", record["id"])
-
-
-def _one_batch(table: pa.Table) -> pa.RecordBatch:
-    return table.combine_chunks().to_batches(max_chunksize=max(table.num_rows, 1))[0]

@@ -62,13 +62,19 @@ class IdMap:
         """Indexes of `ids`, handing out new ones for ids not seen before."""
         found = self.lookup(txn, tenant_no, ids)
         fdb, rdb = self.env.db(self.forward), self.env.db(self.reverse)
+        # An id new to the store may repeat within one request (two accounts
+        # of one new user): it gets one index, the first time it is seen.
+        fresh: dict[str, int] = {}
         for i, index in enumerate(found):
-            if index < 0:
-                index = state[self.counter]
-                state[self.counter] = index + 1
-                txn.put(_id_key(tenant_no, ids[i]), U32.pack(index), db=fdb)
-                txn.put(_index_key(tenant_no, index), ids[i].encode(), db=rdb)
-                found[i] = index
+            if index >= 0:
+                continue
+            text = ids[i]
+            if text not in fresh:
+                fresh[text] = state[self.counter]
+                state[self.counter] += 1
+                txn.put(_id_key(tenant_no, text), U32.pack(fresh[text]), db=fdb)
+                txn.put(_index_key(tenant_no, fresh[text]), text.encode(), db=rdb)
+            found[i] = fresh[text]
         return found
 
     def names(self, txn: lmdb.Transaction, tenant_no: int, indexes: Iterable[int]) -> list[str]:

@@ -72,9 +72,7 @@ class Environment:
         self.env = lmdb.open(str(path), map_size=map_size, max_dbs=len(DB) + 4,
                              max_readers=512, subdir=True, readonly=readonly)
         self._lock = threading.RLock()
-        with self.env.begin(write=not readonly) as txn:
-            self.dbs = {db: self.env.open_db(db.value, txn=txn, create=not readonly)
-                        for db in DB}
+        self.dbs = {db: self.env.open_db(db.value, create=not readonly) for db in DB}
         self._check_format(readonly)
 
     def _check_format(self, readonly: bool) -> None:

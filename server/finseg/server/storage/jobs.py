@@ -8,10 +8,17 @@ page is served without recomputing or re-reading the rest.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import pyarrow as pa
+
+from .arrays import batch_from_value, batch_to_value
 from .env import DB, U32, Environment, tenant_prefix
+
+#: Members per stored page; a requested page of any size reads the few
+#: stored pages it overlaps.
+PAGE_ROWS = 1000
 
 
 def _job_key(tenant_no: int, job_id: str) -> bytes:
@@ -36,16 +43,60 @@ class JobStore:
         txn.put(_job_key(tenant_no, record["id"]), json.dumps(record).encode(),
                 db=self.env.db(DB.JOBS))
 
-    def finish(self, tenant: str, record: dict[str, Any], pages: list[bytes]) -> None:
-        """Stores the result pages and the final record in one transaction, so
-        a job is never SUCCEEDED with missing pages."""
+    def finish(self, tenant: str, record: dict[str, Any], table: pa.Table) -> None:
+        """Stores the results by page and the final record in one
+        transaction, so a job is never SUCCEEDED with missing pages."""
         with self.env.write() as txn:
             tenant_no = self.env.tenant_no(txn, tenant, create=True)
             assert tenant_no is not None
-            db = self.env.db(DB.RESULTS)
-            for number, page in enumerate(pages):
-                txn.put(_page_key(tenant_no, record["id"], number), page, db=db)
+            self._write_pages(txn, tenant_no, record, table)
             self.put_in(txn, tenant, record)
+
+    def _write_pages(self, txn: Any, tenant_no: int, record: dict[str, Any], table: pa.Table
+                     ) -> None:
+        db = self.env.db(DB.RESULTS)
+        for number in range(record.get("pages", 0)):
+            txn.delete(_page_key(tenant_no, record["id"], number), db=db)
+        pages = 0
+        for start in range(0, table.num_rows, PAGE_ROWS):
+            page = table.slice(start, PAGE_ROWS).combine_chunks()
+            batch = page.to_batches(max_chunksize=page.num_rows)[0]
+            txn.put(_page_key(tenant_no, record["id"], pages), batch_to_value(batch), db=db)
+            pages += 1
+        record["pages"] = pages
+        record["total_elements"] = table.num_rows
+
+    def read_all(self, txn: Any, tenant_no: int, record: dict[str, Any]) -> pa.Table | None:
+        batches = [batch_from_value(txn.get(_page_key(tenant_no, record["id"], n),
+                                            db=self.env.db(DB.RESULTS)))
+                   for n in range(record["pages"])]
+        return pa.Table.from_batches(batches) if batches else None
+
+    def rewrite_results(self, txn: Any, tenant_no: int,
+                        transform: Callable[[pa.Table], pa.Table | None]) -> int:
+        """Applies `transform` to the stored results of every finished job of
+        the tenant (None: unchanged); returns how many jobs changed."""
+        changed = 0
+        cursor = txn.cursor(db=self.env.db(DB.JOBS))
+        prefix = tenant_prefix(tenant_no)
+        records = []
+        if cursor.set_range(prefix):
+            for key, value in cursor:
+                if not bytes(key).startswith(prefix):
+                    break
+                records.append(json.loads(bytes(value)))
+        for record in records:
+            if record.get("pages", 0) == 0:
+                continue
+            table = self.read_all(txn, tenant_no, record)
+            new = transform(table) if table is not None else None
+            if new is None:
+                continue
+            self._write_pages(txn, tenant_no, record, new)
+            txn.put(_job_key(tenant_no, record["id"]), json.dumps(record).encode(),
+                    db=self.env.db(DB.JOBS))
+            changed += 1
+        return changed
 
     def get(self, tenant: str, job_id: str) -> dict[str, Any] | None:
         with self.env.read() as txn:

@@ -13,6 +13,7 @@ from pathlib import Path
 import lmdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..errors import NotFound
 from .accounts import AccountTable
@@ -67,9 +68,21 @@ class TenantWriter:
         accounts.user_ids.forget(self.txn, self.tenant_no, [(user_id, user)])
         accounts.write(self.txn, self.tenant_no, owned,
                        {"deleted": np.ones(owned.shape[0], np.bool_)})
+        self.store.jobs.rewrite_results(self.txn, self.tenant_no,
+                                        lambda table: _without_user(table, user_id))
         # The id index points at log rows that may have moved; rebuild it.
         self.after_commit.append(lambda: self.store.transactions.forget_index(self.tenant_no))
         return int(owned.shape[0]), removed
+
+
+def _without_user(table: pa.Table, user_id: str) -> pa.Table | None:
+    """The members table minus the user's rows; None when the user is not in it."""
+    if "user_id" not in table.column_names:
+        return None
+    keep = pc.not_equal(table.column("user_id"), user_id)
+    if pc.all(keep).as_py():
+        return None
+    return table.filter(keep)
 
 
 class Snapshot:

@@ -118,10 +118,11 @@ def segment_request(spec: segments_pb2.SegmentSpec
     params = json_format.MessageToDict(getattr(spec, kind), preserving_proto_field_name=True)
     types = []
     for i, value in enumerate(spec.account_types):
+        if value == common_pb2.ACCOUNT_TYPE_UNSPECIFIED:
+            continue  # documented as ignored in filters
         name = _type_name(value)
         if not name:
-            raise bad(f"spec.account_types[{i}]", "must be an account type other than "
-                                                  "ACCOUNT_TYPE_UNSPECIFIED")
+            raise bad(f"spec.account_types[{i}]", f"{value} is not an AccountType value")
         types.append(name)
     return kind.upper(), params, types, _date(spec.as_of, "spec.as_of")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import grpc
+import pyarrow as pa
 
 from finseg.v1 import ingest_pb2, ingest_pb2_grpc, segments_pb2, segments_pb2_grpc
 
@@ -90,6 +91,12 @@ class SegmentServicer(segments_pb2_grpc.SegmentServiceServicer):
         if record["state"] == CANCELLED:
             raise Cancelled(f"segment {record['id']} was cancelled")
         segment = convert.segment(record)
+        if record["total_elements"] == 0:
+            # One message even for an empty segment, so the client learns the
+            # job's final state from the stream alone.
+            yield segments_pb2.StreamSegmentResponse(
+                segment=segment, page=convert.result_page(record["type"], pa.table({})))
+            return
         for index, offset in enumerate(range(0, record["total_elements"], size)):
             table = self.jobs.members(tenant, record, offset, size)
             yield segments_pb2.StreamSegmentResponse(
