@@ -6,8 +6,10 @@ import argparse
 import csv
 import datetime as dt
 import json
+import queue
 import logging
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -99,6 +101,30 @@ class LoadError(Exception):
     pass
 
 
+def ahead(items: Iterator[Any], depth: int = 2) -> Iterator[Any]:
+    """Yields items while a thread reads up to `depth` more: reading and
+    decoding the next chunk of the file overlaps sending this one."""
+    box: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    end = object()
+
+    def read() -> None:
+        try:
+            for item in items:
+                box.put((item, None))
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the reader's order
+            box.put((None, exc))
+        box.put((end, None))
+
+    threading.Thread(target=read, name="finseg-read-ahead", daemon=True).start()
+    while True:
+        item, error = box.get()
+        if error is not None:
+            raise error
+        if item is end:
+            return
+        yield item
+
+
 def load_accounts(client: api.FinsegClient, path: Path, rows: int, ignore_extra: bool,
                   quiet: bool) -> int:
     total = files.count_rows(path)
@@ -120,7 +146,7 @@ def load_transactions(client: api.FinsegClient, path: Path, rows: int, ignore_ex
     sent: list[files.Chunk] = []
 
     def batches() -> Iterator[Any]:
-        for chunk in files.read_chunks(path, "transactions", rows, ignore_extra):
+        for chunk in ahead(files.read_chunks(path, "transactions", rows, ignore_extra)):
             sent.append(chunk)
             yield chunk.batch
 

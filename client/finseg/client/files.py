@@ -21,6 +21,13 @@ REQUIRED = {
 }
 
 
+#: Text columns that repeat values (ids of accounts, labels, counterparties):
+#: they travel dictionary-encoded, which makes a bulk batch about half the
+#: size and lets the service check and hash each distinct value once.
+DICTIONARY_COLUMNS = ("account_id", "user_id", "type", "currency", "label",
+                      "counterparty_name", "counterparty_iban", "purpose", "mcc")
+
+
 class FileError(Exception):
     """A problem with an input file, naming where it is."""
 
@@ -76,8 +83,10 @@ def read_chunks(path: Path, table: str, rows_per_chunk: int, ignore_extra: bool 
         raise FileError(f"{path}: no such file")
     first = 0
     if file_format(path) == "parquet":
-        parquet = pq.ParquetFile(path)
-        keep = _columns(path, parquet.schema_arrow.names, table, ignore_extra)
+        names = pq.ParquetFile(path).schema_arrow.names
+        keep = _columns(path, names, table, ignore_extra)
+        parquet = pq.ParquetFile(path, read_dictionary=[c for c in keep
+                                                        if c in DICTIONARY_COLUMNS])
         for batch in parquet.iter_batches(batch_size=rows_per_chunk, columns=keep):
             yield Chunk(_decimals_as_text(batch), first)
             first += batch.num_rows
@@ -94,7 +103,9 @@ def read_chunks(path: Path, table: str, rows_per_chunk: int, ignore_extra: bool 
             path,
             read_options=pacsv.ReadOptions(block_size=max(1 << 20, rows_per_chunk * 64)),
             convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in header_names},
+                column_types={name: pa.dictionary(pa.int32(), pa.string())
+                              if name in DICTIONARY_COLUMNS else pa.string()
+                              for name in header_names},
                 include_columns=keep, strings_can_be_null=True, quoted_strings_can_be_null=False),
         )
         pending: list[pa.RecordBatch] = []

@@ -50,11 +50,14 @@ What the data looks like:
   starting balance just low enough). All other CHECKING accounts keep a
   buffer above zero, except a few that dip below zero in one to three months.
 
-Volume: ``transactions`` (default 50 per account per 24 months) is met within
-a few per mille. The recurring streams that define the segments come first
-(income and rent are always kept; bills, insurance, plans and subscriptions
-are thinned when the target is low); at least a quarter of the rows are card
-payments and other irregular events.
+Volume: ``accounts``, when given, is met exactly (it decides the number of
+users; ``users`` is then ignored). ``transactions`` (default: 50 per account
+per 24 months of history) is met to within a few rows per thousand for banks
+of a few hundred users or more; only the credit-card bills are random in
+number. The recurring streams that define the segments come first: income and
+rent are kept, bills, insurance, plans and subscriptions are thinned when the
+target is low, and at least a quarter of the rows are card payments and other
+irregular events.
 
 The same parameters and seed give byte-identical files. Generation is
 vectorised with numpy over chunks of about one million transactions, which
@@ -126,6 +129,7 @@ P_LEAVER = 0.02
 P_LATE_OPENED = 0.08  # SAVINGS / CREDIT_CARD of existing customers opened in the history
 P_CLOSED = 0.03  # SAVINGS / CREDIT_CARD closed in the history on their own
 P_OCCASIONAL_DIP = 0.04  # other CHECKING accounts that go below zero in 1-3 months
+INCOME_FLOOR = 0.6  # income is at least this share of the drawn base income
 CC_ACTIVITY = 0.6  # card payments on a credit card relative to the checking account
 
 # Rough rates so that amounts look plausible in other currencies (generation
@@ -221,7 +225,8 @@ _INSURERS = (
     ("R+V Lebensversicherung AG", "LIFE", 2, ()),
     ("Debeka Krankenversicherungsverein a.G.", "HEALTH", 5, ()),
     ("DKV Deutsche Krankenversicherung AG", "HEALTH", 3, ()),
-    ("SIGNAL IDUNA Krankenversicherung a.G.", "HEALTH", 2, ("Signal Iduna Krankenversicherung a.G.",)),
+    ("SIGNAL IDUNA Krankenversicherung a.G.", "HEALTH", 2,
+     ("Signal Iduna Krankenversicherung a.G.",)),
     ("HanseMerkur Versicherung AG", "HEALTH LIABILITY", 2, ()),
     ("ADAC Autoversicherung AG", "CAR", 3, ()),
     ("CosmosDirekt", "CAR LIFE LIABILITY HOUSEHOLD", 4, ("COSMOSDIREKT", "Cosmosdirekt")),
@@ -351,8 +356,9 @@ _INVEST = (("Trade Republic Bank GmbH", None, 4), ("Scalable Capital GmbH", None
            ("comdirect bank AG", "20041133", 2), ("ING-DiBa AG", "50010517", 3),
            ("Deka Investment GmbH", None, 2))
 _BUILDING_SAVINGS = (("Bausparkasse Schwäbisch Hall AG", None, 4),
-                     ("LBS Landesbausparkasse Süd", None, 2), ("Wüstenrot Bausparkasse AG", None, 2),
-                     ("BHW Bausparkasse AG", None, 2), ("DKB Deutsche Kreditbank AG", "12030000", 1))
+                     ("LBS Landesbausparkasse Süd", None, 2),
+                     ("Wüstenrot Bausparkasse AG", None, 2), ("BHW Bausparkasse AG", None, 2),
+                     ("DKB Deutsche Kreditbank AG", "12030000", 1))
 _CONSUMER_LOAN = (("Santander Consumer Bank AG", None, 4), ("TARGOBANK AG", None, 3),
                   ("Consors Finanz BNP Paribas", None, 2), ("Norisbank", "10077777", 1))
 _CAR_LOAN = (("Volkswagen Bank GmbH", None, 4), ("BMW Bank GmbH", None, 2),
@@ -407,17 +413,34 @@ def _name_variants(name: str, extra: tuple[str, ...] = ()) -> list[str]:
 class _Catalog:
     """Counterparties: arrays indexed by entity, and the name dictionary."""
 
-    names: list[str] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)  # unique: the Parquet dictionary
+    name_index: dict[str, int] = field(default_factory=dict)
     mccs: list[str] = field(default_factory=list)
-    ent_name: list[int] = field(default_factory=list)
-    ent_nvar: list[int] = field(default_factory=list)
+    ent_spell: list[list[int]] = field(default_factory=list)  # name indices, canonical first
     ent_pvar: list[float] = field(default_factory=list)
     ent_mcc: list[int] = field(default_factory=list)
     ent_amt: list[float] = field(default_factory=list)
     ent_blz: list[str | None] = field(default_factory=list)
     groups: dict[str, tuple[list[int], list[float]]] = field(default_factory=dict)
     by_name: dict[str, int] = field(default_factory=dict)
-    person_name0: int = 0
+    people: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+    def intern(self, name: str) -> int:
+        if name not in self.name_index:
+            self.name_index[name] = len(self.names)
+            self.names.append(name)
+        return self.name_index[name]
+
+    def canonical(self, e: int) -> str:
+        return self.names[self.ent_spell[e][0]]
+
+    def spellings(self) -> tuple[np.ndarray, np.ndarray]:
+        """(entities x most spellings) name indices, and each entity's count."""
+        nvar = np.array([len(v) for v in self.ent_spell], dtype=np.int64)
+        table = np.zeros((len(nvar), int(nvar.max())), dtype=np.int64)
+        for e, v in enumerate(self.ent_spell):
+            table[e, : len(v)] = v
+        return table, nvar
 
     def add(self, group: str, name: str, weight: float = 1.0, *, mcc: str | None = None,
             variants: tuple[str, ...] | None = None, p_var: float = 0.0, amt: float = 1.0,
@@ -426,11 +449,9 @@ class _Catalog:
             e = self.by_name[name]
         else:
             spellings = _name_variants(name, variants) if variants is not None else [name]
-            e = len(self.ent_name)
+            e = len(self.ent_spell)
             self.by_name[name] = e
-            self.ent_name.append(len(self.names))
-            self.names.extend(spellings)
-            self.ent_nvar.append(len(spellings))
+            self.ent_spell.append([self.intern(v) for v in spellings])
             self.ent_pvar.append(p_var if len(spellings) > 1 else 0.0)
             if mcc is not None and mcc not in self.mccs:
                 self.mccs.append(mcc)
@@ -451,6 +472,10 @@ class _Catalog:
 @functools.lru_cache(maxsize=1)
 def _catalog() -> _Catalog:
     c = _Catalog()
+    # merchants first: a name that is also an employer stays one counterparty
+    for cat_name, rows in _MERCHANTS.items():
+        for name, mcc, w, amt in rows:
+            c.add(cat_name, name, w, mcc=mcc, variants=(), p_var=0.03, amt=amt)
     for name in _BIG_EMPLOYERS:
         c.add("employer", name, 25.0)
     for s in _SURNAMES[:40]:
@@ -492,11 +517,8 @@ def _catalog() -> _Catalog:
                         ("mortgage", _MORTGAGE)):
         for name, blz, w in rows:
             c.add(group, name, w, blz=blz)
-    for name, label, _eur, _period, _p, mcc in _SUBSCRIPTIONS:
+    for name, _label, _eur, _period, _p, mcc in _SUBSCRIPTIONS:
         c.add(f"sub:{name}", name, mcc=mcc)
-    for cat, rows in _MERCHANTS.items():
-        for name, mcc, w, amt in rows:
-            c.add(cat, name, w, mcc=mcc, variants=(), p_var=0.03, amt=amt)
     for name in _REFUND_MERCHANTS:
         c.add("refund", name, 1.0)
     # People: their names are also the users' own names (for transfers between
@@ -505,15 +527,8 @@ def _catalog() -> _Catalog:
     random.Random(7).shuffle(people)
     for name in people[:1200]:
         c.add("person", name)
-    c.person_name0 = len(c.names)
-    for name in people:
-        c.names.append(name)
-    c.groups["people_all"] = ([], [])
+    c.people = np.array([c.intern(name) for name in people], dtype=np.int64)
     return c
-
-
-def _person_names_count() -> int:
-    return len(_SURNAMES) * len(_FIRST_NAMES)
 
 
 # ---- calendar helpers ---------------------------------------------------
@@ -572,9 +587,26 @@ class _Streams:
     imp: np.ndarray  # importance within tier 2
     m0: np.ndarray
     count: np.ndarray
+    # Rows are grouped in segments (one per kind of stream), each sorted by
+    # user, so that a range of users is a slice of every segment: cheaper than
+    # one global sort, which would gather ~6M rows at random at 1M accounts.
+    seg: np.ndarray
 
-    def take(self, idx: np.ndarray) -> _Streams:
-        return _Streams(**{k: v[idx] for k, v in self.__dict__.items()})
+    def _columns(self) -> dict[str, np.ndarray]:
+        return {k: v for k, v in self.__dict__.items() if k != "seg"}
+
+    def select(self, keep: np.ndarray) -> _Streams:
+        kept = np.concatenate(([0], np.cumsum(keep)))
+        return _Streams(seg=kept[self.seg], **{k: v[keep] for k, v in self._columns().items()})
+
+    def users(self, u0: int, u1: int) -> _Streams:
+        parts = []
+        for a, b in zip(self.seg[:-1], self.seg[1:], strict=True):
+            i, j = np.searchsorted(self.user[a:b], [u0, u1])
+            parts.append(np.arange(a + i, a + j))
+        idx = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+        return _Streams(seg=np.array([0, len(idx)]),
+                        **{k: v[idx] for k, v in self._columns().items()})
 
 
 class _Builder:
@@ -594,20 +626,22 @@ class _Builder:
             return np.broadcast_to(np.asarray(v, dtype=dtype), (n,)).copy()
 
         vals = {
-            "user": full(user, np.int64), "acc": full(acc, np.int64),
-            "acc2": full(-1 if acc2 is None else acc2, np.int64),
+            "user": full(user, np.int32), "acc": full(acc, np.int32),
+            "acc2": full(-1 if acc2 is None else acc2, np.int32),
             "label": full(label, np.int16), "ent": full(ent, np.int32),
-            "period": full(period, np.int64), "phase": full(phase, np.int64),
-            "day": full(day, np.int64), "eur": full(eur, np.float64),
-            "growth": full(growth, np.float64), "noise": full(noise, np.float32),
+            "period": full(period, np.int8), "phase": full(phase, np.int8),
+            "day": full(day, np.int8), "eur": full(eur, np.float64),
+            "growth": full(growth, np.float32), "noise": full(noise, np.float32),
             "purpose": full(purpose, np.int32), "income": full(income, np.bool_),
             "tier": full(tier, np.int8), "imp": full(imp, np.float32),
         }
         for k, v in vals.items():
             self.cols.setdefault(k, []).append(v)
 
-    def build(self) -> dict[str, np.ndarray]:
-        return {k: np.concatenate(v) for k, v in self.cols.items()}
+    def build(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        sizes = [len(v) for v in self.cols["user"]]
+        seg = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+        return {k: np.concatenate(v) for k, v in self.cols.items()}, seg
 
 
 @dataclass
@@ -630,7 +664,9 @@ class _Plan:
     p_fixed: dict[str, int]
     ent_purpose_chk: np.ndarray
     ent_purpose_cc: np.ndarray
+    ent_purpose_ref: np.ndarray
     ent_iban: np.ndarray
+    spare_iban: np.ndarray
     user_acc0: np.ndarray  # first account of each user (n_users + 1 entries)
     user_chk: np.ndarray
     user_name: np.ndarray
@@ -718,7 +754,6 @@ def _plan(p: BankParams) -> _Plan:
                         np.where((k == 1) & sav[acc_user], SAVINGS, CREDIT_CARD)).astype(np.int8)
     user_chk = user_acc0[:-1]
     user_sav = np.where(sav, user_chk + 1, -1)
-    user_cc = np.where(cc, user_chk + 1 + sav, -1)
 
     # -- calendar
     end_d = p.end
@@ -746,7 +781,6 @@ def _plan(p: BankParams) -> _Plan:
                         h0 - rng.integers(60, 7300, n_users))
     wd = _weekday(chk_open)
     chk_open = chk_open + np.where(wd == 5, 2, np.where(wd == 6, 1, 0))
-    chk_open = np.where(~new & (chk_open >= h0), chk_open - 3, chk_open)
     opened[user_chk] = chk_open
     other = acc_type != CHECKING
     u_other = acc_user[other]
@@ -792,16 +826,16 @@ def _plan(p: BankParams) -> _Plan:
     renter = bz | (rng.random(n_users) < 0.75)
     rent = np.round(base * rng.uniform(0.22, 0.42, n_users))
     rent_day = 1 + rng.integers(0, 3, n_users)
-    name_idx = cat.person_name0 + rng.integers(0, _person_names_count(), n_users)
-    margin = rng.uniform(0.05, 0.35, n_users)
+    name_idx = cat.people[rng.integers(0, len(cat.people), n_users)]
+    margin = rng.uniform(0.03, 0.25, n_users)
     sday = 5 + rng.integers(0, 6, n_users)
     users = np.arange(n_users, dtype=np.int64)
 
     # -- purposes (dictionary strings)
     purposes: list[str] = []
     p_monthly: dict[str, int] = {}
-    months_txt = [f"{(h0_date.month - 1 + m) % 12 + 1:02d}/{h0_date.year + (h0_date.month - 1 + m) // 12}"
-                  for m in range(nm)]
+    months_txt = [f"{(h0_date.month - 1 + m) % 12 + 1:02d}/"
+                  f"{h0_date.year + (h0_date.month - 1 + m) // 12}" for m in range(nm)]
     for key, fmt in (
         ("salary", "LOHN/GEHALT {}"), ("pension", "RENTE {}"), ("benefits", "LEISTUNG {}"),
         ("kindergeld", "KINDERGELD {}"), ("rent", "MIETE {}"), ("mortgage", "DARLEHENSRATE {}"),
@@ -826,22 +860,21 @@ def _plan(p: BankParams) -> _Plan:
     p_fixed["p2p"] = len(purposes)
     purposes.extend(("Danke!", "Geschenk", "Anteil Miete", "Abendessen", "Urlaub", "Rückzahlung",
                      "Taschengeld", "Konzertkarten", "Geburtstag", "WG-Kasse"))
-    n_ent = len(cat.ent_name)
+    n_ent = len(cat.ent_spell)
     ent_purpose_chk = np.full(n_ent, -1, dtype=np.int32)
     ent_purpose_cc = np.full(n_ent, -1, dtype=np.int32)
     for cname in _MERCHANTS:
         for e in cat.groups[cname][0]:
-            name = cat.names[cat.ent_name[e]]
+            name = cat.canonical(e)
             ent_purpose_chk[e] = len(purposes)
             purposes.append(f"{name} // girocard Kartenzahlung" if cname != "cash"
                             else f"Bargeldauszahlung {name}")
             ent_purpose_cc[e] = len(purposes)
             purposes.append(f"{name} // Kreditkarte")
+    ent_purpose_ref = np.full(n_ent, -1, dtype=np.int32)
     for e in cat.groups["refund"][0]:
-        ent_purpose_chk[e] = len(purposes)
-        ent_purpose_cc[e] = len(purposes)
-        purposes.append(f"Erstattung Retoure {cat.names[cat.ent_name[e]]}")
-    # refunds reuse merchant entities: their purpose is set per event in the chunk
+        ent_purpose_ref[e] = len(purposes)
+        purposes.append(f"Erstattung Retoure {cat.canonical(e)}")
 
     # -- counterparty IBANs: a seed-dependent assignment from the fixed pool
     pool = iban_pool()
@@ -859,6 +892,7 @@ def _plan(p: BankParams) -> _Plan:
     for e in range(n_ent):
         if ent_iban[e] < 0:
             ent_iban[e] = next(free)
+    spare_iban = np.fromiter(free, dtype=np.int32)  # users' accounts at other banks
 
     # -- recurring streams
     b = _Builder()
@@ -882,8 +916,8 @@ def _plan(p: BankParams) -> _Plan:
           growth=np.where(rng.random(len(u)) < 0.2, rng.uniform(0.02, 0.06, len(u)), 0.0))
     u = users[~renter & (rng.random(n_users) < 0.45)]
     b.add(u, user_chk[u], L["LOANANDINTEREST.REALESTATELOAN"], choose("mortgage", len(u)), 1, 0,
-          np.where(rng.random(len(u)) < 0.5, 30, 1), -np.round(base[u] * rng.uniform(0.2, 0.4, len(u))),
-          p_monthly["mortgage"], imp=3.0)
+          np.where(rng.random(len(u)) < 0.5, 30, 1),
+          -np.round(base[u] * rng.uniform(0.2, 0.4, len(u))), p_monthly["mortgage"], imp=3.0)
     u = users[rng.random(n_users) < 0.90]
     b.add(u, user_chk[u], L["RENTANDLIVING.ENERGY"], choose("energy", len(u)), 1, 0,
           1 + rng.integers(0, 28, len(u)), -np.round(rng.uniform(35, 150, len(u))),
@@ -898,7 +932,7 @@ def _plan(p: BankParams) -> _Plan:
           p_monthly["mobile"], imp=1.5, noise=0.04)
     u = users[rng.random(n_users) < 0.70]
     b.add(u, user_chk[u], L["RENTANDLIVING.TELECOM"], choose("telecom", len(u)), 1, 0,
-          1 + rng.integers(0, 28, len(u)), -np.round(rng.uniform(25, 55, len(u)), 2) + 0.99 % 1,
+          1 + rng.integers(0, 28, len(u)), -(np.floor(rng.uniform(24, 55, len(u))) + 0.99),
           p_monthly["internet"], imp=1.0)
     u = users[rng.random(n_users) < 0.85]
     b.add(u, user_chk[u], L["RENTANDLIVING.UTILITIES"], choose("broadcast", len(u)), 3,
@@ -941,17 +975,16 @@ def _plan(p: BankParams) -> _Plan:
               np.where(rng.random(len(u)) < 0.5, 1, 15),
               -np.round(rng.uniform(lo_eur, hi_eur, len(u))), p_monthly[pkey], imp=3.0)
     u = users[rng.random(n_users) < 0.18]
-    b.add(u, user_chk[u], L["INCOME.BENEFITS"], cat.by_name["Bundesagentur für Arbeit - Familienkasse"],
-          1, 0, 5 + rng.integers(0, 10, len(u)), 255.0, p_monthly["kindergeld"], imp=1.0)
+    b.add(u, user_chk[u], L["INCOME.BENEFITS"],
+          cat.by_name["Bundesagentur für Arbeit - Familienkasse"], 1, 0,
+          5 + rng.integers(0, 10, len(u)), 255.0, p_monthly["kindergeld"], imp=1.0)
     u = users[rng.random(n_users) < 0.30]
     b.add(u, user_chk[u], L["TAX"], choose("tax", len(u)), 12, 4 + rng.integers(0, 5, len(u)),
           1 + rng.integers(0, 28, len(u)),
           np.round(np.exp(np.log(600.0) + 0.8 * rng.standard_normal(len(u))), 2),
           p_monthly["tax"], imp=1.0, noise=0.4)
 
-    cols = b.build()
-    order = np.argsort(cols["user"], kind="stable")
-    cols = {k: v[order] for k, v in cols.items()}
+    cols, seg = b.build()
     # the stream's active days: the intersection of its accounts' open days
     s_lo = acc_lo[cols["acc"]]
     s_hi = acc_hi[cols["acc"]]
@@ -959,8 +992,9 @@ def _plan(p: BankParams) -> _Plan:
     a2 = np.where(mirror, cols["acc2"], cols["acc"])
     s_lo = np.maximum(s_lo, acc_lo[a2])
     s_hi = np.minimum(s_hi, acc_hi[a2])
-    m0, count = _occurrences(ms, mlen, s_lo, s_hi, cols["period"], cols["phase"], cols["day"])
-    streams = _Streams(m0=m0, count=count, **cols)
+    m0, count = _occurrences(ms, mlen, s_lo, s_hi, cols["period"].astype(np.int64),
+                             cols["phase"].astype(np.int64), cols["day"].astype(np.int64))
+    streams = _Streams(m0=m0.astype(np.int32), count=count.astype(np.int32), seg=seg, **cols)
 
     # -- volume: thin tier-2 streams if needed, then size the irregular events
     closed_n = int((closed >= 0).sum())
@@ -975,13 +1009,17 @@ def _plan(p: BankParams) -> _Plan:
     u_keep = rng.random(len(count))
     avail = target - closed_n - r0
     var_min = int(VARIABLE_MIN_SHARE * target)
-    if avail <= r1:
-        keep[tier == 1] = u_keep[tier == 1] < max(avail, 0) / max(r1, 1)
+    if avail < 0:
+        keep[tier == 0] = u_keep[tier == 0] < (avail + r0) / max(r0, 1)
+        keep[tier > 0] = False
+    elif avail <= r1:
+        keep[tier == 1] = u_keep[tier == 1] < avail / max(r1, 1)
         keep[t2] = False
     else:
         budget2 = avail - r1 - var_min
-        r2 = rows[t2].astype(np.float64)
-        imp = streams.imp[t2].astype(np.float64)
+        imp_levels, imp_of = np.unique(streams.imp[t2], return_inverse=True)
+        r2 = np.bincount(imp_of, weights=rows[t2])
+        imp = imp_levels.astype(np.float64)
         if budget2 >= r2.sum():
             pass
         elif budget2 <= 0:
@@ -994,9 +1032,9 @@ def _plan(p: BankParams) -> _Plan:
                     hi_r = mid
                 else:
                     lo_r = mid
-            keep[t2] = u_keep[t2] < np.minimum(1.0, lo_r * imp)
+            keep[t2] = u_keep[t2] < np.minimum(1.0, lo_r * imp)[imp_of]
     keep &= count > 0
-    streams = streams.take(np.flatnonzero(keep))
+    streams = streams.select(keep)
     rec_rows = int((streams.count * (1 + (streams.acc2 >= 0))).sum())
     var_rows = max(target - closed_n - rec_rows, 0)
 
@@ -1039,7 +1077,8 @@ def _plan(p: BankParams) -> _Plan:
         unit=_FX_PER_EUR.get(p.currency, 1.0) * 10 ** exponent, exponent=exponent,
         h0=h0, end=end, months=p.months, nm=nm, ms=ms, mlen=mlen, yidx=yidx,
         purposes=purposes, p_monthly=p_monthly, p_fixed=p_fixed,
-        ent_purpose_chk=ent_purpose_chk, ent_purpose_cc=ent_purpose_cc, ent_iban=ent_iban,
+        ent_purpose_chk=ent_purpose_chk, ent_purpose_cc=ent_purpose_cc,
+        ent_purpose_ref=ent_purpose_ref, ent_iban=ent_iban, spare_iban=spare_iban,
         user_acc0=user_acc0, user_chk=user_chk, user_name=name_idx, user_scale=scale,
         user_base=base, user_bz=bz, user_margin=margin, user_sday=sday,
         acc_user=acc_user, acc_type=acc_type, acc_opened=opened, acc_closed=closed,
@@ -1125,9 +1164,8 @@ def _gen_chunk(P: _Plan, ci: int, t0: int, fmt: str) -> _Chunk:
     lo, hi = P.acc_lo[a0:a1], P.acc_hi[a0:a1]
     atype = P.acc_type[a0:a1]
     auser = P.acc_user[a0:a1]
-    ent_nvar = np.asarray(cat.ent_nvar, dtype=np.int64)
+    spell, ent_nvar = cat.spellings()
     ent_pvar = np.asarray(cat.ent_pvar)
-    ent_name = np.asarray(cat.ent_name, dtype=np.int64)
     ent_mcc = np.asarray(cat.ent_mcc, dtype=np.int64)
     ent_amt = np.asarray(cat.ent_amt)
     parts: list[dict[str, np.ndarray]] = []
@@ -1137,21 +1175,21 @@ def _gen_chunk(P: _Plan, ci: int, t0: int, fmt: str) -> _Chunk:
         nv = ent_nvar[ent]
         var = rng.random(len(ent)) < ent_pvar[ent]
         alt = 1 + (rng.random(len(ent)) * np.maximum(nv - 1, 1)).astype(np.int64)
-        return ent_name[ent] + np.where(var & (nv > 1), alt, 0)
+        return spell[ent, np.where(var & (nv > 1), alt, 0)]
 
     # -- recurring streams
-    s0, s1 = np.searchsorted(P.streams.user, [u0, u1])
-    st = P.streams.take(np.arange(s0, s1))
+    st = P.streams.users(u0, u1)
     rep = np.repeat(np.arange(len(st.count)), st.count)
     if len(rep):
-        m = st.m0[rep] + _group_arange(st.count) * st.period[rep]
-        acc_g = st.acc[rep]
-        acc2_g = st.acc2[rep]
+        m = st.m0[rep].astype(np.int64) + _group_arange(st.count) * st.period[rep]
+        acc_g = st.acc[rep].astype(np.int64)
+        acc2_g = st.acc2[rep].astype(np.int64)
         a2 = np.where(acc2_g >= 0, acc2_g, acc_g)
         s_lo = np.maximum(P.acc_lo[acc_g], P.acc_lo[a2])
         s_hi = np.minimum(P.acc_hi[acc_g], P.acc_hi[a2])
-        d = _business_day(_sched(ms, mlen, m, st.day[rep]), s_lo, s_hi, ms[m] + mlen[m] - 1)
-        factor = (1.0 + st.growth[rep]) ** P.yidx[m]
+        d = _business_day(_sched(ms, mlen, m, st.day[rep].astype(np.int64)), s_lo, s_hi,
+                          ms[m] + mlen[m] - 1)
+        factor = (1.0 + st.growth[rep].astype(np.float64)) ** P.yidx[m]
         noise = st.noise[rep]
         factor = factor * np.where(noise > 0, 1.0 + noise * rng.standard_normal(len(rep)), 1.0)
         amt = _to_minor(st.eur[rep] * factor, P.unit)
@@ -1160,13 +1198,14 @@ def _gen_chunk(P: _Plan, ci: int, t0: int, fmt: str) -> _Chunk:
         ent = st.ent[rep]
         own = ent < 0
         entc = np.maximum(ent, 0)
-        user_g = st.user[rep]
+        user_g = st.user[rep].astype(np.int64)
         nm_idx = np.where(own, P.user_name[user_g], spelled(entc))
         nm_idx = np.where(ent == -2, -1, nm_idx)
         parts.append({
             "acc": acc_g - a0, "d": d, "amt": amt, "lab": st.label[rep].astype(np.int64),
             "nm": nm_idx, "ib": np.where(own, -1, P.ent_iban[entc]),
-            "pu": st.purpose[rep] + m, "mc": np.where(own, -1, ent_mcc[entc]),
+            "pu": st.purpose[rep] + m,
+            "mc": np.where(st.purpose[rep] == P.p_monthly["sub"], ent_mcc[entc], -1),
             "flag": np.where(st.income[rep], _FLAG_INCOME, 0),
         })
         mir = acc2_g >= 0
@@ -1220,10 +1259,10 @@ def _gen_chunk(P: _Plan, ci: int, t0: int, fmt: str) -> _Chunk:
         refund = cvar == 8
         pu = np.where(is_cc, P.ent_purpose_cc[ent], P.ent_purpose_chk[ent])
         pu = np.where(p2p, P.p_fixed["p2p"] + rng.integers(0, 10, nv), pu)
-        pu = np.where(refund, P.ent_purpose_chk[ent], pu)
+        pu = np.where(refund, P.ent_purpose_ref[ent], pu)
         parts.append({
             "acc": vacc, "d": d, "amt": amt, "lab": lab, "nm": spelled(ent),
-            "ib": np.where(is_cc & ~p2p, -1, P.ent_iban[ent]),
+            "ib": np.where((is_cc & ~p2p) | cash, -1, P.ent_iban[ent]),
             "pu": pu, "mc": np.where(p2p | refund, -1, ent_mcc[ent]),
             "flag": np.zeros(nv, np.int64),
         })
@@ -1262,9 +1301,9 @@ def _gen_chunk(P: _Plan, ci: int, t0: int, fmt: str) -> _Chunk:
     if len(cl):
         n = len(cl)
         parts.append({
-            "acc": cl, "d": hi[cl], "amt": np.zeros(n, np.int64),
+            "acc": cl, "d": _business_day(hi[cl], lo[cl], hi[cl]), "amt": np.zeros(n, np.int64),
             "lab": np.full(n, _L["TRANSFER"]), "nm": P.user_name[auser[cl]],
-            "ib": P.ent_iban[rng.integers(0, len(P.ent_iban), n)],
+            "ib": P.spare_iban[rng.integers(0, len(P.spare_iban), n)],
             "pu": np.full(n, P.p_fixed["closing"]), "mc": np.full(n, -1),
             "flag": np.full(n, _FLAG_CLOSING),
         })
@@ -1286,8 +1325,11 @@ def _gen_chunk(P: _Plan, ci: int, t0: int, fmt: str) -> _Chunk:
         users = np.arange(u0, u1)
         per = spend / np.maximum(n_inc, 1) / P.unit
         bz = P.user_bz[users]
+        # (the others: a savings margin on top, but at least INCOME_FLOOR of the
+        # drawn income, so that thin data does not make everyone rich or poor)
         want = np.where(bz, per * rng.uniform(0.995, 1.01, nu),
-                        np.maximum(P.user_base[users], per * (1 + P.user_margin[users])))
+                        np.maximum(INCOME_FLOOR * P.user_base[users],
+                                   per * (1 + P.user_margin[users])))
         ui = uidx[inc]
         # raises apply to the base amount; growth was already in amt/eur of the stream
         ratio = cols["amt"][inc] / np.maximum(_to_minor(P.user_base[users[ui]], P.unit), 1)
@@ -1355,6 +1397,9 @@ def _gen_chunk(P: _Plan, ci: int, t0: int, fmt: str) -> _Chunk:
 
     clos = cols["flag"] == _FLAG_CLOSING
     if clos.any():
+        # a closed account without any other booking was empty all along
+        empty = counts - np.bincount(acc[clos], minlength=na) == 0
+        start = np.where((closed >= 0) & empty, 0, start)
         amt[clos] = -(start[acc[clos]] + total[acc[clos]])
         total[acc[clos]] += amt[clos]
     balances = start + total
@@ -1425,6 +1470,10 @@ def _tx_schema(fmt: str, exponent: int) -> pa.Schema:
 @functools.lru_cache(maxsize=8)
 def _dictionaries(purposes: tuple[str, ...]) -> dict[str, pa.Array]:
     cat = _catalog()
+    # Duplicates in an Arrow dictionary make the Parquet writer's output
+    # depend on earlier writes (seen with pyarrow 26): keep them unique.
+    for values in (LABELS, cat.names, iban_pool(), purposes, cat.mccs):
+        assert len(set(values)) == len(values)
     return {
         "label": pa.array(LABELS, pa.string()), "names": pa.array(cat.names, pa.string()),
         "iban": pa.array(iban_pool(), pa.string()), "purpose": pa.array(purposes, pa.string()),
@@ -1485,7 +1534,7 @@ class _Writer:
             self.w: pq.ParquetWriter | pacsv.CSVWriter = pq.ParquetWriter(
                 path, schema, compression="snappy", use_dictionary=dict_cols, store_schema=False)
         else:
-            self.w = pacsv.CSVWriter(path, schema)
+            self.w = pacsv.CSVWriter(str(path), schema)
 
     def write(self, table: pa.Table) -> None:
         if self.fmt == "parquet":

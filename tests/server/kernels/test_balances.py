@@ -493,9 +493,13 @@ def _month_edge(as_of, delta, which):
     return {"first": days[0], "second": days[1], "last": days[-1], "before_last": days[-2]}[which]
 
 
-def dates_near(as_of):
-    """~3 years around as_of, often on a month's first or last days, or near as_of."""
+def dates_near(as_of, n_months):
+    """~3 years around as_of, often inside the N complete months, on a month's
+    first or last days, or near as_of."""
+    window_start = _month_edge(as_of, -n_months, "first")
+    window_days = (as_of.replace(day=1) - window_start).days
     return st.one_of(
+        st.integers(0, window_days - 1).map(lambda k: window_start + dt.timedelta(days=k)),
         st.integers(-800, 300).map(lambda k: as_of + dt.timedelta(days=k)),
         st.builds(_month_edge, st.just(as_of), st.integers(-26, 3),
                   st.sampled_from(("first", "second", "last", "before_last"))),
@@ -508,8 +512,8 @@ AMOUNTS = st.one_of(st.just(0), st.integers(-1000, 1000), st.integers(-10**12, 1
 
 
 @st.composite
-def accounts_near(draw, as_of):
-    when = dates_near(as_of)
+def accounts_near(draw, as_of, n_months):
+    when = dates_near(as_of, n_months)
     balance = draw(AMOUNTS)
     balance_date = draw(st.one_of(st.just(as_of), when))
     kind = draw(st.sampled_from(("always", "opened", "closed", "both", "one_day", "any")))
@@ -530,16 +534,18 @@ def accounts_near(draw, as_of):
 
 @st.composite
 def blocks(draw):
+    """(as_of, N, accounts, transactions); N also steers the dates towards its window."""
     as_of = draw(st.one_of(st.sampled_from(AS_OF_SPECIAL), st.dates(D(2021, 1, 1),
                                                                      D(2029, 12, 31))))
-    accounts = draw(st.lists(accounts_near(as_of), min_size=1, max_size=30))
+    n_months = draw(st.integers(1, 24), label="n_months")
+    accounts = draw(st.lists(accounts_near(as_of, n_months), min_size=1, max_size=30))
     txs = []
     for i in range(len(accounts)):
         # A few dates of its own make several rows on one day common.
-        pool = draw(st.lists(dates_near(as_of), min_size=1, max_size=3))
-        row = st.tuples(st.one_of(dates_near(as_of), st.sampled_from(pool)), AMOUNTS)
+        pool = draw(st.lists(dates_near(as_of, n_months), min_size=1, max_size=3))
+        row = st.tuples(st.one_of(dates_near(as_of, n_months), st.sampled_from(pool)), AMOUNTS)
         txs += [T(i, d, a) for d, a in draw(st.lists(row, max_size=40))]
-    return as_of, accounts, txs
+    return as_of, n_months, accounts, txs
 
 
 def _events(accounts, txs, result):
@@ -557,7 +563,7 @@ def _near(values):
 @settings(PROPERTY, max_examples=250)
 @given(block=blocks(), data=st.data(), readonly=st.booleans())
 def test_high_balance_matches_reference(block, data, readonly):
-    as_of, accounts, txs = block
+    as_of, _, accounts, txs = block
     eods = [e for _, e in ref_high(accounts, txs, as_of, 0)]
     threshold = data.draw(st.one_of(_near(eods), st.integers(-2 * 10**13, 2 * 10**13)),
                           label="threshold")
@@ -566,9 +572,9 @@ def test_high_balance_matches_reference(block, data, readonly):
 
 
 @settings(PROPERTY, max_examples=400)
-@given(block=blocks(), n_months=st.integers(1, 24), data=st.data(), readonly=st.booleans())
-def test_low_balance_matches_reference(block, n_months, data, readonly):
-    as_of, accounts, txs = block
+@given(block=blocks(), data=st.data(), readonly=st.booleans())
+def test_low_balance_matches_reference(block, data, readonly):
+    as_of, n_months, accounts, txs = block
     # A threshold at a value an account reaches: its highest monthly minimum
     # (+1 qualifies it, +0 does not), or any monthly minimum +-1.
     eligible = [i for i, a in enumerate(accounts) if a.eligible] or [0]
@@ -588,9 +594,14 @@ def test_low_balance_matches_reference(block, n_months, data, readonly):
 def _random_block(rng: random.Random):
     """Full-size blocks (30 accounts, up to 40 rows each), which Hypothesis rarely draws."""
     as_of = D(2023, 1, 1) + dt.timedelta(days=rng.randrange(5 * 365))
+    n_months = rng.randint(1, 24)
+    window_start = _month_edge(as_of, -n_months, "first")
+    window_days = (as_of.replace(day=1) - window_start).days
 
     def when():
         r = rng.random()
+        if r < 0.3:
+            return window_start + dt.timedelta(days=rng.randrange(window_days))
         if r < 0.6:
             return as_of + dt.timedelta(days=rng.randint(-800, 300))
         if r < 0.9:
@@ -619,14 +630,13 @@ def _random_block(rng: random.Random):
         txs += [T(i, rng.choice(pool) if rng.random() < 0.3 else when(), amount())
                 for _ in range(rng.randint(0, 40))]
     rng.shuffle(txs)
-    return as_of, accounts, txs
+    return as_of, n_months, accounts, txs
 
 
 @pytest.mark.parametrize("seed", range(24))
 def test_full_blocks_match_reference(seed):
     rng = random.Random(seed)
-    as_of, accounts, txs = _random_block(rng)
-    n_months = rng.randint(1, 24)
+    as_of, n_months, accounts, txs = _random_block(rng)
     eods = [e for _, e in ref_high(accounts, txs, as_of, 0)]
     for threshold in (0, rng.choice(eods), rng.choice(eods) + 1):
         check_high(accounts, txs, as_of, threshold, readonly=seed % 2 == 0)

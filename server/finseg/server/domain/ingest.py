@@ -25,7 +25,7 @@ from ..errors import InvalidArgument, Violation, invalid
 from ..kernels import hashing
 from ..kernels.calendar import NEVER_CLOSED, OPEN_SINCE_EVER, day_number
 from ..storage.store import Store
-from ..storage.transactions import LOG_SCHEMA, MAX_BATCH_ROWS, string_column
+from ..storage.transactions import LOG_COLUMNS, MAX_BATCH_ROWS
 from .model import (
     ACCOUNT_TYPE_CODES,
     CURRENCY_EXPONENTS,
@@ -95,25 +95,50 @@ def _columns(batch: pa.RecordBatch, required: tuple[str, ...], optional: tuple[s
 
 
 def _text(batch: pa.RecordBatch, name: str, check: _Checker) -> pa.Array | None:
+    """A text column without nulls (proto3 cannot tell null from "", so
+    neither does the store), kept dictionary-encoded when it arrives so:
+    checks and hashes then run once per distinct value, and the log stores
+    the compact form."""
     column = batch.column(name)
-    value_type = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
-    if not (pa.types.is_string(value_type) or pa.types.is_large_string(value_type)):
+    if pa.types.is_dictionary(column.type):
+        values = column.dictionary
+        if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+            check.field(name, f"column {name!r} must hold strings, got {column.type}")
+            return None
+        values = pc.fill_null(values.cast(pa.string()), "")
+        indices = column.indices.cast(pa.int32())
+        if indices.null_count:
+            values = pa.concat_arrays([values, pa.array([""])])
+            indices = pc.fill_null(indices, len(values) - 1)
+        return pa.DictionaryArray.from_arrays(indices, values)
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
         check.field(name, f"column {name!r} must be a string column, got {column.type}")
         return None
-    return string_column(batch, name)
+    return pc.fill_null(column.cast(pa.string()), "")
+
+
+def _per_row(values: pa.Array, compute: Callable[[pa.Array], np.ndarray]) -> np.ndarray:
+    """compute() over the distinct values of a dictionary column, spread to
+    its rows; over the rows themselves for a plain column."""
+    if isinstance(values, pa.DictionaryArray):
+        return compute(values.dictionary)[values.indices.to_numpy(zero_copy_only=False)]
+    return compute(values)
+
+
+def _lengths(values: pa.Array) -> np.ndarray:
+    return _per_row(values, lambda v: pc.utf8_length(v).to_numpy(zero_copy_only=False))
 
 
 def _check_id(values: pa.Array, field: str, check: _Checker) -> None:
-    length = pc.utf8_length(values).to_numpy(zero_copy_only=False)
+    length = _lengths(values)
     check.rows(length == 0, field, "is required (1 to 128 printable characters)")
     check.rows(length > MAX_ID_LENGTH, field, f"is longer than {MAX_ID_LENGTH} characters")
-    check.rows(_mask(pc.match_substring_regex(values, CONTROL)), field,
+    check.rows(_per_row(values, lambda v: _mask(pc.match_substring_regex(v, CONTROL))), field,
                "contains a control character")
 
 
 def _check_length(values: pa.Array, field: str, limit: int, check: _Checker) -> None:
-    length = pc.utf8_length(values).to_numpy(zero_copy_only=False)
-    check.rows(length > limit, field, f"is longer than {limit} characters")
+    check.rows(_lengths(values) > limit, field, f"is longer than {limit} characters")
 
 
 def parse_dates(column: pa.Array, field: str, check: _Checker, required: bool
@@ -204,21 +229,39 @@ def parse_minor_units(column: pa.Array, exponents: np.ndarray, field: str, check
     return out
 
 
-def _utf8_buffers(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """(offsets int64[n + 1], bytes uint8[...]) of a plain utf8 array."""
+def _hash_plain(values: pa.Array, seed: int) -> np.ndarray:
     values = values.cast(pa.large_string())
     _, offsets, data = values.buffers()
     start = values.offset
     offs = np.frombuffer(offsets, dtype=np.int64)[start:start + len(values) + 1]
     raw = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
-    return offs, raw
+    out = np.empty(len(values), dtype=np.uint64)
+    hashing.hash_strings(offs, raw, out, np.uint64(seed))
+    return out
 
 
 def _hash_text(values: pa.Array, seed: int) -> np.ndarray:
-    offsets, data = _utf8_buffers(values)
-    out = np.empty(len(values), dtype=np.uint64)
-    hashing.hash_strings(offsets, data, out, np.uint64(seed))
-    return out
+    """64-bit hash of each row's text; equal text, equal hash, whether the
+    column came dictionary-encoded or not."""
+    return _per_row(values, lambda v: _hash_plain(v, seed))
+
+
+@dataclass
+class PreparedBatch:
+    """A transaction batch after the checks that need no stored state."""
+
+    n: int
+    check: _Checker
+    tx_ids: pa.Array
+    account_ids: pa.Array
+    distinct: list[str]
+    codes: np.ndarray
+    days: np.ndarray
+    amount: pa.Array
+    currency: pa.Array | None
+    optional: dict[str, pa.Array]
+    id_hash: np.ndarray
+    content: np.ndarray
 
 
 @dataclass
@@ -290,10 +333,14 @@ class Ingestor:
     # ---- transactions ------------------------------------------------
 
     def append_transactions(self, tenant: str, batch: pa.RecordBatch) -> IngestResult:
+        return self.commit_transactions(tenant, self.prepare_transactions(batch))
+
+    def prepare_transactions(self, batch: pa.RecordBatch) -> PreparedBatch:
+        """Every check and hash that needs no stored state. It runs outside
+        the write lock, so the service prepares the next batch of a stream
+        while the previous one commits."""
         check = _Checker("transactions")
         n = batch.num_rows
-        if n == 0:
-            return IngestResult(0, 0)
         if n > MAX_BATCH_ROWS:
             raise InvalidArgument(f"transactions: at most {MAX_BATCH_ROWS} rows per batch, "
                                   f"got {n}")
@@ -302,59 +349,68 @@ class Ingestor:
                  for name in ("transaction_id", "account_id", *TX_OPTIONAL)
                  if name in batch.schema.names}
         check.raise_if_any("transactions: bad columns")
-        tx_ids, account_ids = texts["transaction_id"], texts["account_id"]
+        tx_ids, account_ids = texts.pop("transaction_id"), texts.pop("account_id")
         assert tx_ids is not None and account_ids is not None
         _check_id(tx_ids, "transaction_id", check)
         _check_id(account_ids, "account_id", check)
-        for name in TX_OPTIONAL:
-            if name in texts:
-                _check_length(texts[name], name, FIELD_LIMITS[name], check)  # type: ignore[arg-type]
+        for name, values in texts.items():
+            _check_length(values, name, FIELD_LIMITS[name], check)  # type: ignore[arg-type]
         days = parse_dates(batch.column("booking_date"), "booking_date", check, True)
-        # Row-level violations are collected until the account-dependent
-        # checks ran too, so one error names every bad row.
-
-        # Bulk batches usually hold a few accounts' rows each, so accounts are
-        # looked up once per distinct id, not once per row.
-        encoded = pc.dictionary_encode(account_ids).combine_chunks() \
-            if isinstance(account_ids, pa.ChunkedArray) else pc.dictionary_encode(account_ids)
-        distinct = encoded.dictionary.to_pylist()
-        codes = encoded.indices.to_numpy(zero_copy_only=False)
         optional = {name: texts[name] if texts.get(name) is not None
                     else pa.nulls(n, pa.string()).fill_null("")
                     for name in ("label", "counterparty_name", "counterparty_iban", "purpose",
                                  "mcc")}
+        # Bulk batches usually hold a few accounts' rows each, so accounts are
+        # looked up once per distinct id, not once per row.
+        encoded = (account_ids if isinstance(account_ids, pa.DictionaryArray)
+                   else pc.dictionary_encode(account_ids))
+        id_hash = _hash_text(tx_ids, 0)
+        content = _hash_text(tx_ids, 1)
+        for seed, values in enumerate(optional.values(), start=2):
+            hashing.combine(content, _hash_text(values, seed))
+        return PreparedBatch(
+            n=n, check=check, tx_ids=tx_ids, account_ids=account_ids,
+            distinct=encoded.dictionary.to_pylist(),
+            codes=encoded.indices.to_numpy(zero_copy_only=False), days=days,
+            amount=batch.column("amount"), currency=texts.get("currency"),
+            optional=optional, id_hash=id_hash, content=content)
+
+    def commit_transactions(self, tenant: str, prepared: PreparedBatch) -> IngestResult:
+        """The checks that need the tenant's accounts, then one durable write.
+        Row violations of both phases are raised together, so one error
+        names every bad row."""
+        p, check = prepared, prepared.check
+        if p.n == 0:
+            check.raise_if_any("AppendTransactions batch rejected, nothing was written")
+            return IngestResult(0, 0)
         with self.store.writer(tenant) as writer:
-            found = writer.account_indexes(distinct)
-            accounts = found[codes]
+            distinct_accounts = writer.account_indexes(p.distinct)
+            accounts = distinct_accounts[p.codes]
             unknown = accounts < 0
-            named = pc.utf8_length(account_ids).to_numpy(zero_copy_only=False) > 0
-            check.rows(unknown & named, "account_id", "names no account of this tenant; upsert the "
-                                              "account first")
-            columns = writer.account_columns()
-            safe = np.where(unknown, 0, accounts)
-            stored_currency = (columns["currency"][safe] if columns["currency"].size
-                               else np.zeros(n, "S3"))
-            codes_seen, where = np.unique(stored_currency, return_inverse=True)
+            named = _lengths(p.account_ids) > 0
+            check.rows(unknown & named, "account_id",
+                       "names no account of this tenant; upsert the account first")
+            distinct_currency = writer.account_column("currency",
+                                                      np.maximum(distinct_accounts, 0))
+            stored_currency = distinct_currency[p.codes]
             exponents = np.array([CURRENCY_EXPONENTS.get(c.decode(), 2)
-                                  for c in codes_seen], dtype=np.int64)[where]
-            if "currency" in texts:
-                given = np.array(texts["currency"].to_pylist(), dtype=object)  # type: ignore[union-attr]
+                                  for c in distinct_currency.tolist()],
+                                 dtype=np.int64)[p.codes]
+            if p.currency is not None:
+                given = np.array(p.currency.to_pylist(), dtype=object)
                 wrong = (given != "") & (given != stored_currency.astype(str)) & ~unknown
                 check.rows(wrong, "currency", "differs from the account's currency")
-            amounts = parse_minor_units(batch.column("amount"), exponents, "amount", check)
+            amounts = parse_minor_units(p.amount, exponents, "amount", check)
             check.raise_if_any("AppendTransactions batch rejected, nothing was written")
 
-            id_hash = _hash_text(tx_ids, 0)
-            content = _hash_text(tx_ids, 1)
+            content = p.content.copy()
             hashing.combine(content, accounts.astype(np.uint64))
-            hashing.combine(content, days.astype(np.uint64))
+            hashing.combine(content, p.days.astype(np.uint64))
             hashing.combine(content, amounts.astype(np.uint64))
-            for seed, name in enumerate(optional, start=2):
-                hashing.combine(content, _hash_text(optional[name], seed))
             log_batch = pa.RecordBatch.from_arrays([
-                tx_ids, pa.array(accounts.astype(np.int32)), pa.array(days.astype(np.int32)),
-                pa.array(amounts), *optional.values(), pa.array(id_hash), pa.array(content),
-            ], schema=LOG_SCHEMA)
+                p.tx_ids, pa.array(accounts.astype(np.int32)), pa.array(p.days.astype(np.int32)),
+                pa.array(amounts), *p.optional.values(), pa.array(p.id_hash), pa.array(content),
+            ], names=LOG_COLUMNS)
             appended, duplicates = writer.append_transactions(log_batch)
         if appended:
             self.on_append(tenant)
@@ -371,9 +427,11 @@ class Compactor:
     """Folds each tenant's tail of recent batches into the sorted base in
     the background, so jobs merge only a small tail.
 
-    It runs when a tenant's tail reaches max(min_rows, base / 4) rows, which
-    keeps the rewrite cost of a growing base geometric, or once ingestion of
-    the tenant has been idle for `idle_seconds`.
+    It runs once ingestion of the tenant has been idle for `idle_seconds`,
+    or, during a long load, when the tail reaches max(min_rows, base) rows:
+    the base then doubles between merges, so a load rewrites each row about
+    twice in all and compaction does not compete with ingestion for the
+    machine, while jobs never merge a tail larger than the base.
     """
 
     def __init__(self, store: Store, min_rows: int, idle_seconds: float) -> None:
@@ -405,7 +463,7 @@ class Compactor:
         if tail <= 0:
             return False
         idle = now - self._last_append.get(tenant, 0.0) >= self.idle_seconds
-        return idle or tail >= max(self.min_rows, base // 4)
+        return idle or tail >= max(self.min_rows, base)
 
     def _run(self) -> None:
         while True:

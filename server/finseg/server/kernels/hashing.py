@@ -79,6 +79,28 @@ def index_insert(keys, locs, hashes, values):
     return added
 
 
+@kernel
+def first_occurrence(hashes, out):
+    """out[i] = the first row j <= i with hashes[j] == hashes[i]: repeats of a
+    hash within one batch, found in one pass with a scratch table."""
+    n = hashes.shape[0]
+    capacity = 16
+    while capacity < 2 * n:
+        capacity *= 2
+    mask = np.uint64(capacity - 1)
+    keys = np.zeros(capacity, dtype=np.uint64)
+    rows = np.full(capacity, -1, dtype=np.int64)
+    for i in range(n):
+        h = hashes[i]
+        slot = h & mask
+        while rows[slot] != -1 and keys[slot] != h:
+            slot = (slot + np.uint64(1)) & mask
+        if rows[slot] == -1:
+            keys[slot] = h
+            rows[slot] = i
+        out[i] = rows[slot]
+
+
 class IdIndex:
     """hash(transaction_id) -> locator, growing to keep the load under 0.7."""
 

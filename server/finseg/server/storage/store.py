@@ -34,6 +34,9 @@ class TenantWriter:
         found = self.store.accounts.account_ids.lookup(self.txn, self.tenant_no, account_ids)
         return np.asarray(found, dtype=np.int64)
 
+    def account_column(self, name: str, indexes: np.ndarray) -> np.ndarray:
+        return self.store.accounts.gather(self.txn, self.tenant_no, name, indexes)
+
     def account_columns(self) -> dict[str, np.ndarray]:
         return self.store.accounts.read(self.txn, self.tenant_no, self.state["accounts"])
 

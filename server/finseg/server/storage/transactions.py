@@ -27,27 +27,18 @@ from typing import Any
 import lmdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ..errors import AlreadyExists, Violation
 from ..kernels import layout
-from ..kernels.hashing import EMPTY, IdIndex
+from ..kernels.hashing import EMPTY, IdIndex, first_occurrence
 from .arrays import batch_from_value, batch_to_value, from_value, to_value
 from .env import DB, U64, Environment, tenant_prefix
 
-LOG_SCHEMA = pa.schema([
-    ("transaction_id", pa.string()),
-    ("account", pa.int32()),
-    ("booking_date", pa.int32()),
-    ("amount", pa.int64()),
-    ("label", pa.string()),
-    ("counterparty_name", pa.string()),
-    ("counterparty_iban", pa.string()),
-    ("purpose", pa.string()),
-    ("mcc", pa.string()),
-    ("id_hash", pa.uint64()),
-    ("content_hash", pa.uint64()),
-])
+#: Columns of a log batch. Text columns are utf8 or dictionary<int32, utf8>,
+#: as they arrived; the rest are fixed-width.
+LOG_COLUMNS = ["transaction_id", "account", "booking_date", "amount", "label",
+               "counterparty_name", "counterparty_iban", "purpose", "mcc", "id_hash",
+               "content_hash"]
 
 #: A locator packs (batch seq, row in batch); batches hold fewer rows than this.
 ROW_BITS = 24
@@ -137,7 +128,7 @@ class TransactionStore:
 
     def append(self, txn: lmdb.Transaction, tenant_no: int, state: dict[str, Any],
                batch: pa.RecordBatch) -> tuple[int, int, Any]:
-        """Appends the rows of `batch` (LOG_SCHEMA) not stored before.
+        """Appends the rows of `batch` (LOG_COLUMNS) not stored before.
 
         Returns (appended, duplicates, commit_hook); call commit_hook() after
         the transaction commits so the in-memory index never runs ahead of
@@ -152,12 +143,12 @@ class TransactionStore:
         conflicts: list[Violation] = []
 
         # Repeats inside the batch: the first occurrence stands for the rest.
-        order = np.argsort(id_hash, kind="stable")
-        same = np.nonzero(id_hash[order][1:] == id_hash[order][:-1])[0]
-        for k in same:
-            first, later = int(order[k]), int(order[k + 1])
-            if ids[first].as_py() != ids[later].as_py():
-                continue
+        first_of = np.empty(n, dtype=np.int64)
+        first_occurrence(id_hash, first_of)
+        for later in np.nonzero(first_of != np.arange(n))[0]:
+            first = int(first_of[later])
+            if ids[first].as_py() != ids[int(later)].as_py():
+                continue  # a 64-bit hash collision of two different ids
             keep[later] = False
             if content[first] != content[later]:
                 conflicts.append(Violation(
@@ -379,14 +370,3 @@ def _split(block: Block) -> Iterator[Block]:
     bounds = [0, *cuts.tolist(), block.count]
     for a, b in zip(bounds[:-1], bounds[1:], strict=True):
         yield Block(block.first + a, b - a, block.offsets[a:b + 1], block.dates, block.amounts)
-
-
-def string_column(batch: pa.RecordBatch, name: str) -> pa.Array:
-    """A plain utf8 column with nulls as empty strings (proto3 cannot tell
-    them apart, so neither does the store)."""
-    column = batch.column(name)
-    if pa.types.is_dictionary(column.type):
-        column = column.dictionary_decode()
-    if column.type != pa.string():
-        column = column.cast(pa.string())
-    return pc.fill_null(column, "")

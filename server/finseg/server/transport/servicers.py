@@ -9,11 +9,12 @@ import pyarrow as pa
 
 from finseg.v1 import ingest_pb2, ingest_pb2_grpc, segments_pb2, segments_pb2_grpc
 
-from ..domain.ingest import Ingestor
+from ..domain.ingest import Ingestor, PreparedBatch
 from ..domain.jobs import CANCELLED, FAILED, SUCCEEDED, JobManager
 from ..errors import Cancelled, FailedPrecondition
 from . import convert
 from .errors import streaming, unary
+from .pipeline import prefetch
 
 #: How often a waiting StreamSegment looks whether its client went away.
 WAIT_SLICE_SECONDS = 0.5
@@ -32,9 +33,12 @@ class IngestionServicer(ingest_pb2_grpc.IngestionServiceServicer):
     @streaming
     def AppendTransactions(self, request_iterator, context):  # noqa: N802
         tenant = convert.tenant_of(context)
-        for index, request in enumerate(request_iterator):
-            result = self.ingestor.append_transactions(tenant,
-                                                       convert.transactions_batch(request))
+
+        def prepare(request: ingest_pb2.AppendTransactionsRequest) -> PreparedBatch:
+            return self.ingestor.prepare_transactions(convert.transactions_batch(request))
+
+        for index, (request, prepared) in enumerate(prefetch(request_iterator, prepare)):
+            result = self.ingestor.commit_transactions(tenant, prepared)
             yield ingest_pb2.AppendTransactionsResponse(
                 batch_id=request.batch_id, batch_index=index, appended_count=result.appended,
                 duplicate_count=result.duplicates)

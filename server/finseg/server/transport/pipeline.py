@@ -1,0 +1,64 @@
+"""Overlapping the work on consecutive messages of a client stream."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+_END = object()
+
+
+def prefetch(items: Iterator[T], work: Callable[[T], R], depth: int = 1
+             ) -> Iterator[tuple[T, R]]:
+    """Yields (item, work(item)) in order, computing up to `depth` items ahead
+    on a background thread.
+
+    For AppendTransactions this receives and checks batch k+1 while batch k
+    commits: receiving and the stateless checks (Arrow compute, numba
+    hashing) release the GIL, and a commit mostly waits for the disk. An
+    exception from the stream or from `work` is raised here, in order, after
+    the items before it; the thread stops when the consumer stops.
+    """
+    results: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                try:
+                    outcome: object = (item, work(item), None)
+                except Exception as exc:  # noqa: BLE001 - handed to the consumer in order
+                    outcome = (item, None, exc)
+                while not stop.is_set():
+                    try:
+                        results.put(outcome, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if outcome[2] is not None:  # type: ignore[index]
+                    return
+        except Exception as exc:  # noqa: BLE001 - the stream itself failed
+            results.put((None, None, exc))
+            return
+        results.put(_END)
+
+    thread = threading.Thread(target=produce, name="finseg-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            outcome = results.get()
+            if outcome is _END:
+                return
+            item, result, error = outcome  # type: ignore[misc]
+            if error is not None:
+                raise error
+            yield item, result
+    finally:
+        stop.set()
