@@ -168,6 +168,7 @@ def main() -> None:
     parser.add_argument("--load-runs", type=int, default=3)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--no-report", action="store_true", help="do not write docs/")
+    parser.add_argument("--load-only", action="store_true", help="measure loading only")
     args = parser.parse_args()
 
     bank = ensure_bank(args.accounts, args.transactions)
@@ -181,6 +182,10 @@ def main() -> None:
         rate, server = load_once(bank, data_dir)
         rates.append(rate)
     assert server is not None
+    if args.load_only:
+        server.stop()
+        print(f"load: median {median(rates):,.0f} tx/s over {len(rates)} runs")
+        return
     layout = wait_compacted(data_dir)
     column_bytes = layout["rows"] * (4 + 8) + (layout["accounts"] + layout["chunks"]) * 8 \
         + layout["accounts"] * 29

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
 from finseg.server.kernels.calendar import NEVER_CLOSED, OPEN_SINCE_EVER
 
 

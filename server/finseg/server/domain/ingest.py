@@ -393,9 +393,9 @@ class Ingestor:
             distinct_currency = writer.account_column("currency",
                                                       np.maximum(distinct_accounts, 0))
             stored_currency = distinct_currency[p.codes]
-            exponents = np.array([CURRENCY_EXPONENTS.get(c.decode(), 2)
-                                  for c in distinct_currency.tolist()],
-                                 dtype=np.int64)[p.codes]
+            seen, where = np.unique(distinct_currency, return_inverse=True)
+            exponents = np.array([CURRENCY_EXPONENTS.get(c.decode(), 2) for c in seen.tolist()],
+                                 dtype=np.int64)[where.reshape(-1)][p.codes]
             if p.currency is not None:
                 given = np.array(p.currency.to_pylist(), dtype=object)
                 wrong = (given != "") & (given != stored_currency.astype(str)) & ~unknown

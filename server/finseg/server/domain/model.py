@@ -15,8 +15,9 @@ MAX_ID_LENGTH = 128
 #: Longest value, in characters, of each optional transaction field.
 FIELD_LIMITS = {"label": 128, "counterparty_name": 256, "counterparty_iban": 34,
                 "purpose": 1024, "mcc": 8, "currency": 3}
-#: Amounts and balances are bounded so that sums over millions of rows stay
-#: far inside int64: 10^15 minor units is 10 trillion EUR.
+#: Amounts and balances are bounded to 10^15 minor units (10 trillion EUR),
+#: so one account's sum overflows int64 only after more than 9,000 rows of
+#: that size, all of one sign: far from any real account.
 MAX_ABS_AMOUNT = 10**15
 MIN_DATE = dt.date(1900, 1, 1)
 MAX_DATE = dt.date(2199, 12, 31)

@@ -47,34 +47,40 @@ def combine(acc, values):
         acc[i] = _mix(acc[i] * FNV_PRIME + np.uint64(values[i]))
 
 
+# The index is one uint64 array of (key, locator + 1) pairs, so a probe
+# touches one cache line: at tens of millions of ids the table is far larger
+# than the caches and every probe is a memory access. A stored locator is
+# never 0, which marks an empty slot.
+
+
 @kernel
-def index_lookup(keys, locs, hashes, out):
-    """out[i] = the locator stored for hashes[i], or -1. Capacity is 2**k."""
-    mask = np.uint64(keys.shape[0] - 1)
+def index_lookup(table, hashes, out):
+    """out[i] = the locator stored for hashes[i], or -1."""
+    mask = np.uint64(table.shape[0] // 2 - 1)
     for i in range(hashes.shape[0]):
         h = hashes[i]
         slot = h & mask
         out[i] = EMPTY
-        while locs[slot] != EMPTY:
-            if keys[slot] == h:
-                out[i] = locs[slot]
+        while table[2 * slot + 1] != 0:
+            if table[2 * slot] == h:
+                out[i] = np.int64(table[2 * slot + 1]) - 1
                 break
             slot = (slot + np.uint64(1)) & mask
 
 
 @kernel
-def index_insert(keys, locs, hashes, values):
-    """Inserts hashes[i] -> values[i]; an equal hash already present is kept."""
-    mask = np.uint64(keys.shape[0] - 1)
+def index_insert(table, hashes, values):
+    """Inserts hashes[i] -> values[i]; returns how many were added."""
+    mask = np.uint64(table.shape[0] // 2 - 1)
     added = 0
     for i in range(hashes.shape[0]):
         h = hashes[i]
         slot = h & mask
-        while locs[slot] != EMPTY and keys[slot] != h:
+        while table[2 * slot + 1] != 0 and table[2 * slot] != h:
             slot = (slot + np.uint64(1)) & mask
-        if locs[slot] == EMPTY:
-            keys[slot] = h
-            locs[slot] = values[i]
+        if table[2 * slot + 1] == 0:
+            table[2 * slot] = h
+            table[2 * slot + 1] = np.uint64(values[i] + 1)
             added += 1
     return added
 
@@ -105,24 +111,27 @@ class IdIndex:
     """hash(transaction_id) -> locator, growing to keep the load under 0.7."""
 
     def __init__(self, capacity: int = 1 << 16) -> None:
-        self.keys = np.zeros(capacity, dtype=np.uint64)
-        self.locs = np.full(capacity, EMPTY, dtype=np.int64)
+        self.table = np.zeros(2 * capacity, dtype=np.uint64)
         self.size = 0
+
+    @property
+    def capacity(self) -> int:
+        return self.table.shape[0] // 2
 
     def lookup(self, hashes: np.ndarray) -> np.ndarray:
         out = np.empty(hashes.shape[0], dtype=np.int64)
-        index_lookup(self.keys, self.locs, hashes, out)
+        index_lookup(self.table, hashes, out)
         return out
 
     def insert(self, hashes: np.ndarray, locators: np.ndarray) -> None:
         needed = self.size + hashes.shape[0]
-        if needed > 0.7 * self.keys.shape[0]:
-            capacity = self.keys.shape[0]
+        if needed > 0.7 * self.capacity:
+            capacity = self.capacity
             while needed > 0.7 * capacity:
                 capacity *= 2
-            old_keys, old_locs = self.keys, self.locs
-            self.keys = np.zeros(capacity, dtype=np.uint64)
-            self.locs = np.full(capacity, EMPTY, dtype=np.int64)
-            used = old_locs != EMPTY
-            self.size = index_insert(self.keys, self.locs, old_keys[used], old_locs[used])
-        self.size += index_insert(self.keys, self.locs, hashes, locators)
+            old = self.table.reshape(-1, 2)
+            used = old[:, 1] != 0
+            self.table = np.zeros(2 * capacity, dtype=np.uint64)
+            self.size = index_insert(self.table, old[used, 0].copy(),
+                                     old[used, 1].astype(np.int64) - 1)
+        self.size += index_insert(self.table, hashes, locators)

@@ -44,36 +44,59 @@ def _index_key(tenant_no: int, index: int) -> bytes:
 
 
 class IdMap:
-    """A string id <-> dense index mapping kept in two named databases."""
+    """A string id <-> dense index mapping kept in two named databases.
+
+    The forward direction is also cached in memory per tenant (filled by one
+    cursor walk on first use): ingestion resolves tens of thousands of
+    account ids per batch, and a Python dict answers in a tenth of the time
+    of an LMDB lookup. Writes update the cache as they go; a write that does
+    not commit must call `drop_cache`, as the cache may then hold its ids.
+    """
 
     def __init__(self, env: Environment, forward: DB, reverse: DB, counter: str) -> None:
         self.env, self.forward, self.reverse, self.counter = env, forward, reverse, counter
+        self._cache: dict[int, dict[str, int]] = {}
+
+    def _ids(self, txn: lmdb.Transaction, tenant_no: int) -> dict[str, int]:
+        cached = self._cache.get(tenant_no)
+        if cached is None:
+            prefix = tenant_prefix(tenant_no)
+            cached = {}
+            cursor = txn.cursor(db=self.env.db(self.forward))
+            if cursor.set_range(prefix):
+                for key, value in cursor:
+                    key = bytes(key)
+                    if not key.startswith(prefix):
+                        break
+                    cached[key[4:].decode()] = U32.unpack(bytes(value))[0]
+            self._cache[tenant_no] = cached
+        return cached
+
+    def drop_cache(self, tenant_no: int) -> None:
+        self._cache.pop(tenant_no, None)
 
     def lookup(self, txn: lmdb.Transaction, tenant_no: int, ids: Iterable[str]) -> list[int]:
-        keys = [_id_key(tenant_no, text) for text in ids]
-        # One cursor walk over the sorted keys (in C) instead of a get per id.
-        found = dict(txn.cursor(db=self.env.db(self.forward)).getmulti(sorted(set(keys))))
-        return [-1 if (raw := found.get(key)) is None else U32.unpack(bytes(raw))[0]
-                for key in keys]
+        get = self._ids(txn, tenant_no).get
+        return [get(text, -1) for text in ids]
 
     def assign(self, txn: lmdb.Transaction, tenant_no: int, state: dict, ids: Sequence[str]
                ) -> list[int]:
         """Indexes of `ids`, handing out new ones for ids not seen before."""
+        cache = self._ids(txn, tenant_no)
         found = self.lookup(txn, tenant_no, ids)
         fdb, rdb = self.env.db(self.forward), self.env.db(self.reverse)
         # An id new to the store may repeat within one request (two accounts
         # of one new user): it gets one index, the first time it is seen.
-        fresh: dict[str, int] = {}
         for i, index in enumerate(found):
             if index >= 0:
                 continue
             text = ids[i]
-            if text not in fresh:
-                fresh[text] = state[self.counter]
+            if text not in cache:
+                cache[text] = state[self.counter]
                 state[self.counter] += 1
-                txn.put(_id_key(tenant_no, text), U32.pack(fresh[text]), db=fdb)
-                txn.put(_index_key(tenant_no, fresh[text]), text.encode(), db=rdb)
-            found[i] = fresh[text]
+                txn.put(_id_key(tenant_no, text), U32.pack(cache[text]), db=fdb)
+                txn.put(_index_key(tenant_no, cache[text]), text.encode(), db=rdb)
+            found[i] = cache[text]
         return found
 
     def names(self, txn: lmdb.Transaction, tenant_no: int, indexes: Iterable[int]) -> list[str]:
@@ -81,9 +104,11 @@ class IdMap:
         return [bytes(txn.get(_index_key(tenant_no, int(i)), db=db)).decode() for i in indexes]
 
     def forget(self, txn: lmdb.Transaction, tenant_no: int, ids: Iterable[tuple[str, int]]) -> None:
+        cache = self._ids(txn, tenant_no)
         for text, index in ids:
             txn.delete(_id_key(tenant_no, text), db=self.env.db(self.forward))
             txn.delete(_index_key(tenant_no, index), db=self.env.db(self.reverse))
+            cache.pop(text, None)
 
 
 class AccountTable:

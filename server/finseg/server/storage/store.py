@@ -19,7 +19,7 @@ from ..errors import NotFound
 from .accounts import AccountTable
 from .env import DB, Environment
 from .jobs import JobStore
-from .transactions import Block, TransactionStore
+from .transactions import Block, IndexUpdate, TransactionStore
 
 
 class TenantWriter:
@@ -29,6 +29,7 @@ class TenantWriter:
         self.store, self.txn, self.tenant_no = store, txn, tenant_no
         self.state = store.env.load_state(txn, tenant_no)
         self.after_commit: list[Callable[[], None]] = []
+        self.index_updates: list[IndexUpdate] = []
 
     def account_indexes(self, account_ids: list[str]) -> np.ndarray:
         found = self.store.accounts.account_ids.lookup(self.txn, self.tenant_no, account_ids)
@@ -51,9 +52,10 @@ class TenantWriter:
                        {**columns, "user": users, "deleted": np.zeros(len(indexes), np.bool_)})
 
     def append_transactions(self, batch: pa.RecordBatch) -> tuple[int, int]:
-        appended, duplicates, hook = self.store.transactions.append(
+        appended, duplicates, update = self.store.transactions.append(
             self.txn, self.tenant_no, self.state, batch)
-        self.after_commit.append(hook)
+        if update is not None:
+            self.index_updates.append(update)
         return appended, duplicates
 
     def delete_user(self, user_id: str) -> tuple[int, int]:
@@ -139,14 +141,34 @@ class Store:
 
     @contextlib.contextmanager
     def writer(self, tenant: str) -> Iterator[TenantWriter]:
-        with self.env.write() as txn:
-            tenant_no = self.env.tenant_no(txn, tenant, create=True)
-            assert tenant_no is not None
-            writer = TenantWriter(self, txn, tenant_no)
-            yield writer
-            self.env.save_state(txn, tenant_no, writer.state)
-        for hook in writer.after_commit:
-            hook()
+        # The outer hold of the (re-entrant) write lock spans the commit and
+        # the index updates that finish after it, so no other writer looks
+        # ids up in a half-updated index.
+        with self.env.write_lock:
+            updates: list[IndexUpdate] = []
+            tenant_no: int | None = None
+            try:
+                with self.env.write() as txn:
+                    tenant_no = self.env.tenant_no(txn, tenant, create=True)
+                    assert tenant_no is not None
+                    writer = TenantWriter(self, txn, tenant_no)
+                    yield writer
+                    self.env.save_state(txn, tenant_no, writer.state)
+                    updates = writer.index_updates
+                    for update in updates:
+                        update.start()
+            except BaseException:
+                for update in updates:
+                    update.finish(committed=False)
+                # The id caches may hold ids of the write that did not commit.
+                if tenant_no is not None:
+                    self.accounts.account_ids.drop_cache(tenant_no)
+                    self.accounts.user_ids.drop_cache(tenant_no)
+                raise
+            for update in updates:
+                update.finish(committed=True)
+            for hook in writer.after_commit:
+                hook()
 
     @contextlib.contextmanager
     def snapshot(self, tenant: str) -> Iterator[Snapshot]:

@@ -73,6 +73,29 @@ class Block:
         return int(self.offsets[-1] - self.offsets[0])
 
 
+class IndexUpdate:
+    """Adds a batch's ids to the in-memory index on a helper thread while
+    the batch's transaction commits (numba releases the GIL, LMDB's sync
+    waits for the disk). If the commit fails, the index is dropped and
+    rebuilt from the log on next use, as it may hold ids that were not
+    stored."""
+
+    def __init__(self, store: TransactionStore, tenant_no: int, index: IdIndex,
+                 hashes: np.ndarray, locators: np.ndarray) -> None:
+        self.store, self.tenant_no = store, tenant_no
+        self._thread = threading.Thread(target=index.insert, args=(hashes, locators),
+                                        name="finseg-index")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def finish(self, committed: bool) -> None:
+        if self._thread.is_alive() or self._thread.ident is not None:
+            self._thread.join()
+        if not committed:
+            self.store.forget_index(self.tenant_no)
+
+
 class TransactionStore:
     def __init__(self, env: Environment) -> None:
         self.env = env
@@ -127,13 +150,14 @@ class TransactionStore:
         return ids, content
 
     def append(self, txn: lmdb.Transaction, tenant_no: int, state: dict[str, Any],
-               batch: pa.RecordBatch) -> tuple[int, int, Any]:
+               batch: pa.RecordBatch) -> tuple[int, int, IndexUpdate | None]:
         """Appends the rows of `batch` (LOG_COLUMNS) not stored before.
 
-        Returns (appended, duplicates, commit_hook); call commit_hook() after
-        the transaction commits so the in-memory index never runs ahead of
-        what is durable. Raises AlreadyExists naming every row whose id is
-        stored (or repeated in the batch) with different content.
+        Returns (appended, duplicates, update): the caller starts `update`
+        just before the commit and finishes it after, under the write lock,
+        so the in-memory index is updated while LMDB syncs to disk and never
+        runs ahead of what is durable. Raises AlreadyExists naming every row
+        whose id is stored (or repeated in the batch) with different content.
         """
         n = batch.num_rows
         id_hash = batch.column("id_hash").to_numpy()
@@ -178,20 +202,15 @@ class TransactionStore:
 
         appended = int(keep.sum())
         if appended == 0:
-            return 0, n, lambda: None
+            return 0, n, None
         new_rows = batch.filter(pa.array(keep)) if appended < n else batch
         seq = state["next_seq"]
         txn.put(_log_key(tenant_no, seq), batch_to_value(new_rows), db=self.env.db(DB.TXLOG))
         state["next_seq"] = seq + 1
         state["log_rows"] += appended
-        new_hashes = id_hash[keep]
         locators = (np.int64(seq) << ROW_BITS) | np.arange(appended, dtype=np.int64)
-
-        def commit_hook() -> None:
-            with self._index_lock:
-                index.insert(new_hashes, locators)
-
-        return appended, n - appended, commit_hook
+        return appended, n - appended, IndexUpdate(self, tenant_no, index, id_hash[keep],
+                                                   locators)
 
     # ---- reading a snapshot ----------------------------------------
 

@@ -1,0 +1,146 @@
+"""The `finseg` command line against a real server: generate, load (CSV and
+Parquet), segment, and the README's tour exactly as written."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+FINSEG = [sys.executable, "-m", "finseg.client.cli"]
+
+
+def finseg(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    out = subprocess.run([*FINSEG, *args], capture_output=True, text=True, timeout=300)
+    if check:
+        assert out.returncode == 0, out.stderr
+    return out
+
+
+def members(target: str, tenant: str, *args: str) -> list[dict]:
+    out = finseg("segment", *args, "--target", target, "--tenant", tenant, "--quiet",
+                 "--output", "jsonl")
+    return [json.loads(line) for line in out.stdout.splitlines()]
+
+
+def test_csv_and_parquet_loads_give_the_same_segments(target: str, tmp_path: Path) -> None:
+    for fmt in ("csv", "parquet"):
+        finseg("generate", str(tmp_path / fmt), "--users", "60", "--seed", "3", "--format", fmt,
+               "--below-zero-share", "0.2", "--quiet")
+        out = finseg("load", "--target", target, "--tenant", fmt, "--quiet",
+                     "--accounts", str(tmp_path / fmt / f"accounts.{fmt}"),
+                     "--transactions", str(tmp_path / fmt / f"transactions.{fmt}"))
+        assert re.search(r"appended \d+ transactions \(0 already stored\)", out.stderr)
+    low = ["low-balance", "--threshold", "0", "--months", "12", "--as-of", "2026-11-01"]
+    high = ["high-balance", "--threshold", "1000.00", "--as-of", "2026-10-31"]
+    for spec in (low, high):
+        from_csv, from_parquet = members(target, "csv", *spec), members(target, "parquet", *spec)
+        assert from_csv == from_parquet
+        assert from_csv, "the generated bank has members in both segments"
+    # The generator's below-zero share: 12 of 60 users slip below zero monthly.
+    assert len(members(target, "csv", *low)) >= 12
+
+
+def test_rerunning_a_load_is_a_no_op(target: str, tmp_path: Path) -> None:
+    finseg("generate", str(tmp_path), "--users", "10", "--quiet")
+    args = ["load", "--target", target, "--tenant", "rerun", "--quiet",
+            "--accounts", str(tmp_path / "accounts.parquet"),
+            "--transactions", str(tmp_path / "transactions.parquet")]
+    first = finseg(*args)
+    count = int(re.search(r"appended (\d+) transactions", first.stderr).group(1))
+    second = finseg(*args)
+    assert f"appended 0 transactions ({count} already stored)" in second.stderr
+
+
+def test_a_bad_row_names_file_line_and_column(target: str, tmp_path: Path) -> None:
+    accounts = tmp_path / "accounts.csv"
+    accounts.write_text("account_id,user_id,type,currency,balance,balance_date\n"
+                        "a1,u1,CHECKING,EUR,10.00,2026-01-31\n")
+    transactions = tmp_path / "transactions.csv"
+    transactions.write_text("transaction_id,account_id,booking_date,amount\n"
+                            "t1,a1,2026-01-02,-1.00\n"
+                            "t2,a1,2026-01-03,-1.005\n"
+                            "t3,a1,2026-02-30,2.00\n")
+    out = finseg("load", "--target", target, "--tenant", "bad", "--quiet", "--accounts",
+                 str(accounts), "--transactions", str(transactions), check=False)
+    assert out.returncode == 1
+    assert f"{transactions}: line 3, column amount" in out.stderr
+    assert f"{transactions}: line 4, column booking_date" in out.stderr
+    # Nothing of the failing batch was written: t1 alone now appends.
+    transactions.write_text("transaction_id,account_id,booking_date,amount\n"
+                            "t1,a1,2026-01-02,-1.00\n")
+    out = finseg("load", "--target", target, "--tenant", "bad", "--quiet", "--transactions",
+                 str(transactions))
+    assert "appended 1 transactions" in out.stderr
+
+
+def test_unknown_column_is_named_with_line_1(target: str, tmp_path: Path) -> None:
+    accounts = tmp_path / "accounts.csv"
+    accounts.write_text("account_id,user_id,type,currency,balance,balance_date,colour\n"
+                        "a1,u1,CHECKING,EUR,10.00,2026-01-31,red\n")
+    out = finseg("load", "--target", target, "--quiet", "--accounts", str(accounts),
+                 check=False)
+    assert out.returncode == 1 and f"{accounts}: line 1: unknown column(s) colour" in out.stderr
+    out = finseg("load", "--target", target, "--quiet", "--accounts", str(accounts),
+                 "--ignore-extra-columns")
+    assert "upserted 1 accounts" in out.stderr
+
+
+def test_segment_output_formats(target: str, tmp_path: Path) -> None:
+    accounts = tmp_path / "accounts.csv"
+    accounts.write_text("account_id,user_id,type,currency,balance,balance_date\n"
+                        'a1,"Müller, ""Max""",CHECKING,EUR,1500.50,2026-01-31\n'
+                        "a2,bob,SAVINGS,JPY,12000,2026-01-31\n")
+    finseg("load", "--target", target, "--tenant", "fmt", "--quiet", "--accounts", str(accounts))
+    common = ["segment", "high-balance", "--threshold", "1000", "--as-of", "2026-01-31",
+              "--target", target, "--tenant", "fmt", "--quiet"]
+    table = finseg(*common).stdout.splitlines()
+    assert table[0].split() == ["user_id", "account_id", "currency", "amount"]
+    assert 'Müller, "Max"' in table[1] and "1500.50" in table[1]
+    rows = list(csv.DictReader(io.StringIO(finseg(*common, "--output", "csv").stdout)))
+    assert rows == [{"user_id": 'Müller, "Max"', "account_id": "a1", "currency": "EUR",
+                     "amount": "1500.50"}]
+    jpy = finseg(*common[:3], "100", *common[4:], "--currency", "JPY", "--output", "csv")
+    assert list(csv.DictReader(io.StringIO(jpy.stdout)))[0]["amount"] == "12000"
+    bad = finseg(*common[:3], "10.001", *common[4:], check=False)
+    assert bad.returncode == 2 and "more than 2 decimals" in bad.stderr
+
+
+def _readme_tour() -> list[str]:
+    """The shell blocks of the README's tour, in order."""
+    text = (ROOT / "README.md").read_text()
+    tour = text.split("## A short tour", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```sh\n(.*?)```", tour, flags=re.S)
+
+
+def test_readme_tour_runs_as_written(target: str, tmp_path: Path) -> None:
+    blocks = _readme_tour()
+    assert len(blocks) == 3
+    venv_bin = Path(sys.executable).parent
+    env_target = target
+
+    def run(block: str) -> str:
+        script = (block.replace(".venv/bin/", f"{venv_bin}/")
+                  .replace("127.0.0.1:50051", env_target)
+                  .replace("/tmp/", f"{tmp_path}/"))
+        if "finseg load" in script or "finseg segment" in script:
+            script = script.replace(" --tenant tour", f" --tenant tour --target {env_target}")
+        out = subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True,
+                             text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    run(blocks[0])  # load the two CSV files
+    table = run(blocks[1])
+    expected = re.search(r"```text\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    assert expected and table == expected.group(1)
+    first, stream = blocks[2].split("\n.venv/bin/grpcurl", 1)
+    created = json.loads(run(first))
+    segment_id = created["segment"]["segment_id"]
+    streamed = run(".venv/bin/grpcurl" + stream.replace("<segment_id>", segment_id))
+    assert '"account_id": "acc-1"' in streamed and '"amount": "10000"' in streamed
