@@ -29,7 +29,7 @@ proto: venv
 proto-check: venv
 	$(PY) -m finseg.client.protogen --check $(GEN_DIR)
 
-test: venv proto-check
+test: venv proto-check lint
 	$(PY) -m pytest -q
 
 lint: venv

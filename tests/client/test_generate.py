@@ -16,6 +16,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
+from schwifty import IBAN
+
 from finseg.client.generate import (
     ACCOUNT_COLUMNS,
     LABELS,
@@ -24,7 +26,6 @@ from finseg.client.generate import (
     generate_bank,
     provider_key,
 )
-from schwifty import IBAN
 
 SPEC_ACCOUNT_TYPES = {"CHECKING", "SAVINGS", "CREDIT_CARD", "SECURITIES", "LOAN", "MEMBERSHIP",
                       "BUILDING_SAVINGS", "OTHER"}

@@ -22,10 +22,11 @@ import grpc
 import pyarrow as pa
 import pytest
 from conftest import start_server
-from finseg.client.api import FinsegClient, high_balance, minor_units
-from finseg.v1 import common_pb2, ingest_pb2
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
+
+from finseg.client.api import FinsegClient, high_balance, minor_units
+from finseg.v1 import common_pb2, ingest_pb2
 
 AS_OF = dt.date(2026, 3, 31)
 LOWEST = -(10**15)  # a threshold every open account is above

@@ -14,10 +14,11 @@ from typing import Any
 import grpc
 import pytest
 from conftest import start_server
-from finseg.client.api import FinsegClient, high_balance, low_balance
-from finseg.v1 import common_pb2, segments_pb2
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
+
+from finseg.client.api import FinsegClient, high_balance, low_balance
+from finseg.v1 import common_pb2, segments_pb2
 
 CODE = grpc.StatusCode
 AS_OF = dt.date(2026, 3, 10)

@@ -6,8 +6,8 @@ import argparse
 import csv
 import datetime as dt
 import json
-import queue
 import logging
+import queue
 import sys
 import threading
 import time
@@ -75,7 +75,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def _violations(error: grpc.RpcError) -> list[tuple[str, str]]:
     status = rpc_status.from_call(error)  # type: ignore[arg-type]
-    out = []
+    out: list[tuple[str, str]] = []
     for detail in status.details if status else ():
         if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
             bad = error_details_pb2.BadRequest()

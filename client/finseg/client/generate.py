@@ -512,10 +512,11 @@ def _catalog() -> _Catalog:
         for t in types.split():
             c.add(f"insurer:{t}", name, w)
         assert e == c.by_name[name]
-    for group, rows in (("invest", _INVEST), ("building", _BUILDING_SAVINGS),
-                        ("consumerloan", _CONSUMER_LOAN), ("carloan", _CAR_LOAN),
-                        ("mortgage", _MORTGAGE)):
-        for name, blz, w in rows:
+    groups: tuple[tuple[str, tuple[tuple[str, str | None, int], ...]], ...] = (
+        ("invest", _INVEST), ("building", _BUILDING_SAVINGS),
+        ("consumerloan", _CONSUMER_LOAN), ("carloan", _CAR_LOAN), ("mortgage", _MORTGAGE))
+    for group, entries in groups:
+        for name, blz, w in entries:
             c.add(group, name, w, blz=blz)
     for name, _label, _eur, _period, _p, mcc in _SUBSCRIPTIONS:
         c.add(f"sub:{name}", name, mcc=mcc)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from finseg.server.kernels.calendar import NEVER_CLOSED, OPEN_SINCE_EVER
 
 

@@ -16,6 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
 from finseg.server.kernels.balances import high_balance, low_balance
 from finseg.server.kernels.calendar import (
     NEVER_CLOSED,
@@ -23,8 +26,6 @@ from finseg.server.kernels.calendar import (
     complete_months,
     day_number,
 )
-from hypothesis import HealthCheck, event, given, settings
-from hypothesis import strategies as st
 
 
 def _load_naive():

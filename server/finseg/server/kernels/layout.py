@@ -38,8 +38,10 @@ def merge_runs(a_offsets, a_dates, a_amounts, b_offsets, b_dates, b_amounts,
         out_offsets[i + 1] = w
 
 
-def merge(a: tuple[np.ndarray, np.ndarray, np.ndarray],
-          b: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+Run = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def merge(a: Run, b: Run) -> Run:
     """(offsets, dates, amounts) of run a merged with run b (same accounts)."""
     a_off, a_dat, a_amt = a
     b_off, b_dat, b_amt = b

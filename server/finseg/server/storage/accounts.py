@@ -13,7 +13,7 @@ import lmdb
 import numpy as np
 
 from ..kernels.calendar import NEVER_CLOSED, OPEN_SINCE_EVER
-from .arrays import from_value, to_value
+from .arrays import from_value, required, to_value
 from .env import DB, U32, Environment, tenant_prefix
 
 CHUNK = 1 << 16
@@ -101,7 +101,8 @@ class IdMap:
 
     def names(self, txn: lmdb.Transaction, tenant_no: int, indexes: Iterable[int]) -> list[str]:
         db = self.env.db(self.reverse)
-        return [bytes(txn.get(_index_key(tenant_no, int(i)), db=db)).decode() for i in indexes]
+        return [bytes(required(txn.get(_index_key(tenant_no, int(i)), db=db), f"id {i}")).decode()
+                for i in indexes]
 
     def forget(self, txn: lmdb.Transaction, tenant_no: int, ids: Iterable[tuple[str, int]]) -> None:
         cache = self._ids(txn, tenant_no)

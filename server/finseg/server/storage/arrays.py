@@ -5,6 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from ..errors import FailedPrecondition
+
+
+def required(value: memoryview | bytes | None, what: str) -> memoryview | bytes:
+    """An LMDB value the store's own records say exists."""
+    if value is None:
+        raise FailedPrecondition(f"the store is inconsistent: {what} is missing")
+    return value
+
 
 def to_value(array: np.ndarray) -> bytes:
     return np.ascontiguousarray(array).tobytes()

@@ -10,6 +10,7 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+
 import lmdb
 import numpy as np
 import pyarrow as pa

@@ -31,7 +31,7 @@ import pyarrow as pa
 from ..errors import AlreadyExists, Violation
 from ..kernels import layout
 from ..kernels.hashing import EMPTY, IdIndex, first_occurrence
-from .arrays import batch_from_value, batch_to_value, from_value, to_value
+from .arrays import batch_from_value, batch_to_value, from_value, required, to_value
 from .env import DB, U64, Environment, tenant_prefix
 
 #: Columns of a log batch. Text columns are utf8 or dictionary<int32, utf8>,
@@ -141,8 +141,9 @@ class TransactionStore:
         for seq in np.unique(seqs):
             at = np.nonzero(seqs == seq)[0]
             rows = locators[at] & ((1 << ROW_BITS) - 1)
-            batch = batch_from_value(txn.get(_log_key(tenant_no, int(seq)),
-                                             db=self.env.db(DB.TXLOG)))
+            batch = batch_from_value(required(
+                txn.get(_log_key(tenant_no, int(seq)), db=self.env.db(DB.TXLOG)),
+                f"transaction batch {int(seq)}"))
             taken = batch.select(["transaction_id", "content_hash"]).take(pa.array(rows))
             for j, text in zip(at, taken.column(0).to_pylist(), strict=True):
                 ids[j] = text
@@ -246,9 +247,13 @@ class TransactionStore:
             return np.zeros(count + 1, np.int64), np.empty(0, np.int32), np.empty(0, np.int64)
         db = self.env.db(DB.BASE)
         uid = chunk[0]
-        offsets = from_value(txn.get(_base_key(tenant_no, uid, OFFSETS), db=db), np.int64)
-        dates = from_value(txn.get(_base_key(tenant_no, uid, DATES), db=db), np.int32)
-        amounts = from_value(txn.get(_base_key(tenant_no, uid, AMOUNTS), db=db), np.int64)
+
+        def column(number: int, dtype: type) -> np.ndarray:
+            raw = required(txn.get(_base_key(tenant_no, uid, number), db=db), f"base chunk {uid}")
+            return from_value(raw, dtype)
+
+        offsets, dates, amounts = column(OFFSETS, np.int64), column(DATES, np.int32), \
+            column(AMOUNTS, np.int64)
         if offsets.shape[0] < count + 1:
             # Accounts created after the chunk was written have no base rows.
             offsets = np.concatenate(

@@ -56,7 +56,8 @@ def prefetch(items: Iterator[T], work: Callable[[T], R], depth: int = 1
             outcome = results.get()
             if outcome is _END:
                 return
-            item, result, error = outcome  # type: ignore[misc]
+            assert isinstance(outcome, tuple)
+            item, result, error = outcome
             if error is not None:
                 raise error
             yield item, result

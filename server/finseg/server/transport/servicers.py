@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import grpc
 import pyarrow as pa
 
 from finseg.v1 import ingest_pb2, ingest_pb2_grpc, segments_pb2, segments_pb2_grpc
