@@ -125,9 +125,10 @@ def test_readme_tour_runs_as_written(target: str, tmp_path: Path) -> None:
     env_target = target
 
     def run(block: str) -> str:
-        script = (block.replace(".venv/bin/", f"{venv_bin}/")
-                  .replace("127.0.0.1:50051", env_target)
-                  .replace("/tmp/", f"{tmp_path}/"))
+        # The README's /tmp files first: the checkout itself may live in /tmp.
+        script = (block.replace("/tmp/", f"{tmp_path}/")
+                  .replace(".venv/bin/", f"{venv_bin}/")
+                  .replace("127.0.0.1:50051", env_target))
         if "finseg load" in script or "finseg segment" in script:
             script = script.replace(" --tenant tour", f" --tenant tour --target {env_target}")
         out = subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True,
