@@ -14,9 +14,9 @@ from finseg.server.settings import Settings
 
 
 def start_server(data_dir: Path, **overrides: object) -> Service:
-    settings = Settings(data_dir=data_dir, host="127.0.0.1", port=0, map_size=1 << 30,
-                        compact_idle_seconds=0.2, **overrides)  # type: ignore[arg-type]
-    return create_server(settings)
+    options: dict[str, object] = {"host": "127.0.0.1", "port": 0, "map_size": 1 << 30,
+                                  "compact_idle_seconds": 0.2, **overrides}
+    return create_server(Settings(data_dir=data_dir, **options))  # type: ignore[arg-type]
 
 
 @pytest.fixture

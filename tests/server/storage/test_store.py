@@ -112,7 +112,7 @@ def test_format_version_is_checked_at_open(tmp_path, monkeypatch):
 
 def test_full_map_is_resource_exhausted_and_keeps_stored_data(tmp_path):
     rng = np.random.default_rng(3)
-    store = Store(tmp_path / "db", 2 << 20)
+    store = Store(tmp_path / "db", 8 << 20)
     ingest = Ingestor(store)
     ingest.upsert_accounts(TENANT, accounts_batch(10))
     ingest.append_transactions(TENANT, tx_batch(rng, 0, 1000, 10))

@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..errors import InvalidArgument, Violation, invalid
+from ..errors import InvalidArgument, ResourceExhausted, Violation, invalid
 from ..kernels import hashing
 from ..kernels.calendar import NEVER_CLOSED, OPEN_SINCE_EVER, day_number
 from ..storage.store import Store
@@ -319,6 +319,7 @@ class Ingestor:
         closed = np.where(closed == MISSING_DAY, NEVER_CLOSED, closed)
         check.rows(closed <= opened, "closed_on", "must be after opened_on")
         check.raise_if_any("UpsertAccounts rejected, nothing was written")
+        self.store.env.ensure_room(batch.nbytes)
         with self.store.writer(tenant) as writer:
             writer.upsert_accounts(ids, user_ids.to_pylist(), {
                 "type": types,
@@ -383,6 +384,8 @@ class Ingestor:
         if p.n == 0:
             check.raise_if_any("AppendTransactions batch rejected, nothing was written")
             return IngestResult(0, 0)
+        # About the log value; ensure_room doubles it for the base rows to come.
+        self.store.env.ensure_room(p.tx_ids.nbytes + 24 * p.n)
         with self.store.writer(tenant) as writer:
             distinct_accounts = writer.account_indexes(p.distinct)
             accounts = distinct_accounts[p.codes]
@@ -478,6 +481,12 @@ class Compactor:
                 try:
                     if self._due(tenant, time.monotonic()):
                         self.store.compact(tenant)
+                except ResourceExhausted:
+                    # A full map: readers merge the tail instead; a restart
+                    # with a larger map lets the next round succeed.
+                    log.warning("compaction of tenant %r postponed: the database is full",
+                                tenant)
+                    time.sleep(10 * self.idle_seconds)
                 except Exception:  # the next round retries; ingestion is unaffected
                     log.exception("compaction of tenant %r failed", tenant)
 

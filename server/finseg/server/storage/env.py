@@ -106,6 +106,25 @@ class Environment:
                 txn.abort()
                 raise
 
+    def ensure_room(self, incoming_bytes: int) -> None:
+        """Refuses a data write that would leave less than a tenth of the map
+        free. The reserve keeps segment jobs, their results and erasures
+        working when ingestion has filled the database. LMDB's high-water
+        mark counts pages it could reuse, so the check errs on the safe side.
+        """
+        info = self.env.info()
+        used = (info["last_pgno"] + 1) * self.page_size
+        reserve = info["map_size"] // 10
+        if used + 2 * incoming_bytes > info["map_size"] - reserve:
+            raise ResourceExhausted(
+                f"the database is nearly full ({used >> 20} MiB of the {info['map_size'] >> 20} "
+                "MiB LMDB map_size in use; the last tenth is kept for segment jobs); nothing "
+                "of this request was written. Restart the service with a larger --map-size.")
+
+    @property
+    def page_size(self) -> int:
+        return int(self.env.stat()["psize"])
+
     def read(self) -> lmdb.Transaction:
         """A read-only snapshot. Values are memoryviews into the map, valid
         only until the transaction ends: copy what outlives it."""
