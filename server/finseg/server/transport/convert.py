@@ -97,14 +97,13 @@ def transactions_batch(request: ingest_pb2.AppendTransactionsRequest) -> pa.Reco
 def _date(text: str, field: str) -> dt.date | None:
     if not text:
         return None
-    try:
-        return dt.date.fromisoformat(text) if len(text) == 10 else _raise()
-    except ValueError:
-        raise bad(field, "must be a date YYYY-MM-DD, e.g. 2026-03-25") from None
-
-
-def _raise() -> dt.date:
-    raise ValueError
+    # fromisoformat alone would also take "20260325" and week dates.
+    if len(text) == 10 and text[4] == text[7] == "-":
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            pass
+    raise bad(field, "must be a date YYYY-MM-DD, e.g. 2026-03-25")
 
 
 def segment_request(spec: segments_pb2.SegmentSpec
