@@ -10,7 +10,7 @@ DEMO   ?= ./demo-bank
 GEN_DIR := client/finseg/v1
 PROTOS := $(wildcard protos/finseg/v1/*.proto)
 
-.PHONY: venv proto proto-check test lint run bench clean
+.PHONY: venv proto proto-check proto-breaking test lint run bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,7 @@ test: venv proto-check lint
 	$(PY) -m pytest -q
 
 lint: venv
+	cd protos && ../$(VENV)/bin/buf lint
 	$(VENV)/bin/ruff check server client tests bench
 	$(VENV)/bin/mypy server/finseg client/finseg/client
 
@@ -40,6 +41,11 @@ lint: venv
 # loaded, and prints a grpcurl command that works against it.
 run: venv
 	$(PY) -m finseg.client.demo --port $(PORT) --data-dir $(DATA) --demo-dir $(DEMO)
+
+# Fails when protos/ breaks wire compatibility with AGAINST (a git ref).
+AGAINST ?= HEAD~1
+proto-breaking: venv
+	cd protos && ../$(VENV)/bin/buf breaking --against '../.git#ref=$(AGAINST),subdir=protos'
 
 bench: venv
 	$(PY) -m bench.run
