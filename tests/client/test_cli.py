@@ -145,3 +145,18 @@ def test_readme_tour_runs_as_written(target: str, tmp_path: Path) -> None:
     segment_id = created["segment"]["segment_id"]
     streamed = run(".venv/bin/grpcurl" + stream.replace("<segment_id>", segment_id))
     assert '"account_id": "acc-1"' in streamed and '"amount": "10000"' in streamed
+
+
+def test_a_malformed_csv_record_is_named_by_file(target: str, tmp_path: Path) -> None:
+    accounts = tmp_path / "accounts.csv"
+    accounts.write_text("account_id,user_id,type,currency,balance,balance_date\n"
+                        "a1,u1,CHECKING,EUR,10.00,2026-01-31\n")
+    transactions = tmp_path / "transactions.csv"
+    transactions.write_text("transaction_id,account_id,booking_date,amount\n"
+                            "t1,a1,2026-01-02,-1.00\n"
+                            "t2,a1,2026-01-03,-1.00,surplus\n")
+    out = finseg("load", "--target", target, "--tenant", "malformed", "--quiet", "--accounts",
+                 str(accounts), "--transactions", str(transactions), check=False)
+    assert out.returncode == 1
+    assert f"finseg load: {transactions}:" in out.stderr
+    assert "Expected 4 columns, got 5" in out.stderr

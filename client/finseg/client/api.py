@@ -49,7 +49,7 @@ def minor_units(amount: str | int | Decimal, currency: str) -> int:
 
 def major_units(amount: int, currency: str) -> str:
     """"-150.00" for minor_units -15000 in EUR: exact, no float."""
-    exponent = Currency(currency).exponent or 0 if currency else 2
+    exponent = (Currency(currency).exponent or 0) if currency else 2
     sign = "-" if amount < 0 else ""
     digits = str(abs(amount)).rjust(exponent + 1, "0")
     return sign + (digits[:-exponent] + "." + digits[-exponent:] if exponent else digits)

@@ -103,26 +103,42 @@ class LoadError(Exception):
 
 def ahead(items: Iterator[Any], depth: int = 2) -> Iterator[Any]:
     """Yields items while a thread reads up to `depth` more: reading and
-    decoding the next chunk of the file overlaps sending this one."""
+    decoding the next chunk of the file overlaps sending this one. The
+    thread ends when the consumer stops early (a failed stream)."""
     box: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
     end = object()
+
+    def put(entry: tuple[Any, BaseException | None]) -> bool:
+        while not stop.is_set():
+            try:
+                box.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def read() -> None:
         try:
             for item in items:
-                box.put((item, None))
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the reader's order
-            box.put((None, exc))
-        box.put((end, None))
+                if not put((item, None)):
+                    return
+        except Exception as exc:  # noqa: BLE001 - re-raised in the reader's order
+            put((None, exc))
+            return
+        put((end, None))
 
     threading.Thread(target=read, name="finseg-read-ahead", daemon=True).start()
-    while True:
-        item, error = box.get()
-        if error is not None:
-            raise error
-        if item is end:
-            return
-        yield item
+    try:
+        while True:
+            item, error = box.get()
+            if error is not None:
+                raise error
+            if item is end:
+                return
+            yield item
+    finally:
+        stop.set()
 
 
 def load_accounts(client: api.FinsegClient, path: Path, rows: int, ignore_extra: bool,
@@ -145,10 +161,17 @@ def load_transactions(client: api.FinsegClient, path: Path, rows: int, ignore_ex
     total = files.count_rows(path)
     sent: list[files.Chunk] = []
 
+    file_errors: list[files.FileError] = []
+
     def batches() -> Iterator[Any]:
-        for chunk in ahead(files.read_chunks(path, "transactions", rows, ignore_extra)):
-            sent.append(chunk)
-            yield chunk.batch
+        # A bad file ends the stream cleanly here and is reported below: raised
+        # inside gRPC's request iterator it would become an opaque UNKNOWN.
+        try:
+            for chunk in ahead(files.read_chunks(path, "transactions", rows, ignore_extra)):
+                sent.append(chunk)
+                yield chunk.batch
+        except files.FileError as error:
+            file_errors.append(error)
 
     appended = duplicates = 0
     with tqdm(total=total, unit="tx", unit_scale=True, desc=f"transactions {path.name}",
@@ -165,6 +188,9 @@ def load_transactions(client: api.FinsegClient, path: Path, rows: int, ignore_ex
             raise LoadError(_explain(error, path, first) +
                             f"\n{acked} rows before it were stored; rerunning the same load "
                             "skips them") from None
+    if file_errors:
+        raise LoadError(f"{file_errors[0]}\n{appended + duplicates} rows before it were "
+                        "stored; rerunning the same load skips them")
     return appended, duplicates
 
 

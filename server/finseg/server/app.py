@@ -70,12 +70,14 @@ def create_server(settings: Settings) -> Service:
     port = server.add_insecure_port(f"{settings.host}:{settings.port}")
     if port == 0:
         raise OSError(f"cannot listen on {settings.host}:{settings.port}")
+    # Before the server takes calls: a job created now must not be found
+    # PENDING by recovery and run twice.
+    jobs.recover()
     server.start()
     # Loading the cached kernels takes a moment; do it now, off the request
     # path, so the first job does not pay for it.
     threading.Thread(target=warmup.warm, name="finseg-warmup", daemon=True).start()
     compactor.start()
-    jobs.recover()
     for name in ("", *SERVICE_NAMES):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return Service(server, port, store, jobs, compactor, health_servicer)

@@ -84,6 +84,8 @@ def _mask(array: pa.Array) -> np.ndarray:
 
 def _columns(batch: pa.RecordBatch, required: tuple[str, ...], optional: tuple[str, ...],
              check: _Checker) -> None:
+    for name in sorted({n for n in batch.schema.names if batch.schema.names.count(n) > 1}):
+        check.field(name, f"column {name!r} appears more than once")
     names = set(batch.schema.names)
     for name in required:
         if name not in names:
@@ -192,8 +194,15 @@ def parse_minor_units(column: pa.Array, exponents: np.ndarray, field: str, check
     nulls = _mask(pc.is_null(column))
     check.rows(nulls, field, "is required")
     if pa.types.is_integer(column.type):
-        values = pc.fill_null(column, 0).cast(pa.int64()).to_numpy(zero_copy_only=False)
-        out[:] = values
+        # Range first: a uint64 beyond int64 must be a named row, not a
+        # failed cast.
+        filled = pc.fill_null(column, 0)
+        wide = _mask(pc.greater(filled, pa.scalar(MAX_ABS_AMOUNT, pa.uint64())
+                                if pa.types.is_unsigned_integer(column.type)
+                                else pa.scalar(MAX_ABS_AMOUNT, pa.int64())))
+        check.rows(wide, field, f"is larger in magnitude than {MAX_ABS_AMOUNT} minor units")
+        safe = pc.if_else(pa.array(wide), pa.scalar(0, column.type), filled)
+        out[:] = safe.cast(pa.int64()).to_numpy(zero_copy_only=False)
     elif pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
         text = pc.fill_null(column, "0")
         for exponent in np.unique(exponents):

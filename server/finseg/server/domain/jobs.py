@@ -51,6 +51,7 @@ class JobManager:
         self.clock = clock
         self._live: dict[tuple[str, str], _Live] = {}
         self._lock = threading.Lock()
+        self._stopping = False
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="finseg-job")
 
     # ---- lifecycle ---------------------------------------------------
@@ -65,9 +66,12 @@ class JobManager:
                 self._submit(tenant, record)
 
     def stop(self) -> None:
+        """Stops running jobs at their next block and leaves them PENDING,
+        so the next start runs them again; nobody cancelled them."""
+        self._stopping = True
         for live in list(self._live.values()):
             live.cancel.set()
-        self._pool.shutdown(wait=True, cancel_futures=False)
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
     # ---- requests ----------------------------------------------------
 
@@ -164,11 +168,15 @@ class JobManager:
                 record["rows_scanned"] = snapshot.n_transactions
                 table = module.run(snapshot, params, common,
                                    Progress(report, live.cancel.is_set))
+                erasures = snapshot.erasures
             record["compute_seconds"] = time.perf_counter() - started
             record.update(state=SUCCEEDED, progress=1.0)
-            self.store.jobs.finish(tenant, record, table)
+            self.store.jobs.finish(tenant, record, table, erasures)
         except Cancelled:
-            record.update(state=CANCELLED, error="cancelled")
+            if self._stopping:
+                record.update(state=PENDING, progress=0.0)
+            else:
+                record.update(state=CANCELLED, error="cancelled")
             self._put_quietly(tenant, record)
         except FinsegError as exc:
             record.update(state=FAILED, error=exc.message)

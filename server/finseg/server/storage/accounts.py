@@ -6,6 +6,7 @@ columns and the kernels use; the reverse maps turn results back into ids.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -35,8 +36,23 @@ def _column_key(tenant_no: int, column: str, chunk: int) -> bytes:
     return tenant_prefix(tenant_no) + bytes([COLUMNS[column][0]]) + U32.pack(chunk)
 
 
+#: LMDB keys are at most 511 bytes, and 128 characters of UTF-8 may take 512.
+#: A longer id is keyed by its SHA-256 behind a NUL byte (ids have no control
+#: characters, so no plain key starts with one), and its value carries the
+#: whole id after the index.
+MAX_PLAIN_KEY = 400
+
+
 def _id_key(tenant_no: int, text: str) -> bytes:
-    return tenant_prefix(tenant_no) + text.encode()
+    raw = text.encode()
+    if len(raw) > MAX_PLAIN_KEY:
+        raw = b"\x00" + hashlib.sha256(raw).digest()
+    return tenant_prefix(tenant_no) + raw
+
+
+def _id_value(index: int, text: str) -> bytes:
+    raw = text.encode()
+    return U32.pack(index) + (raw if len(raw) > MAX_PLAIN_KEY else b"")
 
 
 def _index_key(tenant_no: int, index: int) -> bytes:
@@ -68,7 +84,9 @@ class IdMap:
                     key = bytes(key)
                     if not key.startswith(prefix):
                         break
-                    cached[key[4:].decode()] = U32.unpack(bytes(value))[0]
+                    value = bytes(value)
+                    text = value[4:] if len(value) > 4 else key[4:]
+                    cached[text.decode()] = U32.unpack(value[:4])[0]
             self._cache[tenant_no] = cached
         return cached
 
@@ -94,7 +112,7 @@ class IdMap:
             if text not in cache:
                 cache[text] = state[self.counter]
                 state[self.counter] += 1
-                txn.put(_id_key(tenant_no, text), U32.pack(cache[text]), db=fdb)
+                txn.put(_id_key(tenant_no, text), _id_value(cache[text], text), db=fdb)
                 txn.put(_index_key(tenant_no, cache[text]), text.encode(), db=rdb)
             found[i] = cache[text]
         return found

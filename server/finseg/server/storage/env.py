@@ -163,6 +163,8 @@ def new_tenant_state() -> dict[str, Any]:
         "accounts": 0,        # account indexes handed out
         "users": 0,           # user indexes handed out
         "next_seq": 0,        # next transaction batch number
+        "erasures": [],       # user ids erased, in order: jobs running during an
+                              # erasure drop them from their results
         "log_rows": 0,        # transactions stored
         "base": {
             "version": 0,     # bumped by every change of the base chunks

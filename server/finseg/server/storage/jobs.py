@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .arrays import batch_from_value, batch_to_value
 from .env import DB, U32, Environment, tenant_prefix
@@ -43,13 +44,18 @@ class JobStore:
         txn.put(_job_key(tenant_no, record["id"]), json.dumps(record).encode(),
                 db=self.env.db(DB.JOBS))
 
-    def finish(self, tenant: str, record: dict[str, Any], table: pa.Table) -> None:
+    def finish(self, tenant: str, record: dict[str, Any], table: pa.Table,
+               erasures_seen: int) -> None:
         """Stores the results by page and the final record in one
-        transaction, so a job is never SUCCEEDED with missing pages."""
+        transaction, so a job is never SUCCEEDED with missing pages. Users
+        erased after the job's snapshot (beyond `erasures_seen`) are
+        scrubbed here, under the write lock, so no erased user is stored."""
         with self.env.write() as txn:
             tenant_no = self.env.tenant_no(txn, tenant, create=True)
             assert tenant_no is not None
-            self._write_pages(txn, tenant_no, record, table)
+            erased = set(self.env.load_state(txn, tenant_no).get("erasures", [])[erasures_seen:])
+            scrubbed = without_users(table, erased)
+            self._write_pages(txn, tenant_no, record, table if scrubbed is None else scrubbed)
             self.put_in(txn, tenant, record)
 
     def _write_pages(self, txn: Any, tenant_no: int, record: dict[str, Any], table: pa.Table
@@ -123,3 +129,13 @@ class JobStore:
             records = [(names[bytes(k)[:4]], json.loads(bytes(v)))
                        for k, v in txn.cursor(db=self.env.db(DB.JOBS))]
         yield from records
+
+
+def without_users(table: pa.Table, user_ids: set[str]) -> pa.Table | None:
+    """The members table minus the users' rows; None when none is in it."""
+    if "user_id" not in table.column_names or not user_ids:
+        return None
+    drop = pc.is_in(table.column("user_id"), value_set=pa.array(sorted(user_ids), pa.string()))
+    if not pc.any(drop).as_py():
+        return None
+    return table.filter(pc.invert(drop))

@@ -14,12 +14,11 @@ from pathlib import Path
 import lmdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ..errors import NotFound
 from .accounts import AccountTable
 from .env import DB, Environment
-from .jobs import JobStore
+from .jobs import JobStore, without_users
 from .transactions import Block, IndexUpdate, TransactionStore
 
 
@@ -75,20 +74,11 @@ class TenantWriter:
         accounts.write(self.txn, self.tenant_no, owned,
                        {"deleted": np.ones(owned.shape[0], np.bool_)})
         self.store.jobs.rewrite_results(self.txn, self.tenant_no,
-                                        lambda table: _without_user(table, user_id))
+                                        lambda table: without_users(table, {user_id}))
+        self.state.setdefault("erasures", []).append(user_id)
         # The id index points at log rows that may have moved; rebuild it.
         self.after_commit.append(lambda: self.store.transactions.forget_index(self.tenant_no))
         return int(owned.shape[0]), removed
-
-
-def _without_user(table: pa.Table, user_id: str) -> pa.Table | None:
-    """The members table minus the user's rows; None when the user is not in it."""
-    if "user_id" not in table.column_names:
-        return None
-    keep = pc.not_equal(table.column("user_id"), user_id)
-    if pc.all(keep).as_py():
-        return None
-    return table.filter(keep)
 
 
 class Snapshot:
@@ -102,6 +92,12 @@ class Snapshot:
         count = self.state["accounts"] if self.state else 0
         self.accounts = store.accounts.read(txn, tenant_no or 0, count)
         self._tail: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    @property
+    def erasures(self) -> int:
+        """How many erasures the snapshot includes; a job hands it back when
+        it stores its results, which drops users erased since."""
+        return len(self.state.get("erasures", [])) if self.state else 0
 
     @property
     def n_accounts(self) -> int:

@@ -99,8 +99,8 @@ class IndexUpdate:
 class TransactionStore:
     def __init__(self, env: Environment) -> None:
         self.env = env
+        # Used only under the environment's write lock.
         self._indexes: dict[int, IdIndex] = {}
-        self._index_lock = threading.Lock()
 
     # ---- the id index -------------------------------------------------
 
@@ -180,9 +180,8 @@ class TransactionStore:
                     f"transactions[{later}].transaction_id",
                     f"repeats transactions[{first}] of this batch with different content"))
 
-        with self._index_lock:
-            index = self._index(txn, tenant_no)
-            found = index.lookup(id_hash)
+        index = self._index(txn, tenant_no)
+        found = index.lookup(id_hash)
         hits = np.nonzero((found != EMPTY) & keep)[0]
         if hits.size:
             stored_ids, stored_content = self._stored_rows(txn, tenant_no, found[hits])
@@ -307,7 +306,7 @@ class TransactionStore:
             base = state["base"]
             if base["covered_seq"] >= state["next_seq"]:
                 return False
-            version, uid = base["version"], base["next_uid"]
+            version = base["version"]
             new_chunks: list[list[Any]] = []
             written: list[int] = []
             replaced: list[int] = []
@@ -318,11 +317,17 @@ class TransactionStore:
                 if chunk is not None:
                     replaced.append(chunk[0])
                 for part in _split(block):
+                    # Each uid is reserved in the state as its chunk is
+                    # written, so an erasure running meanwhile never hands
+                    # out the same uid.
                     with self.env.write() as wtxn:
+                        current = state_of(wtxn)
+                        uid = current["base"]["next_uid"]
+                        current["base"]["next_uid"] = uid + 1
+                        self.env.save_state(wtxn, tenant_no, current)
                         self.write_chunk(wtxn, tenant_no, uid, part)
                     new_chunks.append([uid, part.first, part.count, part.rows])
                     written.append(uid)
-                    uid += 1
             covered = state["next_seq"]
         with self.env.write() as wtxn:
             current = state_of(wtxn)
@@ -334,7 +339,8 @@ class TransactionStore:
                 self.drop_chunk(wtxn, tenant_no, old)
             current["base"] = {
                 "version": version + 1, "covered_seq": covered,
-                "rows": sum(c[3] for c in new_chunks), "next_uid": uid, "chunks": new_chunks}
+                "rows": sum(c[3] for c in new_chunks),
+                "next_uid": current["base"]["next_uid"], "chunks": new_chunks}
             self.env.save_state(wtxn, tenant_no, current)
         return True
 

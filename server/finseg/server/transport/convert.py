@@ -31,8 +31,9 @@ def bad(field: str, why: str) -> InvalidArgument:
 def tenant_of(context: grpc.ServicerContext) -> str:
     for key, value in context.invocation_metadata() or ():
         if key == TENANT_KEY:
-            if not value or len(value) > MAX_ID_LENGTH or not value.isprintable():
-                raise bad(TENANT_KEY, "must be 1 to 128 printable characters")
+            # Bytes, not characters: the name is an LMDB key (511 bytes at most).
+            if not value or len(value.encode()) > MAX_ID_LENGTH or not value.isprintable():
+                raise bad(TENANT_KEY, "must be 1 to 128 bytes of printable UTF-8")
             return str(value)
     return DEFAULT_TENANT
 
@@ -50,6 +51,8 @@ def _type_name(value: int) -> str:
 def _ipc(data: bytes, field: str) -> pa.RecordBatch:
     try:
         table = pa.ipc.open_stream(pa.py_buffer(data)).read_all()
+        # Full validation checks, among others, that strings are UTF-8.
+        table.validate(full=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
         raise bad(field, f"is not a valid Arrow IPC stream ({exc})") from exc
     table = table.combine_chunks()

@@ -27,6 +27,17 @@ def prefetch(items: Iterator[T], work: Callable[[T], R], depth: int = 1
     results: queue.Queue[object] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
+    def put(outcome: object) -> bool:
+        """Hands an outcome over unless the consumer stopped; the timeout
+        lets a producer whose consumer went away end instead of waiting."""
+        while not stop.is_set():
+            try:
+                results.put(outcome, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce() -> None:
         try:
             for item in items:
@@ -35,19 +46,14 @@ def prefetch(items: Iterator[T], work: Callable[[T], R], depth: int = 1
                 try:
                     outcome: object = (item, work(item), None)
                 except Exception as exc:  # noqa: BLE001 - handed to the consumer in order
-                    outcome = (item, None, exc)
-                while not stop.is_set():
-                    try:
-                        results.put(outcome, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if outcome[2] is not None:  # type: ignore[index]
+                    put((item, None, exc))
+                    return
+                if not put(outcome):
                     return
         except Exception as exc:  # noqa: BLE001 - the stream itself failed
-            results.put((None, None, exc))
+            put((None, None, exc))
             return
-        results.put(_END)
+        put(_END)
 
     thread = threading.Thread(target=produce, name="finseg-prefetch", daemon=True)
     thread.start()
