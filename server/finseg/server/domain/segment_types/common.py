@@ -71,6 +71,17 @@ def eligible_accounts(snapshot: Snapshot, common: Common, currency: str) -> np.n
     return mask
 
 
+AccountBlock = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def account_block(snapshot: Snapshot, eligible: np.ndarray, accounts: slice) -> AccountBlock:
+    """The per-account kernel arguments of a block: balance, balance_date,
+    opened_on, closed_on and the eligibility mask (views, no copies)."""
+    acc = snapshot.accounts
+    return (acc["balance"][accounts], acc["balance_date"][accounts], acc["opened_on"][accounts],
+            acc["closed_on"][accounts], eligible[accounts])
+
+
 def walk(snapshot: Snapshot, progress: Progress) -> Iterator[tuple[Block, slice]]:
     """Blocks of the snapshot with the slice of account columns each covers;
     reports progress by rows and checks for cancellation between blocks."""

@@ -15,6 +15,7 @@ from .common import (
     Common,
     Progress,
     Threshold,
+    account_block,
     eligible_accounts,
     members_table,
     parse_threshold,
@@ -39,14 +40,13 @@ def to_dict(params: Params) -> dict[str, Any]:
 
 
 def run(snapshot: Snapshot, params: Params, common: Common, progress: Progress) -> pa.Table:
-    acc = snapshot.accounts
     eligible = eligible_accounts(snapshot, common, params.threshold.currency)
     as_of = day_number(common.as_of)
     found, amounts = [], []
     for block, s in walk(snapshot, progress):
         qualifies, eod = balances.high_balance(
-            block.offsets, block.dates, block.amounts, acc["balance"][s], acc["balance_date"][s],
-            acc["opened_on"][s], acc["closed_on"][s], eligible[s], as_of,
+            block.offsets, block.dates, block.amounts, *account_block(snapshot, eligible, s),
+            as_of,
             params.threshold.amount)
         local = np.nonzero(qualifies)[0]
         found.append(local + block.first)

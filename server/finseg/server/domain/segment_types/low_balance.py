@@ -16,6 +16,7 @@ from .common import (
     Common,
     Progress,
     Threshold,
+    account_block,
     eligible_accounts,
     members_table,
     parse_months,
@@ -44,15 +45,13 @@ def to_dict(params: Params) -> dict[str, Any]:
 
 
 def run(snapshot: Snapshot, params: Params, common: Common, progress: Progress) -> pa.Table:
-    acc = snapshot.accounts
     eligible = eligible_accounts(snapshot, common, params.threshold.currency)
     bounds = complete_months(common.as_of, params.months)
     found, lowest, monthly = [], [], []
     for block, s in walk(snapshot, progress):
         qualifies, period_min, monthly_min = balances.low_balance(
-            block.offsets, block.dates, block.amounts, acc["balance"][s], acc["balance_date"][s],
-            acc["opened_on"][s], acc["closed_on"][s], eligible[s], bounds,
-            params.threshold.amount)
+            block.offsets, block.dates, block.amounts, *account_block(snapshot, eligible, s),
+            bounds, params.threshold.amount)
         local = np.nonzero(qualifies)[0]
         found.append(local + block.first)
         lowest.append(period_min[local])
