@@ -46,8 +46,7 @@ def run(snapshot: Snapshot, params: Params, common: Common, progress: Progress) 
     for block, s in walk(snapshot, progress):
         qualifies, eod = balances.high_balance(
             block.offsets, block.dates, block.amounts, *account_block(snapshot, eligible, s),
-            as_of,
-            params.threshold.amount)
+            as_of, params.threshold.amount)
         local = np.nonzero(qualifies)[0]
         found.append(local + block.first)
         amounts.append(eod[local])
