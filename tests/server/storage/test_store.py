@@ -154,3 +154,36 @@ def test_tenants_do_not_see_each_other(store):
     ingest.upsert_accounts("b", accounts_batch(5))
     # The same transaction ids are new for another tenant.
     assert ingest.append_transactions("b", tx_batch(rng, 0, 100, 5)).appended == 100
+
+
+def test_ids_across_chunks_come_back_in_the_order_asked(tmp_path, monkeypatch):
+    from finseg.server.storage import accounts as accounts_module
+
+    monkeypatch.setattr(accounts_module, "CHUNK", 4)
+    store = Store(tmp_path / "db", 1 << 28)
+    ingest = Ingestor(store)
+    for start in (0, 3, 9):  # batches that end inside chunks
+        ingest.upsert_accounts(TENANT, accounts_batch(3 if start < 9 else 5, start=start))
+    order = np.array([10, 0, 7, 4, 4, 9, 1], dtype=np.int64)
+    with store.snapshot(TENANT) as snap:
+        ids = snap.account_ids(order).to_pylist()
+    # accounts_batch names accounts by position: 3 + 3 + 5 accounts upserted.
+    expected_names = [f"a{i:05d}" for i in (*range(0, 3), *range(3, 6), *range(9, 14))]
+    assert ids == [expected_names[i] for i in order]
+    store.close()
+
+
+def test_an_erased_users_ids_are_gone_from_the_store(tmp_path):
+    store = Store(tmp_path / "db", 1 << 28)
+    ingest = Ingestor(store)
+    ingest.upsert_accounts(TENANT, accounts_batch(6))  # users u00000..u00002
+    ingest.delete_user(TENANT, "u00001")
+    with store.env.read() as txn:
+        stored = b"".join(bytes(v) for db in env_module.DB
+                          for _, v in txn.cursor(db=store.env.db(db)))
+        keys = b"".join(bytes(k) for db in env_module.DB
+                        for k, _ in txn.cursor(db=store.env.db(db)))
+    assert b"u00001" not in stored and b"u00001" not in keys
+    assert b"a00002" not in stored and b"a00002" not in keys  # u00001's accounts
+    assert b"u00002" in stored
+    store.close()

@@ -1,7 +1,9 @@
 """Accounts as columns of fixed-width arrays, in chunks of CHUNK accounts.
 
 Account and user ids (strings) map to dense u32 indexes, which is what the
-columns and the kernels use; the reverse maps turn results back into ids.
+columns and the kernels use; the reverse direction, index -> id, is kept as
+Arrow string chunks so a result of many members gets its ids in a few
+vectorised takes.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from typing import Any
 
 import lmdb
 import numpy as np
+import pyarrow as pa
 
+from ..errors import FailedPrecondition
 from ..kernels.calendar import NEVER_CLOSED, OPEN_SINCE_EVER
-from .arrays import from_value, required, to_value
+from .arrays import batch_from_value, batch_to_value, from_value, to_value
 from .env import DB, U32, Environment, tenant_prefix
 
 CHUNK = 1 << 16
@@ -55,8 +59,8 @@ def _id_value(index: int, text: str) -> bytes:
     return U32.pack(index) + (raw if len(raw) > MAX_PLAIN_KEY else b"")
 
 
-def _index_key(tenant_no: int, index: int) -> bytes:
-    return tenant_prefix(tenant_no) + U32.pack(index)
+def _names_key(tenant_no: int, chunk: int) -> bytes:
+    return tenant_prefix(tenant_no) + U32.pack(chunk)
 
 
 class IdMap:
@@ -102,7 +106,9 @@ class IdMap:
         """Indexes of `ids`, handing out new ones for ids not seen before."""
         cache = self._ids(txn, tenant_no)
         found = self.lookup(txn, tenant_no, ids)
-        fdb, rdb = self.env.db(self.forward), self.env.db(self.reverse)
+        fdb = self.env.db(self.forward)
+        first_new = state[self.counter]
+        fresh: list[str] = []
         # An id new to the store may repeat within one request (two accounts
         # of one new user): it gets one index, the first time it is seen.
         for i, index in enumerate(found):
@@ -110,24 +116,72 @@ class IdMap:
                 continue
             text = ids[i]
             if text not in cache:
-                cache[text] = state[self.counter]
-                state[self.counter] += 1
+                cache[text] = first_new + len(fresh)
+                fresh.append(text)
                 txn.put(_id_key(tenant_no, text), _id_value(cache[text], text), db=fdb)
-                txn.put(_index_key(tenant_no, cache[text]), text.encode(), db=rdb)
             found[i] = cache[text]
+        state[self.counter] = first_new + len(fresh)
+        self._append_names(txn, tenant_no, first_new, fresh)
         return found
 
-    def names(self, txn: lmdb.Transaction, tenant_no: int, indexes: Iterable[int]) -> list[str]:
-        db = self.env.db(self.reverse)
-        return [bytes(required(txn.get(_index_key(tenant_no, int(i)), db=db), f"id {i}")).decode()
-                for i in indexes]
+    def _chunk(self, txn: lmdb.Transaction, tenant_no: int, chunk: int) -> pa.Array:
+        raw = txn.get(_names_key(tenant_no, chunk), db=self.env.db(self.reverse))
+        return pa.array([], pa.string()) if raw is None else batch_from_value(raw).column(0)
+
+    def _put_chunk(self, txn: lmdb.Transaction, tenant_no: int, chunk: int, names: pa.Array
+                   ) -> None:
+        txn.put(_names_key(tenant_no, chunk), batch_to_value(
+            pa.RecordBatch.from_arrays([names], names=["id"])), db=self.env.db(self.reverse))
+
+    def _append_names(self, txn: lmdb.Transaction, tenant_no: int, first: int,
+                      texts: list[str]) -> None:
+        """Ids of the new indexes first, first+1, ... (always at the end)."""
+        done = 0
+        while done < len(texts):
+            index = first + done
+            chunk, offset = divmod(index, CHUNK)
+            existing = self._chunk(txn, tenant_no, chunk)
+            if len(existing) != offset:
+                raise FailedPrecondition(f"the store is inconsistent: id chunk {chunk} holds "
+                                         f"{len(existing)} ids, expected {offset}")
+            take = texts[done:done + CHUNK - offset]
+            self._put_chunk(txn, tenant_no, chunk,
+                            pa.concat_arrays([existing, pa.array(take, pa.string())]))
+            done += len(take)
+
+    def names(self, txn: lmdb.Transaction, tenant_no: int, indexes: np.ndarray) -> pa.Array:
+        """The ids of `indexes`, in their order."""
+        indexes = np.asarray(indexes, dtype=np.int64)
+        out: list[pa.Array] = []
+        positions: list[np.ndarray] = []
+        chunk_of = indexes // CHUNK
+        for chunk in np.unique(chunk_of):
+            at = np.nonzero(chunk_of == chunk)[0]
+            names = self._chunk(txn, tenant_no, int(chunk))
+            local = indexes[at] - chunk * CHUNK
+            if local.size and int(local.max()) >= len(names):
+                raise FailedPrecondition(f"the store is inconsistent: id chunk {chunk} is short")
+            out.append(names.take(pa.array(local)))
+            positions.append(at)
+        if not out:
+            return pa.array([], pa.string())
+        order = np.argsort(np.concatenate(positions), kind="stable")
+        return pa.concat_arrays(out).take(pa.array(order))
 
     def forget(self, txn: lmdb.Transaction, tenant_no: int, ids: Iterable[tuple[str, int]]) -> None:
+        """Erases ids: the forward key goes, and the id's text in its chunk
+        becomes empty, so no later read returns it."""
         cache = self._ids(txn, tenant_no)
+        blank: dict[int, list[int]] = {}
         for text, index in ids:
             txn.delete(_id_key(tenant_no, text), db=self.env.db(self.forward))
-            txn.delete(_index_key(tenant_no, index), db=self.env.db(self.reverse))
             cache.pop(text, None)
+            blank.setdefault(index // CHUNK, []).append(index % CHUNK)
+        for chunk, offsets in blank.items():
+            names = self._chunk(txn, tenant_no, chunk).to_pylist()
+            for offset in offsets:
+                names[offset] = ""
+            self._put_chunk(txn, tenant_no, chunk, pa.array(names, pa.string()))
 
 
 class AccountTable:

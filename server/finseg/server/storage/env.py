@@ -22,7 +22,7 @@ import lmdb
 from ..errors import FailedPrecondition, ResourceExhausted
 
 #: Bump when the on-disk layout changes; `open` refuses other versions.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 FORMAT_KEY = b"format_version"
 
 
@@ -32,9 +32,9 @@ class DB(enum.Enum):
     META = b"meta"                  # format version; tenant state JSON
     TENANTS = b"tenants"            # tenant name -> u32 tenant number
     ACCOUNT_IDS = b"account_ids"    # tenant + account_id -> u32 account index
-    ACCOUNT_NAMES = b"account_names"  # tenant + u32 index -> account_id
+    ACCOUNT_NAMES = b"account_names"  # tenant + u32 chunk -> Arrow ids of 65,536 indexes
     USER_IDS = b"user_ids"          # tenant + user_id -> u32 user index
-    USER_NAMES = b"user_names"      # tenant + u32 index -> user_id
+    USER_NAMES = b"user_names"      # tenant + u32 chunk -> Arrow ids of 65,536 indexes
     ACCOUNT_COLUMNS = b"account_columns"  # tenant + column + u32 chunk -> array bytes
     TXLOG = b"txlog"                # tenant + u64 batch seq -> Arrow IPC batch
     BASE = b"base"                  # tenant + u64 chunk uid + column -> array bytes
@@ -163,8 +163,8 @@ def new_tenant_state() -> dict[str, Any]:
         "accounts": 0,        # account indexes handed out
         "users": 0,           # user indexes handed out
         "next_seq": 0,        # next transaction batch number
-        "erasures": [],       # user ids erased, in order: jobs running during an
-                              # erasure drop them from their results
+        "erasures": [],       # SHA-256 of each erased user id, in order: jobs
+                              # running during an erasure drop those users
         "log_rows": 0,        # transactions stored
         "base": {
             "version": 0,     # bumped by every change of the base chunks

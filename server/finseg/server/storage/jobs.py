@@ -7,6 +7,7 @@ page is served without recomputing or re-reading the rest.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -54,7 +55,10 @@ class JobStore:
             tenant_no = self.env.tenant_no(txn, tenant, create=True)
             assert tenant_no is not None
             erased = set(self.env.load_state(txn, tenant_no).get("erasures", [])[erasures_seen:])
-            scrubbed = without_users(table, erased)
+            scrubbed = None
+            if erased and "user_id" in table.column_names:
+                members = table.column("user_id").to_pylist()
+                scrubbed = without_users(table, {u for u in members if user_digest(u) in erased})
             self._write_pages(txn, tenant_no, record, table if scrubbed is None else scrubbed)
             self.put_in(txn, tenant, record)
 
@@ -129,6 +133,10 @@ class JobStore:
             records = [(names[bytes(k)[:4]], json.loads(bytes(v)))
                        for k, v in txn.cursor(db=self.env.db(DB.JOBS))]
         yield from records
+
+
+def user_digest(user_id: str) -> str:
+    return hashlib.sha256(user_id.encode()).hexdigest()
 
 
 def without_users(table: pa.Table, user_ids: set[str]) -> pa.Table | None:

@@ -18,7 +18,7 @@ import pyarrow as pa
 from ..errors import NotFound
 from .accounts import AccountTable
 from .env import DB, Environment
-from .jobs import JobStore, without_users
+from .jobs import JobStore, user_digest, without_users
 from .transactions import Block, IndexUpdate, TransactionStore
 
 
@@ -67,7 +67,7 @@ class TenantWriter:
         owned = np.nonzero((columns["user"] == user) & ~columns["deleted"])[0]
         removed = self.store.transactions.delete_accounts(
             self.txn, self.tenant_no, self.state, owned)
-        names = accounts.account_ids.names(self.txn, self.tenant_no, owned)
+        names = accounts.account_ids.names(self.txn, self.tenant_no, owned).to_pylist()
         accounts.account_ids.forget(self.txn, self.tenant_no, zip(names, owned.tolist(),
                                                                   strict=True))
         accounts.user_ids.forget(self.txn, self.tenant_no, [(user_id, user)])
@@ -75,7 +75,8 @@ class TenantWriter:
                        {"deleted": np.ones(owned.shape[0], np.bool_)})
         self.store.jobs.rewrite_results(self.txn, self.tenant_no,
                                         lambda table: without_users(table, {user_id}))
-        self.state.setdefault("erasures", []).append(user_id)
+        # A digest, not the id: the erasure itself must not keep personal data.
+        self.state.setdefault("erasures", []).append(user_digest(user_id))
         # The id index points at log rows that may have moved; rebuild it.
         self.after_commit.append(lambda: self.store.transactions.forget_index(self.tenant_no))
         return int(owned.shape[0]), removed
@@ -116,11 +117,11 @@ class Snapshot:
                 self.txn, self.tenant_no, self.state, self.n_accounts, self._tail):
             yield block
 
-    def account_ids(self, indexes: np.ndarray) -> list[str]:
+    def account_ids(self, indexes: np.ndarray) -> pa.Array:
         assert self.tenant_no is not None
         return self.store.accounts.account_ids.names(self.txn, self.tenant_no, indexes)
 
-    def user_ids(self, indexes: np.ndarray) -> list[str]:
+    def user_ids(self, indexes: np.ndarray) -> pa.Array:
         assert self.tenant_no is not None
         return self.store.accounts.user_ids.names(self.txn, self.tenant_no, indexes)
 

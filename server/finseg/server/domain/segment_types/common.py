@@ -100,10 +100,10 @@ def members_table(snapshot: Snapshot, accounts: np.ndarray, fields: dict[str, pa
     """One row per user: user_id and the list of their accounts, each with
     account_id, currency and `fields` (aligned with `accounts`)."""
     users = snapshot.accounts["user"][accounts]
-    account_ids = pa.array(snapshot.account_ids(accounts), pa.string())
+    account_ids = snapshot.account_ids(accounts)
     currencies = pa.array(snapshot.accounts["currency"][accounts].astype(str), pa.string())
     unique_users, inverse = np.unique(users, return_inverse=True)
-    user_names = pa.array(snapshot.user_ids(unique_users), pa.string()).take(pa.array(inverse))
+    user_names = snapshot.user_ids(unique_users).take(pa.array(inverse.reshape(-1)))
     flat = pa.table({"user_id": user_names, "account_id": account_ids, "currency": currencies,
                      **fields})
     # Arrow orders strings by their UTF-8 bytes, which is the SPEC's order.
