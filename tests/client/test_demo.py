@@ -43,7 +43,6 @@ def test_demo_prints_grpcurl_commands_that_work(tmp_path: Path) -> None:
                                  timeout=60)
         assert created.returncode == 0, created.stderr
         segment_id = json.loads(created.stdout)["segment"]["segment_id"]
-        get = text.split(commands[2], 1)[0].rsplit("\n", 1)[0]  # noqa: F841 - layout check
         get_command = (commands[2].rstrip("\\").strip() + " " +
                        re.search(r"^\s+(127\.0\.0\.1:\d+ finseg\.v1\.SegmentService/GetSegment)$",
                                  text, re.M).group(1))
