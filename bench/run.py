@@ -44,6 +44,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "bench" / ".cache"
 MAP_SIZE = 256 << 30
 TENANT = "bench"
+#: Rows per AppendTransactions batch, as `finseg load --batch-rows`.
+BATCH_ROWS = 500_000
 AS_OF = dt.date(2026, 11, 1)  # the generated history ends 2026-10-31
 
 
@@ -121,7 +123,7 @@ def load_once(bank: Path, data_dir: Path) -> tuple[float, Server]:
     with api.FinsegClient(server.target, TENANT, timeout=None) as client:
         load_accounts(client, bank / "accounts.parquet", 100_000, False, False)
         started = time.perf_counter()
-        appended, _ = load_transactions(client, bank / "transactions.parquet", 250_000, False,
+        appended, _ = load_transactions(client, bank / "transactions.parquet", BATCH_ROWS, False,
                                         False)
         seconds = time.perf_counter() - started
     rate = appended / seconds
