@@ -159,7 +159,9 @@ def load_accounts(client: api.FinsegClient, path: Path, rows: int, ignore_extra:
 def load_transactions(client: api.FinsegClient, path: Path, rows: int, ignore_extra: bool,
                       quiet: bool) -> tuple[int, int]:
     total = files.count_rows(path)
-    sent: list[files.Chunk] = []
+    # First file row of each batch sent, to name the rows of a failing one.
+    # Only the numbers: keeping the batches would hold the whole file.
+    sent: list[int] = []
 
     file_errors: list[files.FileError] = []
 
@@ -168,7 +170,7 @@ def load_transactions(client: api.FinsegClient, path: Path, rows: int, ignore_ex
         # inside gRPC's request iterator it would become an opaque UNKNOWN.
         try:
             for chunk in ahead(files.read_chunks(path, "transactions", rows, ignore_extra)):
-                sent.append(chunk)
+                sent.append(chunk.first_row)
                 yield chunk.batch
         except files.FileError as error:
             file_errors.append(error)
@@ -183,8 +185,7 @@ def load_transactions(client: api.FinsegClient, path: Path, rows: int, ignore_ex
                 bar.update(ack.appended_count + ack.duplicate_count)
         except grpc.RpcError as error:
             acked = appended + duplicates
-            failing = next((c for c in sent if c.first_row >= acked), sent[-1] if sent else None)
-            first = failing.first_row if failing else 0
+            first = next((row for row in sent if row >= acked), sent[-1] if sent else 0)
             raise LoadError(_explain(error, path, first) +
                             f"\n{acked} rows before it were stored; rerunning the same load "
                             "skips them") from None
