@@ -17,6 +17,7 @@ class SegmentType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SEGMENT_TYPE_UNSPECIFIED: _ClassVar[SegmentType]
     SEGMENT_TYPE_HIGH_BALANCE: _ClassVar[SegmentType]
     SEGMENT_TYPE_LOW_BALANCE: _ClassVar[SegmentType]
+    SEGMENT_TYPE_INCOME_SPENDING_SUMMARY: _ClassVar[SegmentType]
 
 class JobState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -29,6 +30,7 @@ class JobState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
 SEGMENT_TYPE_UNSPECIFIED: SegmentType
 SEGMENT_TYPE_HIGH_BALANCE: SegmentType
 SEGMENT_TYPE_LOW_BALANCE: SegmentType
+SEGMENT_TYPE_INCOME_SPENDING_SUMMARY: SegmentType
 JOB_STATE_UNSPECIFIED: JobState
 JOB_STATE_PENDING: JobState
 JOB_STATE_RUNNING: JobState
@@ -50,17 +52,27 @@ class LowBalance(_message.Message):
     months: int
     def __init__(self, threshold: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., months: _Optional[int] = ...) -> None: ...
 
+class IncomeSpendingSummary(_message.Message):
+    __slots__ = ("from_date", "to_date")
+    FROM_DATE_FIELD_NUMBER: _ClassVar[int]
+    TO_DATE_FIELD_NUMBER: _ClassVar[int]
+    from_date: str
+    to_date: str
+    def __init__(self, from_date: _Optional[str] = ..., to_date: _Optional[str] = ...) -> None: ...
+
 class SegmentSpec(_message.Message):
-    __slots__ = ("account_types", "as_of", "high_balance", "low_balance")
+    __slots__ = ("account_types", "as_of", "high_balance", "low_balance", "income_spending_summary")
     ACCOUNT_TYPES_FIELD_NUMBER: _ClassVar[int]
     AS_OF_FIELD_NUMBER: _ClassVar[int]
     HIGH_BALANCE_FIELD_NUMBER: _ClassVar[int]
     LOW_BALANCE_FIELD_NUMBER: _ClassVar[int]
+    INCOME_SPENDING_SUMMARY_FIELD_NUMBER: _ClassVar[int]
     account_types: _containers.RepeatedScalarFieldContainer[_common_pb2.AccountType]
     as_of: str
     high_balance: HighBalance
     low_balance: LowBalance
-    def __init__(self, account_types: _Optional[_Iterable[_Union[_common_pb2.AccountType, str]]] = ..., as_of: _Optional[str] = ..., high_balance: _Optional[_Union[HighBalance, _Mapping]] = ..., low_balance: _Optional[_Union[LowBalance, _Mapping]] = ...) -> None: ...
+    income_spending_summary: IncomeSpendingSummary
+    def __init__(self, account_types: _Optional[_Iterable[_Union[_common_pb2.AccountType, str]]] = ..., as_of: _Optional[str] = ..., high_balance: _Optional[_Union[HighBalance, _Mapping]] = ..., low_balance: _Optional[_Union[LowBalance, _Mapping]] = ..., income_spending_summary: _Optional[_Union[IncomeSpendingSummary, _Mapping]] = ...) -> None: ...
 
 class Segment(_message.Message):
     __slots__ = ("segment_id", "type", "spec", "state", "progress", "create_time", "expire_time", "as_of", "error", "total_elements", "compute_time", "rows_scanned")
@@ -143,12 +155,14 @@ class StreamSegmentResponse(_message.Message):
     def __init__(self, segment: _Optional[_Union[Segment, _Mapping]] = ..., page: _Optional[_Union[ResultPage, _Mapping]] = ..., page_index: _Optional[int] = ...) -> None: ...
 
 class ResultPage(_message.Message):
-    __slots__ = ("high_balance", "low_balance")
+    __slots__ = ("high_balance", "low_balance", "income_spending_summary")
     HIGH_BALANCE_FIELD_NUMBER: _ClassVar[int]
     LOW_BALANCE_FIELD_NUMBER: _ClassVar[int]
+    INCOME_SPENDING_SUMMARY_FIELD_NUMBER: _ClassVar[int]
     high_balance: HighBalancePage
     low_balance: LowBalancePage
-    def __init__(self, high_balance: _Optional[_Union[HighBalancePage, _Mapping]] = ..., low_balance: _Optional[_Union[LowBalancePage, _Mapping]] = ...) -> None: ...
+    income_spending_summary: IncomeSpendingSummaryPage
+    def __init__(self, high_balance: _Optional[_Union[HighBalancePage, _Mapping]] = ..., low_balance: _Optional[_Union[LowBalancePage, _Mapping]] = ..., income_spending_summary: _Optional[_Union[IncomeSpendingSummaryPage, _Mapping]] = ...) -> None: ...
 
 class HighBalancePage(_message.Message):
     __slots__ = ("members",)
@@ -199,3 +213,31 @@ class LowBalanceAccount(_message.Message):
     amount: int
     monthly_minimums: _containers.RepeatedScalarFieldContainer[int]
     def __init__(self, account_id: _Optional[str] = ..., currency: _Optional[str] = ..., amount: _Optional[int] = ..., monthly_minimums: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class IncomeSpendingSummaryPage(_message.Message):
+    __slots__ = ("members",)
+    MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    members: _containers.RepeatedCompositeFieldContainer[IncomeSpendingSummaryMember]
+    def __init__(self, members: _Optional[_Iterable[_Union[IncomeSpendingSummaryMember, _Mapping]]] = ...) -> None: ...
+
+class IncomeSpendingSummaryMember(_message.Message):
+    __slots__ = ("user_id", "currencies")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    CURRENCIES_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    currencies: _containers.RepeatedCompositeFieldContainer[CurrencySummary]
+    def __init__(self, user_id: _Optional[str] = ..., currencies: _Optional[_Iterable[_Union[CurrencySummary, _Mapping]]] = ...) -> None: ...
+
+class CurrencySummary(_message.Message):
+    __slots__ = ("currency", "incoming_count", "incoming_sum", "outgoing_count", "outgoing_sum")
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    INCOMING_COUNT_FIELD_NUMBER: _ClassVar[int]
+    INCOMING_SUM_FIELD_NUMBER: _ClassVar[int]
+    OUTGOING_COUNT_FIELD_NUMBER: _ClassVar[int]
+    OUTGOING_SUM_FIELD_NUMBER: _ClassVar[int]
+    currency: str
+    incoming_count: int
+    incoming_sum: int
+    outgoing_count: int
+    outgoing_sum: int
+    def __init__(self, currency: _Optional[str] = ..., incoming_count: _Optional[int] = ..., incoming_sum: _Optional[int] = ..., outgoing_count: _Optional[int] = ..., outgoing_sum: _Optional[int] = ...) -> None: ...

@@ -97,13 +97,14 @@ def _low_balance(offsets, dates, amounts, balance, balance_date, opened_on, clos
         qualifies[i] = all_below
 
 
-def _check_block(offsets, dates, amounts, balance, balance_date, opened_on, closed_on, eligible):
-    n = balance.shape[0]
-    expected = {
-        "offsets": (offsets, np.int64, n + 1), "balance": (balance, np.int64, n),
-        "balance_date": (balance_date, np.int32, n), "opened_on": (opened_on, np.int32, n),
-        "closed_on": (closed_on, np.int32, n), "eligible": (eligible, np.bool_, n),
-    }
+def check_block(offsets, dates, amounts, n: int, **per_account: np.ndarray) -> None:
+    """Raises ValueError unless the block's arrays have the kernels' dtypes
+    and shapes: offsets int64[n + 1], dates int32 and amounts int64 with at
+    least offsets[-1] rows, and each per-account array 1-d of length n."""
+    dtypes = {"balance": np.int64, "balance_date": np.int32, "opened_on": np.int32,
+              "closed_on": np.int32, "eligible": np.bool_}
+    expected = {"offsets": (offsets, np.int64, n + 1),
+                **{name: (array, dtypes[name], n) for name, array in per_account.items()}}
     for name, (array, dtype, length) in expected.items():
         if array.dtype != dtype or array.ndim != 1 or array.shape[0] != length:
             raise ValueError(f"{name} must be 1-d {np.dtype(dtype).name}[{length}], "
@@ -113,6 +114,12 @@ def _check_block(offsets, dates, amounts, balance, balance_date, opened_on, clos
         if array.dtype != dtype or array.ndim != 1 or array.shape[0] < m:
             raise ValueError(f"{name} must be 1-d {np.dtype(dtype).name} with at least "
                              f"{m} rows, got {array.dtype}{list(array.shape)}")
+
+
+def _check_block(offsets, dates, amounts, balance, balance_date, opened_on, closed_on, eligible):
+    check_block(offsets, dates, amounts, balance.shape[0], balance=balance,
+                balance_date=balance_date, opened_on=opened_on, closed_on=closed_on,
+                eligible=eligible)
 
 
 def high_balance(offsets, dates, amounts, balance, balance_date, opened_on, closed_on, eligible,

@@ -167,6 +167,8 @@ def segment(record: dict[str, Any]) -> segments_pb2.Segment:
 _PAGE_TYPES = {
     "HIGH_BALANCE": (segments_pb2.HighBalancePage, segments_pb2.HighBalanceMember),
     "LOW_BALANCE": (segments_pb2.LowBalancePage, segments_pb2.LowBalanceMember),
+    "INCOME_SPENDING_SUMMARY": (segments_pb2.IncomeSpendingSummaryPage,
+                                segments_pb2.IncomeSpendingSummaryMember),
 }
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import high_balance, low_balance
+from . import high_balance, income_spending_summary, low_balance
 
-TYPES: dict[str, ModuleType] = {module.NAME: module for module in (high_balance, low_balance)}
+TYPES: dict[str, ModuleType] = {
+    module.NAME: module for module in (high_balance, low_balance, income_spending_summary)}

@@ -52,6 +52,17 @@ def parse_threshold(raw: Any, field: str) -> Threshold:
     return Threshold(currency, int(raw.get("amount", 0)))
 
 
+def parse_date(raw: Any, field: str) -> dt.date:
+    text = raw if isinstance(raw, str) else ""
+    if len(text) == 10 and text[4] == text[7] == "-":
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            pass
+    why = "is required: a date YYYY-MM-DD" if not text else "must be a date YYYY-MM-DD"
+    raise InvalidArgument(f"{field} {why}, e.g. 2026-03-25", [Violation(field, why)])
+
+
 def parse_months(raw: Any, field: str, upper: int) -> int:
     months = int(raw or 0)
     if not 1 <= months <= upper:
@@ -60,11 +71,14 @@ def parse_months(raw: Any, field: str, upper: int) -> int:
     return months
 
 
-def eligible_accounts(snapshot: Snapshot, common: Common, currency: str) -> np.ndarray:
+def eligible_accounts(snapshot: Snapshot, common: Common, currency: str | None = None
+                      ) -> np.ndarray:
     """Accounts that pass the request's filters: not erased, of an allowed
-    type, and in the threshold's currency (there is no FX)."""
+    type, and, for a threshold, in its currency (there is no FX)."""
     accounts = snapshot.accounts
-    mask = ~accounts["deleted"] & (accounts["currency"] == currency.encode())
+    mask = ~accounts["deleted"]
+    if currency is not None:
+        mask &= accounts["currency"] == currency.encode()
     if common.account_types:
         codes = [ACCOUNT_TYPE_CODES[t] for t in common.account_types]
         mask &= np.isin(accounts["type"], codes)
@@ -99,16 +113,23 @@ def members_table(snapshot: Snapshot, accounts: np.ndarray, fields: dict[str, pa
                   ) -> pa.Table:
     """One row per user: user_id and the list of their accounts, each with
     account_id, currency and `fields` (aligned with `accounts`)."""
-    users = snapshot.accounts["user"][accounts]
-    account_ids = snapshot.account_ids(accounts)
-    currencies = pa.array(snapshot.accounts["currency"][accounts].astype(str), pa.string())
+    return by_user(snapshot, snapshot.accounts["user"][accounts], "accounts", {
+        "account_id": snapshot.account_ids(accounts),
+        "currency": pa.array(snapshot.accounts["currency"][accounts].astype(str), pa.string()),
+        **fields})
+
+
+def by_user(snapshot: Snapshot, users: np.ndarray, list_name: str,
+            rows: dict[str, pa.Array]) -> pa.Table:
+    """Rows (aligned with the user indexes `users`) nested per user: one row
+    per user with user_id and the list `list_name` of their rows, users
+    ordered by user_id and each list by its first column."""
     unique_users, inverse = np.unique(users, return_inverse=True)
     user_names = snapshot.user_ids(unique_users).take(pa.array(inverse.reshape(-1)))
-    flat = pa.table({"user_id": user_names, "account_id": account_ids, "currency": currencies,
-                     **fields})
+    flat = pa.table({"user_id": user_names, **rows})
+    first = next(iter(rows))
     # Arrow orders strings by their UTF-8 bytes, which is the SPEC's order.
-    flat = flat.take(pc.sort_indices(flat, [("user_id", "ascending"),
-                                            ("account_id", "ascending")]))
+    flat = flat.take(pc.sort_indices(flat, [("user_id", "ascending"), (first, "ascending")]))
     user_col = flat.column("user_id").combine_chunks()
     n = flat.num_rows
     if n:
@@ -118,14 +139,6 @@ def members_table(snapshot: Snapshot, accounts: np.ndarray, fields: dict[str, pa
         starts = np.zeros(0, dtype=np.int64)
     offsets = pa.array(np.concatenate([starts, [n]]).astype(np.int32))
     struct = pa.StructArray.from_arrays(
-        [flat.column(name).combine_chunks() for name in flat.column_names[1:]],
-        names=flat.column_names[1:])
+        [flat.column(name).combine_chunks() for name in rows], names=list(rows))
     return pa.table({"user_id": user_col.take(pa.array(starts)),
-                     "accounts": pa.ListArray.from_arrays(offsets, struct)})
-
-
-def empty_members(fields: dict[str, pa.DataType]) -> pa.Table:
-    struct = pa.struct([("account_id", pa.string()), ("currency", pa.string()),
-                        *fields.items()])
-    return pa.table({"user_id": pa.array([], pa.string()),
-                     "accounts": pa.array([], pa.list_(struct))})
+                     list_name: pa.ListArray.from_arrays(offsets, struct)})
