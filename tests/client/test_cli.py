@@ -160,3 +160,64 @@ def test_a_malformed_csv_record_is_named_by_file(target: str, tmp_path: Path) ->
     assert out.returncode == 1
     assert f"finseg load: {transactions}:" in out.stderr
     assert "Expected 4 columns, got 5" in out.stderr
+
+
+def test_readme_grpcurl_call_per_segment_type(target: str, client, tmp_path: Path) -> None:
+    """Each segment type's grpcurl call in the README works on the tour data."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Segment types", 1)[1].split("\n## ", 1)[0]
+    calls = [line for line in re.findall(r"```sh\n(.*?)```", section, re.S)[0].splitlines()
+             if line.startswith(".venv/bin/grpcurl")]
+    kinds = [re.search(r'"spec":\{(?:"as_of":"[^"]+",)?"(\w+)"', c).group(1) for c in calls]
+    assert kinds == ["high_balance", "low_balance", "income_spending_summary"]
+    venv_bin = Path(sys.executable).parent
+    load = _readme_tour()[0].replace("/tmp/", f"{tmp_path}/").replace(
+        ".venv/bin/", f"{venv_bin}/").replace(" --tenant tour", f" --tenant tour --target {target}")
+    subprocess.run(["bash", "-euo", "pipefail", "-c", load], check=True, capture_output=True)
+    from finseg.client.api import FinsegClient
+
+    with FinsegClient(target, tenant="tour") as tour:
+        for call, kind in zip(calls, kinds, strict=True):
+            command = call.replace(".venv/bin/", f"{venv_bin}/").replace("127.0.0.1:50051",
+                                                                         target)
+            out = subprocess.run(["bash", "-c", command], capture_output=True, text=True,
+                                 timeout=60)
+            assert out.returncode == 0, out.stderr
+            segment_id = json.loads(out.stdout)["segment"]["segment_id"]
+            pages = list(tour.stream_segment(segment_id))
+            members = getattr(pages[0].page, kind).members
+            assert [m.user_id for m in members] == ["alice"], kind
+    summary = members[0].currencies[0]
+    # January of the tour: -150.00 rent and +200.00 salary.
+    assert (summary.incoming_count, summary.incoming_sum, summary.outgoing_count,
+            summary.outgoing_sum) == (1, 20000, 1, -15000)
+
+
+def test_income_spending_summary_from_the_command_line(target: str, tmp_path: Path) -> None:
+    accounts = tmp_path / "accounts.csv"
+    accounts.write_text("account_id,user_id,type,currency,balance,balance_date\n"
+                        "e1,ann,CHECKING,EUR,0.00,2026-01-31\n"
+                        "e2,ann,SAVINGS,EUR,0.00,2026-01-31\n"
+                        "j1,ann,CHECKING,JPY,0,2026-01-31\n"
+                        "e3,bob,CHECKING,EUR,0.00,2026-01-31\n")
+    transactions = tmp_path / "transactions.csv"
+    transactions.write_text("transaction_id,account_id,booking_date,amount\n"
+                            "1,e1,2026-01-01,100.50\n2,e2,2026-01-31,-20.25\n"
+                            "3,j1,2026-01-15,-300\n4,e3,2026-01-10,0.00\n"
+                            "5,e1,2026-02-01,999.00\n")
+    finseg("load", "--target", target, "--tenant", "iss", "--quiet", "--accounts",
+           str(accounts), "--transactions", str(transactions))
+    out = finseg("segment", "income-spending-summary", "--from", "2026-01-01", "--to",
+                 "2026-01-31", "--target", target, "--tenant", "iss", "--quiet", "--output",
+                 "csv").stdout
+    assert list(csv.DictReader(io.StringIO(out))) == [
+        {"user_id": "ann", "currency": "EUR", "incoming_count": "1", "incoming_sum": "100.50",
+         "outgoing_count": "1", "outgoing_sum": "-20.25"},
+        {"user_id": "ann", "currency": "JPY", "incoming_count": "0", "incoming_sum": "0",
+         "outgoing_count": "1", "outgoing_sum": "-300"},
+        {"user_id": "bob", "currency": "EUR", "incoming_count": "0", "incoming_sum": "0.00",
+         "outgoing_count": "0", "outgoing_sum": "0.00"},
+    ]
+    bad = finseg("segment", "income-spending-summary", "--from", "2026-02-01", "--to",
+                 "2026-01-31", "--target", target, "--tenant", "iss", "--quiet", check=False)
+    assert bad.returncode == 1 and "spec.income_spending_summary.from_date" in bad.stderr

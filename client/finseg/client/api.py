@@ -73,6 +73,15 @@ def low_balance(currency: str, threshold: int, months: int, *, as_of: dt.date | 
         **_common(as_of, account_types))
 
 
+def income_spending_summary(from_date: dt.date, to_date: dt.date, *,
+                            account_types: Iterable[str] = ()) -> segments_pb2.SegmentSpec:
+    """Spec of an INCOME_SPENDING_SUMMARY segment over [from_date, to_date]."""
+    return segments_pb2.SegmentSpec(
+        income_spending_summary=segments_pb2.IncomeSpendingSummary(
+            from_date=from_date.isoformat(), to_date=to_date.isoformat()),
+        **_common(None, account_types))
+
+
 def _common(as_of: dt.date | None, account_types: Iterable[str]) -> dict[str, Any]:
     return {"as_of": as_of.isoformat() if as_of else "",
             "account_types": [common_pb2.AccountType.Value("ACCOUNT_TYPE_" + t)

@@ -221,15 +221,20 @@ def cmd_load(args: argparse.Namespace) -> int:
 # ---- segment -------------------------------------------------------------
 
 def _spec(args: argparse.Namespace) -> Any:
+    types = args.account_type or ()
+    if args.kind == "income-spending-summary":
+        return api.income_spending_summary(args.from_date, args.to_date, account_types=types)
     threshold = api.minor_units(args.threshold, args.currency)
-    common = {"as_of": args.as_of, "account_types": args.account_type or ()}
+    common = {"as_of": args.as_of, "account_types": types}
     if args.kind == "high-balance":
         return api.high_balance(args.currency, threshold, **common)
     return api.low_balance(args.currency, threshold, args.months, **common)
 
 
 def _flat_rows(member: Any) -> Iterator[dict[str, Any]]:
-    for account in member.accounts:
+    """One table row per account (balance types) or per currency (money
+    flows), amounts in major units."""
+    for account in getattr(member, "accounts", ()):
         row = {"user_id": member.user_id, "account_id": account.account_id,
                "currency": account.currency,
                "amount": api.major_units(account.amount, account.currency)}
@@ -237,6 +242,12 @@ def _flat_rows(member: Any) -> Iterator[dict[str, Any]]:
             row["monthly_minimums"] = " ".join(
                 api.major_units(v, account.currency) for v in account.monthly_minimums)
         yield row
+    for summary in getattr(member, "currencies", ()):
+        yield {"user_id": member.user_id, "currency": summary.currency,
+               "incoming_count": summary.incoming_count,
+               "incoming_sum": api.major_units(summary.incoming_sum, summary.currency),
+               "outgoing_count": summary.outgoing_count,
+               "outgoing_sum": api.major_units(summary.outgoing_sum, summary.currency)}
 
 
 def _wait(client: api.FinsegClient, segment_id: str, quiet: bool) -> Any:
@@ -338,13 +349,19 @@ def parser() -> argparse.ArgumentParser:
 
     seg = sub.add_parser("segment", help="create a segment, wait, print its members")
     kinds = seg.add_subparsers(dest="kind", required=True)
-    for kind in ("high-balance", "low-balance"):
+    for kind in ("high-balance", "low-balance", "income-spending-summary"):
         k = kinds.add_parser(kind, parents=[conn])
-        k.add_argument("--threshold", required=True, help="in major units, e.g. 1000.00")
-        k.add_argument("--currency", default="EUR")
+        if kind == "income-spending-summary":
+            k.add_argument("--from", dest="from_date", type=_date, required=True,
+                           help="first booking day, YYYY-MM-DD")
+            k.add_argument("--to", dest="to_date", type=_date, required=True,
+                           help="last booking day, YYYY-MM-DD (included)")
+        else:
+            k.add_argument("--threshold", required=True, help="in major units, e.g. 1000.00")
+            k.add_argument("--currency", default="EUR")
+            k.add_argument("--as-of", type=_date, help="reference date (default: today)")
         if kind == "low-balance":
             k.add_argument("--months", type=int, required=True, help="N complete months, 1-24")
-        k.add_argument("--as-of", type=_date, help="reference date (default: today)")
         k.add_argument("--account-type", action="append",
                        help="keep only this type (repeatable), e.g. CHECKING")
         k.add_argument("--output", choices=("table", "jsonl", "csv"), default="table")
