@@ -115,8 +115,22 @@ def members_table(snapshot: Snapshot, accounts: np.ndarray, fields: dict[str, pa
     account_id, currency and `fields` (aligned with `accounts`)."""
     return by_user(snapshot, snapshot.accounts["user"][accounts], "accounts", {
         "account_id": snapshot.account_ids(accounts),
-        "currency": pa.array(snapshot.accounts["currency"][accounts].astype(str), pa.string()),
+        "currency": currency_array(snapshot.accounts["currency"][accounts]),
         **fields})
+
+
+def currency_array(codes: np.ndarray) -> pa.Array:
+    """Currency codes (numpy S3) as an Arrow string array: the few distinct
+    codes are decoded once, not once per row."""
+    distinct, inverse = np.unique(codes, return_inverse=True)
+    names = pa.array([c.decode() for c in distinct.tolist()], pa.string())
+    return names.take(pa.array(inverse.reshape(-1).astype(np.int32)))
+
+
+def currency_key(codes: np.ndarray) -> np.ndarray:
+    """int64 keys of S3 currency codes that sort like the codes."""
+    raw = np.ascontiguousarray(codes).view(np.uint8).reshape(-1, 3).astype(np.int64)
+    return (raw[:, 0] << 16) | (raw[:, 1] << 8) | raw[:, 2]
 
 
 def by_user(snapshot: Snapshot, users: np.ndarray, list_name: str,

@@ -15,7 +15,16 @@ from ...errors import InvalidArgument, Violation
 from ...kernels import flows
 from ...kernels.calendar import day_number
 from ...storage.store import Snapshot
-from .common import Common, Progress, by_user, eligible_accounts, parse_date, walk
+from .common import (
+    Common,
+    Progress,
+    by_user,
+    currency_array,
+    currency_key,
+    eligible_accounts,
+    parse_date,
+    walk,
+)
 
 NAME = "INCOME_SPENDING_SUMMARY"
 FIELD = "spec.income_spending_summary"
@@ -54,17 +63,17 @@ def run(snapshot: Snapshot, params: Params, common: Common, progress: Progress) 
     per_account = np.concatenate(sums) if sums else np.zeros((0, 5), np.int64)
     # One row per (user, currency): the accounts' rows added up.
     users, currencies = acc["user"][accounts], acc["currency"][accounts]
-    order = np.lexsort((currencies, users))
-    users, currencies, per_account = users[order], currencies[order], per_account[order]
-    if users.size:
-        new = np.concatenate([[True], (users[1:] != users[:-1]) |
-                              (currencies[1:] != currencies[:-1])])
-        starts = np.nonzero(new)[0]
+    key = (users.astype(np.int64) << 24) | currency_key(currencies)
+    order = np.argsort(key, kind="stable")
+    key, per_account = key[order], per_account[order]
+    if key.size:
+        starts = np.nonzero(np.concatenate([[True], key[1:] != key[:-1]]))[0]
         totals = np.add.reduceat(per_account, starts, axis=0)
     else:
         starts, totals = np.zeros(0, np.int64), np.zeros((0, 5), np.int64)
-    return by_user(snapshot, users[starts], "currencies", {
-        "currency": pa.array(currencies[starts].astype(str), pa.string()),
+    first_rows = order[starts]
+    return by_user(snapshot, users[first_rows], "currencies", {
+        "currency": currency_array(currencies[first_rows]),
         "incoming_count": pa.array(totals[:, flows.IN_COUNT]),
         "incoming_sum": pa.array(totals[:, flows.IN_SUM]),
         "outgoing_count": pa.array(totals[:, flows.OUT_COUNT]),
