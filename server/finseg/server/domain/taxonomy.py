@@ -1,0 +1,113 @@
+"""Label taxonomy (SPEC §1): label groups are the nodes of a dot tree.
+
+Group G contains label L when L == G or L starts with "G." (so INCOMETAX is
+not in INCOME), after aliases are resolved on both sides: with the default
+alias SALARY -> INCOME.SALARY, a transaction labelled SALARY is in the groups
+INCOME, INCOME.SALARY and SALARY alike. A label deeper than the taxonomy
+(INSURANCE.PET) still belongs to its ancestors; a request may only name
+groups that are nodes (or aliases of nodes) of the tenant's taxonomy.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from ..errors import InvalidArgument, Violation
+
+#: A group name: dot-separated parts of printable characters without spaces
+#: or dots (labels are case-sensitive, so no case is imposed).
+GROUP_NAME = re.compile(r"^[^\s.]+(\.[^\s.]+)*$")
+MAX_GROUPS = 10_000
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    groups: tuple[str, ...]
+    aliases: dict[str, str] = field(default_factory=dict)
+
+    def canonical(self, label: str) -> str:
+        """The label with an alias prefix replaced by its target node."""
+        for alias, target in self.aliases.items():
+            if label == alias:
+                return target
+            if label.startswith(alias + "."):
+                return target + label[len(alias):]
+        return label
+
+    def group(self, name: str, field_name: str) -> str:
+        """The canonical node a request's group name stands for."""
+        node = self.canonical(name)
+        if node not in self.groups:
+            known = ", ".join(sorted({*self.groups, *self.aliases}))
+            raise InvalidArgument(
+                f"{field_name} {name!r} is not a label group of this tenant's taxonomy; "
+                f"known groups: {known}", [Violation(field_name, "unknown label group")])
+        return node
+
+    def contains(self, group: str, label: str) -> bool:
+        """Whether label is in group (either may be given by an alias)."""
+        group, node = self.canonical(group), self.canonical(label)
+        return node == group or node.startswith(group + ".")
+
+    def membership(self, groups: list[str], labels: list[str]) -> np.ndarray:
+        """bool[len(labels), len(groups)]: which label (e.g. a tenant's label
+        dictionary) is in which canonical group. Kernels index it by label id
+        instead of comparing strings per transaction."""
+        out = np.zeros((len(labels), len(groups)), dtype=np.bool_)
+        for i, label in enumerate(labels):
+            for j, group in enumerate(groups):
+                out[i, j] = self.contains(group, label)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"groups": list(self.groups), "aliases": dict(self.aliases)}
+
+
+def parse(raw: dict[str, Any], field_name: str = "taxonomy") -> Taxonomy:
+    """A taxonomy from its dict form, checked: every group well formed and
+    unique, every group's parent a group too, every alias a new name that
+    points at a group."""
+    groups = list(raw.get("groups") or [])
+    aliases = dict(raw.get("aliases") or {})
+    violations: list[Violation] = []
+    if not groups:
+        violations.append(Violation(f"{field_name}.groups", "must name at least one group"))
+    if len(groups) > MAX_GROUPS:
+        violations.append(Violation(f"{field_name}.groups", f"at most {MAX_GROUPS} groups"))
+    seen: set[str] = set()
+    for i, name in enumerate(groups):
+        where = f"{field_name}.groups[{i}]"
+        if not isinstance(name, str) or not GROUP_NAME.match(name) or len(name) > 128:
+            violations.append(Violation(where, "must be 1-128 characters of dot-separated "
+                                               "parts without spaces"))
+            continue
+        if name in seen:
+            violations.append(Violation(where, f"repeats {name!r}"))
+        seen.add(name)
+    for i, name in enumerate(groups):
+        if isinstance(name, str) and "." in name and name.rsplit(".", 1)[0] not in seen:
+            violations.append(Violation(f"{field_name}.groups[{i}]",
+                                        f"its parent {name.rsplit('.', 1)[0]!r} is not a group"))
+    for alias, target in aliases.items():
+        where = f"{field_name}.aliases[{alias!r}]"
+        if not GROUP_NAME.match(alias) or alias in seen:
+            violations.append(Violation(where, "must be a new well-formed name, not a group"))
+        if target not in seen:
+            violations.append(Violation(where, f"points at {target!r}, which is not a group"))
+    if violations:
+        raise InvalidArgument(f"{field_name}: {len(violations)} problem(s): "
+                              + "; ".join(f"{v.field}: {v.description}" for v in violations[:5]),
+                              violations[:100])
+    return Taxonomy(tuple(groups), aliases)
+
+
+def default() -> Taxonomy:
+    """The taxonomy shipped with finseg (taxonomy.json in this package)."""
+    text = resources.files(__package__).joinpath("taxonomy.json").read_text()
+    return parse(json.loads(text))
