@@ -32,7 +32,14 @@ def test_reflection_lists_every_service(target: str) -> None:
     assert out.returncode == 0, out.stderr
     services = set(out.stdout.split())
     assert {"finseg.v1.IngestionService", "finseg.v1.SegmentService",
-            "grpc.health.v1.Health"} <= services
+            "finseg.v1.TaxonomyService", "grpc.health.v1.Health"} <= services
+
+
+def test_get_taxonomy_with_json(target: str) -> None:
+    out = grpcurl(target, "finseg.v1.TaxonomyService/GetTaxonomy", data="{}")
+    assert out.returncode == 0, out.stderr
+    body = json.loads(out.stdout)
+    assert body["is_default"] is True and "INCOME.SALARY" in body["taxonomy"]["groups"]
 
 
 def test_reflection_describes_documented_messages(target: str) -> None:

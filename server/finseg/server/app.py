@@ -12,20 +12,29 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from finseg.v1 import ingest_pb2, ingest_pb2_grpc, segments_pb2, segments_pb2_grpc
+from finseg.v1 import (
+    ingest_pb2,
+    ingest_pb2_grpc,
+    segments_pb2,
+    segments_pb2_grpc,
+    taxonomy_pb2,
+    taxonomy_pb2_grpc,
+)
 
 from .domain.ingest import Compactor, Ingestor
 from .domain.jobs import JobManager
+from .domain.taxonomy import Taxonomies
 from .kernels import warmup
 from .settings import Settings
 from .storage.store import Store
-from .transport.servicers import IngestionServicer, SegmentServicer
+from .transport.servicers import IngestionServicer, SegmentServicer, TaxonomyServicer
 
 log = logging.getLogger("finseg")
 
 SERVICE_NAMES = (
     ingest_pb2.DESCRIPTOR.services_by_name["IngestionService"].full_name,
     segments_pb2.DESCRIPTOR.services_by_name["SegmentService"].full_name,
+    taxonomy_pb2.DESCRIPTOR.services_by_name["TaxonomyService"].full_name,
 )
 
 
@@ -63,6 +72,8 @@ def create_server(settings: Settings) -> Service:
                  ("grpc.max_send_message_length", settings.max_message_bytes)])
     ingest_pb2_grpc.add_IngestionServiceServicer_to_server(IngestionServicer(ingestor), server)
     segments_pb2_grpc.add_SegmentServiceServicer_to_server(SegmentServicer(jobs), server)
+    taxonomy_pb2_grpc.add_TaxonomyServiceServicer_to_server(
+        TaxonomyServicer(Taxonomies(store)), server)
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidArgument, Violation
+from ..storage.store import Store
 
 #: A group name: dot-separated parts of printable characters without spaces
 #: or dots (labels are case-sensitive, so no case is imposed).
@@ -111,3 +112,25 @@ def default() -> Taxonomy:
     """The taxonomy shipped with finseg (taxonomy.json in this package)."""
     text = resources.files(__package__).joinpath("taxonomy.json").read_text()
     return parse(json.loads(text))
+
+
+class Taxonomies:
+    """Each tenant's taxonomy: its own once replaced, else the default."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._default = default()
+
+    def of(self, tenant: str) -> tuple[Taxonomy, bool]:
+        """(taxonomy, is_default) of the tenant."""
+        stored = self.store.taxonomy(tenant)
+        return (self._default, True) if stored is None else (parse(stored), False)
+
+    def replace(self, tenant: str, raw: dict[str, Any] | None) -> tuple[Taxonomy, bool]:
+        """Checks and stores a tenant's taxonomy; None restores the default."""
+        if raw is None:
+            self.store.put_taxonomy(tenant, None)
+            return self._default, True
+        taxonomy = parse(raw)
+        self.store.put_taxonomy(tenant, taxonomy.to_dict())
+        return taxonomy, False

@@ -7,9 +7,11 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import lmdb
 import numpy as np
@@ -17,7 +19,7 @@ import pyarrow as pa
 
 from ..errors import NotFound
 from .accounts import AccountTable
-from .env import DB, Environment
+from .env import DB, Environment, tenant_prefix
 from .jobs import JobStore, user_digest, without_users
 from .transactions import Block, IndexUpdate, TransactionStore
 
@@ -194,6 +196,26 @@ class Store:
                 return False
             return self.transactions.compact(
                 tenant_no, lambda txn: self.env.load_state(txn, tenant_no))
+
+    def taxonomy(self, tenant: str) -> dict[str, Any] | None:
+        """The tenant's own taxonomy as stored, or None for the default."""
+        with self.env.read() as txn:
+            tenant_no = self.env.tenant_no(txn, tenant, create=False)
+            if tenant_no is None:
+                return None
+            raw = txn.get(b"taxonomy/" + tenant_prefix(tenant_no), db=self.env.db(DB.META))
+            return None if raw is None else json.loads(bytes(raw))
+
+    def put_taxonomy(self, tenant: str, taxonomy: dict[str, Any] | None) -> None:
+        """Stores the tenant's taxonomy; None restores the default."""
+        with self.env.write() as txn:
+            tenant_no = self.env.tenant_no(txn, tenant, create=True)
+            assert tenant_no is not None
+            key = b"taxonomy/" + tenant_prefix(tenant_no)
+            if taxonomy is None:
+                txn.delete(key, db=self.env.db(DB.META))
+            else:
+                txn.put(key, json.dumps(taxonomy).encode(), db=self.env.db(DB.META))
 
     def tenants(self) -> list[str]:
         with self.env.read() as txn:

@@ -6,10 +6,18 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
-from finseg.v1 import ingest_pb2, ingest_pb2_grpc, segments_pb2, segments_pb2_grpc
+from finseg.v1 import (
+    ingest_pb2,
+    ingest_pb2_grpc,
+    segments_pb2,
+    segments_pb2_grpc,
+    taxonomy_pb2,
+    taxonomy_pb2_grpc,
+)
 
 from ..domain.ingest import Ingestor, PreparedBatch
 from ..domain.jobs import CANCELLED, FAILED, SUCCEEDED, JobManager
+from ..domain.taxonomy import Taxonomies, Taxonomy
 from ..errors import Cancelled, FailedPrecondition
 from . import convert
 from .errors import streaming, unary
@@ -105,3 +113,28 @@ class SegmentServicer(segments_pb2_grpc.SegmentServiceServicer):
             yield segments_pb2.StreamSegmentResponse(
                 segment=segment, page=convert.result_page(record["type"], table),
                 page_index=index)
+
+
+def _taxonomy_message(taxonomy: Taxonomy) -> taxonomy_pb2.LabelTaxonomy:
+    return taxonomy_pb2.LabelTaxonomy(groups=list(taxonomy.groups),
+                                      aliases=dict(taxonomy.aliases))
+
+
+class TaxonomyServicer(taxonomy_pb2_grpc.TaxonomyServiceServicer):
+    def __init__(self, taxonomies: Taxonomies) -> None:
+        self.taxonomies = taxonomies
+
+    @unary
+    def GetTaxonomy(self, request, context):  # noqa: N802
+        taxonomy, is_default = self.taxonomies.of(convert.tenant_of(context))
+        return taxonomy_pb2.GetTaxonomyResponse(taxonomy=_taxonomy_message(taxonomy),
+                                                is_default=is_default)
+
+    @unary
+    def ReplaceTaxonomy(self, request, context):  # noqa: N802
+        tenant = convert.tenant_of(context)
+        raw = None if request.restore_default else {
+            "groups": list(request.taxonomy.groups), "aliases": dict(request.taxonomy.aliases)}
+        taxonomy, is_default = self.taxonomies.replace(tenant, raw)
+        return taxonomy_pb2.ReplaceTaxonomyResponse(taxonomy=_taxonomy_message(taxonomy),
+                                                    is_default=is_default)
