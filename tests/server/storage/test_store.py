@@ -34,21 +34,42 @@ def tx_batch(rng: np.random.Generator, first_id: int, n: int, n_accounts: int
         "account_id": [f"a{a:05d}" for a in rng.integers(0, n_accounts, n)],
         "booking_date": pa.array(rng.integers(19000, 20500, n).astype(np.int32)).cast(
             pa.date32()),
-        "amount": pa.array(rng.integers(-10**6, 10**6, n), pa.int64())})
+        "amount": pa.array(rng.integers(-10**6, 10**6, n), pa.int64()),
+        "label": pa.array(rng.choice(["", "SALARY", "INSURANCE.CAR", "GROCERIES"], n))})
 
 
 def per_account_rows(store: Store) -> dict[int, list[tuple[int, int]]]:
-    """Every account's (date, amount) rows as the kernels would see them."""
-    out: dict[int, list[tuple[int, int]]] = {}
+    """Every account's (date, amount, label) rows as the kernels see them."""
+    out: dict[int, list[tuple[int, int, str]]] = {}
     with store.snapshot(TENANT) as snap:
+        labels = snap.labels().to_pylist()
         for block in snap.blocks():
             for i in range(block.count):
                 lo, hi = block.offsets[i], block.offsets[i + 1]
                 dates = block.dates[lo:hi]
                 assert np.all(np.diff(dates) >= 0), "dates must ascend within an account"
-                out[block.first + i] = sorted(zip(dates.tolist(),
-                                                  block.amounts[lo:hi].tolist(), strict=True))
+                out[block.first + i] = sorted(zip(
+                    dates.tolist(), block.amounts[lo:hi].tolist(),
+                    [labels[k] for k in block.labels[lo:hi]], strict=True))
     return out
+
+
+def test_labels_reach_the_kernels_by_id(store):
+    rng = np.random.default_rng(9)
+    ingest = Ingestor(store)
+    ingest.upsert_accounts(TENANT, accounts_batch(5))
+    batch = tx_batch(rng, 0, 400, 5)
+    ingest.append_transactions(TENANT, batch)
+    expected = sorted(zip(batch.column("account_id").to_pylist(),
+                          batch.column("label").to_pylist(), strict=True))
+    for compacted in (False, True):
+        rows = per_account_rows(store)
+        got = sorted((f"a{a:05d}", label) for a, r in rows.items() for _, _, label in r)
+        assert got == expected
+        with store.snapshot(TENANT) as snap:
+            assert sorted(snap.labels().to_pylist()) == ["", "GROCERIES", "INSURANCE.CAR",
+                                                         "SALARY"]
+        store.compact(TENANT)
 
 
 @pytest.fixture

@@ -415,6 +415,11 @@ class Ingestor:
             amounts = parse_minor_units(p.amount, exponents, "amount", check)
             check.raise_if_any("AppendTransactions batch rejected, nothing was written")
 
+            labels = p.optional["label"]
+            if not isinstance(labels, pa.DictionaryArray):
+                labels = pc.dictionary_encode(labels)
+            label_ids = writer.label_ids(labels.dictionary.to_pylist())[
+                labels.indices.to_numpy(zero_copy_only=False)]
             content = p.content.copy()
             hashing.combine(content, accounts.astype(np.uint64))
             hashing.combine(content, p.days.astype(np.uint64))
@@ -422,6 +427,7 @@ class Ingestor:
             log_batch = pa.RecordBatch.from_arrays([
                 p.tx_ids, pa.array(accounts.astype(np.int32)), pa.array(p.days.astype(np.int32)),
                 pa.array(amounts), *p.optional.values(), pa.array(p.id_hash), pa.array(content),
+                pa.array(label_ids, pa.int32()),
             ], names=LOG_COLUMNS)
             appended, duplicates = writer.append_transactions(log_batch)
         if appended:

@@ -13,45 +13,43 @@ from ._jit import kernel
 
 
 @kernel
-def merge_runs(a_offsets, a_dates, a_amounts, b_offsets, b_dates, b_amounts,
-               out_offsets, out_dates, out_amounts):
-    """Merges two CSR runs over the same accounts, each date-sorted per account.
-
-    Rows of run a come first among equal dates, so merging is stable.
-    out_offsets has len(a_offsets); out arrays hold both runs' rows.
-    """
+def merge_order(a_offsets, a_dates, b_offsets, b_dates, out_offsets, order):
+    """Merges two CSR runs over the same accounts, each date-sorted per
+    account: order[w] is the row, in run a followed by run b, that goes to
+    position w. Rows of run a come first among equal dates (stable)."""
     w = 0
+    n_a = a_dates.shape[0]
     out_offsets[0] = 0
     for i in range(a_offsets.shape[0] - 1):
         p, p_end = a_offsets[i], a_offsets[i + 1]
         q, q_end = b_offsets[i], b_offsets[i + 1]
         while p < p_end or q < q_end:
             if q >= q_end or (p < p_end and a_dates[p] <= b_dates[q]):
-                out_dates[w] = a_dates[p]
-                out_amounts[w] = a_amounts[p]
+                order[w] = p
                 p += 1
             else:
-                out_dates[w] = b_dates[q]
-                out_amounts[w] = b_amounts[q]
+                order[w] = n_a + q
                 q += 1
             w += 1
         out_offsets[i + 1] = w
 
 
-Run = tuple[np.ndarray, np.ndarray, np.ndarray]
+Columns = dict[str, np.ndarray]
 
 
-def merge(a: Run, b: Run) -> Run:
-    """(offsets, dates, amounts) of run a merged with run b (same accounts)."""
-    a_off, a_dat, a_amt = a
-    b_off, b_dat, b_amt = b
-    if a_off.shape != b_off.shape:
+def merge(a_offsets: np.ndarray, a: Columns, b_offsets: np.ndarray, b: Columns
+          ) -> tuple[np.ndarray, Columns]:
+    """(offsets, columns) of run a merged with run b (same accounts, same
+    column names, "dates" among them and ascending within each account)."""
+    if a_offsets.shape != b_offsets.shape:
         raise ValueError("runs must cover the same accounts")
-    total = int(a_off[-1]) + int(b_off[-1])
-    out = (np.empty_like(a_off, dtype=np.int64), np.empty(total, dtype=np.int32),
-           np.empty(total, dtype=np.int64))
-    merge_runs(a_off, a_dat, a_amt, b_off, b_dat, b_amt, *out)
-    return out
+    total = int(a_offsets[-1]) + int(b_offsets[-1])
+    offsets = np.empty_like(a_offsets, dtype=np.int64)
+    order = np.empty(total, dtype=np.int64)
+    merge_order(a_offsets, a["dates"][:int(a_offsets[-1])], b_offsets, b["dates"], offsets,
+                order)
+    return offsets, {name: np.concatenate([a[name][:int(a_offsets[-1])], b[name]])[order]
+                     for name in a}
 
 
 @kernel

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import balances, hashing, layout
+from . import balances, flows, hashing, layout
 from .calendar import NEVER_CLOSED, OPEN_SINCE_EVER
 
 
@@ -23,7 +23,10 @@ def warm() -> None:
                    np.array([True]))
     balances.high_balance(offsets, dates, amounts, *per_account, 3, 0)
     balances.low_balance(offsets, dates, amounts, *per_account, np.array([0, 31], np.int32), 0)
-    layout.merge((offsets, dates, amounts), (offsets, dates, amounts))
+    run: dict[str, np.ndarray] = {"dates": dates, "amounts": amounts}
+    layout.merge(offsets, run, offsets, run)
+    flows.in_out(offsets, dates, amounts, np.array([True]), 0, 3)
+    layout.sort_rows(np.array([0, 0], np.int32), dates)
     index = hashing.IdIndex(16)
     out = np.empty(1, np.uint64)
     hashing.hash_strings(np.array([0, 1], np.int64), np.array([65], np.uint8), out,

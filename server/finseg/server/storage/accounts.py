@@ -189,6 +189,8 @@ class AccountTable:
         self.env = env
         self.account_ids = IdMap(env, DB.ACCOUNT_IDS, DB.ACCOUNT_NAMES, "accounts")
         self.user_ids = IdMap(env, DB.USER_IDS, DB.USER_NAMES, "users")
+        # Labels take the same two-way map: kernels see label ids.
+        self.label_ids = IdMap(env, DB.LABEL_IDS, DB.LABEL_NAMES, "labels")
 
     def read(self, txn: lmdb.Transaction, tenant_no: int, count: int) -> dict[str, np.ndarray]:
         """Every column for accounts 0..count-1, copied out of the snapshot."""

@@ -21,7 +21,7 @@ from ..errors import NotFound
 from .accounts import AccountTable
 from .env import DB, Environment, tenant_prefix
 from .jobs import JobStore, user_digest, without_users
-from .transactions import Block, IndexUpdate, TransactionStore
+from .transactions import Block, IndexUpdate, Tail, TransactionStore
 
 
 class TenantWriter:
@@ -36,6 +36,11 @@ class TenantWriter:
     def account_indexes(self, account_ids: list[str]) -> np.ndarray:
         found = self.store.accounts.account_ids.lookup(self.txn, self.tenant_no, account_ids)
         return np.asarray(found, dtype=np.int64)
+
+    def label_ids(self, labels: list[str]) -> np.ndarray:
+        """Ids of labels in the tenant's label dictionary, adding new ones."""
+        return np.asarray(self.store.accounts.label_ids.assign(
+            self.txn, self.tenant_no, self.state, labels), dtype=np.int32)
 
     def account_column(self, name: str, indexes: np.ndarray) -> np.ndarray:
         return self.store.accounts.gather(self.txn, self.tenant_no, name, indexes)
@@ -94,7 +99,7 @@ class Snapshot:
                       else None)
         count = self.state["accounts"] if self.state else 0
         self.accounts = store.accounts.read(txn, tenant_no or 0, count)
-        self._tail: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._tail: Tail | None = None
 
     @property
     def erasures(self) -> int:
@@ -118,6 +123,14 @@ class Snapshot:
         for _, _, block in self.store.transactions.blocks(
                 self.txn, self.tenant_no, self.state, self.n_accounts, self._tail):
             yield block
+
+    def labels(self) -> pa.Array:
+        """The tenant's label dictionary: entry i is the label with id i."""
+        if self.tenant_no is None or self.state is None:
+            return pa.array([], pa.string())
+        count = self.state.get("labels", 0)
+        return self.store.accounts.label_ids.names(self.txn, self.tenant_no,
+                                                   np.arange(count, dtype=np.int64))
 
     def account_ids(self, indexes: np.ndarray) -> pa.Array:
         assert self.tenant_no is not None
@@ -162,8 +175,9 @@ class Store:
                     update.finish(committed=False)
                 # The id caches may hold ids of the write that did not commit.
                 if tenant_no is not None:
-                    self.accounts.account_ids.drop_cache(tenant_no)
-                    self.accounts.user_ids.drop_cache(tenant_no)
+                    for ids in (self.accounts.account_ids, self.accounts.user_ids,
+                                self.accounts.label_ids):
+                        ids.drop_cache(tenant_no)
                 raise
             for update in updates:
                 update.finish(committed=True)

@@ -38,7 +38,7 @@ from .env import DB, U64, Environment, tenant_prefix
 #: as they arrived; the rest are fixed-width.
 LOG_COLUMNS = ["transaction_id", "account", "booking_date", "amount", "label",
                "counterparty_name", "counterparty_iban", "purpose", "mcc", "id_hash",
-               "content_hash"]
+               "content_hash", "label_id"]
 
 #: A locator packs (batch seq, row in batch); batches hold fewer rows than this.
 ROW_BITS = 24
@@ -47,7 +47,13 @@ MAX_BATCH_ROWS = 1 << 20
 #: column on contiguous overflow pages, small enough to bound a merge's copy.
 CHUNK_ROWS = 1 << 20
 
-OFFSETS, DATES, AMOUNTS = 0, 1, 2
+OFFSETS = 0
+#: The base's row columns: name in a Block -> (key id, dtype, log column).
+BASE_COLUMNS: dict[str, tuple[int, Any, str]] = {
+    "dates": (1, np.int32, "booking_date"),
+    "amounts": (2, np.int64, "amount"),
+    "labels": (3, np.int32, "label_id"),
+}
 
 
 def _log_key(tenant_no: int, seq: int) -> bytes:
@@ -60,17 +66,35 @@ def _base_key(tenant_no: int, uid: int, column: int) -> bytes:
 
 @dataclass
 class Block:
-    """Transactions of accounts first..first+count-1 in CSR form."""
+    """Transactions of accounts first..first+count-1 in CSR form: rows of
+    account first+i are offsets[i]:offsets[i+1] of each column."""
 
     first: int
     count: int
     offsets: np.ndarray
-    dates: np.ndarray
-    amounts: np.ndarray
+    columns: dict[str, np.ndarray]
 
     @property
     def rows(self) -> int:
         return int(self.offsets[-1] - self.offsets[0])
+
+    @property
+    def dates(self) -> np.ndarray:
+        """int32 booking day numbers, ascending within an account."""
+        return self.columns["dates"]
+
+    @property
+    def amounts(self) -> np.ndarray:
+        """int64 signed minor units."""
+        return self.columns["amounts"]
+
+    @property
+    def labels(self) -> np.ndarray:
+        """int32 ids in the tenant's label dictionary."""
+        return self.columns["labels"]
+
+
+Tail = tuple[np.ndarray, dict[str, np.ndarray]]
 
 
 class IndexUpdate:
@@ -214,20 +238,18 @@ class TransactionStore:
 
     # ---- reading a snapshot ----------------------------------------
 
-    def tail(self, txn: lmdb.Transaction, tenant_no: int, state: dict[str, Any]
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Batches not merged into the base, as (account, date, amount) sorted
+    def tail(self, txn: lmdb.Transaction, tenant_no: int, state: dict[str, Any]) -> Tail:
+        """Batches not merged into the base: (accounts, columns), rows sorted
         by (account, date)."""
-        parts = [(b.column("account").to_numpy(), b.column("booking_date").to_numpy(),
-                  b.column("amount").to_numpy())
-                 for _, b in self._log_batches(txn, tenant_no, state["base"]["covered_seq"])]
-        if not parts:
-            return (np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0, np.int64))
-        accounts = np.concatenate([p[0] for p in parts])
-        dates = np.concatenate([p[1] for p in parts])
-        amounts = np.concatenate([p[2] for p in parts])
-        order = layout.sort_rows(accounts, dates)
-        return accounts[order], dates[order], amounts[order]
+        batches = [b for _, b in self._log_batches(txn, tenant_no,
+                                                   state["base"]["covered_seq"])]
+        accounts = np.concatenate([b.column("account").to_numpy() for b in batches]) \
+            if batches else np.empty(0, np.int32)
+        columns = {name: (np.concatenate([b.column(log).to_numpy() for b in batches])
+                          if batches else np.empty(0, dtype))
+                   for name, (_, dtype, log) in BASE_COLUMNS.items()}
+        order = layout.sort_rows(accounts, columns["dates"])
+        return accounts[order], {name: values[order] for name, values in columns.items()}
 
     def _chunk_ranges(self, state: dict[str, Any], n_accounts: int
                       ) -> list[tuple[list[Any] | None, int, int]]:
@@ -241,26 +263,27 @@ class TransactionStore:
         return ranges
 
     def _base_run(self, txn: lmdb.Transaction, tenant_no: int, chunk: list[Any] | None,
-                  count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                  count: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         if chunk is None:
-            return np.zeros(count + 1, np.int64), np.empty(0, np.int32), np.empty(0, np.int64)
+            return np.zeros(count + 1, np.int64), {
+                name: np.empty(0, dtype) for name, (_, dtype, _) in BASE_COLUMNS.items()}
         db = self.env.db(DB.BASE)
         uid = chunk[0]
 
-        def column(number: int, dtype: type) -> np.ndarray:
+        def column(number: int, dtype: Any) -> np.ndarray:
             raw = required(txn.get(_base_key(tenant_no, uid, number), db=db), f"base chunk {uid}")
             return from_value(raw, dtype)
 
-        offsets, dates, amounts = column(OFFSETS, np.int64), column(DATES, np.int32), \
-            column(AMOUNTS, np.int64)
+        offsets = column(OFFSETS, np.int64)
         if offsets.shape[0] < count + 1:
             # Accounts created after the chunk was written have no base rows.
             offsets = np.concatenate(
                 [offsets, np.full(count + 1 - offsets.shape[0], offsets[-1], np.int64)])
-        return offsets, dates, amounts
+        return offsets, {name: column(number, dtype)
+                         for name, (number, dtype, _) in BASE_COLUMNS.items()}
 
     def blocks(self, txn: lmdb.Transaction, tenant_no: int, state: dict[str, Any],
-               n_accounts: int, tail: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+               n_accounts: int, tail: Tail | None = None
                ) -> Iterator[tuple[list[Any] | None, bool, Block]]:
         """Every account's transactions, block by block, base and tail merged.
 
@@ -268,15 +291,16 @@ class TransactionStore:
         into the block (the compactor rewrites only those). Base arrays are
         zero-copy views valid while `txn` lives.
         """
-        t_acc, t_dates, t_amounts = tail if tail is not None else self.tail(txn, tenant_no, state)
+        t_acc, t_cols = tail if tail is not None else self.tail(txn, tenant_no, state)
         for chunk, first, count in self._chunk_ranges(state, n_accounts):
-            base = self._base_run(txn, tenant_no, chunk, count)
+            offsets, columns = self._base_run(txn, tenant_no, chunk, count)
             t_off = layout.csr_offsets(t_acc, first, count)
             lo, hi = int(t_off[0]), int(t_off[-1])
             if hi == lo:
-                yield chunk, False, Block(first, count, *base)
+                yield chunk, False, Block(first, count, offsets, columns)
                 continue
-            merged = layout.merge(base, (t_off - lo, t_dates[lo:hi], t_amounts[lo:hi]))
+            merged = layout.merge(offsets, columns, t_off - lo,
+                                  {name: values[lo:hi] for name, values in t_cols.items()})
             yield chunk, True, Block(first, count, *merged)
 
     # ---- compaction ------------------------------------------------
@@ -285,12 +309,13 @@ class TransactionStore:
         db = self.env.db(DB.BASE)
         start, stop = int(block.offsets[0]), int(block.offsets[-1])
         txn.put(_base_key(tenant_no, uid, OFFSETS), to_value(block.offsets - start), db=db)
-        txn.put(_base_key(tenant_no, uid, DATES), to_value(block.dates[start:stop]), db=db)
-        txn.put(_base_key(tenant_no, uid, AMOUNTS), to_value(block.amounts[start:stop]), db=db)
+        for name, (number, _, _) in BASE_COLUMNS.items():
+            txn.put(_base_key(tenant_no, uid, number),
+                    to_value(block.columns[name][start:stop]), db=db)
 
     def drop_chunk(self, txn: lmdb.Transaction, tenant_no: int, uid: int) -> None:
-        for column in (OFFSETS, DATES, AMOUNTS):
-            txn.delete(_base_key(tenant_no, uid, column), db=self.env.db(DB.BASE))
+        for number in (OFFSETS, *(number for number, _, _ in BASE_COLUMNS.values())):
+            txn.delete(_base_key(tenant_no, uid, number), db=self.env.db(DB.BASE))
 
     def compact(self, tenant_no: int, state_of: Any) -> bool:
         """Merges the tail into the base. Returns False when there was nothing
@@ -366,17 +391,18 @@ class TransactionStore:
             if chunk is None:
                 continue
             local = accounts[(accounts >= first) & (accounts < first + count)] - first
-            offsets, dates, amounts = self._base_run(txn, tenant_no, chunk, count)
+            offsets, columns = self._base_run(txn, tenant_no, chunk, count)
             if local.size == 0 or all(offsets[a] == offsets[a + 1] for a in local):
                 new_chunks.append(chunk)
                 continue
-            keep = np.ones(dates.shape[0], dtype=bool)
+            keep = np.ones(int(offsets[-1]), dtype=bool)
             for a in local:
                 keep[offsets[a]:offsets[a + 1]] = False
             counts = np.diff(offsets)
             counts[local] = 0
             new_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-            block = Block(first, count, new_offsets, dates[keep].copy(), amounts[keep].copy())
+            block = Block(first, count, new_offsets,
+                          {name: values[:keep.shape[0]][keep] for name, values in columns.items()})
             uid = base["next_uid"]
             base["next_uid"] = uid + 1
             self.drop_chunk(txn, tenant_no, chunk[0])
@@ -399,4 +425,4 @@ def _split(block: Block) -> Iterator[Block]:
     cuts = cuts[(cuts > 0) & (cuts < block.count)]
     bounds = [0, *cuts.tolist(), block.count]
     for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-        yield Block(block.first + a, b - a, block.offsets[a:b + 1], block.dates, block.amounts)
+        yield Block(block.first + a, b - a, block.offsets[a:b + 1], block.columns)
