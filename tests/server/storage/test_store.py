@@ -62,7 +62,7 @@ def test_labels_reach_the_kernels_by_id(store):
     ingest.append_transactions(TENANT, batch)
     expected = sorted(zip(batch.column("account_id").to_pylist(),
                           batch.column("label").to_pylist(), strict=True))
-    for compacted in (False, True):
+    for _ in ("in the tail", "after compaction"):
         rows = per_account_rows(store)
         got = sorted((f"a{a:05d}", label) for a, r in rows.items() for _, _, label in r)
         assert got == expected
