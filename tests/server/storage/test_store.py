@@ -208,3 +208,40 @@ def test_an_erased_users_ids_are_gone_from_the_store(tmp_path):
     assert b"a00002" not in stored and b"a00002" not in keys  # u00001's accounts
     assert b"u00002" in stored
     store.close()
+
+
+def test_a_failed_write_forgets_only_the_ids_it_added(store):
+    from finseg.server.errors import AlreadyExists, InvalidArgument
+
+    ingest = Ingestor(store)
+    ingest.upsert_accounts(TENANT, accounts_batch(2))
+    first = pa.record_batch({"transaction_id": ["t1"], "account_id": ["a00000"],
+                             "booking_date": ["2026-01-02"], "amount": pa.array([5])})
+    ingest.append_transactions(TENANT, first)
+    tenant_no = 1
+    caches = store.accounts.account_ids._cache
+    assert tenant_no in caches
+
+    # Rejected before any id was added: the warm cache stays.
+    with pytest.raises(InvalidArgument):
+        ingest.append_transactions(TENANT, pa.record_batch({
+            "transaction_id": ["t2"], "account_id": ["nope"], "booking_date": ["2026-01-02"],
+            "amount": pa.array([1])}))
+    assert tenant_no in caches
+
+    # Rejected after a new label got an id in the aborted transaction: that
+    # id must not survive in memory, and the label works afterwards.
+    conflicting = pa.record_batch({"transaction_id": ["t1"], "account_id": ["a00000"],
+                                   "booking_date": ["2026-01-02"], "amount": pa.array([6]),
+                                   "label": ["BRAND.NEW"]})
+    with pytest.raises(AlreadyExists):
+        ingest.append_transactions(TENANT, conflicting)
+    assert ingest.append_transactions(TENANT, pa.record_batch({
+        "transaction_id": ["t3"], "account_id": ["a00001"], "booking_date": ["2026-01-03"],
+        "amount": pa.array([7]), "label": ["BRAND.NEW"]})).appended == 1
+    rows = per_account_rows(store)
+    assert rows[1] == [(day_of("2026-01-03"), 7, "BRAND.NEW")]
+
+
+def day_of(text: str) -> int:
+    return (dt.date.fromisoformat(text) - dt.date(1970, 1, 1)).days

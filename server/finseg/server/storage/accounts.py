@@ -69,13 +69,15 @@ class IdMap:
     The forward direction is also cached in memory per tenant (filled by one
     cursor walk on first use): ingestion resolves tens of thousands of
     account ids per batch, and a Python dict answers in a tenth of the time
-    of an LMDB lookup. Writes update the cache as they go; a write that does
-    not commit must call `drop_cache`, as the cache may then hold its ids.
+    of an LMDB lookup. Writes update the cache as they go; when a write does
+    not commit, `abandon` drops the caches it changed (and only those: a
+    rejected batch that added no id costs no rebuild).
     """
 
     def __init__(self, env: Environment, forward: DB, reverse: DB, counter: str) -> None:
         self.env, self.forward, self.reverse, self.counter = env, forward, reverse, counter
         self._cache: dict[int, dict[str, int]] = {}
+        self._changed: set[int] = set()
 
     def _ids(self, txn: lmdb.Transaction, tenant_no: int) -> dict[str, int]:
         cached = self._cache.get(tenant_no)
@@ -94,8 +96,14 @@ class IdMap:
             self._cache[tenant_no] = cached
         return cached
 
-    def drop_cache(self, tenant_no: int) -> None:
-        self._cache.pop(tenant_no, None)
+    def abandon(self, tenant_no: int) -> None:
+        """The write of the tenant did not commit: forget what it cached."""
+        if tenant_no in self._changed:
+            self._cache.pop(tenant_no, None)
+        self._changed.discard(tenant_no)
+
+    def committed(self, tenant_no: int) -> None:
+        self._changed.discard(tenant_no)
 
     def lookup(self, txn: lmdb.Transaction, tenant_no: int, ids: Iterable[str]) -> list[int]:
         get = self._ids(txn, tenant_no).get
@@ -116,6 +124,7 @@ class IdMap:
                 continue
             text = ids[i]
             if text not in cache:
+                self._changed.add(tenant_no)
                 cache[text] = first_new + len(fresh)
                 fresh.append(text)
                 txn.put(_id_key(tenant_no, text), _id_value(cache[text], text), db=fdb)
@@ -172,6 +181,7 @@ class IdMap:
         """Erases ids: the forward key goes, and the id's text in its chunk
         becomes empty, so no later read returns it."""
         cache = self._ids(txn, tenant_no)
+        self._changed.add(tenant_no)
         blank: dict[int, list[int]] = {}
         for text, index in ids:
             txn.delete(_id_key(tenant_no, text), db=self.env.db(self.forward))
@@ -191,6 +201,10 @@ class AccountTable:
         self.user_ids = IdMap(env, DB.USER_IDS, DB.USER_NAMES, "users")
         # Labels take the same two-way map: kernels see label ids.
         self.label_ids = IdMap(env, DB.LABEL_IDS, DB.LABEL_NAMES, "labels")
+
+    @property
+    def id_maps(self) -> tuple[IdMap, IdMap, IdMap]:
+        return self.account_ids, self.user_ids, self.label_ids
 
     def read(self, txn: lmdb.Transaction, tenant_no: int, count: int) -> dict[str, np.ndarray]:
         """Every column for accounts 0..count-1, copied out of the snapshot."""

@@ -175,10 +175,11 @@ class Store:
                     update.finish(committed=False)
                 # The id caches may hold ids of the write that did not commit.
                 if tenant_no is not None:
-                    for ids in (self.accounts.account_ids, self.accounts.user_ids,
-                                self.accounts.label_ids):
-                        ids.drop_cache(tenant_no)
+                    for ids in self.accounts.id_maps:
+                        ids.abandon(tenant_no)
                 raise
+            for ids in self.accounts.id_maps:
+                ids.committed(tenant_no)
             for update in updates:
                 update.finish(committed=True)
             for hook in writer.after_commit:
