@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import balances, flows, hashing, layout
+from . import balances, breakdown, flows, hashing, layout
 from .calendar import NEVER_CLOSED, OPEN_SINCE_EVER
 
 
@@ -26,6 +26,10 @@ def warm() -> None:
     run: dict[str, np.ndarray] = {"dates": dates, "amounts": amounts}
     layout.merge(offsets, run, offsets, run)
     flows.in_out(offsets, dates, amounts, np.array([True]), 0, 3)
+    sums, _ = breakdown.monthly_by_group(offsets, dates, amounts, np.array([0, 0], np.int32),
+                                         np.array([True]), np.array([0, 31], np.int32),
+                                         np.ones((1, 1), np.bool_))
+    breakdown.stats(sums[:, 0, :])
     layout.sort_rows(np.array([0, 0], np.int32), dates)
     index = hashing.IdIndex(16)
     out = np.empty(1, np.uint64)
