@@ -18,6 +18,7 @@ class SegmentType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SEGMENT_TYPE_HIGH_BALANCE: _ClassVar[SegmentType]
     SEGMENT_TYPE_LOW_BALANCE: _ClassVar[SegmentType]
     SEGMENT_TYPE_INCOME_SPENDING_SUMMARY: _ClassVar[SegmentType]
+    SEGMENT_TYPE_FINANCIAL_BREAKDOWN: _ClassVar[SegmentType]
 
 class JobState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -31,6 +32,7 @@ SEGMENT_TYPE_UNSPECIFIED: SegmentType
 SEGMENT_TYPE_HIGH_BALANCE: SegmentType
 SEGMENT_TYPE_LOW_BALANCE: SegmentType
 SEGMENT_TYPE_INCOME_SPENDING_SUMMARY: SegmentType
+SEGMENT_TYPE_FINANCIAL_BREAKDOWN: SegmentType
 JOB_STATE_UNSPECIFIED: JobState
 JOB_STATE_PENDING: JobState
 JOB_STATE_RUNNING: JobState
@@ -60,19 +62,29 @@ class IncomeSpendingSummary(_message.Message):
     to_date: str
     def __init__(self, from_date: _Optional[str] = ..., to_date: _Optional[str] = ...) -> None: ...
 
+class FinancialBreakdown(_message.Message):
+    __slots__ = ("label_groups", "months")
+    LABEL_GROUPS_FIELD_NUMBER: _ClassVar[int]
+    MONTHS_FIELD_NUMBER: _ClassVar[int]
+    label_groups: _containers.RepeatedScalarFieldContainer[str]
+    months: int
+    def __init__(self, label_groups: _Optional[_Iterable[str]] = ..., months: _Optional[int] = ...) -> None: ...
+
 class SegmentSpec(_message.Message):
-    __slots__ = ("account_types", "as_of", "high_balance", "low_balance", "income_spending_summary")
+    __slots__ = ("account_types", "as_of", "high_balance", "low_balance", "income_spending_summary", "financial_breakdown")
     ACCOUNT_TYPES_FIELD_NUMBER: _ClassVar[int]
     AS_OF_FIELD_NUMBER: _ClassVar[int]
     HIGH_BALANCE_FIELD_NUMBER: _ClassVar[int]
     LOW_BALANCE_FIELD_NUMBER: _ClassVar[int]
     INCOME_SPENDING_SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    FINANCIAL_BREAKDOWN_FIELD_NUMBER: _ClassVar[int]
     account_types: _containers.RepeatedScalarFieldContainer[_common_pb2.AccountType]
     as_of: str
     high_balance: HighBalance
     low_balance: LowBalance
     income_spending_summary: IncomeSpendingSummary
-    def __init__(self, account_types: _Optional[_Iterable[_Union[_common_pb2.AccountType, str]]] = ..., as_of: _Optional[str] = ..., high_balance: _Optional[_Union[HighBalance, _Mapping]] = ..., low_balance: _Optional[_Union[LowBalance, _Mapping]] = ..., income_spending_summary: _Optional[_Union[IncomeSpendingSummary, _Mapping]] = ...) -> None: ...
+    financial_breakdown: FinancialBreakdown
+    def __init__(self, account_types: _Optional[_Iterable[_Union[_common_pb2.AccountType, str]]] = ..., as_of: _Optional[str] = ..., high_balance: _Optional[_Union[HighBalance, _Mapping]] = ..., low_balance: _Optional[_Union[LowBalance, _Mapping]] = ..., income_spending_summary: _Optional[_Union[IncomeSpendingSummary, _Mapping]] = ..., financial_breakdown: _Optional[_Union[FinancialBreakdown, _Mapping]] = ...) -> None: ...
 
 class Segment(_message.Message):
     __slots__ = ("segment_id", "type", "spec", "state", "progress", "create_time", "expire_time", "as_of", "error", "total_elements", "compute_time", "rows_scanned")
@@ -155,14 +167,16 @@ class StreamSegmentResponse(_message.Message):
     def __init__(self, segment: _Optional[_Union[Segment, _Mapping]] = ..., page: _Optional[_Union[ResultPage, _Mapping]] = ..., page_index: _Optional[int] = ...) -> None: ...
 
 class ResultPage(_message.Message):
-    __slots__ = ("high_balance", "low_balance", "income_spending_summary")
+    __slots__ = ("high_balance", "low_balance", "income_spending_summary", "financial_breakdown")
     HIGH_BALANCE_FIELD_NUMBER: _ClassVar[int]
     LOW_BALANCE_FIELD_NUMBER: _ClassVar[int]
     INCOME_SPENDING_SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    FINANCIAL_BREAKDOWN_FIELD_NUMBER: _ClassVar[int]
     high_balance: HighBalancePage
     low_balance: LowBalancePage
     income_spending_summary: IncomeSpendingSummaryPage
-    def __init__(self, high_balance: _Optional[_Union[HighBalancePage, _Mapping]] = ..., low_balance: _Optional[_Union[LowBalancePage, _Mapping]] = ..., income_spending_summary: _Optional[_Union[IncomeSpendingSummaryPage, _Mapping]] = ...) -> None: ...
+    financial_breakdown: FinancialBreakdownPage
+    def __init__(self, high_balance: _Optional[_Union[HighBalancePage, _Mapping]] = ..., low_balance: _Optional[_Union[LowBalancePage, _Mapping]] = ..., income_spending_summary: _Optional[_Union[IncomeSpendingSummaryPage, _Mapping]] = ..., financial_breakdown: _Optional[_Union[FinancialBreakdownPage, _Mapping]] = ...) -> None: ...
 
 class HighBalancePage(_message.Message):
     __slots__ = ("members",)
@@ -241,3 +255,41 @@ class CurrencySummary(_message.Message):
     outgoing_count: int
     outgoing_sum: int
     def __init__(self, currency: _Optional[str] = ..., incoming_count: _Optional[int] = ..., incoming_sum: _Optional[int] = ..., outgoing_count: _Optional[int] = ..., outgoing_sum: _Optional[int] = ...) -> None: ...
+
+class FinancialBreakdownPage(_message.Message):
+    __slots__ = ("members",)
+    MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    members: _containers.RepeatedCompositeFieldContainer[FinancialBreakdownMember]
+    def __init__(self, members: _Optional[_Iterable[_Union[FinancialBreakdownMember, _Mapping]]] = ...) -> None: ...
+
+class FinancialBreakdownMember(_message.Message):
+    __slots__ = ("user_id", "groups")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    groups: _containers.RepeatedCompositeFieldContainer[GroupBreakdown]
+    def __init__(self, user_id: _Optional[str] = ..., groups: _Optional[_Iterable[_Union[GroupBreakdown, _Mapping]]] = ...) -> None: ...
+
+class GroupBreakdown(_message.Message):
+    __slots__ = ("label_group", "currency", "count", "total", "monthly_sums", "average", "min", "max", "median", "std_dev")
+    LABEL_GROUP_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    MONTHLY_SUMS_FIELD_NUMBER: _ClassVar[int]
+    AVERAGE_FIELD_NUMBER: _ClassVar[int]
+    MIN_FIELD_NUMBER: _ClassVar[int]
+    MAX_FIELD_NUMBER: _ClassVar[int]
+    MEDIAN_FIELD_NUMBER: _ClassVar[int]
+    STD_DEV_FIELD_NUMBER: _ClassVar[int]
+    label_group: str
+    currency: str
+    count: int
+    total: int
+    monthly_sums: _containers.RepeatedScalarFieldContainer[int]
+    average: float
+    min: int
+    max: int
+    median: float
+    std_dev: float
+    def __init__(self, label_group: _Optional[str] = ..., currency: _Optional[str] = ..., count: _Optional[int] = ..., total: _Optional[int] = ..., monthly_sums: _Optional[_Iterable[int]] = ..., average: _Optional[float] = ..., min: _Optional[int] = ..., max: _Optional[int] = ..., median: _Optional[float] = ..., std_dev: _Optional[float] = ...) -> None: ...

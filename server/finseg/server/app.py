@@ -64,7 +64,9 @@ def create_server(settings: Settings) -> Service:
     store = Store(settings.data_dir, settings.map_size)
     compactor = Compactor(store, settings.compact_min_rows, settings.compact_idle_seconds)
     ingestor = Ingestor(store, on_append=compactor.notify)
-    jobs = JobManager(store, settings.workers, settings.timezone, settings.result_ttl_days)
+    taxonomies = Taxonomies(store)
+    jobs = JobManager(store, settings.workers, settings.timezone, settings.result_ttl_days,
+                      taxonomies=taxonomies)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.rpc_threads,
                                    thread_name_prefix="finseg-rpc"),
@@ -73,7 +75,7 @@ def create_server(settings: Settings) -> Service:
     ingest_pb2_grpc.add_IngestionServiceServicer_to_server(IngestionServicer(ingestor), server)
     segments_pb2_grpc.add_SegmentServiceServicer_to_server(SegmentServicer(jobs), server)
     taxonomy_pb2_grpc.add_TaxonomyServiceServicer_to_server(
-        TaxonomyServicer(Taxonomies(store)), server)
+        TaxonomyServicer(taxonomies), server)
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

@@ -27,6 +27,7 @@ from .ingest import today
 from .model import ACCOUNT_TYPE_CODES, MAX_DATE, MIN_DATE
 from .segment_types import TYPES
 from .segment_types.common import Common, Progress
+from .taxonomy import Taxonomies
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +45,10 @@ class _Live:
 
 class JobManager:
     def __init__(self, store: Store, workers: int, timezone: str, ttl_days: int,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 taxonomies: Taxonomies | None = None) -> None:
         self.store = store
+        self.taxonomies = taxonomies or Taxonomies(store)
         self.timezone = timezone
         self.ttl_seconds = ttl_days * 86400
         self.clock = clock
@@ -78,7 +81,9 @@ class JobManager:
     def create(self, tenant: str, type_name: str, raw_params: dict[str, Any],
                account_types: list[str], as_of: dt.date | None) -> dict[str, Any]:
         module = TYPES[type_name]
-        params = module.parse(raw_params)
+        # The tenant's taxonomy resolves label groups now; the job keeps the
+        # resolution, so a later change of taxonomy does not alter it.
+        params = module.parse(raw_params, self.taxonomies.of(tenant)[0])
         for i, name in enumerate(account_types):
             if name not in ACCOUNT_TYPE_CODES:
                 raise InvalidArgument(

@@ -147,7 +147,9 @@ def segment(record: dict[str, Any]) -> segments_pb2.Segment:
         account_types=[common_pb2.AccountType.Value(ACCOUNT_TYPE_PREFIX + t)
                        for t in record["account_types"]],
         as_of=record["as_of"])
-    json_format.ParseDict(record["params"], getattr(spec, kind))
+    # Stored params may carry more than the request (a breakdown keeps its
+    # resolved taxonomy nodes); the echo shows the request's fields.
+    json_format.ParseDict(record["params"], getattr(spec, kind), ignore_unknown_fields=True)
     return segments_pb2.Segment(
         segment_id=record["id"],
         type=segments_pb2.SegmentType.Value("SEGMENT_TYPE_" + record["type"]),
@@ -169,6 +171,8 @@ _PAGE_TYPES = {
     "LOW_BALANCE": (segments_pb2.LowBalancePage, segments_pb2.LowBalanceMember),
     "INCOME_SPENDING_SUMMARY": (segments_pb2.IncomeSpendingSummaryPage,
                                 segments_pb2.IncomeSpendingSummaryMember),
+    "FINANCIAL_BREAKDOWN": (segments_pb2.FinancialBreakdownPage,
+                            segments_pb2.FinancialBreakdownMember),
 }
 
 

@@ -1,5 +1,5 @@
 """Segment types. Each module holds one type's parameters (`Params`,
-`parse`, `to_dict`) and its `run` over a snapshot; its kernel lives in
+`parse(raw, taxonomy)`, `to_dict`) and its `run` over a snapshot; its kernel lives in
 finseg.server.kernels and its wire messages in protos/finseg/v1. Adding a
 type means adding a module here and registering it below."""
 
@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import high_balance, income_spending_summary, low_balance
+from . import financial_breakdown, high_balance, income_spending_summary, low_balance
 
 TYPES: dict[str, ModuleType] = {
-    module.NAME: module for module in (high_balance, low_balance, income_spending_summary)}
+    module.NAME: module for module in (high_balance, low_balance, income_spending_summary,
+                                       financial_breakdown)}

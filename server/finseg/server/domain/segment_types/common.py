@@ -134,10 +134,11 @@ def currency_key(codes: np.ndarray) -> np.ndarray:
 
 
 def by_user(snapshot: Snapshot, users: np.ndarray, list_name: str,
-            rows: dict[str, pa.Array]) -> pa.Table:
+            rows: dict[str, pa.Array], drop_first: bool = False) -> pa.Table:
     """Rows (aligned with the user indexes `users`) nested per user: one row
     per user with user_id and the list `list_name` of their rows, users
-    ordered by user_id and each list by its first column."""
+    ordered by user_id and each list by its first column (a sort key only,
+    left out of the lists, with drop_first); the sort is stable."""
     unique_users, inverse = np.unique(users, return_inverse=True)
     user_names = snapshot.user_ids(unique_users).take(pa.array(inverse.reshape(-1)))
     flat = pa.table({"user_id": user_names, **rows})
@@ -152,7 +153,8 @@ def by_user(snapshot: Snapshot, users: np.ndarray, list_name: str,
     else:
         starts = np.zeros(0, dtype=np.int64)
     offsets = pa.array(np.concatenate([starts, [n]]).astype(np.int32))
+    names = list(rows)[1:] if drop_first else list(rows)
     struct = pa.StructArray.from_arrays(
-        [flat.column(name).combine_chunks() for name in rows], names=list(rows))
+        [flat.column(name).combine_chunks() for name in names], names=names)
     return pa.table({"user_id": user_col.take(pa.array(starts)),
                      list_name: pa.ListArray.from_arrays(offsets, struct)})

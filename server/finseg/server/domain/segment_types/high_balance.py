@@ -30,7 +30,7 @@ class Params:
     threshold: Threshold
 
 
-def parse(raw: dict[str, Any]) -> Params:
+def parse(raw: dict[str, Any], taxonomy: object = None) -> Params:
     return Params(parse_threshold(raw.get("threshold"), "spec.high_balance.threshold"))
 
 

@@ -36,7 +36,7 @@ class Params:
     to_date: dt.date
 
 
-def parse(raw: dict[str, Any]) -> Params:
+def parse(raw: dict[str, Any], taxonomy: object = None) -> Params:
     first = parse_date(raw.get("from_date"), f"{FIELD}.from_date")
     last = parse_date(raw.get("to_date"), f"{FIELD}.to_date")
     if first > last:

@@ -34,7 +34,7 @@ class Params:
     months: int
 
 
-def parse(raw: dict[str, Any]) -> Params:
+def parse(raw: dict[str, Any], taxonomy: object = None) -> Params:
     return Params(parse_threshold(raw.get("threshold"), "spec.low_balance.threshold"),
                   parse_months(raw.get("months"), "spec.low_balance.months", MAX_MONTHS))
 
