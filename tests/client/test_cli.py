@@ -169,7 +169,8 @@ def test_readme_grpcurl_call_per_segment_type(target: str, client, tmp_path: Pat
     calls = [line for line in re.findall(r"```sh\n(.*?)```", section, re.S)[0].splitlines()
              if line.startswith(".venv/bin/grpcurl")]
     kinds = [re.search(r'"spec":\{(?:"as_of":"[^"]+",)?"(\w+)"', c).group(1) for c in calls]
-    assert kinds == ["high_balance", "low_balance", "income_spending_summary"]
+    assert kinds == ["high_balance", "low_balance", "income_spending_summary",
+                     "financial_breakdown"]
     venv_bin = Path(sys.executable).parent
     load = _readme_tour()[0].replace("/tmp/", f"{tmp_path}/").replace(
         ".venv/bin/", f"{venv_bin}/").replace(" --tenant tour", f" --tenant tour --target {target}")
@@ -187,7 +188,16 @@ def test_readme_grpcurl_call_per_segment_type(target: str, client, tmp_path: Pat
             pages = list(tour.stream_segment(segment_id))
             members = getattr(pages[0].page, kind).members
             assert [m.user_id for m in members] == ["alice"], kind
-    summary = members[0].currencies[0]
+    income, rent = members[0].groups  # the last call: a breakdown, in request order
+    assert (income.label_group, income.count, list(income.monthly_sums)) == \
+        ("INCOME", 1, [20000, 0])
+    assert (rent.label_group, rent.total, rent.median, rent.min) == \
+        ("RENTANDLIVING", -15000, -7500.0, -15000)
+    out = subprocess.run(["bash", "-c", calls[2].replace(".venv/bin/", f"{venv_bin}/").replace(
+        "127.0.0.1:50051", target)], capture_output=True, text=True, timeout=60)
+    with FinsegClient(target, tenant="tour") as tour:
+        pages = list(tour.stream_segment(json.loads(out.stdout)["segment"]["segment_id"]))
+    summary = pages[0].page.income_spending_summary.members[0].currencies[0]
     # January of the tour: -150.00 rent and +200.00 salary.
     assert (summary.incoming_count, summary.incoming_sum, summary.outgoing_count,
             summary.outgoing_sum) == (1, 20000, 1, -15000)
@@ -221,3 +231,25 @@ def test_income_spending_summary_from_the_command_line(target: str, tmp_path: Pa
     bad = finseg("segment", "income-spending-summary", "--from", "2026-02-01", "--to",
                  "2026-01-31", "--target", target, "--tenant", "iss", "--quiet", check=False)
     assert bad.returncode == 1 and "spec.income_spending_summary.from_date" in bad.stderr
+
+
+def test_financial_breakdown_from_the_command_line(target: str, tmp_path: Path) -> None:
+    accounts = tmp_path / "accounts.csv"
+    accounts.write_text("account_id,user_id,type,currency,balance,balance_date\n"
+                        "e1,ann,CHECKING,EUR,0.00,2026-03-31\n")
+    transactions = tmp_path / "transactions.csv"
+    transactions.write_text("transaction_id,account_id,booking_date,amount,label\n"
+                            "1,e1,2026-01-05,2000.00,SALARY\n2,e1,2026-02-05,2100.00,SALARY\n"
+                            "3,e1,2026-02-07,-30.00,INSURANCE.CAR\n")
+    finseg("load", "--target", target, "--tenant", "fb", "--quiet", "--accounts",
+           str(accounts), "--transactions", str(transactions))
+    out = finseg("segment", "financial-breakdown", "--group", "SALARY", "--group", "INSURANCE",
+                 "--months", "3", "--as-of", "2026-04-01", "--target", target, "--tenant", "fb",
+                 "--quiet", "--output", "csv").stdout
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [(r["label_group"], r["total"], r["monthly_sums"], r["median"]) for r in rows] == [
+        ("SALARY", "4100.00", "2000.00 2100.00 0.00", "2000.00"),
+        ("INSURANCE", "-30.00", "0.00 -30.00 0.00", "0.00")]
+    bad = finseg("segment", "financial-breakdown", "--group", "INCOMETAX", "--months", "3",
+                 "--target", target, "--tenant", "fb", "--quiet", check=False)
+    assert bad.returncode == 1 and "known groups" in bad.stderr

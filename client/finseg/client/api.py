@@ -82,6 +82,16 @@ def income_spending_summary(from_date: dt.date, to_date: dt.date, *,
         **_common(None, account_types))
 
 
+def financial_breakdown(label_groups: Iterable[str], months: int, *,
+                        as_of: dt.date | None = None,
+                        account_types: Iterable[str] = ()) -> segments_pb2.SegmentSpec:
+    """Spec of a FINANCIAL_BREAKDOWN segment over N complete months."""
+    return segments_pb2.SegmentSpec(
+        financial_breakdown=segments_pb2.FinancialBreakdown(
+            label_groups=list(label_groups), months=months),
+        **_common(as_of, account_types))
+
+
 def _common(as_of: dt.date | None, account_types: Iterable[str]) -> dict[str, Any]:
     return {"as_of": as_of.isoformat() if as_of else "",
             "account_types": [common_pb2.AccountType.Value("ACCOUNT_TYPE_" + t)

@@ -224,6 +224,9 @@ def _spec(args: argparse.Namespace) -> Any:
     types = args.account_type or ()
     if args.kind == "income-spending-summary":
         return api.income_spending_summary(args.from_date, args.to_date, account_types=types)
+    if args.kind == "financial-breakdown":
+        return api.financial_breakdown(args.group, args.months, as_of=args.as_of,
+                                       account_types=types)
     threshold = api.minor_units(args.threshold, args.currency)
     common = {"as_of": args.as_of, "account_types": types}
     if args.kind == "high-balance":
@@ -242,12 +245,30 @@ def _flat_rows(member: Any) -> Iterator[dict[str, Any]]:
             row["monthly_minimums"] = " ".join(
                 api.major_units(v, account.currency) for v in account.monthly_minimums)
         yield row
+    for group in getattr(member, "groups", ()):
+        currency = group.currency
+        scale = 10 ** _exponent(currency)
+        yield {"user_id": member.user_id, "label_group": group.label_group,
+               "currency": currency, "count": group.count,
+               "total": api.major_units(group.total, currency),
+               # The statistics are doubles (SPEC 1): shown rounded to cents.
+               "average": f"{group.average / scale:.2f}",
+               "min": api.major_units(group.min, currency),
+               "max": api.major_units(group.max, currency),
+               "median": f"{group.median / scale:.2f}",
+               "std_dev": f"{group.std_dev / scale:.2f}",
+               "monthly_sums": " ".join(api.major_units(v, currency)
+                                        for v in group.monthly_sums)}
     for summary in getattr(member, "currencies", ()):
         yield {"user_id": member.user_id, "currency": summary.currency,
                "incoming_count": summary.incoming_count,
                "incoming_sum": api.major_units(summary.incoming_sum, summary.currency),
                "outgoing_count": summary.outgoing_count,
                "outgoing_sum": api.major_units(summary.outgoing_sum, summary.currency)}
+
+
+def _exponent(currency: str) -> int:
+    return len(api.major_units(0, currency).partition(".")[2])
 
 
 def _wait(client: api.FinsegClient, segment_id: str, quiet: bool) -> Any:
@@ -349,9 +370,15 @@ def parser() -> argparse.ArgumentParser:
 
     seg = sub.add_parser("segment", help="create a segment, wait, print its members")
     kinds = seg.add_subparsers(dest="kind", required=True)
-    for kind in ("high-balance", "low-balance", "income-spending-summary"):
+    for kind in ("high-balance", "low-balance", "income-spending-summary",
+                 "financial-breakdown"):
         k = kinds.add_parser(kind, parents=[conn])
-        if kind == "income-spending-summary":
+        if kind == "financial-breakdown":
+            k.add_argument("--group", action="append", required=True,
+                           help="label group (repeatable), e.g. INCOME or INSURANCE.CAR")
+            k.add_argument("--months", type=int, required=True, help="N complete months, 1-12")
+            k.add_argument("--as-of", type=_date, help="reference date (default: today)")
+        elif kind == "income-spending-summary":
             k.add_argument("--from", dest="from_date", type=_date, required=True,
                            help="first booking day, YYYY-MM-DD")
             k.add_argument("--to", dest="to_date", type=_date, required=True,
