@@ -22,10 +22,6 @@ def day_number(d: dt.date) -> int:
     return (d - EPOCH).days
 
 
-def from_day_number(n: int) -> dt.date:
-    return EPOCH + dt.timedelta(days=int(n))
-
-
 def add_months(year: int, month: int, delta: int) -> tuple[int, int]:
     index = year * 12 + (month - 1) + delta
     return index // 12, index % 12 + 1

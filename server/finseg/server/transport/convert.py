@@ -15,6 +15,7 @@ from google.protobuf import duration_pb2, json_format, timestamp_pb2
 from finseg.v1 import common_pb2, ingest_pb2, segments_pb2
 
 from ..domain.model import MAX_ID_LENGTH
+from ..domain.segment_types.common import parse_date
 from ..errors import InvalidArgument, Violation
 
 TENANT_KEY = "x-finseg-tenant"
@@ -98,15 +99,8 @@ def transactions_batch(request: ingest_pb2.AppendTransactionsRequest) -> pa.Reco
 # ---- segments -------------------------------------------------------------
 
 def _date(text: str, field: str) -> dt.date | None:
-    if not text:
-        return None
-    # fromisoformat alone would also take "20260325" and week dates.
-    if len(text) == 10 and text[4] == text[7] == "-":
-        try:
-            return dt.date.fromisoformat(text)
-        except ValueError:
-            pass
-    raise bad(field, "must be a date YYYY-MM-DD, e.g. 2026-03-25")
+    """An optional date field: empty means not given."""
+    return parse_date(text, field) if text else None
 
 
 def segment_request(spec: segments_pb2.SegmentSpec

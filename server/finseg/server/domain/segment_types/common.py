@@ -53,6 +53,8 @@ def parse_threshold(raw: Any, field: str) -> Threshold:
 
 
 def parse_date(raw: Any, field: str) -> dt.date:
+    """A required "YYYY-MM-DD" date; fromisoformat alone would also take
+    "20260325" and week dates."""
     text = raw if isinstance(raw, str) else ""
     if len(text) == 10 and text[4] == text[7] == "-":
         try:
