@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from finseg.server.domain import taxonomy
-from finseg.server.kernels import breakdown
+from finseg.server.kernels import breakdown, warmup
 from finseg.server.kernels.calendar import complete_months, day_number
 
 TAXONOMY = taxonomy.default()
@@ -58,15 +58,23 @@ def to_block(accounts):
             np.array(amounts, np.int64), np.array(labels, np.int32))
 
 
-def run(accounts, as_of, n, groups, readonly=False):
+def run(accounts, as_of, n, groups, readonly=False, slot_of=None):
+    """Sums per account (or per slot, with slot_of); ineligible accounts
+    get no slot."""
     offsets, dates, amounts, labels = to_block(accounts)
     if readonly:
         offsets, dates, amounts, labels = (np.frombuffer(a.tobytes(), a.dtype)
                                            for a in (offsets, dates, amounts, labels))
     member = TAXONOMY.membership(groups, LABELS)
-    eligible = np.array([e for e, _ in accounts], bool)
-    return breakdown.monthly_by_group(offsets, dates, amounts, labels, eligible,
-                                      complete_months(as_of, n), member)
+    if slot_of is None:
+        slot_of = np.arange(len(accounts), dtype=np.int64)
+    n_slots = int(slot_of.max()) + 1 if len(accounts) else 0
+    slot_of = np.where([e for e, _ in accounts], slot_of, -1).astype(np.int64)
+    sums = np.zeros((n_slots, len(groups), n), np.int64)
+    counts = np.zeros(sums.shape[:2], np.int64)
+    breakdown.monthly_by_group(offsets, dates, amounts, labels, slot_of,
+                               complete_months(as_of, n), member, sums, counts)
+    return sums, counts
 
 
 rows = st.lists(st.tuples(st.dates(dt.date(2024, 1, 1), dt.date(2026, 6, 30)),
@@ -83,6 +91,41 @@ def test_monthly_sums_match_reference(accounts, as_of, n, groups, readonly):
     want = reference(accounts, as_of, n, groups)
     assert sums.tolist() == [s for s, _ in want]
     assert counts.tolist() == [c for _, c in want]
+
+
+@settings(max_examples=100, deadline=None, derandomize=True, database=None)
+@given(st.lists(st.tuples(st.booleans(), rows, st.integers(0, 3)), min_size=1, max_size=12),
+       st.dates(dt.date(2024, 3, 1), dt.date(2026, 7, 31)), st.integers(1, 12),
+       st.lists(st.sampled_from(GROUPS), min_size=1, max_size=3, unique=True))
+def test_accounts_sharing_a_slot_add_up(accounts, as_of, n, groups):
+    slot_of = np.array([slot for _, _, slot in accounts], np.int64)
+    accounts = [(e, r) for e, r, _ in accounts]
+    sums, counts = run(accounts, as_of, n, groups, slot_of=slot_of)
+    want_sums = np.zeros_like(sums)
+    want_counts = np.zeros_like(counts)
+    for slot, (s, c) in zip(slot_of, reference(accounts, as_of, n, groups), strict=True):
+        want_sums[slot] += np.array(s, np.int64)
+        want_counts[slot] += np.array(c, np.int64)
+    assert sums.tolist() == want_sums.tolist()
+    assert counts.tolist() == want_counts.tolist()
+
+
+def test_rows_come_per_user_then_group_then_slot_with_their_statistics():
+    # Slots 0-1 are one user's (two currencies), slot 2 another user's.
+    sums = np.array([[[1, 2], [0, 0]], [[0, 0], [5, -5]], [[-3, 0], [7, 7]]], np.int64)
+    counts = np.array([[2, 0], [0, 1], [1, 3]], np.int64)
+    out = breakdown.rows(np.array([0, 2, 3], np.int64), sums, counts)
+    assert out["user_rows"].tolist() == [2, 2]
+    assert list(zip(out["slot"].tolist(), out["group"].tolist(), strict=True)) == [
+        (0, 0), (1, 1), (2, 0), (2, 1)]
+    assert out["count"].tolist() == [2, 1, 1, 3]  # a zero total still counts (5 - 5)
+    assert out["monthly"].tolist() == [[1, 2], [5, -5], [-3, 0], [7, 7]]
+    assert out["total"].tolist() == [3, 0, -3, 14]
+    assert out["median"].tolist() == [1.5, 0.0, -1.5, 7.0]
+    assert out["std_dev"].tolist() == [0.5, 5.0, 1.5, 0.0]
+    empty = breakdown.rows(np.zeros(1, np.int64), np.zeros((0, 1, 3), np.int64),
+                           np.zeros((0, 1), np.int64))
+    assert empty["monthly"].shape == (0, 3) and empty["user_rows"].shape == (0,)
 
 
 def test_edges_of_months_leap_day_and_year_change():
@@ -137,11 +180,23 @@ def test_argument_checks():
     offsets, dates, amounts, labels = to_block([(True, [(dt.date(2026, 1, 2), 1, "SALARY")])])
     member = TAXONOMY.membership(["INCOME"], LABELS)
     bounds = complete_months(dt.date(2026, 2, 1), 1)
+    slot_of = np.zeros(1, np.int64)
+    sums, counts = np.zeros((1, 1, 1), np.int64), np.zeros((1, 1), np.int64)
     with pytest.raises(ValueError, match="labels"):
         breakdown.monthly_by_group(offsets, dates, amounts, labels.astype(np.int64),
-                                   np.ones(1, bool), bounds, member)
+                                   slot_of, bounds, member, sums, counts)
     with pytest.raises(ValueError, match="outside the membership"):
-        breakdown.monthly_by_group(offsets, dates, amounts, labels, np.ones(1, bool), bounds,
-                                   member[:1])
+        breakdown.monthly_by_group(offsets, dates, amounts, labels, slot_of, bounds,
+                                   member[:1], sums, counts)
+    with pytest.raises(ValueError, match="outside the sums"):
+        breakdown.monthly_by_group(offsets, dates, amounts, labels, slot_of + 1, bounds,
+                                   member, sums, counts)
+    with pytest.raises(ValueError, match="slot_of, sums and counts"):
+        breakdown.monthly_by_group(offsets, dates, amounts, labels, slot_of, bounds,
+                                   member, sums[:, :, :0], counts)
     with pytest.raises(ValueError, match="monthly"):
         breakdown.stats(np.zeros((1, 0), np.int64))
+
+
+def test_warm_up_compiles_every_kernel_with_the_arguments_it_takes():
+    warmup.warm()  # an argument list out of date with a kernel raises here

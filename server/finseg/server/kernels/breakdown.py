@@ -1,11 +1,12 @@
-"""FINANCIAL_BREAKDOWN kernels (SPEC §4): monthly sums per label group, then
-the statistics over each row of N monthly sums.
+"""FINANCIAL_BREAKDOWN kernels (SPEC §4): monthly sums per result slot and
+label group, then one row per (slot, group) with its statistics.
 
 Blocks are laid out as in `balances` (CSR offsets, dates ascending within an
 account), plus `labels` int32[m]: each row's id in the tenant's label
 dictionary. `member` bool[n_labels, G] says which label id is in which of the
 G requested groups (taxonomy.Taxonomy.membership); a row in two groups counts
-in each. Sums are exact int64; the statistics are float64.
+in each. A *slot* is what the result adds up: one (user, currency) pair.
+Sums are exact int64; the statistics are float64.
 """
 
 from __future__ import annotations
@@ -18,42 +19,54 @@ from .balances import check_block
 
 
 @parallel_kernel
-def _monthly_by_group(offsets, dates, amounts, labels, eligible, month_bounds, member,
-                      sums, counts):
+def _monthly_by_group(offsets, dates, amounts, labels, runs, run_accounts, slot_of,
+                      month_bounds, member, sums, counts):
     n_months = month_bounds.shape[0] - 1
     n_groups = member.shape[1]
     start, stop = month_bounds[0], month_bounds[n_months]
-    for i in prange(eligible.shape[0]):
-        for g in range(n_groups):
-            counts[i, g] = 0
-            for k in range(n_months):
-                sums[i, g, k] = 0
-        if not eligible[i]:
-            continue
-        k = 0
-        for r in range(offsets[i], offsets[i + 1]):
-            day = dates[r]
-            if day < start:
-                continue
-            if day >= stop:
-                break  # dates ascend within an account
-            while day >= month_bounds[k + 1]:
-                k += 1
-            label = labels[r]
-            for g in range(n_groups):
-                if member[label, g]:
-                    sums[i, g, k] += amounts[r]
-                    counts[i, g] += 1
+    # One run holds the block's accounts of one slot, so parallel runs never
+    # write the same slot.
+    for j in prange(runs.shape[0] - 1):
+        slot = slot_of[run_accounts[runs[j]]]
+        for q in range(runs[j], runs[j + 1]):
+            i = run_accounts[q]
+            k = 0
+            for r in range(offsets[i], offsets[i + 1]):
+                day = dates[r]
+                if day < start:
+                    continue
+                if day >= stop:
+                    break  # dates ascend within an account
+                while day >= month_bounds[k + 1]:
+                    k += 1
+                label = labels[r]
+                for g in range(n_groups):
+                    if member[label, g]:
+                        sums[slot, g, k] += amounts[r]
+                        counts[slot, g] += 1
+
+
+def slot_runs(slot_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The accounts of a block grouped by slot, skipping those without one
+    (-1): (runs int64[r + 1], accounts int64[...]) in CSR form."""
+    accounts = np.nonzero(slot_of >= 0)[0]
+    accounts = accounts[np.argsort(slot_of[accounts], kind="stable")]
+    slots = slot_of[accounts]
+    change = np.nonzero(slots[1:] != slots[:-1])[0] + 1
+    runs = np.concatenate([[0], change, [accounts.shape[0]]]) if accounts.size else \
+        np.zeros(1, np.int64)
+    return runs.astype(np.int64), accounts.astype(np.int64)
 
 
 def monthly_by_group(offsets: np.ndarray, dates: np.ndarray, amounts: np.ndarray,
-                     labels: np.ndarray, eligible: np.ndarray, month_bounds: np.ndarray,
-                     member: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per account and group over the N months [month_bounds[0],
-    month_bounds[N]): (sums int64[n, G, N], counts int64[n, G]). A row of
-    0.00 counts; ineligible accounts get zeros."""
-    n = eligible.shape[0]
-    check_block(offsets, dates, amounts, n, eligible=eligible)
+                     labels: np.ndarray, slot_of: np.ndarray, month_bounds: np.ndarray,
+                     member: np.ndarray, sums: np.ndarray, counts: np.ndarray) -> None:
+    """Adds the block's rows in the N months [month_bounds[0],
+    month_bounds[N]) to sums int64[slots, G, N] and counts int64[slots, G]:
+    each account's rows go to its slot, slot_of int64[n] (-1: left out). A
+    row of 0.00 counts. Called once per block with the same outputs."""
+    n = slot_of.shape[0]
+    check_block(offsets, dates, amounts, n)
     m = int(offsets[-1]) if n else 0
     if labels.dtype != np.int32 or labels.ndim != 1 or labels.shape[0] < m:
         raise ValueError(f"labels must be 1-d int32 with at least {m} rows, got "
@@ -66,38 +79,59 @@ def monthly_by_group(offsets: np.ndarray, dates: np.ndarray, amounts: np.ndarray
                                   or int(labels[:m].min()) < 0):
         raise ValueError("a label id is outside the membership table")
     n_months, n_groups = month_bounds.shape[0] - 1, member.shape[1]
-    sums = np.empty((n, n_groups, n_months), dtype=np.int64)
-    counts = np.empty((n, n_groups), dtype=np.int64)
-    _monthly_by_group(offsets, dates, amounts, labels, eligible, month_bounds, member, sums,
-                      counts)
-    return sums, counts
+    if (slot_of.dtype != np.int64 or sums.dtype != np.int64 or counts.dtype != np.int64
+            or sums.ndim != 3 or sums.shape[1:] != (n_groups, n_months)
+            or counts.shape != sums.shape[:2]):
+        raise ValueError("slot_of, sums and counts must be int64 [n], [slots, G, N], [slots, G]")
+    if n and int(slot_of.max()) >= sums.shape[0]:
+        raise ValueError("a slot is outside the sums")
+    runs, run_accounts = slot_runs(slot_of)
+    _monthly_by_group(offsets, dates, amounts, labels, runs, run_accounts, slot_of,
+                      month_bounds, member, sums, counts)
+
+
+@kernel
+def _row_stats(monthly, ordered, r, total, average, low, high, median, std_dev):
+    """Statistics of one row's N monthly sums; `ordered` is scratch of N."""
+    n = monthly.shape[0]
+    t = np.int64(0)
+    for k in range(n):
+        t += monthly[k]
+        # Insertion sort: N is at most a few dozen.
+        v = monthly[k]
+        p = k
+        while p > 0 and ordered[p - 1] > v:
+            ordered[p] = ordered[p - 1]
+            p -= 1
+        ordered[p] = v
+    total[r] = t
+    mean = t / n
+    average[r] = mean
+    low[r] = ordered[0]
+    high[r] = ordered[n - 1]
+    if n % 2:
+        median[r] = float(ordered[n // 2])
+    else:
+        # Halves first: the sum of two large int64 could overflow.
+        median[r] = ordered[n // 2 - 1] / 2.0 + ordered[n // 2] / 2.0
+    squares = 0.0
+    for k in range(n):
+        d = monthly[k] - mean
+        squares += d * d
+    std_dev[r] = np.sqrt(squares / n)
 
 
 @kernel
 def _stats(monthly, total, average, low, high, median, std_dev):
-    rows, n = monthly.shape
-    ordered = np.empty(n, dtype=np.int64)
-    for r in range(rows):
-        t = np.int64(0)
-        for k in range(n):
-            t += monthly[r, k]
-            ordered[k] = monthly[r, k]
-        ordered.sort()
-        total[r] = t
-        mean = t / n
-        average[r] = mean
-        low[r] = ordered[0]
-        high[r] = ordered[n - 1]
-        if n % 2:
-            median[r] = float(ordered[n // 2])
-        else:
-            # Halves first: the sum of two large int64 could overflow.
-            median[r] = ordered[n // 2 - 1] / 2.0 + ordered[n // 2] / 2.0
-        squares = 0.0
-        for k in range(n):
-            d = monthly[r, k] - mean
-            squares += d * d
-        std_dev[r] = np.sqrt(squares / n)
+    ordered = np.empty(monthly.shape[1], dtype=np.int64)
+    for r in range(monthly.shape[0]):
+        _row_stats(monthly[r], ordered, r, total, average, low, high, median, std_dev)
+
+
+def _stat_columns(rows: int) -> dict[str, np.ndarray]:
+    return {"total": np.empty(rows, np.int64), "average": np.empty(rows),
+            "min": np.empty(rows, np.int64), "max": np.empty(rows, np.int64),
+            "median": np.empty(rows), "std_dev": np.empty(rows)}
 
 
 def stats(monthly: np.ndarray) -> dict[str, np.ndarray]:
@@ -106,10 +140,63 @@ def stats(monthly: np.ndarray) -> dict[str, np.ndarray]:
     for even N) and population standard deviation (ddof = 0)."""
     if monthly.dtype != np.int64 or monthly.ndim != 2 or monthly.shape[1] < 1:
         raise ValueError("monthly must be int64[rows, N] with N >= 1")
-    rows = monthly.shape[0]
-    out = {"total": np.empty(rows, np.int64), "average": np.empty(rows),
-           "min": np.empty(rows, np.int64), "max": np.empty(rows, np.int64),
-           "median": np.empty(rows), "std_dev": np.empty(rows)}
+    out = _stat_columns(monthly.shape[0])
     _stats(monthly, out["total"], out["average"], out["min"], out["max"], out["median"],
            out["std_dev"])
+    return out
+
+
+@parallel_kernel
+def _rows_per_user(user_starts, counts, per_user):
+    for u in prange(user_starts.shape[0] - 1):
+        c = 0
+        for s in range(user_starts[u], user_starts[u + 1]):
+            for g in range(counts.shape[1]):
+                if counts[s, g] > 0:
+                    c += 1
+        per_user[u] = c
+
+
+@parallel_kernel
+def _fill_rows(user_starts, sums, counts, row_starts, slot, group, count, monthly,
+               total, average, low, high, median, std_dev):
+    n_users = user_starts.shape[0] - 1
+    n_groups, n_months = sums.shape[1], sums.shape[2]
+    # Users in chunks, so each thread allocates its scratch once.
+    for c in prange((n_users + 1023) // 1024):
+        ordered = np.empty(n_months, dtype=np.int64)
+        for u in range(c * 1024, min(n_users, (c + 1) * 1024)):
+            r = row_starts[u]
+            # Inside a user: by group (the request's order), then by slot.
+            for g in range(n_groups):
+                for s in range(user_starts[u], user_starts[u + 1]):
+                    if counts[s, g] == 0:
+                        continue
+                    slot[r] = s
+                    group[r] = g
+                    count[r] = counts[s, g]
+                    for k in range(n_months):
+                        monthly[r, k] = sums[s, g, k]
+                    _row_stats(sums[s, g], ordered, r, total, average, low, high, median,
+                               std_dev)
+                    r += 1
+
+
+def rows(user_starts: np.ndarray, sums: np.ndarray, counts: np.ndarray
+         ) -> dict[str, np.ndarray]:
+    """One row per (slot, group) with a count, in result order: users as
+    user_starts (CSR over slots) gives them, then group, then slot. Columns:
+    slot, group, count, monthly int64[rows, N] and the statistics of
+    `stats`."""
+    per_user = np.empty(user_starts.shape[0] - 1, np.int64)
+    _rows_per_user(user_starts, counts, per_user)
+    row_starts = np.concatenate([[0], np.cumsum(per_user)]).astype(np.int64)
+    n = int(row_starts[-1])
+    out = {"slot": np.empty(n, np.int64), "group": np.empty(n, np.int64),
+           "count": np.empty(n, np.int64),
+           "monthly": np.empty((n, sums.shape[2]), np.int64), **_stat_columns(n)}
+    _fill_rows(user_starts, sums, counts, row_starts, out["slot"], out["group"], out["count"],
+               out["monthly"], out["total"], out["average"], out["min"], out["max"],
+               out["median"], out["std_dev"])
+    out["user_rows"] = per_user
     return out

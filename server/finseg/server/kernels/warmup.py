@@ -26,10 +26,12 @@ def warm() -> None:
     run: dict[str, np.ndarray] = {"dates": dates, "amounts": amounts}
     layout.merge(offsets, run, offsets, run)
     flows.in_out(offsets, dates, amounts, np.array([True]), 0, 3)
-    sums, _ = breakdown.monthly_by_group(offsets, dates, amounts, np.array([0, 0], np.int32),
-                                         np.array([True]), np.array([0, 31], np.int32),
-                                         np.ones((1, 1), np.bool_))
+    sums, counts = np.zeros((1, 1, 1), np.int64), np.zeros((1, 1), np.int64)
+    breakdown.monthly_by_group(offsets, dates, amounts, np.array([0, 0], np.int32),
+                               np.zeros(1, np.int64), np.array([0, 31], np.int32),
+                               np.ones((1, 1), np.bool_), sums, counts)
     breakdown.stats(sums[:, 0, :])
+    breakdown.rows(np.array([0, 1], np.int64), sums, counts)
     layout.sort_rows(np.array([0, 0], np.int32), dates)
     index = hashing.IdIndex(16)
     out = np.empty(1, np.uint64)

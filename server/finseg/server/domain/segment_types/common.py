@@ -111,6 +111,53 @@ def walk(snapshot: Snapshot, progress: Progress) -> Iterator[tuple[Block, slice]
         progress.report(min(done / total, 0.99))
 
 
+@dataclass(frozen=True)
+class Slots:
+    """The (user, currency) pairs of the eligible accounts, numbered in
+    result order: by user_id bytes, then currency. Types that add amounts up
+    per user and currency accumulate straight into slots, so the result
+    needs no grouping or sorting afterwards."""
+
+    of_account: np.ndarray   # int64[n_accounts]: the account's slot, -1 if not eligible
+    user: np.ndarray         # int64[n_slots]: user index
+    currency: np.ndarray     # S3[n_slots]
+    user_starts: np.ndarray  # int64[n_users + 1]: slots of the k-th user, CSR
+
+    @property
+    def count(self) -> int:
+        return int(self.user.shape[0])
+
+
+def user_currency_slots(snapshot: Snapshot, eligible: np.ndarray) -> Slots:
+    accounts = np.nonzero(eligible)[0]
+    users, user_of = np.unique(snapshot.accounts["user"][accounts], return_inverse=True)
+    # Arrow orders strings by their UTF-8 bytes, which is the SPEC's order.
+    by_name = pc.sort_indices(snapshot.user_ids(users)).to_numpy()
+    rank = np.empty(users.shape[0], np.int64)
+    rank[by_name] = np.arange(users.shape[0])
+    currencies = snapshot.accounts["currency"][accounts]
+    key = (rank[user_of.reshape(-1)] << 24) | currency_key(currencies)
+    keys, first, slot = np.unique(key, return_index=True, return_inverse=True)
+    of_account = np.full(snapshot.n_accounts, -1, np.int64)
+    of_account[accounts] = slot.reshape(-1)
+    slot_rank = keys >> 24
+    user_starts = np.concatenate([[0], np.nonzero(slot_rank[1:] != slot_rank[:-1])[0] + 1,
+                                  [keys.shape[0]]]) if keys.size else np.zeros(1, np.int64)
+    return Slots(of_account, users[by_name][slot_rank], currencies[first],
+                 user_starts.astype(np.int64))
+
+
+def nest(snapshot: Snapshot, users: np.ndarray, user_rows: np.ndarray, list_name: str,
+         rows: dict[str, pa.Array]) -> pa.Table:
+    """Rows already in result order nested per user: `users` (user indexes,
+    ordered by user_id) with `user_rows` rows each, zero counts allowed."""
+    keep = user_rows > 0
+    offsets = np.concatenate([[0], np.cumsum(user_rows[keep])]).astype(np.int32)
+    struct = pa.StructArray.from_arrays(list(rows.values()), names=list(rows))
+    return pa.table({"user_id": snapshot.user_ids(users[keep]),
+                     list_name: pa.ListArray.from_arrays(pa.array(offsets), struct)})
+
+
 def members_table(snapshot: Snapshot, accounts: np.ndarray, fields: dict[str, pa.Array],
                   ) -> pa.Table:
     """One row per user: user_id and the list of their accounts, each with

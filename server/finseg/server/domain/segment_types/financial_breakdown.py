@@ -18,11 +18,11 @@ from ..taxonomy import Taxonomy
 from .common import (
     Common,
     Progress,
-    by_user,
     currency_array,
-    currency_key,
     eligible_accounts,
+    nest,
     parse_months,
+    user_currency_slots,
     walk,
 )
 
@@ -67,48 +67,27 @@ def to_dict(params: Params) -> dict[str, Any]:
 def run(snapshot: Snapshot, params: Params, common: Common, progress: Progress) -> pa.Table:
     taxonomy = Taxonomy(params.nodes, params.aliases)
     member = taxonomy.membership(list(params.nodes), snapshot.labels().to_pylist())
-    eligible = eligible_accounts(snapshot, common)
+    slots = user_currency_slots(snapshot, eligible_accounts(snapshot, common))
     bounds = complete_months(common.as_of, params.months)
-    accounts, groups, monthly, counts = [], [], [], []
+    sums = np.zeros((slots.count, len(params.nodes), params.months), np.int64)
+    counts = np.zeros((slots.count, len(params.nodes)), np.int64)
     for block, s in walk(snapshot, progress):
-        sums, count = breakdown.monthly_by_group(block.offsets, block.dates, block.amounts,
-                                                 block.labels, eligible[s], bounds, member)
-        local, group = np.nonzero(count > 0)
-        accounts.append(local + block.first)
-        groups.append(group)
-        monthly.append(sums[local, group])
-        counts.append(count[local, group])
-    acc = snapshot.accounts
-    account = np.concatenate(accounts) if accounts else np.zeros(0, np.int64)
-    group = np.concatenate(groups) if groups else np.zeros(0, np.int64)
-    sums = np.concatenate(monthly) if monthly else np.zeros((0, params.months), np.int64)
-    count = np.concatenate(counts) if counts else np.zeros(0, np.int64)
-    # One row per (user, group, currency): the accounts' monthly sums added up.
-    users, currencies = acc["user"][account], acc["currency"][account]
-    order = np.lexsort((currency_key(currencies), group, users))
-    keys = np.stack([users[order], group[order], currency_key(currencies[order])], axis=1)
-    if keys.shape[0]:
-        starts = np.nonzero(np.concatenate([[True], (keys[1:] != keys[:-1]).any(axis=1)]))[0]
-        sums = np.add.reduceat(sums[order], starts, axis=0)
-        count = np.add.reduceat(count[order], starts)
-    else:
-        starts = np.zeros(0, np.int64)
-    first = order[starts]
-    stats = breakdown.stats(np.ascontiguousarray(sums))
+        breakdown.monthly_by_group(block.offsets, block.dates, block.amounts, block.labels,
+                                   slots.of_account[s], bounds, member, sums, counts)
+    out = breakdown.rows(slots.user_starts, sums, counts)
+    del sums, counts
     names = pa.array(list(params.label_groups), pa.string())
-    return by_user(snapshot, users[first], "groups", {
-        # by_user orders by the first column; the group's position keeps the
-        # request's order, and the rows arrive ordered by currency within it.
-        "position": pa.array(group[first].astype(np.int32)),
-        "label_group": names.take(pa.array(group[first])),
-        "currency": currency_array(currencies[first]),
-        "count": pa.array(count),
-        "total": pa.array(stats["total"]),
-        "monthly_sums": pa.FixedSizeListArray.from_arrays(
-            pa.array(sums.reshape(-1), pa.int64()), params.months).cast(pa.list_(pa.int64())),
-        "average": pa.array(stats["average"]),
-        "min": pa.array(stats["min"]),
-        "max": pa.array(stats["max"]),
-        "median": pa.array(stats["median"]),
-        "std_dev": pa.array(stats["std_dev"]),
-    }, drop_first=True)
+    return nest(snapshot, slots.user[slots.user_starts[:-1]], out["user_rows"], "groups", {
+        "label_group": names.take(pa.array(out["group"])),
+        "currency": currency_array(slots.currency[out["slot"]]),
+        "count": pa.array(out["count"]),
+        "total": pa.array(out["total"]),
+        "monthly_sums": pa.ListArray.from_arrays(
+            pa.array(np.arange(0, out["monthly"].size + 1, params.months, dtype=np.int32)),
+            pa.array(out["monthly"].reshape(-1))),
+        "average": pa.array(out["average"]),
+        "min": pa.array(out["min"]),
+        "max": pa.array(out["max"]),
+        "median": pa.array(out["median"]),
+        "std_dev": pa.array(out["std_dev"]),
+    })
