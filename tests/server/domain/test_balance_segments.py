@@ -51,7 +51,8 @@ def random_bank(rng: np.random.Generator, n_accounts: int, n_tx: int, as_of: dt.
 def load(store: Store, accounts, txs, rng) -> None:
     ingest = Ingestor(store)
     ingest.upsert_accounts(TENANT, pa.RecordBatch.from_pylist(accounts))
-    cuts = sorted(rng.choice(np.arange(1, len(txs)), size=4, replace=False).tolist())
+    cuts = sorted(rng.choice(np.arange(1, len(txs)), size=min(4, max(len(txs) - 1, 0)),
+                             replace=False).tolist())
     for k, (lo, hi) in enumerate(zip([0, *cuts], [*cuts, len(txs)], strict=True)):
         ingest.append_transactions(TENANT, pa.RecordBatch.from_pylist(txs[lo:hi]))
         if k == 2:

@@ -249,6 +249,14 @@ def _hash_plain(values: pa.Array, seed: int) -> np.ndarray:
     return out
 
 
+def _dictionary_ids(values: pa.Array, assign: Callable[[list[str]], np.ndarray]
+                    ) -> np.ndarray:
+    """Per row, the id of its text in a tenant dictionary (labels,
+    counterparty names): each distinct text of the batch is looked up once."""
+    encoded = values if isinstance(values, pa.DictionaryArray) else pc.dictionary_encode(values)
+    return assign(encoded.dictionary.to_pylist())[encoded.indices.to_numpy(zero_copy_only=False)]
+
+
 def _hash_text(values: pa.Array, seed: int) -> np.ndarray:
     """64-bit hash of each row's text; equal text, equal hash, whether the
     column came dictionary-encoded or not."""
@@ -415,11 +423,9 @@ class Ingestor:
             amounts = parse_minor_units(p.amount, exponents, "amount", check)
             check.raise_if_any("AppendTransactions batch rejected, nothing was written")
 
-            labels = p.optional["label"]
-            if not isinstance(labels, pa.DictionaryArray):
-                labels = pc.dictionary_encode(labels)
-            label_ids = writer.label_ids(labels.dictionary.to_pylist())[
-                labels.indices.to_numpy(zero_copy_only=False)]
+            label_ids = _dictionary_ids(p.optional["label"], writer.label_ids)
+            counterparty_ids = _dictionary_ids(p.optional["counterparty_name"],
+                                               writer.counterparty_ids)
             content = p.content.copy()
             hashing.combine(content, accounts.astype(np.uint64))
             hashing.combine(content, p.days.astype(np.uint64))
@@ -427,7 +433,7 @@ class Ingestor:
             log_batch = pa.RecordBatch.from_arrays([
                 p.tx_ids, pa.array(accounts.astype(np.int32)), pa.array(p.days.astype(np.int32)),
                 pa.array(amounts), *p.optional.values(), pa.array(p.id_hash), pa.array(content),
-                pa.array(label_ids, pa.int32()),
+                pa.array(label_ids, pa.int32()), pa.array(counterparty_ids, pa.int32()),
             ], names=LOG_COLUMNS)
             appended, duplicates = writer.append_transactions(log_batch)
         if appended:

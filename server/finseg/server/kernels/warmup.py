@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import balances, breakdown, flows, hashing, layout
+from . import balances, breakdown, flows, hashing, insurance, layout
 from .calendar import NEVER_CLOSED, OPEN_SINCE_EVER
 
 
@@ -32,6 +32,11 @@ def warm() -> None:
                                np.ones((1, 1), np.bool_), sums, counts)
     breakdown.stats(sums[:, 0, :])
     breakdown.rows(np.array([0, 1], np.int64), sums, counts)
+    paid = insurance.payments(offsets, dates, amounts, np.array([0, 0], np.int32),
+                              np.array([0, 0], np.int32), np.zeros(1, np.int64),
+                              np.zeros(1, np.int32), 0, 3)
+    insurance.contracts(np.array([0, 1], np.int64), paid["date"], paid["amount"],
+                        paid["counterparty"])
     layout.sort_rows(np.array([0, 0], np.int32), dates)
     index = hashing.IdIndex(16)
     out = np.empty(1, np.uint64)

@@ -201,10 +201,14 @@ class AccountTable:
         self.user_ids = IdMap(env, DB.USER_IDS, DB.USER_NAMES, "users")
         # Labels take the same two-way map: kernels see label ids.
         self.label_ids = IdMap(env, DB.LABEL_IDS, DB.LABEL_NAMES, "labels")
+        # And counterparty names, exactly as spelled: a kernel groups by the
+        # id, and the provider key of a spelling is derived when needed.
+        self.counterparty_ids = IdMap(env, DB.COUNTERPARTY_IDS, DB.COUNTERPARTY_NAMES,
+                                      "counterparties")
 
     @property
-    def id_maps(self) -> tuple[IdMap, IdMap, IdMap]:
-        return self.account_ids, self.user_ids, self.label_ids
+    def id_maps(self) -> tuple[IdMap, ...]:
+        return self.account_ids, self.user_ids, self.label_ids, self.counterparty_ids
 
     def read(self, txn: lmdb.Transaction, tenant_no: int, count: int) -> dict[str, np.ndarray]:
         """Every column for accounts 0..count-1, copied out of the snapshot."""

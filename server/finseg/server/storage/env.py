@@ -22,7 +22,7 @@ import lmdb
 from ..errors import FailedPrecondition, ResourceExhausted
 
 #: Bump when the on-disk layout changes; `open` refuses other versions.
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 FORMAT_KEY = b"format_version"
 
 
@@ -37,6 +37,8 @@ class DB(enum.Enum):
     USER_NAMES = b"user_names"      # tenant + u32 chunk -> Arrow ids of 65,536 indexes
     LABEL_IDS = b"label_ids"        # tenant + label -> u32 label id
     LABEL_NAMES = b"label_names"    # tenant + u32 chunk -> Arrow labels of 65,536 ids
+    COUNTERPARTY_IDS = b"counterparty_ids"  # tenant + counterparty name -> u32 id
+    COUNTERPARTY_NAMES = b"counterparty_names"  # tenant + u32 chunk -> Arrow names
     ACCOUNT_COLUMNS = b"account_columns"  # tenant + column + u32 chunk -> array bytes
     TXLOG = b"txlog"                # tenant + u64 batch seq -> Arrow IPC batch
     BASE = b"base"                  # tenant + u64 chunk uid + column -> array bytes
@@ -165,6 +167,7 @@ def new_tenant_state() -> dict[str, Any]:
         "accounts": 0,        # account indexes handed out
         "users": 0,           # user indexes handed out
         "labels": 0,          # label ids handed out
+        "counterparties": 0,  # counterparty name ids handed out
         "next_seq": 0,        # next transaction batch number
         "erasures": [],       # SHA-256 of each erased user id, in order: jobs
                               # running during an erasure drop those users

@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import NotFound
-from .accounts import AccountTable
+from .accounts import AccountTable, IdMap
 from .env import DB, Environment, tenant_prefix
 from .jobs import JobStore, user_digest, without_users
 from .transactions import Block, IndexUpdate, Tail, TransactionStore
@@ -41,6 +41,11 @@ class TenantWriter:
         """Ids of labels in the tenant's label dictionary, adding new ones."""
         return np.asarray(self.store.accounts.label_ids.assign(
             self.txn, self.tenant_no, self.state, labels), dtype=np.int32)
+
+    def counterparty_ids(self, names: list[str]) -> np.ndarray:
+        """Ids of counterparty names (as spelled), adding new ones."""
+        return np.asarray(self.store.accounts.counterparty_ids.assign(
+            self.txn, self.tenant_no, self.state, names), dtype=np.int32)
 
     def account_column(self, name: str, indexes: np.ndarray) -> np.ndarray:
         return self.store.accounts.gather(self.txn, self.tenant_no, name, indexes)
@@ -132,13 +137,28 @@ class Snapshot:
         return self.store.accounts.label_ids.names(self.txn, self.tenant_no,
                                                    np.arange(count, dtype=np.int64))
 
+    def counterparties(self, ids: np.ndarray) -> pa.Array:
+        """Counterparty names, as spelled, of counterparty ids."""
+        return self._names(self.store.accounts.counterparty_ids, ids)
+
+    def _names(self, id_map: IdMap, indexes: np.ndarray) -> pa.Array:
+        if self.tenant_no is None:  # a tenant that never stored anything
+            assert len(indexes) == 0
+            return pa.array([], pa.string())
+        return id_map.names(self.txn, self.tenant_no, indexes)
+
+    def find_transactions(self, accounts: np.ndarray, days: np.ndarray, columns: list[str]
+                          ) -> pa.Table:
+        """Stored transactions of `accounts` booked on one of `days` (day
+        numbers): account, booking_date and the given columns."""
+        assert self.tenant_no is not None and self.state is not None
+        return self.store.transactions.find(self.txn, self.tenant_no, accounts, days, columns)
+
     def account_ids(self, indexes: np.ndarray) -> pa.Array:
-        assert self.tenant_no is not None
-        return self.store.accounts.account_ids.names(self.txn, self.tenant_no, indexes)
+        return self._names(self.store.accounts.account_ids, indexes)
 
     def user_ids(self, indexes: np.ndarray) -> pa.Array:
-        assert self.tenant_no is not None
-        return self.store.accounts.user_ids.names(self.txn, self.tenant_no, indexes)
+        return self._names(self.store.accounts.user_ids, indexes)
 
     def close(self) -> None:
         self.txn.abort()

@@ -38,7 +38,7 @@ from .env import DB, U64, Environment, tenant_prefix
 #: as they arrived; the rest are fixed-width.
 LOG_COLUMNS = ["transaction_id", "account", "booking_date", "amount", "label",
                "counterparty_name", "counterparty_iban", "purpose", "mcc", "id_hash",
-               "content_hash", "label_id"]
+               "content_hash", "label_id", "counterparty_id"]
 
 #: A locator packs (batch seq, row in batch); batches hold fewer rows than this.
 ROW_BITS = 24
@@ -53,6 +53,7 @@ BASE_COLUMNS: dict[str, tuple[int, Any, str]] = {
     "dates": (1, np.int32, "booking_date"),
     "amounts": (2, np.int64, "amount"),
     "labels": (3, np.int32, "label_id"),
+    "counterparties": (4, np.int32, "counterparty_id"),
 }
 
 
@@ -92,6 +93,12 @@ class Block:
     def labels(self) -> np.ndarray:
         """int32 ids in the tenant's label dictionary."""
         return self.columns["labels"]
+
+    @property
+    def counterparties(self) -> np.ndarray:
+        """int32 ids in the tenant's counterparty name dictionary ("" when
+        a row has no name)."""
+        return self.columns["counterparties"]
 
 
 Tail = tuple[np.ndarray, dict[str, np.ndarray]]
@@ -155,6 +162,26 @@ class TransactionStore:
             if not key.startswith(prefix):
                 return
             yield U64.unpack(key[4:])[0], batch_from_value(value)
+
+    def find(self, txn: lmdb.Transaction, tenant_no: int, accounts: np.ndarray,
+             days: np.ndarray, columns: list[str]) -> pa.Table:
+        """The stored rows of `accounts` booked on one of `days`, with the
+        given log columns plus account and booking_date. A scan of the whole
+        log: meant for the rare row a kernel cannot settle from the base."""
+        wanted = list(dict.fromkeys(["account", "booking_date", *columns]))
+        found = []
+        for _, batch in self._log_batches(txn, tenant_no, 0):
+            hit = (np.isin(batch.column("account").to_numpy(), accounts)
+                   & np.isin(batch.column("booking_date").to_numpy(), days))
+            if hit.any():
+                rows = batch.select(wanted).filter(pa.array(hit))
+                found.append(pa.table({
+                    # Text arrives plain or dictionary-encoded, batch by batch.
+                    name: (column.cast(pa.string()) if pa.types.is_dictionary(column.type)
+                           else column)
+                    for name, column in zip(wanted, rows.columns, strict=True)}))
+        return pa.concat_tables(found) if found else pa.table(
+            {name: pa.array([], pa.string()) for name in wanted})
 
     def _stored_rows(self, txn: lmdb.Transaction, tenant_no: int, locators: np.ndarray
                      ) -> tuple[list[str], np.ndarray]:

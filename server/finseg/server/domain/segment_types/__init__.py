@@ -7,8 +7,14 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import financial_breakdown, high_balance, income_spending_summary, low_balance
+from . import (
+    financial_breakdown,
+    high_balance,
+    income_spending_summary,
+    insurance_spending,
+    low_balance,
+)
 
 TYPES: dict[str, ModuleType] = {
     module.NAME: module for module in (high_balance, low_balance, income_spending_summary,
-                                       financial_breakdown)}
+                                       financial_breakdown, insurance_spending)}
