@@ -210,6 +210,25 @@ def test_an_erased_users_ids_are_gone_from_the_store(tmp_path):
     store.close()
 
 
+def test_an_erased_users_counterparty_names_go_unless_others_use_them(tmp_path):
+    store = Store(tmp_path / "db", 1 << 28)
+    ingest = Ingestor(store)
+    ingest.upsert_accounts(TENANT, accounts_batch(6))  # a00002, a00003 are u00001's
+    rows = [("1", "a00002", "Erika Mustermann"), ("2", "a00003", "REWE Markt"),
+            ("3", "a00000", "REWE Markt"), ("4", "a00004", "")]
+    ingest.append_transactions(TENANT, pa.RecordBatch.from_pylist([
+        {"transaction_id": t, "account_id": a, "booking_date": "2026-01-02", "amount": -5,
+         "counterparty_name": name} for t, a, name in rows]))
+    store.compact(TENANT)
+    ingest.delete_user(TENANT, "u00001")
+    with store.env.read() as txn:
+        stored = b"".join(bytes(k) + bytes(v) for db in env_module.DB
+                          for k, v in txn.cursor(db=store.env.db(db)))
+    assert b"Erika Mustermann" not in stored  # only the erased user paid her
+    assert b"REWE Markt" in stored  # another user's transaction still names it
+    store.close()
+
+
 def test_a_failed_write_forgets_only_the_ids_it_added(store):
     from finseg.server.errors import AlreadyExists, InvalidArgument
 

@@ -77,8 +77,11 @@ class TenantWriter:
             raise NotFound(f"user {user_id!r} not found")
         columns = self.account_columns()
         owned = np.nonzero((columns["user"] == user) & ~columns["deleted"])[0]
-        removed = self.store.transactions.delete_accounts(
+        removed, orphans = self.store.transactions.delete_accounts(
             self.txn, self.tenant_no, self.state, owned)
+        names = accounts.counterparty_ids.names(self.txn, self.tenant_no, orphans).to_pylist()
+        accounts.counterparty_ids.forget(self.txn, self.tenant_no,
+                                         zip(names, orphans.tolist(), strict=True))
         names = accounts.account_ids.names(self.txn, self.tenant_no, owned).to_pylist()
         accounts.account_ids.forget(self.txn, self.tenant_no, zip(names, owned.tolist(),
                                                                   strict=True))

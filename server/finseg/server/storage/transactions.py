@@ -399,15 +399,19 @@ class TransactionStore:
     # ---- erasure -----------------------------------------------------
 
     def delete_accounts(self, txn: lmdb.Transaction, tenant_no: int, state: dict[str, Any],
-                        accounts: np.ndarray) -> int:
-        """Removes every transaction of `accounts` from the log and the base."""
+                        accounts: np.ndarray) -> tuple[int, np.ndarray]:
+        """Removes every transaction of `accounts` from the log and the base.
+        Returns how many went, and the counterparty ids that only they used
+        (their names are personal data of the erased user too)."""
         removed = 0
         log_db = self.env.db(DB.TXLOG)
+        theirs: list[np.ndarray] = []
         for seq, batch in list(self._log_batches(txn, tenant_no, 0)):
             hit = np.isin(batch.column("account").to_numpy(), accounts)
             if not hit.any():
                 continue
             removed += int(hit.sum())
+            theirs.append(batch.column("counterparty_id").to_numpy()[hit])
             kept = batch.filter(pa.array(~hit))
             # The batch keeps its seq (and the base's covered_seq stays
             # meaningful) even when it ends up empty.
@@ -439,7 +443,12 @@ class TransactionStore:
         base["rows"] = sum(c[3] for c in new_chunks)
         base["version"] += 1
         state["log_rows"] -= removed
-        return removed
+        orphans = np.unique(np.concatenate(theirs)) if theirs else np.zeros(0, np.int32)
+        for _, batch in self._log_batches(txn, tenant_no, 0):
+            if orphans.size == 0:
+                break
+            orphans = orphans[~np.isin(orphans, batch.column("counterparty_id").to_numpy())]
+        return removed, orphans
 
 
 def _split(block: Block) -> Iterator[Block]:
