@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from finseg.v1 import segments_pb2
+
 ROOT = Path(__file__).resolve().parents[2]
 FINSEG = [sys.executable, "-m", "finseg.client.cli"]
 
@@ -170,7 +172,7 @@ def test_readme_grpcurl_call_per_segment_type(target: str, client, tmp_path: Pat
              if line.startswith(".venv/bin/grpcurl")]
     kinds = [re.search(r'"spec":\{(?:"as_of":"[^"]+",)?"(\w+)"', c).group(1) for c in calls]
     assert kinds == ["high_balance", "low_balance", "income_spending_summary",
-                     "financial_breakdown"]
+                     "financial_breakdown", "insurance_spending"]
     venv_bin = Path(sys.executable).parent
     load = _readme_tour()[0].replace("/tmp/", f"{tmp_path}/").replace(
         ".venv/bin/", f"{venv_bin}/").replace(" --tenant tour", f" --tenant tour --target {target}")
@@ -188,7 +190,16 @@ def test_readme_grpcurl_call_per_segment_type(target: str, client, tmp_path: Pat
             pages = list(tour.stream_segment(segment_id))
             members = getattr(pages[0].page, kind).members
             assert [m.user_id for m in members] == ["alice"], kind
-    income, rent = members[0].groups  # the last call: a breakdown, in request order
+    (car,) = members[0].contracts  # the last call: the tour's car insurance
+    assert (car.provider_key, car.provider_name, car.insurance_type, car.payment_count,
+            car.first_payment, car.last_payment, car.typical_amount, car.annual_cost) == \
+        ("huk-coburg", "HUK-COBURG", "CAR", 2, "2025-11-03", "2025-12-01", 4500.0, 54000.0)
+    assert segments_pb2.Frequency.Name(car.frequency) == "FREQUENCY_MONTHLY"
+    out = subprocess.run(["bash", "-c", calls[3].replace(".venv/bin/", f"{venv_bin}/").replace(
+        "127.0.0.1:50051", target)], capture_output=True, text=True, timeout=60)
+    with FinsegClient(target, tenant="tour") as tour:
+        pages = list(tour.stream_segment(json.loads(out.stdout)["segment"]["segment_id"]))
+    income, rent = pages[0].page.financial_breakdown.members[0].groups  # in request order
     assert (income.label_group, income.count, list(income.monthly_sums)) == \
         ("INCOME", 1, [20000, 0])
     assert (rent.label_group, rent.total, rent.median, rent.min) == \
@@ -253,3 +264,33 @@ def test_financial_breakdown_from_the_command_line(target: str, tmp_path: Path) 
     bad = finseg("segment", "financial-breakdown", "--group", "INCOMETAX", "--months", "3",
                  "--target", target, "--tenant", "fb", "--quiet", check=False)
     assert bad.returncode == 1 and "known groups" in bad.stderr
+
+
+def test_insurance_spending_from_the_command_line(target: str, tmp_path: Path) -> None:
+    accounts = tmp_path / "accounts.csv"
+    accounts.write_text("account_id,user_id,type,currency,balance,balance_date\n"
+                        "e1,ann,CHECKING,EUR,0.00,2026-03-31\n")
+    transactions = tmp_path / "transactions.csv"
+    transactions.write_text(
+        "transaction_id,account_id,booking_date,amount,label,counterparty_name\n"
+        "1,e1,2025-04-01,-300.00,INSURANCE.LIFE,Allianz\n"
+        "2,e1,2026-01-02,-12.50,INSURANCE,ADAC\n"
+        "3,e1,2026-02-02,-12.50,INSURANCE,adac \n"
+        "4,e1,2026-02-10,5.00,INSURANCE,ADAC\n")  # a refund: ignored
+    finseg("load", "--target", target, "--tenant", "ins", "--quiet", "--accounts",
+           str(accounts), "--transactions", str(transactions))
+    out = finseg("segment", "insurance-spending", "--months", "12", "--as-of", "2026-04-01",
+                 "--target", target, "--tenant", "ins", "--quiet", "--output", "csv").stdout
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [(r["provider_key"], r["provider_name"], r["insurance_type"], r["payment_count"],
+             r["frequency"], r["typical_amount"], r["annual_cost"]) for r in rows] == [
+        ("adac", "adac ", "OTHER", "2", "MONTHLY", "12.50", "150.00"),
+        ("allianz", "Allianz", "LIFE", "1", "ONCE", "300.00", "300.00")]
+    only_life = finseg("segment", "insurance-spending", "--months", "12", "--as-of",
+                       "2026-04-01", "--insurance-type", "LIFE", "--target", target, "--tenant",
+                       "ins", "--quiet", "--output", "csv").stdout
+    assert [r["provider_key"] for r in csv.DictReader(io.StringIO(only_life))] == ["allianz"]
+    bad = finseg("segment", "insurance-spending", "--months", "12", "--insurance-type", "PET",
+                 "--target", target, "--tenant", "ins", "--quiet", check=False)
+    assert bad.returncode == 1 and "spec.insurance_spending.insurance_types[0]" in bad.stderr
+    assert "allowed: CAR, HEALTH" in bad.stderr

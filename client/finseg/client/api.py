@@ -92,6 +92,17 @@ def financial_breakdown(label_groups: Iterable[str], months: int, *,
         **_common(as_of, account_types))
 
 
+def insurance_spending(months: int, insurance_types: Iterable[str] = (), *,
+                       as_of: dt.date | None = None,
+                       account_types: Iterable[str] = ()) -> segments_pb2.SegmentSpec:
+    """Spec of an INSURANCE_SPENDING segment over N complete months; no
+    insurance_types means every type."""
+    return segments_pb2.SegmentSpec(
+        insurance_spending=segments_pb2.InsuranceSpending(
+            months=months, insurance_types=list(insurance_types)),
+        **_common(as_of, account_types))
+
+
 def _common(as_of: dt.date | None, account_types: Iterable[str]) -> dict[str, Any]:
     return {"as_of": as_of.isoformat() if as_of else "",
             "account_types": [common_pb2.AccountType.Value("ACCOUNT_TYPE_" + t)

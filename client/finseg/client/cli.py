@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import gc
 import json
 import logging
 import queue
@@ -21,6 +22,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from tqdm import tqdm
 
+from ..v1 import segments_pb2
 from . import api, files
 
 DEFAULT_TARGET = "127.0.0.1:50051"
@@ -227,6 +229,9 @@ def _spec(args: argparse.Namespace) -> Any:
     if args.kind == "financial-breakdown":
         return api.financial_breakdown(args.group, args.months, as_of=args.as_of,
                                        account_types=types)
+    if args.kind == "insurance-spending":
+        return api.insurance_spending(args.months, args.insurance_type or (), as_of=args.as_of,
+                                      account_types=types)
     threshold = api.minor_units(args.threshold, args.currency)
     common = {"as_of": args.as_of, "account_types": types}
     if args.kind == "high-balance":
@@ -259,6 +264,17 @@ def _flat_rows(member: Any) -> Iterator[dict[str, Any]]:
                "std_dev": f"{group.std_dev / scale:.2f}",
                "monthly_sums": " ".join(api.major_units(v, currency)
                                         for v in group.monthly_sums)}
+    for contract in getattr(member, "contracts", ()):
+        scale = 10 ** _exponent(contract.currency)
+        yield {"user_id": member.user_id, "provider_key": contract.provider_key,
+               "provider_name": contract.provider_name,
+               "insurance_type": contract.insurance_type, "currency": contract.currency,
+               "payment_count": contract.payment_count,
+               "first_payment": contract.first_payment, "last_payment": contract.last_payment,
+               "typical_amount": f"{contract.typical_amount / scale:.2f}",
+               "frequency": segments_pb2.Frequency.Name(contract.frequency)
+               .removeprefix("FREQUENCY_"),
+               "annual_cost": f"{contract.annual_cost / scale:.2f}"}
     for summary in getattr(member, "currencies", ()):
         yield {"user_id": member.user_id, "currency": summary.currency,
                "incoming_count": summary.incoming_count,
@@ -371,12 +387,17 @@ def parser() -> argparse.ArgumentParser:
     seg = sub.add_parser("segment", help="create a segment, wait, print its members")
     kinds = seg.add_subparsers(dest="kind", required=True)
     for kind in ("high-balance", "low-balance", "income-spending-summary",
-                 "financial-breakdown"):
+                 "financial-breakdown", "insurance-spending"):
         k = kinds.add_parser(kind, parents=[conn])
         if kind == "financial-breakdown":
             k.add_argument("--group", action="append", required=True,
                            help="label group (repeatable), e.g. INCOME or INSURANCE.CAR")
             k.add_argument("--months", type=int, required=True, help="N complete months, 1-12")
+            k.add_argument("--as-of", type=_date, help="reference date (default: today)")
+        elif kind == "insurance-spending":
+            k.add_argument("--months", type=int, required=True, help="N complete months, 1-24")
+            k.add_argument("--insurance-type", action="append",
+                           help="keep only this type (repeatable), e.g. CAR; default: all")
             k.add_argument("--as-of", type=_date, help="reference date (default: today)")
         elif kind == "income-spending-summary":
             k.add_argument("--from", dest="from_date", type=_date, required=True,
@@ -399,7 +420,13 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    finally:
+        # Readers left in a failed load's frames must go while Arrow is still
+        # alive: freed during interpreter teardown, one of Arrow's pool
+        # threads now and then aborts the process (apache/arrow#34314).
+        gc.collect()
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x66inseg/v1/segments.proto\x12\tfinseg.v1\x1a\x16\x66inseg/v1/common.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"2\n\x0bHighBalance\x12#\n\tthreshold\x18\x01 \x01(\x0b\x32\x10.finseg.v1.Money\"A\n\nLowBalance\x12#\n\tthreshold\x18\x01 \x01(\x0b\x32\x10.finseg.v1.Money\x12\x0e\n\x06months\x18\x02 \x01(\x05\";\n\x15IncomeSpendingSummary\x12\x11\n\tfrom_date\x18\x01 \x01(\t\x12\x0f\n\x07to_date\x18\x02 \x01(\t\":\n\x12\x46inancialBreakdown\x12\x14\n\x0clabel_groups\x18\x01 \x03(\t\x12\x0e\n\x06months\x18\x02 \x01(\x05\"\xb4\x02\n\x0bSegmentSpec\x12-\n\raccount_types\x18\x01 \x03(\x0e\x32\x16.finseg.v1.AccountType\x12\r\n\x05\x61s_of\x18\x02 \x01(\t\x12.\n\x0chigh_balance\x18\n \x01(\x0b\x32\x16.finseg.v1.HighBalanceH\x00\x12,\n\x0blow_balance\x18\x0b \x01(\x0b\x32\x15.finseg.v1.LowBalanceH\x00\x12\x43\n\x17income_spending_summary\x18\x0c \x01(\x0b\x32 .finseg.v1.IncomeSpendingSummaryH\x00\x12<\n\x13\x66inancial_breakdown\x18\r \x01(\x0b\x32\x1d.finseg.v1.FinancialBreakdownH\x00\x42\x06\n\x04kind\"\xfe\x02\n\x07Segment\x12\x12\n\nsegment_id\x18\x01 \x01(\t\x12$\n\x04type\x18\x02 \x01(\x0e\x32\x16.finseg.v1.SegmentType\x12$\n\x04spec\x18\x03 \x01(\x0b\x32\x16.finseg.v1.SegmentSpec\x12\"\n\x05state\x18\x04 \x01(\x0e\x32\x13.finseg.v1.JobState\x12\x10\n\x08progress\x18\x05 \x01(\x01\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x61s_of\x18\x08 \x01(\t\x12\r\n\x05\x65rror\x18\t \x01(\t\x12\x16\n\x0etotal_elements\x18\n \x01(\x03\x12/\n\x0c\x63ompute_time\x18\x0b \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x14\n\x0crows_scanned\x18\x0c \x01(\x03\"<\n\x14\x43reateSegmentRequest\x12$\n\x04spec\x18\x01 \x01(\x0b\x32\x16.finseg.v1.SegmentSpec\"<\n\x15\x43reateSegmentResponse\x12#\n\x07segment\x18\x01 \x01(\x0b\x32\x12.finseg.v1.Segment\"N\n\x11GetSegmentRequest\x12\x12\n\nsegment_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"\x8c\x01\n\x12GetSegmentResponse\x12#\n\x07segment\x18\x01 \x01(\x0b\x32\x12.finseg.v1.Segment\x12#\n\x04page\x18\x02 \x01(\x0b\x32\x15.finseg.v1.ResultPage\x12\x13\n\x0btotal_pages\x18\x03 \x01(\x03\x12\x17\n\x0fnext_page_token\x18\x04 \x01(\t\"=\n\x14StreamSegmentRequest\x12\x12\n\nsegment_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\"u\n\x15StreamSegmentResponse\x12#\n\x07segment\x18\x01 \x01(\x0b\x32\x12.finseg.v1.Segment\x12#\n\x04page\x18\x02 \x01(\x0b\x32\x15.finseg.v1.ResultPage\x12\x12\n\npage_index\x18\x03 \x01(\x03\"\x85\x02\n\nResultPage\x12\x32\n\x0chigh_balance\x18\x01 \x01(\x0b\x32\x1a.finseg.v1.HighBalancePageH\x00\x12\x30\n\x0blow_balance\x18\x02 \x01(\x0b\x32\x19.finseg.v1.LowBalancePageH\x00\x12G\n\x17income_spending_summary\x18\x03 \x01(\x0b\x32$.finseg.v1.IncomeSpendingSummaryPageH\x00\x12@\n\x13\x66inancial_breakdown\x18\x04 \x01(\x0b\x32!.finseg.v1.FinancialBreakdownPageH\x00\x42\x06\n\x04rows\"@\n\x0fHighBalancePage\x12-\n\x07members\x18\x01 \x03(\x0b\x32\x1c.finseg.v1.HighBalanceMember\"U\n\x11HighBalanceMember\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12/\n\x08\x61\x63\x63ounts\x18\x02 \x03(\x0b\x32\x1d.finseg.v1.HighBalanceAccount\"J\n\x12HighBalanceAccount\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\x12\x0e\n\x06\x61mount\x18\x03 \x01(\x03\">\n\x0eLowBalancePage\x12,\n\x07members\x18\x01 \x03(\x0b\x32\x1b.finseg.v1.LowBalanceMember\"S\n\x10LowBalanceMember\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12.\n\x08\x61\x63\x63ounts\x18\x02 \x03(\x0b\x32\x1c.finseg.v1.LowBalanceAccount\"c\n\x11LowBalanceAccount\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\x12\x0e\n\x06\x61mount\x18\x03 \x01(\x03\x12\x18\n\x10monthly_minimums\x18\x04 \x03(\x03\"T\n\x19IncomeSpendingSummaryPage\x12\x37\n\x07members\x18\x01 \x03(\x0b\x32&.finseg.v1.IncomeSpendingSummaryMember\"^\n\x1bIncomeSpendingSummaryMember\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12.\n\ncurrencies\x18\x02 \x03(\x0b\x32\x1a.finseg.v1.CurrencySummary\"\x7f\n\x0f\x43urrencySummary\x12\x10\n\x08\x63urrency\x18\x01 \x01(\t\x12\x16\n\x0eincoming_count\x18\x02 \x01(\x03\x12\x14\n\x0cincoming_sum\x18\x03 \x01(\x03\x12\x16\n\x0eoutgoing_count\x18\x04 \x01(\x03\x12\x14\n\x0coutgoing_sum\x18\x05 \x01(\x03\"N\n\x16\x46inancialBreakdownPage\x12\x34\n\x07members\x18\x01 \x03(\x0b\x32#.finseg.v1.FinancialBreakdownMember\"V\n\x18\x46inancialBreakdownMember\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12)\n\x06groups\x18\x02 \x03(\x0b\x32\x19.finseg.v1.GroupBreakdown\"\xb7\x01\n\x0eGroupBreakdown\x12\x13\n\x0blabel_group\x18\x01 \x01(\t\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\x12\r\n\x05\x63ount\x18\x03 \x01(\x03\x12\r\n\x05total\x18\x04 \x01(\x03\x12\x14\n\x0cmonthly_sums\x18\x05 \x03(\x03\x12\x0f\n\x07\x61verage\x18\x06 \x01(\x01\x12\x0b\n\x03min\x18\x07 \x01(\x03\x12\x0b\n\x03max\x18\x08 \x01(\x03\x12\x0e\n\x06median\x18\t \x01(\x01\x12\x0f\n\x07std_dev\x18\n \x01(\x01*\xb8\x01\n\x0bSegmentType\x12\x1c\n\x18SEGMENT_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n\x19SEGMENT_TYPE_HIGH_BALANCE\x10\x01\x12\x1c\n\x18SEGMENT_TYPE_LOW_BALANCE\x10\x02\x12(\n$SEGMENT_TYPE_INCOME_SPENDING_SUMMARY\x10\x03\x12$\n SEGMENT_TYPE_FINANCIAL_BREAKDOWN\x10\x04*\x9b\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11JOB_STATE_PENDING\x10\x01\x12\x15\n\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n\x10JOB_STATE_FAILED\x10\x04\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x05\x32\x85\x02\n\x0eSegmentService\x12R\n\rCreateSegment\x12\x1f.finseg.v1.CreateSegmentRequest\x1a .finseg.v1.CreateSegmentResponse\x12I\n\nGetSegment\x12\x1c.finseg.v1.GetSegmentRequest\x1a\x1d.finseg.v1.GetSegmentResponse\x12T\n\rStreamSegment\x12\x1f.finseg.v1.StreamSegmentRequest\x1a .finseg.v1.StreamSegmentResponse0\x01\x42\x34Z2github.com/finseg/finseg/gen/go/finseg/v1;finsegv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x66inseg/v1/segments.proto\x12\tfinseg.v1\x1a\x16\x66inseg/v1/common.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"2\n\x0bHighBalance\x12#\n\tthreshold\x18\x01 \x01(\x0b\x32\x10.finseg.v1.Money\"A\n\nLowBalance\x12#\n\tthreshold\x18\x01 \x01(\x0b\x32\x10.finseg.v1.Money\x12\x0e\n\x06months\x18\x02 \x01(\x05\";\n\x15IncomeSpendingSummary\x12\x11\n\tfrom_date\x18\x01 \x01(\t\x12\x0f\n\x07to_date\x18\x02 \x01(\t\":\n\x12\x46inancialBreakdown\x12\x14\n\x0clabel_groups\x18\x01 \x03(\t\x12\x0e\n\x06months\x18\x02 \x01(\x05\"<\n\x11InsuranceSpending\x12\x0e\n\x06months\x18\x01 \x01(\x05\x12\x17\n\x0finsurance_types\x18\x02 \x03(\t\"\xf0\x02\n\x0bSegmentSpec\x12-\n\raccount_types\x18\x01 \x03(\x0e\x32\x16.finseg.v1.AccountType\x12\r\n\x05\x61s_of\x18\x02 \x01(\t\x12.\n\x0chigh_balance\x18\n \x01(\x0b\x32\x16.finseg.v1.HighBalanceH\x00\x12,\n\x0blow_balance\x18\x0b \x01(\x0b\x32\x15.finseg.v1.LowBalanceH\x00\x12\x43\n\x17income_spending_summary\x18\x0c \x01(\x0b\x32 .finseg.v1.IncomeSpendingSummaryH\x00\x12<\n\x13\x66inancial_breakdown\x18\r \x01(\x0b\x32\x1d.finseg.v1.FinancialBreakdownH\x00\x12:\n\x12insurance_spending\x18\x0e \x01(\x0b\x32\x1c.finseg.v1.InsuranceSpendingH\x00\x42\x06\n\x04kind\"\xfe\x02\n\x07Segment\x12\x12\n\nsegment_id\x18\x01 \x01(\t\x12$\n\x04type\x18\x02 \x01(\x0e\x32\x16.finseg.v1.SegmentType\x12$\n\x04spec\x18\x03 \x01(\x0b\x32\x16.finseg.v1.SegmentSpec\x12\"\n\x05state\x18\x04 \x01(\x0e\x32\x13.finseg.v1.JobState\x12\x10\n\x08progress\x18\x05 \x01(\x01\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x61s_of\x18\x08 \x01(\t\x12\r\n\x05\x65rror\x18\t \x01(\t\x12\x16\n\x0etotal_elements\x18\n \x01(\x03\x12/\n\x0c\x63ompute_time\x18\x0b \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x14\n\x0crows_scanned\x18\x0c \x01(\x03\"<\n\x14\x43reateSegmentRequest\x12$\n\x04spec\x18\x01 \x01(\x0b\x32\x16.finseg.v1.SegmentSpec\"<\n\x15\x43reateSegmentResponse\x12#\n\x07segment\x18\x01 \x01(\x0b\x32\x12.finseg.v1.Segment\"N\n\x11GetSegmentRequest\x12\x12\n\nsegment_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"\x8c\x01\n\x12GetSegmentResponse\x12#\n\x07segment\x18\x01 \x01(\x0b\x32\x12.finseg.v1.Segment\x12#\n\x04page\x18\x02 \x01(\x0b\x32\x15.finseg.v1.ResultPage\x12\x13\n\x0btotal_pages\x18\x03 \x01(\x03\x12\x17\n\x0fnext_page_token\x18\x04 \x01(\t\"=\n\x14StreamSegmentRequest\x12\x12\n\nsegment_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\"u\n\x15StreamSegmentResponse\x12#\n\x07segment\x18\x01 \x01(\x0b\x32\x12.finseg.v1.Segment\x12#\n\x04page\x18\x02 \x01(\x0b\x32\x15.finseg.v1.ResultPage\x12\x12\n\npage_index\x18\x03 \x01(\x03\"\xc5\x02\n\nResultPage\x12\x32\n\x0chigh_balance\x18\x01 \x01(\x0b\x32\x1a.finseg.v1.HighBalancePageH\x00\x12\x30\n\x0blow_balance\x18\x02 \x01(\x0b\x32\x19.finseg.v1.LowBalancePageH\x00\x12G\n\x17income_spending_summary\x18\x03 \x01(\x0b\x32$.finseg.v1.IncomeSpendingSummaryPageH\x00\x12@\n\x13\x66inancial_breakdown\x18\x04 \x01(\x0b\x32!.finseg.v1.FinancialBreakdownPageH\x00\x12>\n\x12insurance_spending\x18\x05 \x01(\x0b\x32 .finseg.v1.InsuranceSpendingPageH\x00\x42\x06\n\x04rows\"@\n\x0fHighBalancePage\x12-\n\x07members\x18\x01 \x03(\x0b\x32\x1c.finseg.v1.HighBalanceMember\"U\n\x11HighBalanceMember\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12/\n\x08\x61\x63\x63ounts\x18\x02 \x03(\x0b\x32\x1d.finseg.v1.HighBalanceAccount\"J\n\x12HighBalanceAccount\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\x12\x0e\n\x06\x61mount\x18\x03 \x01(\x03\">\n\x0eLowBalancePage\x12,\n\x07members\x18\x01 \x03(\x0b\x32\x1b.finseg.v1.LowBalanceMember\"S\n\x10LowBalanceMember\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12.\n\x08\x61\x63\x63ounts\x18\x02 \x03(\x0b\x32\x1c.finseg.v1.LowBalanceAccount\"c\n\x11LowBalanceAccount\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\x12\x0e\n\x06\x61mount\x18\x03 \x01(\x03\x12\x18\n\x10monthly_minimums\x18\x04 \x03(\x03\"T\n\x19IncomeSpendingSummaryPage\x12\x37\n\x07members\x18\x01 \x03(\x0b\x32&.finseg.v1.IncomeSpendingSummaryMember\"^\n\x1bIncomeSpendingSummaryMember\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12.\n\ncurrencies\x18\x02 \x03(\x0b\x32\x1a.finseg.v1.CurrencySummary\"\x7f\n\x0f\x43urrencySummary\x12\x10\n\x08\x63urrency\x18\x01 \x01(\t\x12\x16\n\x0eincoming_count\x18\x02 \x01(\x03\x12\x14\n\x0cincoming_sum\x18\x03 \x01(\x03\x12\x16\n\x0eoutgoing_count\x18\x04 \x01(\x03\x12\x14\n\x0coutgoing_sum\x18\x05 \x01(\x03\"N\n\x16\x46inancialBreakdownPage\x12\x34\n\x07members\x18\x01 \x03(\x0b\x32#.finseg.v1.FinancialBreakdownMember\"V\n\x18\x46inancialBreakdownMember\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12)\n\x06groups\x18\x02 \x03(\x0b\x32\x19.finseg.v1.GroupBreakdown\"\xb7\x01\n\x0eGroupBreakdown\x12\x13\n\x0blabel_group\x18\x01 \x01(\t\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\x12\r\n\x05\x63ount\x18\x03 \x01(\x03\x12\r\n\x05total\x18\x04 \x01(\x03\x12\x14\n\x0cmonthly_sums\x18\x05 \x03(\x03\x12\x0f\n\x07\x61verage\x18\x06 \x01(\x01\x12\x0b\n\x03min\x18\x07 \x01(\x03\x12\x0b\n\x03max\x18\x08 \x01(\x03\x12\x0e\n\x06median\x18\t \x01(\x01\x12\x0f\n\x07std_dev\x18\n \x01(\x01\"L\n\x15InsuranceSpendingPage\x12\x33\n\x07members\x18\x01 \x03(\x0b\x32\".finseg.v1.InsuranceSpendingMember\"[\n\x17InsuranceSpendingMember\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12/\n\tcontracts\x18\x02 \x03(\x0b\x32\x1c.finseg.v1.InsuranceContract\"\x84\x02\n\x11InsuranceContract\x12\x14\n\x0cprovider_key\x18\x01 \x01(\t\x12\x15\n\rprovider_name\x18\x02 \x01(\t\x12\x16\n\x0einsurance_type\x18\x03 \x01(\t\x12\x10\n\x08\x63urrency\x18\x04 \x01(\t\x12\x15\n\rpayment_count\x18\x05 \x01(\x03\x12\x15\n\rfirst_payment\x18\x06 \x01(\t\x12\x14\n\x0clast_payment\x18\x07 \x01(\t\x12\x16\n\x0etypical_amount\x18\x08 \x01(\x01\x12\'\n\tfrequency\x18\t \x01(\x0e\x32\x14.finseg.v1.Frequency\x12\x13\n\x0b\x61nnual_cost\x18\n \x01(\x01*\xdd\x01\n\x0bSegmentType\x12\x1c\n\x18SEGMENT_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n\x19SEGMENT_TYPE_HIGH_BALANCE\x10\x01\x12\x1c\n\x18SEGMENT_TYPE_LOW_BALANCE\x10\x02\x12(\n$SEGMENT_TYPE_INCOME_SPENDING_SUMMARY\x10\x03\x12$\n SEGMENT_TYPE_FINANCIAL_BREAKDOWN\x10\x04\x12#\n\x1fSEGMENT_TYPE_INSURANCE_SPENDING\x10\x05*\x9b\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11JOB_STATE_PENDING\x10\x01\x12\x15\n\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n\x10JOB_STATE_FAILED\x10\x04\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x05*\xb4\x01\n\tFrequency\x12\x19\n\x15\x46REQUENCY_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x46REQUENCY_ONCE\x10\x01\x12\x15\n\x11\x46REQUENCY_MONTHLY\x10\x02\x12\x17\n\x13\x46REQUENCY_QUARTERLY\x10\x03\x12\x19\n\x15\x46REQUENCY_HALF_YEARLY\x10\x04\x12\x14\n\x10\x46REQUENCY_YEARLY\x10\x05\x12\x17\n\x13\x46REQUENCY_IRREGULAR\x10\x06\x32\x85\x02\n\x0eSegmentService\x12R\n\rCreateSegment\x12\x1f.finseg.v1.CreateSegmentRequest\x1a .finseg.v1.CreateSegmentResponse\x12I\n\nGetSegment\x12\x1c.finseg.v1.GetSegmentRequest\x1a\x1d.finseg.v1.GetSegmentResponse\x12T\n\rStreamSegment\x12\x1f.finseg.v1.StreamSegmentRequest\x1a .finseg.v1.StreamSegmentResponse0\x01\x42\x34Z2github.com/finseg/finseg/gen/go/finseg/v1;finsegv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,10 +35,12 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'finseg.v1.segments_pb2', _g
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z2github.com/finseg/finseg/gen/go/finseg/v1;finsegv1'
-  _globals['_SEGMENTTYPE']._serialized_start=3002
-  _globals['_SEGMENTTYPE']._serialized_end=3186
-  _globals['_JOBSTATE']._serialized_start=3189
-  _globals['_JOBSTATE']._serialized_end=3344
+  _globals['_SEGMENTTYPE']._serialized_start=3622
+  _globals['_SEGMENTTYPE']._serialized_end=3843
+  _globals['_JOBSTATE']._serialized_start=3846
+  _globals['_JOBSTATE']._serialized_end=4001
+  _globals['_FREQUENCY']._serialized_start=4004
+  _globals['_FREQUENCY']._serialized_end=4184
   _globals['_HIGHBALANCE']._serialized_start=128
   _globals['_HIGHBALANCE']._serialized_end=178
   _globals['_LOWBALANCE']._serialized_start=180
@@ -47,48 +49,56 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_INCOMESPENDINGSUMMARY']._serialized_end=306
   _globals['_FINANCIALBREAKDOWN']._serialized_start=308
   _globals['_FINANCIALBREAKDOWN']._serialized_end=366
-  _globals['_SEGMENTSPEC']._serialized_start=369
-  _globals['_SEGMENTSPEC']._serialized_end=677
-  _globals['_SEGMENT']._serialized_start=680
-  _globals['_SEGMENT']._serialized_end=1062
-  _globals['_CREATESEGMENTREQUEST']._serialized_start=1064
-  _globals['_CREATESEGMENTREQUEST']._serialized_end=1124
-  _globals['_CREATESEGMENTRESPONSE']._serialized_start=1126
-  _globals['_CREATESEGMENTRESPONSE']._serialized_end=1186
-  _globals['_GETSEGMENTREQUEST']._serialized_start=1188
-  _globals['_GETSEGMENTREQUEST']._serialized_end=1266
-  _globals['_GETSEGMENTRESPONSE']._serialized_start=1269
-  _globals['_GETSEGMENTRESPONSE']._serialized_end=1409
-  _globals['_STREAMSEGMENTREQUEST']._serialized_start=1411
-  _globals['_STREAMSEGMENTREQUEST']._serialized_end=1472
-  _globals['_STREAMSEGMENTRESPONSE']._serialized_start=1474
-  _globals['_STREAMSEGMENTRESPONSE']._serialized_end=1591
-  _globals['_RESULTPAGE']._serialized_start=1594
-  _globals['_RESULTPAGE']._serialized_end=1855
-  _globals['_HIGHBALANCEPAGE']._serialized_start=1857
-  _globals['_HIGHBALANCEPAGE']._serialized_end=1921
-  _globals['_HIGHBALANCEMEMBER']._serialized_start=1923
-  _globals['_HIGHBALANCEMEMBER']._serialized_end=2008
-  _globals['_HIGHBALANCEACCOUNT']._serialized_start=2010
-  _globals['_HIGHBALANCEACCOUNT']._serialized_end=2084
-  _globals['_LOWBALANCEPAGE']._serialized_start=2086
-  _globals['_LOWBALANCEPAGE']._serialized_end=2148
-  _globals['_LOWBALANCEMEMBER']._serialized_start=2150
-  _globals['_LOWBALANCEMEMBER']._serialized_end=2233
-  _globals['_LOWBALANCEACCOUNT']._serialized_start=2235
-  _globals['_LOWBALANCEACCOUNT']._serialized_end=2334
-  _globals['_INCOMESPENDINGSUMMARYPAGE']._serialized_start=2336
-  _globals['_INCOMESPENDINGSUMMARYPAGE']._serialized_end=2420
-  _globals['_INCOMESPENDINGSUMMARYMEMBER']._serialized_start=2422
-  _globals['_INCOMESPENDINGSUMMARYMEMBER']._serialized_end=2516
-  _globals['_CURRENCYSUMMARY']._serialized_start=2518
-  _globals['_CURRENCYSUMMARY']._serialized_end=2645
-  _globals['_FINANCIALBREAKDOWNPAGE']._serialized_start=2647
-  _globals['_FINANCIALBREAKDOWNPAGE']._serialized_end=2725
-  _globals['_FINANCIALBREAKDOWNMEMBER']._serialized_start=2727
-  _globals['_FINANCIALBREAKDOWNMEMBER']._serialized_end=2813
-  _globals['_GROUPBREAKDOWN']._serialized_start=2816
-  _globals['_GROUPBREAKDOWN']._serialized_end=2999
-  _globals['_SEGMENTSERVICE']._serialized_start=3347
-  _globals['_SEGMENTSERVICE']._serialized_end=3608
+  _globals['_INSURANCESPENDING']._serialized_start=368
+  _globals['_INSURANCESPENDING']._serialized_end=428
+  _globals['_SEGMENTSPEC']._serialized_start=431
+  _globals['_SEGMENTSPEC']._serialized_end=799
+  _globals['_SEGMENT']._serialized_start=802
+  _globals['_SEGMENT']._serialized_end=1184
+  _globals['_CREATESEGMENTREQUEST']._serialized_start=1186
+  _globals['_CREATESEGMENTREQUEST']._serialized_end=1246
+  _globals['_CREATESEGMENTRESPONSE']._serialized_start=1248
+  _globals['_CREATESEGMENTRESPONSE']._serialized_end=1308
+  _globals['_GETSEGMENTREQUEST']._serialized_start=1310
+  _globals['_GETSEGMENTREQUEST']._serialized_end=1388
+  _globals['_GETSEGMENTRESPONSE']._serialized_start=1391
+  _globals['_GETSEGMENTRESPONSE']._serialized_end=1531
+  _globals['_STREAMSEGMENTREQUEST']._serialized_start=1533
+  _globals['_STREAMSEGMENTREQUEST']._serialized_end=1594
+  _globals['_STREAMSEGMENTRESPONSE']._serialized_start=1596
+  _globals['_STREAMSEGMENTRESPONSE']._serialized_end=1713
+  _globals['_RESULTPAGE']._serialized_start=1716
+  _globals['_RESULTPAGE']._serialized_end=2041
+  _globals['_HIGHBALANCEPAGE']._serialized_start=2043
+  _globals['_HIGHBALANCEPAGE']._serialized_end=2107
+  _globals['_HIGHBALANCEMEMBER']._serialized_start=2109
+  _globals['_HIGHBALANCEMEMBER']._serialized_end=2194
+  _globals['_HIGHBALANCEACCOUNT']._serialized_start=2196
+  _globals['_HIGHBALANCEACCOUNT']._serialized_end=2270
+  _globals['_LOWBALANCEPAGE']._serialized_start=2272
+  _globals['_LOWBALANCEPAGE']._serialized_end=2334
+  _globals['_LOWBALANCEMEMBER']._serialized_start=2336
+  _globals['_LOWBALANCEMEMBER']._serialized_end=2419
+  _globals['_LOWBALANCEACCOUNT']._serialized_start=2421
+  _globals['_LOWBALANCEACCOUNT']._serialized_end=2520
+  _globals['_INCOMESPENDINGSUMMARYPAGE']._serialized_start=2522
+  _globals['_INCOMESPENDINGSUMMARYPAGE']._serialized_end=2606
+  _globals['_INCOMESPENDINGSUMMARYMEMBER']._serialized_start=2608
+  _globals['_INCOMESPENDINGSUMMARYMEMBER']._serialized_end=2702
+  _globals['_CURRENCYSUMMARY']._serialized_start=2704
+  _globals['_CURRENCYSUMMARY']._serialized_end=2831
+  _globals['_FINANCIALBREAKDOWNPAGE']._serialized_start=2833
+  _globals['_FINANCIALBREAKDOWNPAGE']._serialized_end=2911
+  _globals['_FINANCIALBREAKDOWNMEMBER']._serialized_start=2913
+  _globals['_FINANCIALBREAKDOWNMEMBER']._serialized_end=2999
+  _globals['_GROUPBREAKDOWN']._serialized_start=3002
+  _globals['_GROUPBREAKDOWN']._serialized_end=3185
+  _globals['_INSURANCESPENDINGPAGE']._serialized_start=3187
+  _globals['_INSURANCESPENDINGPAGE']._serialized_end=3263
+  _globals['_INSURANCESPENDINGMEMBER']._serialized_start=3265
+  _globals['_INSURANCESPENDINGMEMBER']._serialized_end=3356
+  _globals['_INSURANCECONTRACT']._serialized_start=3359
+  _globals['_INSURANCECONTRACT']._serialized_end=3619
+  _globals['_SEGMENTSERVICE']._serialized_start=4187
+  _globals['_SEGMENTSERVICE']._serialized_end=4448
 # @@protoc_insertion_point(module_scope)

@@ -19,6 +19,7 @@ class SegmentType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SEGMENT_TYPE_LOW_BALANCE: _ClassVar[SegmentType]
     SEGMENT_TYPE_INCOME_SPENDING_SUMMARY: _ClassVar[SegmentType]
     SEGMENT_TYPE_FINANCIAL_BREAKDOWN: _ClassVar[SegmentType]
+    SEGMENT_TYPE_INSURANCE_SPENDING: _ClassVar[SegmentType]
 
 class JobState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -28,17 +29,35 @@ class JobState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     JOB_STATE_SUCCEEDED: _ClassVar[JobState]
     JOB_STATE_FAILED: _ClassVar[JobState]
     JOB_STATE_CANCELLED: _ClassVar[JobState]
+
+class Frequency(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    FREQUENCY_UNSPECIFIED: _ClassVar[Frequency]
+    FREQUENCY_ONCE: _ClassVar[Frequency]
+    FREQUENCY_MONTHLY: _ClassVar[Frequency]
+    FREQUENCY_QUARTERLY: _ClassVar[Frequency]
+    FREQUENCY_HALF_YEARLY: _ClassVar[Frequency]
+    FREQUENCY_YEARLY: _ClassVar[Frequency]
+    FREQUENCY_IRREGULAR: _ClassVar[Frequency]
 SEGMENT_TYPE_UNSPECIFIED: SegmentType
 SEGMENT_TYPE_HIGH_BALANCE: SegmentType
 SEGMENT_TYPE_LOW_BALANCE: SegmentType
 SEGMENT_TYPE_INCOME_SPENDING_SUMMARY: SegmentType
 SEGMENT_TYPE_FINANCIAL_BREAKDOWN: SegmentType
+SEGMENT_TYPE_INSURANCE_SPENDING: SegmentType
 JOB_STATE_UNSPECIFIED: JobState
 JOB_STATE_PENDING: JobState
 JOB_STATE_RUNNING: JobState
 JOB_STATE_SUCCEEDED: JobState
 JOB_STATE_FAILED: JobState
 JOB_STATE_CANCELLED: JobState
+FREQUENCY_UNSPECIFIED: Frequency
+FREQUENCY_ONCE: Frequency
+FREQUENCY_MONTHLY: Frequency
+FREQUENCY_QUARTERLY: Frequency
+FREQUENCY_HALF_YEARLY: Frequency
+FREQUENCY_YEARLY: Frequency
+FREQUENCY_IRREGULAR: Frequency
 
 class HighBalance(_message.Message):
     __slots__ = ("threshold",)
@@ -70,21 +89,31 @@ class FinancialBreakdown(_message.Message):
     months: int
     def __init__(self, label_groups: _Optional[_Iterable[str]] = ..., months: _Optional[int] = ...) -> None: ...
 
+class InsuranceSpending(_message.Message):
+    __slots__ = ("months", "insurance_types")
+    MONTHS_FIELD_NUMBER: _ClassVar[int]
+    INSURANCE_TYPES_FIELD_NUMBER: _ClassVar[int]
+    months: int
+    insurance_types: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, months: _Optional[int] = ..., insurance_types: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class SegmentSpec(_message.Message):
-    __slots__ = ("account_types", "as_of", "high_balance", "low_balance", "income_spending_summary", "financial_breakdown")
+    __slots__ = ("account_types", "as_of", "high_balance", "low_balance", "income_spending_summary", "financial_breakdown", "insurance_spending")
     ACCOUNT_TYPES_FIELD_NUMBER: _ClassVar[int]
     AS_OF_FIELD_NUMBER: _ClassVar[int]
     HIGH_BALANCE_FIELD_NUMBER: _ClassVar[int]
     LOW_BALANCE_FIELD_NUMBER: _ClassVar[int]
     INCOME_SPENDING_SUMMARY_FIELD_NUMBER: _ClassVar[int]
     FINANCIAL_BREAKDOWN_FIELD_NUMBER: _ClassVar[int]
+    INSURANCE_SPENDING_FIELD_NUMBER: _ClassVar[int]
     account_types: _containers.RepeatedScalarFieldContainer[_common_pb2.AccountType]
     as_of: str
     high_balance: HighBalance
     low_balance: LowBalance
     income_spending_summary: IncomeSpendingSummary
     financial_breakdown: FinancialBreakdown
-    def __init__(self, account_types: _Optional[_Iterable[_Union[_common_pb2.AccountType, str]]] = ..., as_of: _Optional[str] = ..., high_balance: _Optional[_Union[HighBalance, _Mapping]] = ..., low_balance: _Optional[_Union[LowBalance, _Mapping]] = ..., income_spending_summary: _Optional[_Union[IncomeSpendingSummary, _Mapping]] = ..., financial_breakdown: _Optional[_Union[FinancialBreakdown, _Mapping]] = ...) -> None: ...
+    insurance_spending: InsuranceSpending
+    def __init__(self, account_types: _Optional[_Iterable[_Union[_common_pb2.AccountType, str]]] = ..., as_of: _Optional[str] = ..., high_balance: _Optional[_Union[HighBalance, _Mapping]] = ..., low_balance: _Optional[_Union[LowBalance, _Mapping]] = ..., income_spending_summary: _Optional[_Union[IncomeSpendingSummary, _Mapping]] = ..., financial_breakdown: _Optional[_Union[FinancialBreakdown, _Mapping]] = ..., insurance_spending: _Optional[_Union[InsuranceSpending, _Mapping]] = ...) -> None: ...
 
 class Segment(_message.Message):
     __slots__ = ("segment_id", "type", "spec", "state", "progress", "create_time", "expire_time", "as_of", "error", "total_elements", "compute_time", "rows_scanned")
@@ -167,16 +196,18 @@ class StreamSegmentResponse(_message.Message):
     def __init__(self, segment: _Optional[_Union[Segment, _Mapping]] = ..., page: _Optional[_Union[ResultPage, _Mapping]] = ..., page_index: _Optional[int] = ...) -> None: ...
 
 class ResultPage(_message.Message):
-    __slots__ = ("high_balance", "low_balance", "income_spending_summary", "financial_breakdown")
+    __slots__ = ("high_balance", "low_balance", "income_spending_summary", "financial_breakdown", "insurance_spending")
     HIGH_BALANCE_FIELD_NUMBER: _ClassVar[int]
     LOW_BALANCE_FIELD_NUMBER: _ClassVar[int]
     INCOME_SPENDING_SUMMARY_FIELD_NUMBER: _ClassVar[int]
     FINANCIAL_BREAKDOWN_FIELD_NUMBER: _ClassVar[int]
+    INSURANCE_SPENDING_FIELD_NUMBER: _ClassVar[int]
     high_balance: HighBalancePage
     low_balance: LowBalancePage
     income_spending_summary: IncomeSpendingSummaryPage
     financial_breakdown: FinancialBreakdownPage
-    def __init__(self, high_balance: _Optional[_Union[HighBalancePage, _Mapping]] = ..., low_balance: _Optional[_Union[LowBalancePage, _Mapping]] = ..., income_spending_summary: _Optional[_Union[IncomeSpendingSummaryPage, _Mapping]] = ..., financial_breakdown: _Optional[_Union[FinancialBreakdownPage, _Mapping]] = ...) -> None: ...
+    insurance_spending: InsuranceSpendingPage
+    def __init__(self, high_balance: _Optional[_Union[HighBalancePage, _Mapping]] = ..., low_balance: _Optional[_Union[LowBalancePage, _Mapping]] = ..., income_spending_summary: _Optional[_Union[IncomeSpendingSummaryPage, _Mapping]] = ..., financial_breakdown: _Optional[_Union[FinancialBreakdownPage, _Mapping]] = ..., insurance_spending: _Optional[_Union[InsuranceSpendingPage, _Mapping]] = ...) -> None: ...
 
 class HighBalancePage(_message.Message):
     __slots__ = ("members",)
@@ -293,3 +324,41 @@ class GroupBreakdown(_message.Message):
     median: float
     std_dev: float
     def __init__(self, label_group: _Optional[str] = ..., currency: _Optional[str] = ..., count: _Optional[int] = ..., total: _Optional[int] = ..., monthly_sums: _Optional[_Iterable[int]] = ..., average: _Optional[float] = ..., min: _Optional[int] = ..., max: _Optional[int] = ..., median: _Optional[float] = ..., std_dev: _Optional[float] = ...) -> None: ...
+
+class InsuranceSpendingPage(_message.Message):
+    __slots__ = ("members",)
+    MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    members: _containers.RepeatedCompositeFieldContainer[InsuranceSpendingMember]
+    def __init__(self, members: _Optional[_Iterable[_Union[InsuranceSpendingMember, _Mapping]]] = ...) -> None: ...
+
+class InsuranceSpendingMember(_message.Message):
+    __slots__ = ("user_id", "contracts")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    CONTRACTS_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    contracts: _containers.RepeatedCompositeFieldContainer[InsuranceContract]
+    def __init__(self, user_id: _Optional[str] = ..., contracts: _Optional[_Iterable[_Union[InsuranceContract, _Mapping]]] = ...) -> None: ...
+
+class InsuranceContract(_message.Message):
+    __slots__ = ("provider_key", "provider_name", "insurance_type", "currency", "payment_count", "first_payment", "last_payment", "typical_amount", "frequency", "annual_cost")
+    PROVIDER_KEY_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_NAME_FIELD_NUMBER: _ClassVar[int]
+    INSURANCE_TYPE_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    FIRST_PAYMENT_FIELD_NUMBER: _ClassVar[int]
+    LAST_PAYMENT_FIELD_NUMBER: _ClassVar[int]
+    TYPICAL_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    FREQUENCY_FIELD_NUMBER: _ClassVar[int]
+    ANNUAL_COST_FIELD_NUMBER: _ClassVar[int]
+    provider_key: str
+    provider_name: str
+    insurance_type: str
+    currency: str
+    payment_count: int
+    first_payment: str
+    last_payment: str
+    typical_amount: float
+    frequency: Frequency
+    annual_cost: float
+    def __init__(self, provider_key: _Optional[str] = ..., provider_name: _Optional[str] = ..., insurance_type: _Optional[str] = ..., currency: _Optional[str] = ..., payment_count: _Optional[int] = ..., first_payment: _Optional[str] = ..., last_payment: _Optional[str] = ..., typical_amount: _Optional[float] = ..., frequency: _Optional[_Union[Frequency, str]] = ..., annual_cost: _Optional[float] = ...) -> None: ...

@@ -167,6 +167,8 @@ _PAGE_TYPES = {
                                 segments_pb2.IncomeSpendingSummaryMember),
     "FINANCIAL_BREAKDOWN": (segments_pb2.FinancialBreakdownPage,
                             segments_pb2.FinancialBreakdownMember),
+    "INSURANCE_SPENDING": (segments_pb2.InsuranceSpendingPage,
+                           segments_pb2.InsuranceSpendingMember),
 }
 
 
