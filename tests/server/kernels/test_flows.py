@@ -25,6 +25,15 @@ def reference(rows_per_account, eligible, first, last):
     return out
 
 
+def per_account(offsets, dates, amounts, eligible, first, last):
+    """in_out with one slot per eligible account: its rows, or zeros."""
+    n = eligible.shape[0]
+    out = np.zeros((n, 5), np.int64)
+    slot_of = np.where(eligible, np.arange(n), -1).astype(np.int64)
+    flows.in_out(offsets, dates, amounts, slot_of, first, last, out)
+    return out
+
+
 def block(rows_per_account, readonly=False):
     offsets = np.zeros(len(rows_per_account) + 1, np.int64)
     dates, amounts = [], []
@@ -52,7 +61,7 @@ def test_matches_reference(rows_per_account, data):
     first = data.draw(st.integers(18990, 19110))
     last = data.draw(st.integers(first, 19120))
     readonly = data.draw(st.booleans())
-    got = flows.in_out(*block(rows_per_account, readonly), eligible, first, last)
+    got = per_account(*block(rows_per_account, readonly), eligible, first, last)
     assert got.tolist() == reference(rows_per_account, eligible, first, last)
 
 
@@ -62,22 +71,32 @@ def test_both_ends_included_and_zero_amounts_count_only_as_rows():
              (d(dt.date(2025, 12, 31)), 7), (d(dt.date(2026, 2, 1)), 9),
              (d(dt.date(2026, 1, 15)), 0)],
             [(d(dt.date(2026, 1, 10)), 0)], []]
-    got = flows.in_out(*block(rows), np.ones(3, bool), d(dt.date(2026, 1, 1)),
+    got = per_account(*block(rows), np.ones(3, bool), d(dt.date(2026, 1, 1)),
                        d(dt.date(2026, 1, 31)))
     assert got.tolist() == [[1, 500, 1, -200, 3], [0, 0, 0, 0, 1], [0, 0, 0, 0, 0]]
 
 
 def test_one_day_range_and_ineligible_accounts():
     rows = [[(100, 5), (100, -3), (101, 4)], [(100, 5)]]
-    got = flows.in_out(*block(rows), np.array([True, False]), 100, 100)
+    got = per_account(*block(rows), np.array([True, False]), 100, 100)
     assert got.tolist() == [[1, 5, 1, -3, 2], [0, 0, 0, 0, 0]]
+
+
+def test_accounts_of_one_slot_add_up():
+    rows = [[(100, 5), (101, -3)], [(100, 7)], [(100, -1)]]
+    out = np.zeros((2, 5), np.int64)
+    flows.in_out(*block(rows), np.array([1, 0, 1], np.int64), 100, 101, out)
+    assert out.tolist() == [[1, 7, 0, 0, 1], [1, 5, 2, -4, 3]]
 
 
 def test_argument_checks():
     offsets, dates, amounts = block([[(1, 1)]])
+    out = np.zeros((1, 5), np.int64)
     with pytest.raises(ValueError, match="offsets must be 1-d int64\\[3\\]"):
-        flows.in_out(offsets, dates, amounts, np.ones(2, bool), 0, 5)  # 2 accounts?
-    with pytest.raises(ValueError, match="eligible must be 1-d bool"):
-        flows.in_out(offsets, dates, amounts, np.ones(1, np.int8), 0, 5)
+        flows.in_out(offsets, dates, amounts, np.zeros(2, np.int64), 0, 5, out)  # 2 accounts?
+    with pytest.raises(ValueError, match="slot_of must be int64"):
+        flows.in_out(offsets, dates, amounts, np.zeros(1, np.int32), 0, 5, out)
+    with pytest.raises(ValueError, match="outside out"):
+        flows.in_out(offsets, dates, amounts, np.ones(1, np.int64), 0, 5, out)
     with pytest.raises(ValueError, match="amounts"):
-        flows.in_out(offsets, dates, amounts.astype(np.int32), np.ones(1, bool), 0, 5)
+        flows.in_out(offsets, dates, amounts.astype(np.int32), np.zeros(1, np.int64), 0, 5, out)

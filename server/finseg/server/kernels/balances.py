@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from ._jit import parallel_kernel
+from ._jit import kernel, parallel_kernel
 
 INT64_MAX = np.iinfo(np.int64).max
 
@@ -95,6 +95,20 @@ def _low_balance(offsets, dates, amounts, balance, balance_date, opened_on, clos
                 all_below = False
         period_min[i] = lowest
         qualifies[i] = all_below
+
+
+@kernel
+def first_row_from(dates, lo, hi, day):
+    """The first row of lo..hi-1 (one account's, dates ascending) booked on
+    or after `day`; hi if none. Window kernels start there instead of
+    stepping over the account's older history."""
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if dates[mid] < day:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 def check_block(offsets, dates, amounts, n: int, **per_account: np.ndarray) -> None:

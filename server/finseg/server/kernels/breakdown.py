@@ -15,7 +15,7 @@ import numpy as np
 from numba import prange
 
 from ._jit import kernel, parallel_kernel
-from .balances import check_block
+from .balances import check_block, first_row_from
 
 
 @parallel_kernel
@@ -31,10 +31,9 @@ def _monthly_by_group(offsets, dates, amounts, labels, runs, run_accounts, slot_
         for q in range(runs[j], runs[j + 1]):
             i = run_accounts[q]
             k = 0
-            for r in range(offsets[i], offsets[i + 1]):
+            for r in range(first_row_from(dates, offsets[i], offsets[i + 1], start),
+                           offsets[i + 1]):
                 day = dates[r]
-                if day < start:
-                    continue
                 if day >= stop:
                     break  # dates ascend within an account
                 while day >= month_bounds[k + 1]:

@@ -3,7 +3,7 @@
 
 Blocks are laid out as in `balances`: CSR `offsets` int64[n + 1] into
 `dates` int32[m] and `amounts` int64[m], ascending dates within an account;
-`eligible` bool[n] masks accounts the request does not look at. Arrays may be
+each account adds into its result slot (see `breakdown`). Arrays may be
 read-only views over LMDB's memory map.
 """
 
@@ -13,44 +13,52 @@ import numpy as np
 from numba import prange
 
 from ._jit import parallel_kernel
-from .balances import check_block
+from .balances import check_block, first_row_from
+from .breakdown import slot_runs
 
 
 @parallel_kernel
-def _in_out(offsets, dates, amounts, eligible, first_day, last_day, out):
-    for i in prange(eligible.shape[0]):
-        for k in range(5):
-            out[i, k] = 0
-        if not eligible[i]:
-            continue
-        for r in range(offsets[i], offsets[i + 1]):
-            day = dates[r]
-            if day < first_day:
-                continue
-            if day > last_day:
-                break  # dates ascend within an account
-            amount = amounts[r]
-            out[i, 4] += 1
-            if amount > 0:
-                out[i, 0] += 1
-                out[i, 1] += amount
-            elif amount < 0:
-                out[i, 2] += 1
-                out[i, 3] += amount
+def _in_out(offsets, dates, amounts, runs, run_accounts, slot_of, first_day, last_day, out):
+    # One run holds the block's accounts of one slot, so parallel runs never
+    # write the same slot.
+    for j in prange(runs.shape[0] - 1):
+        slot = slot_of[run_accounts[runs[j]]]
+        for q in range(runs[j], runs[j + 1]):
+            i = run_accounts[q]
+            for r in range(first_row_from(dates, offsets[i], offsets[i + 1], first_day),
+                           offsets[i + 1]):
+                day = dates[r]
+                if day > last_day:
+                    break  # dates ascend within an account
+                amount = amounts[r]
+                out[slot, 4] += 1
+                if amount > 0:
+                    out[slot, 0] += 1
+                    out[slot, 1] += amount
+                elif amount < 0:
+                    out[slot, 2] += 1
+                    out[slot, 3] += amount
 
 
 #: Columns of in_out's result.
 IN_COUNT, IN_SUM, OUT_COUNT, OUT_SUM, ALL_COUNT = range(5)
 
 
-def in_out(offsets: np.ndarray, dates: np.ndarray, amounts: np.ndarray, eligible: np.ndarray,
-           first_day: int, last_day: int) -> np.ndarray:
-    """Per account, over rows booked in [first_day, last_day]: int64[n, 5] of
-    (incoming count, incoming sum, outgoing count, outgoing sum, all rows).
-    Incoming is amount > 0, outgoing amount < 0 (its sum stays negative); a
-    row of 0 counts only in the last column. Ineligible accounts get zeros."""
-    n = eligible.shape[0]
-    check_block(offsets, dates, amounts, n, eligible=eligible)
-    out = np.empty((n, 5), dtype=np.int64)
-    _in_out(offsets, dates, amounts, eligible, np.int32(first_day), np.int32(last_day), out)
-    return out
+def in_out(offsets: np.ndarray, dates: np.ndarray, amounts: np.ndarray, slot_of: np.ndarray,
+           first_day: int, last_day: int, out: np.ndarray) -> None:
+    """Adds the block's rows booked in [first_day, last_day] to out
+    int64[slots, 5] of (incoming count, incoming sum, outgoing count,
+    outgoing sum, all rows): each account's rows go to its slot, slot_of
+    int64[n] (-1: left out). Incoming is amount > 0, outgoing amount < 0 (its
+    sum stays negative); a row of 0 counts only in the last column. Called
+    once per block with the same `out`."""
+    n = slot_of.shape[0]
+    check_block(offsets, dates, amounts, n)
+    if slot_of.dtype != np.int64 or out.dtype != np.int64 or out.ndim != 2 \
+            or out.shape[1] != 5:
+        raise ValueError("slot_of must be int64[n] and out int64[slots, 5]")
+    if n and int(slot_of.max()) >= out.shape[0]:
+        raise ValueError("a slot is outside out")
+    runs, run_accounts = slot_runs(slot_of)
+    _in_out(offsets, dates, amounts, runs, run_accounts, slot_of, np.int32(first_day),
+            np.int32(last_day), out)

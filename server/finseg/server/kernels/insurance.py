@@ -14,7 +14,7 @@ import numpy as np
 from numba import prange
 
 from ._jit import kernel, parallel_kernel
-from .balances import check_block
+from .balances import check_block, first_row_from
 
 FREQUENCIES = ("ONCE", "MONTHLY", "QUARTERLY", "HALF_YEARLY", "YEARLY", "IRREGULAR")
 ONCE, IRREGULAR = 0, 5
@@ -30,10 +30,9 @@ def _count_payments(offsets, dates, amounts, labels, slot_of, type_of_label, sta
     for i in prange(slot_of.shape[0]):
         c = 0
         if slot_of[i] >= 0:
-            for r in range(offsets[i], offsets[i + 1]):
+            for r in range(first_row_from(dates, offsets[i], offsets[i + 1], start),
+                           offsets[i + 1]):
                 day = dates[r]
-                if day < start:
-                    continue
                 if day >= stop:
                     break  # dates ascend within an account
                 if amounts[r] < 0 and type_of_label[labels[r]] >= 0:
@@ -48,10 +47,8 @@ def _fill_payments(offsets, dates, amounts, labels, counterparties, slot_of, typ
         if row_starts[i] == row_starts[i + 1]:
             continue
         w = row_starts[i]
-        for r in range(offsets[i], offsets[i + 1]):
+        for r in range(first_row_from(dates, offsets[i], offsets[i + 1], start), offsets[i + 1]):
             day = dates[r]
-            if day < start:
-                continue
             if day >= stop:
                 break
             t = type_of_label[labels[r]]
@@ -93,6 +90,56 @@ def payments(offsets: np.ndarray, dates: np.ndarray, amounts: np.ndarray, labels
                    start, stop, row_starts, out["slot"], out["type"], out["counterparty"],
                    out["date"], out["amount"])
     return out
+
+
+@kernel
+def _by_user(user, n_users, user_starts, order):
+    """A stable counting sort of the rows by user."""
+    for u in range(n_users + 1):
+        user_starts[u] = 0
+    for r in range(user.shape[0]):
+        user_starts[user[r] + 1] += 1
+    for u in range(n_users):
+        user_starts[u + 1] += user_starts[u]
+    fill = user_starts[:-1].copy()
+    for r in range(user.shape[0]):
+        order[fill[user[r]]] = r
+        fill[user[r]] += 1
+
+
+@parallel_kernel
+def _sort_within_users(user_starts, key, order, new_run):
+    for u in prange(user_starts.shape[0] - 1):
+        a, b = user_starts[u], user_starts[u + 1]
+        # Insertion sort: a user has a handful of payments, and each
+        # account's arrive already in date order.
+        for q in range(a + 1, b):
+            r = order[q]
+            p = q
+            while p > a and key[order[p - 1]] > key[r]:
+                order[p] = order[p - 1]
+                p -= 1
+            order[p] = r
+        for q in range(a, b):
+            new_run[q] = q == a or (key[order[q]] >> 10) != (key[order[q - 1]] >> 10)
+
+
+def contract_runs(user: np.ndarray, key: np.ndarray, n_users: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Orders payment rows by user (int64 positions < n_users), then `key`
+    (contract << 10 | day offset): (order, starts), where the rows
+    order[starts[j]:starts[j + 1]] are contract j's, dates ascending."""
+    if user.dtype != np.int64 or key.dtype != np.int64 or user.shape != key.shape:
+        raise ValueError("user and key must be int64 of one length")
+    if user.size and (int(user.min()) < 0 or int(user.max()) >= n_users):
+        raise ValueError("a user position is outside 0..n_users-1")
+    user_starts = np.empty(n_users + 1, np.int64)
+    order = np.empty(user.shape[0], np.int64)
+    _by_user(user, n_users, user_starts, order)
+    new_run = np.empty(user.shape[0], np.bool_)
+    _sort_within_users(user_starts, key, order, new_run)
+    starts = np.concatenate([np.nonzero(new_run)[0], [user.shape[0]]]).astype(np.int64)
+    return order, starts
 
 
 @kernel

@@ -25,7 +25,7 @@ def warm() -> None:
     balances.low_balance(offsets, dates, amounts, *per_account, np.array([0, 31], np.int32), 0)
     run: dict[str, np.ndarray] = {"dates": dates, "amounts": amounts}
     layout.merge(offsets, run, offsets, run)
-    flows.in_out(offsets, dates, amounts, np.array([True]), 0, 3)
+    flows.in_out(offsets, dates, amounts, np.zeros(1, np.int64), 0, 3, np.zeros((1, 5), np.int64))
     sums, counts = np.zeros((1, 1, 1), np.int64), np.zeros((1, 1), np.int64)
     breakdown.monthly_by_group(offsets, dates, amounts, np.array([0, 0], np.int32),
                                np.zeros(1, np.int64), np.array([0, 31], np.int32),

@@ -127,6 +127,16 @@ class Slots:
     def count(self) -> int:
         return int(self.user.shape[0])
 
+    @property
+    def users(self) -> np.ndarray:
+        """User indexes in result order, one per run of slots."""
+        return self.user[self.user_starts[:-1]]
+
+    @property
+    def user_position(self) -> np.ndarray:
+        """int64[n_slots]: the position of each slot's user in `users`."""
+        return np.repeat(np.arange(self.user_starts.shape[0] - 1), np.diff(self.user_starts))
+
 
 def user_currency_slots(snapshot: Snapshot, eligible: np.ndarray) -> Slots:
     accounts = np.nonzero(eligible)[0]
@@ -183,11 +193,11 @@ def currency_key(codes: np.ndarray) -> np.ndarray:
 
 
 def by_user(snapshot: Snapshot, users: np.ndarray, list_name: str,
-            rows: dict[str, pa.Array], drop_first: bool = False) -> pa.Table:
+            rows: dict[str, pa.Array]) -> pa.Table:
     """Rows (aligned with the user indexes `users`) nested per user: one row
     per user with user_id and the list `list_name` of their rows, users
-    ordered by user_id and each list by its first column (a sort key only,
-    left out of the lists, with drop_first); the sort is stable."""
+    ordered by user_id and each list by its first column; the sort is
+    stable."""
     unique_users, inverse = np.unique(users, return_inverse=True)
     user_names = snapshot.user_ids(unique_users).take(pa.array(inverse.reshape(-1)))
     flat = pa.table({"user_id": user_names, **rows})
@@ -202,7 +212,7 @@ def by_user(snapshot: Snapshot, users: np.ndarray, list_name: str,
     else:
         starts = np.zeros(0, dtype=np.int64)
     offsets = pa.array(np.concatenate([starts, [n]]).astype(np.int32))
-    names = list(rows)[1:] if drop_first else list(rows)
+    names = list(rows)
     struct = pa.StructArray.from_arrays(
         [flat.column(name).combine_chunks() for name in names], names=names)
     return pa.table({"user_id": user_col.take(pa.array(starts)),

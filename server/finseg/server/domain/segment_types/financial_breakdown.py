@@ -77,7 +77,7 @@ def run(snapshot: Snapshot, params: Params, common: Common, progress: Progress) 
     out = breakdown.rows(slots.user_starts, sums, counts)
     del sums, counts
     names = pa.array(list(params.label_groups), pa.string())
-    return nest(snapshot, slots.user[slots.user_starts[:-1]], out["user_rows"], "groups", {
+    return nest(snapshot, slots.users, out["user_rows"], "groups", {
         "label_group": names.take(pa.array(out["group"])),
         "currency": currency_array(slots.currency[out["slot"]]),
         "count": pa.array(out["count"]),

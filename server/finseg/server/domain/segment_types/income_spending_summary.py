@@ -18,11 +18,11 @@ from ...storage.store import Snapshot
 from .common import (
     Common,
     Progress,
-    by_user,
     currency_array,
-    currency_key,
     eligible_accounts,
+    nest,
     parse_date,
+    user_currency_slots,
     walk,
 )
 
@@ -50,30 +50,17 @@ def to_dict(params: Params) -> dict[str, Any]:
 
 
 def run(snapshot: Snapshot, params: Params, common: Common, progress: Progress) -> pa.Table:
-    acc = snapshot.accounts
-    eligible = eligible_accounts(snapshot, common)
+    slots = user_currency_slots(snapshot, eligible_accounts(snapshot, common))
     first, last = day_number(params.from_date), day_number(params.to_date)
-    found, sums = [], []
+    totals = np.zeros((slots.count, 5), np.int64)
     for block, s in walk(snapshot, progress):
-        result = flows.in_out(block.offsets, block.dates, block.amounts, eligible[s], first, last)
-        local = np.nonzero(result[:, flows.ALL_COUNT] > 0)[0]
-        found.append(local + block.first)
-        sums.append(result[local])
-    accounts = np.concatenate(found) if found else np.zeros(0, np.int64)
-    per_account = np.concatenate(sums) if sums else np.zeros((0, 5), np.int64)
-    # One row per (user, currency): the accounts' rows added up.
-    users, currencies = acc["user"][accounts], acc["currency"][accounts]
-    key = (users.astype(np.int64) << 24) | currency_key(currencies)
-    order = np.argsort(key, kind="stable")
-    key, per_account = key[order], per_account[order]
-    if key.size:
-        starts = np.nonzero(np.concatenate([[True], key[1:] != key[:-1]]))[0]
-        totals = np.add.reduceat(per_account, starts, axis=0)
-    else:
-        starts, totals = np.zeros(0, np.int64), np.zeros((0, 5), np.int64)
-    first_rows = order[starts]
-    return by_user(snapshot, users[first_rows], "currencies", {
-        "currency": currency_array(currencies[first_rows]),
+        flows.in_out(block.offsets, block.dates, block.amounts, slots.of_account[s], first, last,
+                     totals)
+    found = np.nonzero(totals[:, flows.ALL_COUNT] > 0)[0]
+    per_user = np.bincount(slots.user_position[found], minlength=slots.users.shape[0])
+    totals = totals[found]
+    return nest(snapshot, slots.users, per_user, "currencies", {
+        "currency": currency_array(slots.currency[found]),
         "incoming_count": pa.array(totals[:, flows.IN_COUNT]),
         "incoming_sum": pa.array(totals[:, flows.IN_SUM]),
         "outgoing_count": pa.array(totals[:, flows.OUT_COUNT]),

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from ...errors import InvalidArgument, Violation
+from ...errors import InvalidArgument, ResourceExhausted, Violation
 from ...kernels import insurance
 from ...kernels.calendar import complete_months
 from ...storage.store import Snapshot
@@ -124,28 +124,17 @@ def run(snapshot: Snapshot, params: Params, common: Common, progress: Progress) 
     rank = {k: i for i, k in enumerate(key_names)}
     key_of[used] = [rank[k] for k in keys]
 
-    # Sort into runs of one contract, dates ascending within each.
-    user_of_slot = np.repeat(np.arange(slots.user_starts.shape[0] - 1),
-                             np.diff(slots.user_starts))
+    # Order into runs of one contract, dates ascending within each.
     currencies, currency_of_slot = np.unique(slots.currency, return_inverse=True)
     currency_of_slot = currency_of_slot.reshape(-1)
     slot = rows["slot"]
     contract = ((key_of[rows["counterparty"]] * len(types) + rows["type"]) * len(currencies)
                 + currency_of_slot[slot])
-    user = user_of_slot[slot]
-    day = rows["date"].astype(np.int64) - start
-    contract_bits = int(len(key_names) * max(len(types), 1) * len(currencies)).bit_length()
-    user_bits = int(user_of_slot.shape[0]).bit_length()
-    if user_bits + contract_bits + 10 <= 62:  # 24 months are under 2**10 days
-        composite = (((user << contract_bits) | contract) << 10) | day
-        order = np.argsort(composite)
-        run_key = composite[order] >> 10
-    else:
-        order = np.lexsort((day, contract, user))
-        run_key = user[order] * (1 << contract_bits) + contract[order]
-    change = np.nonzero(run_key[1:] != run_key[:-1])[0] + 1
-    starts = np.concatenate([[0], change, [order.shape[0]]]).astype(np.int64) \
-        if order.size else np.zeros(1, np.int64)
+    if int(len(key_names) * max(len(types), 1) * len(currencies)).bit_length() > 52:
+        raise ResourceExhausted("too many distinct providers for one INSURANCE_SPENDING job")
+    # 24 months are under 2**10 days.
+    key = (contract << 10) | (rows["date"].astype(np.int64) - start)
+    order, starts = insurance.contract_runs(slots.user_position[slot], key, slots.users.shape[0])
     out = insurance.contracts(starts, rows["date"][order], rows["amount"][order],
                               rows["counterparty"][order])
     first_row = order[starts[:-1]]
@@ -155,9 +144,8 @@ def run(snapshot: Snapshot, params: Params, common: Common, progress: Progress) 
         _settle_ties(snapshot, slots, taxonomy, out, c_slot,
                      [key_names[k] for k in key_of[rows["counterparty"][first_row]]],
                      [types[t] for t in rows["type"][first_row]], names)
-    n_users = slots.user_starts.shape[0] - 1
-    per_user = np.bincount(user_of_slot[c_slot], minlength=n_users)
-    return nest(snapshot, slots.user[slots.user_starts[:-1]], per_user, "contracts", {
+    per_user = np.bincount(slots.user_position[c_slot], minlength=slots.users.shape[0])
+    return nest(snapshot, slots.users, per_user, "contracts", {
         "provider_key": pa.array(key_names, pa.string()).take(
             pa.array(key_of[rows["counterparty"][first_row]])),
         "provider_name": pa.array(names, pa.string()),
