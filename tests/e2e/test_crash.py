@@ -1,0 +1,139 @@
+"""SIGKILL at random moments: acknowledged batches survive exactly once,
+unacknowledged ones can be resent, and jobs never stay RUNNING. The server
+is a separate `finseg serve` process; a few rounds here, many in
+`python -m bench.crash`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import threading
+import time
+from pathlib import Path
+
+import grpc
+import pytest
+from process import ServerProcess
+
+from finseg.client.api import FinsegClient, financial_breakdown, income_spending_summary
+from finseg.v1 import segments_pb2
+
+N_ACCOUNTS = 50
+EVERYTHING = income_spending_summary(dt.date(2020, 1, 1), dt.date(2030, 12, 31))
+
+
+def batches(n_batches: int, rows: int) -> list[list[dict]]:
+    rng = random.Random(7)
+    return [[{"transaction_id": f"b{b}-{k}", "account_id": f"a{rng.randrange(N_ACCOUNTS)}",
+              "booking_date": f"2026-0{1 + rng.randrange(9)}-1{rng.randrange(10)}",
+              "amount": rng.randrange(1, 9999) * rng.choice((-1, 1)),
+              "label": "GROCERIES"}
+             for k in range(rows)] for b in range(n_batches)]
+
+
+def ledger(sent: list[list[dict]]) -> dict[str, tuple[int, int]]:
+    """Per user: (count, sum) of the transactions, as the service must see
+    them (no amount is 0, so incoming and outgoing counts add up to all)."""
+    out: dict[str, tuple[int, int]] = {}
+    for batch in sent:
+        for t in batch:
+            user = f"u{int(t['account_id'][1:]) % 10}"
+            count, total = out.get(user, (0, 0))
+            out[user] = (count + 1, total + t["amount"])
+    return out
+
+
+def stored(client: FinsegClient) -> dict[str, tuple[int, int]]:
+    job = client.create_segment(EVERYTHING)
+    out = {}
+    for member in client.members(job.segment_id):
+        (c,) = member.currencies
+        out[member.user_id] = (c.incoming_count + c.outgoing_count,
+                               c.incoming_sum + c.outgoing_sum)
+    return out
+
+
+def crash_round(data_dir: Path, all_batches: list[list[dict]], kill_at_ack: int,
+                delay: float) -> tuple[int, int]:
+    """Streams every batch, SIGKILLs the server `delay` seconds after the
+    `kill_at_ack`-th acknowledgement, restarts it and resends everything.
+    Returns (acknowledged before the kill, acknowledged batches found
+    missing or duplicated, plus one if the totals differ from the ledger)."""
+    server = ServerProcess(data_dir)
+    acked: list[int] = []
+    reached = threading.Event()
+
+    def stream() -> None:
+        with FinsegClient(server.target, tenant="bank", timeout=None) as client:
+            try:
+                for ack in client.append_transactions(all_batches):
+                    acked.append(int(ack.batch_id))
+                    if len(acked) == kill_at_ack:
+                        reached.set()
+            except grpc.RpcError:
+                pass  # the kill ends the stream
+            reached.set()
+
+    sender = threading.Thread(target=stream)
+    sender.start()
+    reached.wait(60)
+    time.sleep(delay)
+    server.kill()
+    sender.join(30)
+    server = ServerProcess(data_dir)
+    bad = 0
+    try:
+        with FinsegClient(server.target, tenant="bank", timeout=None) as client:
+            # Resending everything: an acknowledged batch must be all duplicates.
+            for ack in client.append_transactions(all_batches):
+                size = len(all_batches[int(ack.batch_id)])
+                assert ack.appended_count + ack.duplicate_count == size
+                if int(ack.batch_id) in acked and ack.appended_count != 0:
+                    bad += 1
+            # Every batch exactly once: the totals equal the ledger's.
+            if stored(client) != ledger(all_batches):
+                bad += 1
+    finally:
+        server.stop()
+    return len(acked), bad
+
+
+def setup_accounts(data_dir: Path) -> None:
+    server = ServerProcess(data_dir)
+    with FinsegClient(server.target, tenant="bank") as client:
+        client.upsert_accounts([
+            {"account_id": f"a{i}", "user_id": f"u{i % 10}", "type": "CHECKING",
+             "currency": "EUR", "balance": 0, "balance_date": "2026-01-01"}
+            for i in range(N_ACCOUNTS)])
+    server.stop()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_sigkill_during_ingestion_loses_and_doubles_nothing(tmp_path: Path, seed) -> None:
+    setup_accounts(tmp_path / "data")
+    all_batches = batches(300, 100)
+    rng = random.Random(seed)
+    acked, bad = crash_round(tmp_path / "data", all_batches, rng.randrange(1, 60),
+                             rng.random() * 0.01)
+    assert bad == 0
+    assert 0 < acked < len(all_batches)  # the kill landed mid-stream
+
+
+def test_a_job_killed_while_running_is_finished_after_the_restart(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    setup_accounts(data_dir)
+    server = ServerProcess(data_dir)
+    with FinsegClient(server.target, tenant="bank") as client:
+        list(client.append_transactions(batches(20, 1000)))
+        job = client.create_segment(financial_breakdown(["GROCERIES"], 12,
+                                                        as_of=dt.date(2026, 12, 1)))
+    server.kill()
+    server = ServerProcess(data_dir)
+    try:
+        with FinsegClient(server.target, tenant="bank") as client:
+            members = client.members(job.segment_id)  # waits for the re-run
+            assert client.get_segment(job.segment_id).segment.state == \
+                segments_pb2.JOB_STATE_SUCCEEDED
+            assert sum(g.count for m in members for g in m.groups) == 20_000
+    finally:
+        server.stop()
