@@ -203,6 +203,30 @@ class FinsegClient:
             segments_pb2.StreamSegmentRequest(segment_id=segment_id, page_size=page_size),
             metadata=self.metadata, timeout=timeout)
 
+    def list_segments(self, states: Iterable[str] = (), types: Iterable[str] = ()
+                      ) -> Iterator[segments_pb2.Segment]:
+        """The tenant's segments, newest first, following every page; states
+        and types by their short names (RUNNING, LOW_BALANCE)."""
+        request = segments_pb2.ListSegmentsRequest(
+            states=[segments_pb2.JobState.Value("JOB_STATE_" + s) for s in states],
+            types=[segments_pb2.SegmentType.Value("SEGMENT_TYPE_" + t) for t in types])
+        while True:
+            response = self.segments.ListSegments(request, metadata=self.metadata,
+                                                  timeout=self.timeout)
+            yield from response.segments
+            if not response.next_page_token:
+                return
+            request.page_token = response.next_page_token
+
+    def cancel_segment(self, segment_id: str) -> segments_pb2.Segment:
+        return self.segments.CancelSegment(
+            segments_pb2.CancelSegmentRequest(segment_id=segment_id), metadata=self.metadata,
+            timeout=self.timeout).segment
+
+    def delete_segment(self, segment_id: str) -> None:
+        self.segments.DeleteSegment(segments_pb2.DeleteSegmentRequest(segment_id=segment_id),
+                                    metadata=self.metadata, timeout=self.timeout)
+
     def members(self, segment_id: str, page_size: int = 0) -> list[Any]:
         """Every member of a segment (waits for the job)."""
         out: list[Any] = []

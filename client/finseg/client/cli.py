@@ -53,7 +53,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
                                                    "%(message)s")
     serve(Settings(data_dir=args.data_dir, map_size=args.map_size, host=args.host,
-                   port=args.port, workers=args.workers, timezone=args.timezone))
+                   port=args.port, workers=args.workers, timezone=args.timezone,
+                   result_ttl_days=args.result_ttl_days))
     return 0
 
 
@@ -353,6 +354,8 @@ def parser() -> argparse.ArgumentParser:
                        help="largest size of the database, e.g. 64GiB (default)")
     serve.add_argument("--workers", type=int, default=2, help="threads computing segments")
     serve.add_argument("--timezone", default="UTC", help="whose 'today' is the default as_of")
+    serve.add_argument("--result-ttl-days", type=int, default=14,
+                       help="days after creation when a segment and its results are deleted")
     serve.set_defaults(func=cmd_serve)
 
     gen = sub.add_parser("generate", help="write a synthetic bank as CSV or Parquet")

@@ -27,7 +27,7 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x66inseg/v1/segments.proto\x12\tfinseg.v1\x1a\x16\x66inseg/v1/common.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"2\n\x0bHighBalance\x12#\n\tthreshold\x18\x01 \x01(\x0b\x32\x10.finseg.v1.Money\"A\n\nLowBalance\x12#\n\tthreshold\x18\x01 \x01(\x0b\x32\x10.finseg.v1.Money\x12\x0e\n\x06months\x18\x02 \x01(\x05\";\n\x15IncomeSpendingSummary\x12\x11\n\tfrom_date\x18\x01 \x01(\t\x12\x0f\n\x07to_date\x18\x02 \x01(\t\":\n\x12\x46inancialBreakdown\x12\x14\n\x0clabel_groups\x18\x01 \x03(\t\x12\x0e\n\x06months\x18\x02 \x01(\x05\"<\n\x11InsuranceSpending\x12\x0e\n\x06months\x18\x01 \x01(\x05\x12\x17\n\x0finsurance_types\x18\x02 \x03(\t\"\xf0\x02\n\x0bSegmentSpec\x12-\n\raccount_types\x18\x01 \x03(\x0e\x32\x16.finseg.v1.AccountType\x12\r\n\x05\x61s_of\x18\x02 \x01(\t\x12.\n\x0chigh_balance\x18\n \x01(\x0b\x32\x16.finseg.v1.HighBalanceH\x00\x12,\n\x0blow_balance\x18\x0b \x01(\x0b\x32\x15.finseg.v1.LowBalanceH\x00\x12\x43\n\x17income_spending_summary\x18\x0c \x01(\x0b\x32 .finseg.v1.IncomeSpendingSummaryH\x00\x12<\n\x13\x66inancial_breakdown\x18\r \x01(\x0b\x32\x1d.finseg.v1.FinancialBreakdownH\x00\x12:\n\x12insurance_spending\x18\x0e \x01(\x0b\x32\x1c.finseg.v1.InsuranceSpendingH\x00\x42\x06\n\x04kind\"\xfe\x02\n\x07Segment\x12\x12\n\nsegment_id\x18\x01 \x01(\t\x12$\n\x04type\x18\x02 \x01(\x0e\x32\x16.finseg.v1.SegmentType\x12$\n\x04spec\x18\x03 \x01(\x0b\x32\x16.finseg.v1.SegmentSpec\x12\"\n\x05state\x18\x04 \x01(\x0e\x32\x13.finseg.v1.JobState\x12\x10\n\x08progress\x18\x05 \x01(\x01\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x61s_of\x18\x08 \x01(\t\x12\r\n\x05\x65rror\x18\t \x01(\t\x12\x16\n\x0etotal_elements\x18\n \x01(\x03\x12/\n\x0c\x63ompute_time\x18\x0b \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x14\n\x0crows_scanned\x18\x0c \x01(\x03\"<\n\x14\x43reateSegmentRequest\x12$\n\x04spec\x18\x01 \x01(\x0b\x32\x16.finseg.v1.SegmentSpec\"<\n\x15\x43reateSegmentResponse\x12#\n\x07segment\x18\x01 \x01(\x0b\x32\x12.finseg.v1.Segment\"N\n\x11GetSegmentRequest\x12\x12\n\nsegment_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"\x8c\x01\n\x12GetSegmentResponse\x12#\n\x07segment\x18\x01 \x01(\x0b\x32\x12.finseg.v1.Segment\x12#\n\x04page\x18\x02 \x01(\x0b\x32\x15.finseg.v1.ResultPage\x12\x13\n\x0btotal_pages\x18\x03 \x01(\x03\x12\x17\n\x0fnext_page_token\x18\x04 \x01(\t\"=\n\x14StreamSegmentRequest\x12\x12\n\nsegment_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\"u\n\x15StreamSegmentResponse\x12#\n\x07segment\x18\x01 \x01(\x0b\x32\x12.finseg.v1.Segment\x12#\n\x04page\x18\x02 \x01(\x0b\x32\x15.finseg.v1.ResultPage\x12\x12\n\npage_index\x18\x03 \x01(\x03\"\xc5\x02\n\nResultPage\x12\x32\n\x0chigh_balance\x18\x01 \x01(\x0b\x32\x1a.finseg.v1.HighBalancePageH\x00\x12\x30\n\x0blow_balance\x18\x02 \x01(\x0b\x32\x19.finseg.v1.LowBalancePageH\x00\x12G\n\x17income_spending_summary\x18\x03 \x01(\x0b\x32$.finseg.v1.IncomeSpendingSummaryPageH\x00\x12@\n\x13\x66inancial_breakdown\x18\x04 \x01(\x0b\x32!.finseg.v1.FinancialBreakdownPageH\x00\x12>\n\x12insurance_spending\x18\x05 \x01(\x0b\x32 .finseg.v1.InsuranceSpendingPageH\x00\x42\x06\n\x04rows\"@\n\x0fHighBalancePage\x12-\n\x07members\x18\x01 \x03(\x0b\x32\x1c.finseg.v1.HighBalanceMember\"U\n\x11HighBalanceMember\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12/\n\x08\x61\x63\x63ounts\x18\x02 \x03(\x0b\x32\x1d.finseg.v1.HighBalanceAccount\"J\n\x12HighBalanceAccount\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\x12\x0e\n\x06\x61mount\x18\x03 \x01(\x03\">\n\x0eLowBalancePage\x12,\n\x07members\x18\x01 \x03(\x0b\x32\x1b.finseg.v1.LowBalanceMember\"S\n\x10LowBalanceMember\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12.\n\x08\x61\x63\x63ounts\x18\x02 \x03(\x0b\x32\x1c.finseg.v1.LowBalanceAccount\"c\n\x11LowBalanceAccount\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\x12\x0e\n\x06\x61mount\x18\x03 \x01(\x03\x12\x18\n\x10monthly_minimums\x18\x04 \x03(\x03\"T\n\x19IncomeSpendingSummaryPage\x12\x37\n\x07members\x18\x01 \x03(\x0b\x32&.finseg.v1.IncomeSpendingSummaryMember\"^\n\x1bIncomeSpendingSummaryMember\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12.\n\ncurrencies\x18\x02 \x03(\x0b\x32\x1a.finseg.v1.CurrencySummary\"\x7f\n\x0f\x43urrencySummary\x12\x10\n\x08\x63urrency\x18\x01 \x01(\t\x12\x16\n\x0eincoming_count\x18\x02 \x01(\x03\x12\x14\n\x0cincoming_sum\x18\x03 \x01(\x03\x12\x16\n\x0eoutgoing_count\x18\x04 \x01(\x03\x12\x14\n\x0coutgoing_sum\x18\x05 \x01(\x03\"N\n\x16\x46inancialBreakdownPage\x12\x34\n\x07members\x18\x01 \x03(\x0b\x32#.finseg.v1.FinancialBreakdownMember\"V\n\x18\x46inancialBreakdownMember\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12)\n\x06groups\x18\x02 \x03(\x0b\x32\x19.finseg.v1.GroupBreakdown\"\xb7\x01\n\x0eGroupBreakdown\x12\x13\n\x0blabel_group\x18\x01 \x01(\t\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\x12\r\n\x05\x63ount\x18\x03 \x01(\x03\x12\r\n\x05total\x18\x04 \x01(\x03\x12\x14\n\x0cmonthly_sums\x18\x05 \x03(\x03\x12\x0f\n\x07\x61verage\x18\x06 \x01(\x01\x12\x0b\n\x03min\x18\x07 \x01(\x03\x12\x0b\n\x03max\x18\x08 \x01(\x03\x12\x0e\n\x06median\x18\t \x01(\x01\x12\x0f\n\x07std_dev\x18\n \x01(\x01\"L\n\x15InsuranceSpendingPage\x12\x33\n\x07members\x18\x01 \x03(\x0b\x32\".finseg.v1.InsuranceSpendingMember\"[\n\x17InsuranceSpendingMember\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12/\n\tcontracts\x18\x02 \x03(\x0b\x32\x1c.finseg.v1.InsuranceContract\"\x84\x02\n\x11InsuranceContract\x12\x14\n\x0cprovider_key\x18\x01 \x01(\t\x12\x15\n\rprovider_name\x18\x02 \x01(\t\x12\x16\n\x0einsurance_type\x18\x03 \x01(\t\x12\x10\n\x08\x63urrency\x18\x04 \x01(\t\x12\x15\n\rpayment_count\x18\x05 \x01(\x03\x12\x15\n\rfirst_payment\x18\x06 \x01(\t\x12\x14\n\x0clast_payment\x18\x07 \x01(\t\x12\x16\n\x0etypical_amount\x18\x08 \x01(\x01\x12\'\n\tfrequency\x18\t \x01(\x0e\x32\x14.finseg.v1.Frequency\x12\x13\n\x0b\x61nnual_cost\x18\n \x01(\x01*\xdd\x01\n\x0bSegmentType\x12\x1c\n\x18SEGMENT_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n\x19SEGMENT_TYPE_HIGH_BALANCE\x10\x01\x12\x1c\n\x18SEGMENT_TYPE_LOW_BALANCE\x10\x02\x12(\n$SEGMENT_TYPE_INCOME_SPENDING_SUMMARY\x10\x03\x12$\n SEGMENT_TYPE_FINANCIAL_BREAKDOWN\x10\x04\x12#\n\x1fSEGMENT_TYPE_INSURANCE_SPENDING\x10\x05*\x9b\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11JOB_STATE_PENDING\x10\x01\x12\x15\n\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n\x10JOB_STATE_FAILED\x10\x04\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x05*\xb4\x01\n\tFrequency\x12\x19\n\x15\x46REQUENCY_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x46REQUENCY_ONCE\x10\x01\x12\x15\n\x11\x46REQUENCY_MONTHLY\x10\x02\x12\x17\n\x13\x46REQUENCY_QUARTERLY\x10\x03\x12\x19\n\x15\x46REQUENCY_HALF_YEARLY\x10\x04\x12\x14\n\x10\x46REQUENCY_YEARLY\x10\x05\x12\x17\n\x13\x46REQUENCY_IRREGULAR\x10\x06\x32\x85\x02\n\x0eSegmentService\x12R\n\rCreateSegment\x12\x1f.finseg.v1.CreateSegmentRequest\x1a .finseg.v1.CreateSegmentResponse\x12I\n\nGetSegment\x12\x1c.finseg.v1.GetSegmentRequest\x1a\x1d.finseg.v1.GetSegmentResponse\x12T\n\rStreamSegment\x12\x1f.finseg.v1.StreamSegmentRequest\x1a .finseg.v1.StreamSegmentResponse0\x01\x42\x34Z2github.com/finseg/finseg/gen/go/finseg/v1;finsegv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x66inseg/v1/segments.proto\x12\tfinseg.v1\x1a\x16\x66inseg/v1/common.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"2\n\x0bHighBalance\x12#\n\tthreshold\x18\x01 \x01(\x0b\x32\x10.finseg.v1.Money\"A\n\nLowBalance\x12#\n\tthreshold\x18\x01 \x01(\x0b\x32\x10.finseg.v1.Money\x12\x0e\n\x06months\x18\x02 \x01(\x05\";\n\x15IncomeSpendingSummary\x12\x11\n\tfrom_date\x18\x01 \x01(\t\x12\x0f\n\x07to_date\x18\x02 \x01(\t\":\n\x12\x46inancialBreakdown\x12\x14\n\x0clabel_groups\x18\x01 \x03(\t\x12\x0e\n\x06months\x18\x02 \x01(\x05\"<\n\x11InsuranceSpending\x12\x0e\n\x06months\x18\x01 \x01(\x05\x12\x17\n\x0finsurance_types\x18\x02 \x03(\t\"\xf0\x02\n\x0bSegmentSpec\x12-\n\raccount_types\x18\x01 \x03(\x0e\x32\x16.finseg.v1.AccountType\x12\r\n\x05\x61s_of\x18\x02 \x01(\t\x12.\n\x0chigh_balance\x18\n \x01(\x0b\x32\x16.finseg.v1.HighBalanceH\x00\x12,\n\x0blow_balance\x18\x0b \x01(\x0b\x32\x15.finseg.v1.LowBalanceH\x00\x12\x43\n\x17income_spending_summary\x18\x0c \x01(\x0b\x32 .finseg.v1.IncomeSpendingSummaryH\x00\x12<\n\x13\x66inancial_breakdown\x18\r \x01(\x0b\x32\x1d.finseg.v1.FinancialBreakdownH\x00\x12:\n\x12insurance_spending\x18\x0e \x01(\x0b\x32\x1c.finseg.v1.InsuranceSpendingH\x00\x42\x06\n\x04kind\"\xfe\x02\n\x07Segment\x12\x12\n\nsegment_id\x18\x01 \x01(\t\x12$\n\x04type\x18\x02 \x01(\x0e\x32\x16.finseg.v1.SegmentType\x12$\n\x04spec\x18\x03 \x01(\x0b\x32\x16.finseg.v1.SegmentSpec\x12\"\n\x05state\x18\x04 \x01(\x0e\x32\x13.finseg.v1.JobState\x12\x10\n\x08progress\x18\x05 \x01(\x01\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x61s_of\x18\x08 \x01(\t\x12\r\n\x05\x65rror\x18\t \x01(\t\x12\x16\n\x0etotal_elements\x18\n \x01(\x03\x12/\n\x0c\x63ompute_time\x18\x0b \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x14\n\x0crows_scanned\x18\x0c \x01(\x03\"<\n\x14\x43reateSegmentRequest\x12$\n\x04spec\x18\x01 \x01(\x0b\x32\x16.finseg.v1.SegmentSpec\"<\n\x15\x43reateSegmentResponse\x12#\n\x07segment\x18\x01 \x01(\x0b\x32\x12.finseg.v1.Segment\"N\n\x11GetSegmentRequest\x12\x12\n\nsegment_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"\x8c\x01\n\x12GetSegmentResponse\x12#\n\x07segment\x18\x01 \x01(\x0b\x32\x12.finseg.v1.Segment\x12#\n\x04page\x18\x02 \x01(\x0b\x32\x15.finseg.v1.ResultPage\x12\x13\n\x0btotal_pages\x18\x03 \x01(\x03\x12\x17\n\x0fnext_page_token\x18\x04 \x01(\t\"=\n\x14StreamSegmentRequest\x12\x12\n\nsegment_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\"u\n\x15StreamSegmentResponse\x12#\n\x07segment\x18\x01 \x01(\x0b\x32\x12.finseg.v1.Segment\x12#\n\x04page\x18\x02 \x01(\x0b\x32\x15.finseg.v1.ResultPage\x12\x12\n\npage_index\x18\x03 \x01(\x03\"\x88\x01\n\x13ListSegmentsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12#\n\x06states\x18\x03 \x03(\x0e\x32\x13.finseg.v1.JobState\x12%\n\x05types\x18\x04 \x03(\x0e\x32\x16.finseg.v1.SegmentType\"U\n\x14ListSegmentsResponse\x12$\n\x08segments\x18\x01 \x03(\x0b\x32\x12.finseg.v1.Segment\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"*\n\x14\x43\x61ncelSegmentRequest\x12\x12\n\nsegment_id\x18\x01 \x01(\t\"<\n\x15\x43\x61ncelSegmentResponse\x12#\n\x07segment\x18\x01 \x01(\x0b\x32\x12.finseg.v1.Segment\"*\n\x14\x44\x65leteSegmentRequest\x12\x12\n\nsegment_id\x18\x01 \x01(\t\"\x17\n\x15\x44\x65leteSegmentResponse\"\xc5\x02\n\nResultPage\x12\x32\n\x0chigh_balance\x18\x01 \x01(\x0b\x32\x1a.finseg.v1.HighBalancePageH\x00\x12\x30\n\x0blow_balance\x18\x02 \x01(\x0b\x32\x19.finseg.v1.LowBalancePageH\x00\x12G\n\x17income_spending_summary\x18\x03 \x01(\x0b\x32$.finseg.v1.IncomeSpendingSummaryPageH\x00\x12@\n\x13\x66inancial_breakdown\x18\x04 \x01(\x0b\x32!.finseg.v1.FinancialBreakdownPageH\x00\x12>\n\x12insurance_spending\x18\x05 \x01(\x0b\x32 .finseg.v1.InsuranceSpendingPageH\x00\x42\x06\n\x04rows\"@\n\x0fHighBalancePage\x12-\n\x07members\x18\x01 \x03(\x0b\x32\x1c.finseg.v1.HighBalanceMember\"U\n\x11HighBalanceMember\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12/\n\x08\x61\x63\x63ounts\x18\x02 \x03(\x0b\x32\x1d.finseg.v1.HighBalanceAccount\"J\n\x12HighBalanceAccount\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\x12\x0e\n\x06\x61mount\x18\x03 \x01(\x03\">\n\x0eLowBalancePage\x12,\n\x07members\x18\x01 \x03(\x0b\x32\x1b.finseg.v1.LowBalanceMember\"S\n\x10LowBalanceMember\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12.\n\x08\x61\x63\x63ounts\x18\x02 \x03(\x0b\x32\x1c.finseg.v1.LowBalanceAccount\"c\n\x11LowBalanceAccount\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\x12\x0e\n\x06\x61mount\x18\x03 \x01(\x03\x12\x18\n\x10monthly_minimums\x18\x04 \x03(\x03\"T\n\x19IncomeSpendingSummaryPage\x12\x37\n\x07members\x18\x01 \x03(\x0b\x32&.finseg.v1.IncomeSpendingSummaryMember\"^\n\x1bIncomeSpendingSummaryMember\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12.\n\ncurrencies\x18\x02 \x03(\x0b\x32\x1a.finseg.v1.CurrencySummary\"\x7f\n\x0f\x43urrencySummary\x12\x10\n\x08\x63urrency\x18\x01 \x01(\t\x12\x16\n\x0eincoming_count\x18\x02 \x01(\x03\x12\x14\n\x0cincoming_sum\x18\x03 \x01(\x03\x12\x16\n\x0eoutgoing_count\x18\x04 \x01(\x03\x12\x14\n\x0coutgoing_sum\x18\x05 \x01(\x03\"N\n\x16\x46inancialBreakdownPage\x12\x34\n\x07members\x18\x01 \x03(\x0b\x32#.finseg.v1.FinancialBreakdownMember\"V\n\x18\x46inancialBreakdownMember\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12)\n\x06groups\x18\x02 \x03(\x0b\x32\x19.finseg.v1.GroupBreakdown\"\xb7\x01\n\x0eGroupBreakdown\x12\x13\n\x0blabel_group\x18\x01 \x01(\t\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\x12\r\n\x05\x63ount\x18\x03 \x01(\x03\x12\r\n\x05total\x18\x04 \x01(\x03\x12\x14\n\x0cmonthly_sums\x18\x05 \x03(\x03\x12\x0f\n\x07\x61verage\x18\x06 \x01(\x01\x12\x0b\n\x03min\x18\x07 \x01(\x03\x12\x0b\n\x03max\x18\x08 \x01(\x03\x12\x0e\n\x06median\x18\t \x01(\x01\x12\x0f\n\x07std_dev\x18\n \x01(\x01\"L\n\x15InsuranceSpendingPage\x12\x33\n\x07members\x18\x01 \x03(\x0b\x32\".finseg.v1.InsuranceSpendingMember\"[\n\x17InsuranceSpendingMember\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12/\n\tcontracts\x18\x02 \x03(\x0b\x32\x1c.finseg.v1.InsuranceContract\"\x84\x02\n\x11InsuranceContract\x12\x14\n\x0cprovider_key\x18\x01 \x01(\t\x12\x15\n\rprovider_name\x18\x02 \x01(\t\x12\x16\n\x0einsurance_type\x18\x03 \x01(\t\x12\x10\n\x08\x63urrency\x18\x04 \x01(\t\x12\x15\n\rpayment_count\x18\x05 \x01(\x03\x12\x15\n\rfirst_payment\x18\x06 \x01(\t\x12\x14\n\x0clast_payment\x18\x07 \x01(\t\x12\x16\n\x0etypical_amount\x18\x08 \x01(\x01\x12\'\n\tfrequency\x18\t \x01(\x0e\x32\x14.finseg.v1.Frequency\x12\x13\n\x0b\x61nnual_cost\x18\n \x01(\x01*\xdd\x01\n\x0bSegmentType\x12\x1c\n\x18SEGMENT_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n\x19SEGMENT_TYPE_HIGH_BALANCE\x10\x01\x12\x1c\n\x18SEGMENT_TYPE_LOW_BALANCE\x10\x02\x12(\n$SEGMENT_TYPE_INCOME_SPENDING_SUMMARY\x10\x03\x12$\n SEGMENT_TYPE_FINANCIAL_BREAKDOWN\x10\x04\x12#\n\x1fSEGMENT_TYPE_INSURANCE_SPENDING\x10\x05*\x9b\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11JOB_STATE_PENDING\x10\x01\x12\x15\n\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n\x10JOB_STATE_FAILED\x10\x04\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x05*\xb4\x01\n\tFrequency\x12\x19\n\x15\x46REQUENCY_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x46REQUENCY_ONCE\x10\x01\x12\x15\n\x11\x46REQUENCY_MONTHLY\x10\x02\x12\x17\n\x13\x46REQUENCY_QUARTERLY\x10\x03\x12\x19\n\x15\x46REQUENCY_HALF_YEARLY\x10\x04\x12\x14\n\x10\x46REQUENCY_YEARLY\x10\x05\x12\x17\n\x13\x46REQUENCY_IRREGULAR\x10\x06\x32\xfe\x03\n\x0eSegmentService\x12R\n\rCreateSegment\x12\x1f.finseg.v1.CreateSegmentRequest\x1a .finseg.v1.CreateSegmentResponse\x12I\n\nGetSegment\x12\x1c.finseg.v1.GetSegmentRequest\x1a\x1d.finseg.v1.GetSegmentResponse\x12T\n\rStreamSegment\x12\x1f.finseg.v1.StreamSegmentRequest\x1a .finseg.v1.StreamSegmentResponse0\x01\x12O\n\x0cListSegments\x12\x1e.finseg.v1.ListSegmentsRequest\x1a\x1f.finseg.v1.ListSegmentsResponse\x12R\n\rCancelSegment\x12\x1f.finseg.v1.CancelSegmentRequest\x1a .finseg.v1.CancelSegmentResponse\x12R\n\rDeleteSegment\x12\x1f.finseg.v1.DeleteSegmentRequest\x1a .finseg.v1.DeleteSegmentResponseB4Z2github.com/finseg/finseg/gen/go/finseg/v1;finsegv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,12 +35,12 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'finseg.v1.segments_pb2', _g
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z2github.com/finseg/finseg/gen/go/finseg/v1;finsegv1'
-  _globals['_SEGMENTTYPE']._serialized_start=3622
-  _globals['_SEGMENTTYPE']._serialized_end=3843
-  _globals['_JOBSTATE']._serialized_start=3846
-  _globals['_JOBSTATE']._serialized_end=4001
-  _globals['_FREQUENCY']._serialized_start=4004
-  _globals['_FREQUENCY']._serialized_end=4184
+  _globals['_SEGMENTTYPE']._serialized_start=4023
+  _globals['_SEGMENTTYPE']._serialized_end=4244
+  _globals['_JOBSTATE']._serialized_start=4247
+  _globals['_JOBSTATE']._serialized_end=4402
+  _globals['_FREQUENCY']._serialized_start=4405
+  _globals['_FREQUENCY']._serialized_end=4585
   _globals['_HIGHBALANCE']._serialized_start=128
   _globals['_HIGHBALANCE']._serialized_end=178
   _globals['_LOWBALANCE']._serialized_start=180
@@ -67,38 +67,50 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STREAMSEGMENTREQUEST']._serialized_end=1594
   _globals['_STREAMSEGMENTRESPONSE']._serialized_start=1596
   _globals['_STREAMSEGMENTRESPONSE']._serialized_end=1713
-  _globals['_RESULTPAGE']._serialized_start=1716
-  _globals['_RESULTPAGE']._serialized_end=2041
-  _globals['_HIGHBALANCEPAGE']._serialized_start=2043
-  _globals['_HIGHBALANCEPAGE']._serialized_end=2107
-  _globals['_HIGHBALANCEMEMBER']._serialized_start=2109
-  _globals['_HIGHBALANCEMEMBER']._serialized_end=2194
-  _globals['_HIGHBALANCEACCOUNT']._serialized_start=2196
-  _globals['_HIGHBALANCEACCOUNT']._serialized_end=2270
-  _globals['_LOWBALANCEPAGE']._serialized_start=2272
-  _globals['_LOWBALANCEPAGE']._serialized_end=2334
-  _globals['_LOWBALANCEMEMBER']._serialized_start=2336
-  _globals['_LOWBALANCEMEMBER']._serialized_end=2419
-  _globals['_LOWBALANCEACCOUNT']._serialized_start=2421
-  _globals['_LOWBALANCEACCOUNT']._serialized_end=2520
-  _globals['_INCOMESPENDINGSUMMARYPAGE']._serialized_start=2522
-  _globals['_INCOMESPENDINGSUMMARYPAGE']._serialized_end=2606
-  _globals['_INCOMESPENDINGSUMMARYMEMBER']._serialized_start=2608
-  _globals['_INCOMESPENDINGSUMMARYMEMBER']._serialized_end=2702
-  _globals['_CURRENCYSUMMARY']._serialized_start=2704
-  _globals['_CURRENCYSUMMARY']._serialized_end=2831
-  _globals['_FINANCIALBREAKDOWNPAGE']._serialized_start=2833
-  _globals['_FINANCIALBREAKDOWNPAGE']._serialized_end=2911
-  _globals['_FINANCIALBREAKDOWNMEMBER']._serialized_start=2913
-  _globals['_FINANCIALBREAKDOWNMEMBER']._serialized_end=2999
-  _globals['_GROUPBREAKDOWN']._serialized_start=3002
-  _globals['_GROUPBREAKDOWN']._serialized_end=3185
-  _globals['_INSURANCESPENDINGPAGE']._serialized_start=3187
-  _globals['_INSURANCESPENDINGPAGE']._serialized_end=3263
-  _globals['_INSURANCESPENDINGMEMBER']._serialized_start=3265
-  _globals['_INSURANCESPENDINGMEMBER']._serialized_end=3356
-  _globals['_INSURANCECONTRACT']._serialized_start=3359
-  _globals['_INSURANCECONTRACT']._serialized_end=3619
-  _globals['_SEGMENTSERVICE']._serialized_start=4187
-  _globals['_SEGMENTSERVICE']._serialized_end=4448
+  _globals['_LISTSEGMENTSREQUEST']._serialized_start=1716
+  _globals['_LISTSEGMENTSREQUEST']._serialized_end=1852
+  _globals['_LISTSEGMENTSRESPONSE']._serialized_start=1854
+  _globals['_LISTSEGMENTSRESPONSE']._serialized_end=1939
+  _globals['_CANCELSEGMENTREQUEST']._serialized_start=1941
+  _globals['_CANCELSEGMENTREQUEST']._serialized_end=1983
+  _globals['_CANCELSEGMENTRESPONSE']._serialized_start=1985
+  _globals['_CANCELSEGMENTRESPONSE']._serialized_end=2045
+  _globals['_DELETESEGMENTREQUEST']._serialized_start=2047
+  _globals['_DELETESEGMENTREQUEST']._serialized_end=2089
+  _globals['_DELETESEGMENTRESPONSE']._serialized_start=2091
+  _globals['_DELETESEGMENTRESPONSE']._serialized_end=2114
+  _globals['_RESULTPAGE']._serialized_start=2117
+  _globals['_RESULTPAGE']._serialized_end=2442
+  _globals['_HIGHBALANCEPAGE']._serialized_start=2444
+  _globals['_HIGHBALANCEPAGE']._serialized_end=2508
+  _globals['_HIGHBALANCEMEMBER']._serialized_start=2510
+  _globals['_HIGHBALANCEMEMBER']._serialized_end=2595
+  _globals['_HIGHBALANCEACCOUNT']._serialized_start=2597
+  _globals['_HIGHBALANCEACCOUNT']._serialized_end=2671
+  _globals['_LOWBALANCEPAGE']._serialized_start=2673
+  _globals['_LOWBALANCEPAGE']._serialized_end=2735
+  _globals['_LOWBALANCEMEMBER']._serialized_start=2737
+  _globals['_LOWBALANCEMEMBER']._serialized_end=2820
+  _globals['_LOWBALANCEACCOUNT']._serialized_start=2822
+  _globals['_LOWBALANCEACCOUNT']._serialized_end=2921
+  _globals['_INCOMESPENDINGSUMMARYPAGE']._serialized_start=2923
+  _globals['_INCOMESPENDINGSUMMARYPAGE']._serialized_end=3007
+  _globals['_INCOMESPENDINGSUMMARYMEMBER']._serialized_start=3009
+  _globals['_INCOMESPENDINGSUMMARYMEMBER']._serialized_end=3103
+  _globals['_CURRENCYSUMMARY']._serialized_start=3105
+  _globals['_CURRENCYSUMMARY']._serialized_end=3232
+  _globals['_FINANCIALBREAKDOWNPAGE']._serialized_start=3234
+  _globals['_FINANCIALBREAKDOWNPAGE']._serialized_end=3312
+  _globals['_FINANCIALBREAKDOWNMEMBER']._serialized_start=3314
+  _globals['_FINANCIALBREAKDOWNMEMBER']._serialized_end=3400
+  _globals['_GROUPBREAKDOWN']._serialized_start=3403
+  _globals['_GROUPBREAKDOWN']._serialized_end=3586
+  _globals['_INSURANCESPENDINGPAGE']._serialized_start=3588
+  _globals['_INSURANCESPENDINGPAGE']._serialized_end=3664
+  _globals['_INSURANCESPENDINGMEMBER']._serialized_start=3666
+  _globals['_INSURANCESPENDINGMEMBER']._serialized_end=3757
+  _globals['_INSURANCECONTRACT']._serialized_start=3760
+  _globals['_INSURANCECONTRACT']._serialized_end=4020
+  _globals['_SEGMENTSERVICE']._serialized_start=4588
+  _globals['_SEGMENTSERVICE']._serialized_end=5098
 # @@protoc_insertion_point(module_scope)

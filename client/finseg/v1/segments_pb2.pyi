@@ -195,6 +195,48 @@ class StreamSegmentResponse(_message.Message):
     page_index: int
     def __init__(self, segment: _Optional[_Union[Segment, _Mapping]] = ..., page: _Optional[_Union[ResultPage, _Mapping]] = ..., page_index: _Optional[int] = ...) -> None: ...
 
+class ListSegmentsRequest(_message.Message):
+    __slots__ = ("page_size", "page_token", "states", "types")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    STATES_FIELD_NUMBER: _ClassVar[int]
+    TYPES_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    states: _containers.RepeatedScalarFieldContainer[JobState]
+    types: _containers.RepeatedScalarFieldContainer[SegmentType]
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., states: _Optional[_Iterable[_Union[JobState, str]]] = ..., types: _Optional[_Iterable[_Union[SegmentType, str]]] = ...) -> None: ...
+
+class ListSegmentsResponse(_message.Message):
+    __slots__ = ("segments", "next_page_token")
+    SEGMENTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    segments: _containers.RepeatedCompositeFieldContainer[Segment]
+    next_page_token: str
+    def __init__(self, segments: _Optional[_Iterable[_Union[Segment, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class CancelSegmentRequest(_message.Message):
+    __slots__ = ("segment_id",)
+    SEGMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    segment_id: str
+    def __init__(self, segment_id: _Optional[str] = ...) -> None: ...
+
+class CancelSegmentResponse(_message.Message):
+    __slots__ = ("segment",)
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    segment: Segment
+    def __init__(self, segment: _Optional[_Union[Segment, _Mapping]] = ...) -> None: ...
+
+class DeleteSegmentRequest(_message.Message):
+    __slots__ = ("segment_id",)
+    SEGMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    segment_id: str
+    def __init__(self, segment_id: _Optional[str] = ...) -> None: ...
+
+class DeleteSegmentResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
 class ResultPage(_message.Message):
     __slots__ = ("high_balance", "low_balance", "income_spending_summary", "financial_breakdown", "insurance_spending")
     HIGH_BALANCE_FIELD_NUMBER: _ClassVar[int]

@@ -52,6 +52,21 @@ class SegmentServiceStub:
                 request_serializer=finseg_dot_v1_dot_segments__pb2.StreamSegmentRequest.SerializeToString,
                 response_deserializer=finseg_dot_v1_dot_segments__pb2.StreamSegmentResponse.FromString,
                 _registered_method=True)
+        self.ListSegments = channel.unary_unary(
+                '/finseg.v1.SegmentService/ListSegments',
+                request_serializer=finseg_dot_v1_dot_segments__pb2.ListSegmentsRequest.SerializeToString,
+                response_deserializer=finseg_dot_v1_dot_segments__pb2.ListSegmentsResponse.FromString,
+                _registered_method=True)
+        self.CancelSegment = channel.unary_unary(
+                '/finseg.v1.SegmentService/CancelSegment',
+                request_serializer=finseg_dot_v1_dot_segments__pb2.CancelSegmentRequest.SerializeToString,
+                response_deserializer=finseg_dot_v1_dot_segments__pb2.CancelSegmentResponse.FromString,
+                _registered_method=True)
+        self.DeleteSegment = channel.unary_unary(
+                '/finseg.v1.SegmentService/DeleteSegment',
+                request_serializer=finseg_dot_v1_dot_segments__pb2.DeleteSegmentRequest.SerializeToString,
+                response_deserializer=finseg_dot_v1_dot_segments__pb2.DeleteSegmentResponse.FromString,
+                _registered_method=True)
 
 
 class SegmentServiceServicer:
@@ -89,6 +104,35 @@ class SegmentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListSegments(self, request, context):
+        """ListSegments lists the tenant's jobs that have not expired, newest
+        first, optionally only some states and types. Returns INVALID_ARGUMENT
+        for a bad page_size or page_token.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelSegment(self, request, context):
+        """CancelSegment stops a PENDING or RUNNING job: a running kernel stops at
+        its next chunk of rows, within a second. It returns the job, CANCELLED
+        once it stopped. Cancelling a CANCELLED job returns it again; a job that
+        already SUCCEEDED or FAILED gets FAILED_PRECONDITION. NOT_FOUND like
+        GetSegment.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteSegment(self, request, context):
+        """DeleteSegment deletes a job and its results now, cancelling it first if
+        it is still running; afterwards its id is NOT_FOUND. NOT_FOUND like
+        GetSegment.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SegmentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -106,6 +150,21 @@ def add_SegmentServiceServicer_to_server(servicer, server):
                     servicer.StreamSegment,
                     request_deserializer=finseg_dot_v1_dot_segments__pb2.StreamSegmentRequest.FromString,
                     response_serializer=finseg_dot_v1_dot_segments__pb2.StreamSegmentResponse.SerializeToString,
+            ),
+            'ListSegments': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSegments,
+                    request_deserializer=finseg_dot_v1_dot_segments__pb2.ListSegmentsRequest.FromString,
+                    response_serializer=finseg_dot_v1_dot_segments__pb2.ListSegmentsResponse.SerializeToString,
+            ),
+            'CancelSegment': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelSegment,
+                    request_deserializer=finseg_dot_v1_dot_segments__pb2.CancelSegmentRequest.FromString,
+                    response_serializer=finseg_dot_v1_dot_segments__pb2.CancelSegmentResponse.SerializeToString,
+            ),
+            'DeleteSegment': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteSegment,
+                    request_deserializer=finseg_dot_v1_dot_segments__pb2.DeleteSegmentRequest.FromString,
+                    response_serializer=finseg_dot_v1_dot_segments__pb2.DeleteSegmentResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -192,6 +251,87 @@ class SegmentService:
             '/finseg.v1.SegmentService/StreamSegment',
             finseg_dot_v1_dot_segments__pb2.StreamSegmentRequest.SerializeToString,
             finseg_dot_v1_dot_segments__pb2.StreamSegmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSegments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/finseg.v1.SegmentService/ListSegments',
+            finseg_dot_v1_dot_segments__pb2.ListSegmentsRequest.SerializeToString,
+            finseg_dot_v1_dot_segments__pb2.ListSegmentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelSegment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/finseg.v1.SegmentService/CancelSegment',
+            finseg_dot_v1_dot_segments__pb2.CancelSegmentRequest.SerializeToString,
+            finseg_dot_v1_dot_segments__pb2.CancelSegmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteSegment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/finseg.v1.SegmentService/DeleteSegment',
+            finseg_dot_v1_dot_segments__pb2.DeleteSegmentRequest.SerializeToString,
+            finseg_dot_v1_dot_segments__pb2.DeleteSegmentResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -91,6 +91,7 @@ def create_server(settings: Settings) -> Service:
     # path, so the first job does not pay for it.
     threading.Thread(target=warmup.warm, name="finseg-warmup", daemon=True).start()
     compactor.start()
+    jobs.start_sweeper(settings.sweep_seconds)
     for name in ("", *SERVICE_NAMES):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return Service(server, port, store, jobs, compactor, health_servicer)

@@ -21,6 +21,8 @@ class Settings:
     #: Time zone whose "today" is the default as_of.
     timezone: str = "UTC"
     result_ttl_days: int = 14
+    #: Seconds between two sweeps deleting expired jobs and their results.
+    sweep_seconds: float = 600.0
     #: Largest message the server accepts: one bulk batch of ~1M rows.
     max_message_bytes: int = 256 << 20
     #: The compactor merges the tail when it holds this many rows, or a

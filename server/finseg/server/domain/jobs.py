@@ -19,7 +19,14 @@ from typing import Any
 
 import pyarrow as pa
 
-from ..errors import Cancelled, FinsegError, InvalidArgument, NotFound, Violation
+from ..errors import (
+    Cancelled,
+    FailedPrecondition,
+    FinsegError,
+    InvalidArgument,
+    NotFound,
+    Violation,
+)
 from ..storage.arrays import batch_from_value
 from ..storage.jobs import PAGE_ROWS
 from ..storage.store import Store
@@ -55,22 +62,36 @@ class JobManager:
         self._live: dict[tuple[str, str], _Live] = {}
         self._lock = threading.Lock()
         self._stopping = False
+        self._stop_sweeping = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="finseg-job")
 
     # ---- lifecycle ---------------------------------------------------
 
     def recover(self) -> None:
         """Runs again every job a previous process left PENDING or RUNNING:
-        its snapshot died with that process, so it starts over."""
+        its snapshot died with that process, so it starts over. Jobs that
+        expired while no service ran go first."""
+        self.sweep()
         for tenant, record in self.store.jobs.all_records():
             if record["state"] in (PENDING, RUNNING):
                 record["state"], record["progress"] = PENDING, 0.0
                 self.store.jobs.put(tenant, record)
                 self._submit(tenant, record)
 
+    def start_sweeper(self, interval: float) -> None:
+        """Deletes expired jobs every `interval` seconds in the background."""
+        def loop() -> None:
+            while not self._stop_sweeping.wait(interval):
+                try:
+                    self.sweep()
+                except Exception:  # the next round tries again
+                    log.exception("expiry sweep failed")
+        threading.Thread(target=loop, name="finseg-sweeper", daemon=True).start()
+
     def stop(self) -> None:
         """Stops running jobs at their next block and leaves them PENDING,
         so the next start runs them again; nobody cancelled them."""
+        self._stop_sweeping.set()
         self._stopping = True
         for live in list(self._live.values()):
             live.cancel.set()
@@ -133,6 +154,55 @@ class JobManager:
             record = self.get(tenant, job_id)
         return record
 
+    def cancel(self, tenant: str, job_id: str, wait: float = 5.0) -> dict[str, Any]:
+        """Asks a PENDING or RUNNING job to stop and waits (a while) until it
+        has: a kernel checks between chunks of rows."""
+        record = self.get(tenant, job_id)
+        if record["state"] in (SUCCEEDED, FAILED):
+            raise FailedPrecondition(f"segment {job_id!r} already {record['state']}; only a "
+                                     "PENDING or RUNNING segment can be cancelled")
+        live = self._live.get((tenant, job_id))
+        if live is not None:
+            with self._lock:
+                live.cancel.set()
+                current = self.store.jobs.get(tenant, job_id)
+                running = current is not None and current["state"] == RUNNING
+                if current is not None and current["state"] == PENDING:
+                    # Still queued: it is cancelled now; the worker skips it.
+                    current.update(state=CANCELLED, error="cancelled")
+                    self.store.jobs.update(tenant, current)
+            if running:
+                live.done.wait(wait)
+        return self.get(tenant, job_id)
+
+    def delete(self, tenant: str, job_id: str) -> None:
+        """Deletes the job and its results now, stopping it if it runs."""
+        self.get(tenant, job_id)  # NOT_FOUND as for any other call
+        live = self._live.get((tenant, job_id))
+        if live is not None:
+            live.cancel.set()
+        if not self.store.jobs.delete(tenant, job_id):
+            raise NotFound(f"segment {job_id!r} not found")
+
+    def list(self, tenant: str, states: set[str], types: set[str]) -> list[dict[str, Any]]:
+        """The tenant's jobs that have not expired, newest first."""
+        now = self.clock()
+        records = [r for r in self.store.jobs.records(tenant)
+                   if r["expires"] > now and (not states or r["state"] in states)
+                   and (not types or r["type"] in types)]
+        for record in records:
+            live = self._live.get((tenant, record["id"]))
+            if live is not None and record["state"] == RUNNING:
+                record["progress"] = live.progress
+        return sorted(records, key=lambda r: (-r["created"], r["id"]))
+
+    def sweep(self) -> int:
+        """Deletes expired jobs and their results; returns how many."""
+        gone = self.store.jobs.sweep(self.clock())
+        if gone:
+            log.info("expiry sweep deleted %d segment(s)", gone)
+        return gone
+
     def members(self, tenant: str, record: dict[str, Any], offset: int, limit: int
                 ) -> pa.Table:
         """Members offset..offset+limit-1 of a SUCCEEDED job, from stored pages."""
@@ -162,8 +232,14 @@ class JobManager:
             params = module.parse(record["params"])
             common = Common(tuple(record["account_types"]),
                             dt.date.fromisoformat(record["as_of"]))
-            record["state"] = RUNNING
-            self.store.jobs.put(tenant, record)
+            with self._lock:
+                # Cancelled (and so marked) or deleted while queued, or the
+                # service is stopping and the job stays PENDING for the next.
+                if live.cancel.is_set():
+                    return
+                record["state"] = RUNNING
+                if not self.store.jobs.update(tenant, record):
+                    return
             started = time.perf_counter()
 
             def report(share: float) -> None:
@@ -197,6 +273,6 @@ class JobManager:
 
     def _put_quietly(self, tenant: str, record: dict[str, Any]) -> None:
         try:
-            self.store.jobs.put(tenant, record)
+            self.store.jobs.update(tenant, record)
         except Exception:
             log.exception("could not store the final state of job %s", record["id"])

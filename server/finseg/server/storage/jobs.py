@@ -45,6 +45,17 @@ class JobStore:
         txn.put(_job_key(tenant_no, record["id"]), json.dumps(record).encode(),
                 db=self.env.db(DB.JOBS))
 
+    def update(self, tenant: str, record: dict[str, Any]) -> bool:
+        """Stores a changed record of an existing job; False (and nothing
+        written) if the job was deleted meanwhile."""
+        with self.env.write() as txn:
+            tenant_no = self.env.tenant_no(txn, tenant, create=False)
+            if tenant_no is None or txn.get(_job_key(tenant_no, record["id"]),
+                                            db=self.env.db(DB.JOBS)) is None:
+                return False
+            self.put_in(txn, tenant, record)
+            return True
+
     def finish(self, tenant: str, record: dict[str, Any], table: pa.Table,
                erasures_seen: int) -> None:
         """Stores the results by page and the final record in one
@@ -54,6 +65,8 @@ class JobStore:
         with self.env.write() as txn:
             tenant_no = self.env.tenant_no(txn, tenant, create=True)
             assert tenant_no is not None
+            if txn.get(_job_key(tenant_no, record["id"]), db=self.env.db(DB.JOBS)) is None:
+                return  # deleted while it ran: storing it would bring it back
             erased = set(self.env.load_state(txn, tenant_no).get("erasures", [])[erasures_seen:])
             scrubbed = None
             if erased and "user_id" in table.column_names:
@@ -61,6 +74,53 @@ class JobStore:
                 scrubbed = without_users(table, {u for u in members if user_digest(u) in erased})
             self._write_pages(txn, tenant_no, record, table if scrubbed is None else scrubbed)
             self.put_in(txn, tenant, record)
+
+    def delete(self, tenant: str, job_id: str) -> bool:
+        """Removes a job's record and result pages; False if there was none."""
+        with self.env.write() as txn:
+            tenant_no = self.env.tenant_no(txn, tenant, create=False)
+            if tenant_no is None:
+                return False
+            return self.delete_in(txn, tenant_no, job_id)
+
+    def delete_in(self, txn: Any, tenant_no: int, job_id: str) -> bool:
+        raw = txn.get(_job_key(tenant_no, job_id), db=self.env.db(DB.JOBS))
+        if raw is None:
+            return False
+        for number in range(json.loads(bytes(raw)).get("pages", 0)):
+            txn.delete(_page_key(tenant_no, job_id, number), db=self.env.db(DB.RESULTS))
+        txn.delete(_job_key(tenant_no, job_id), db=self.env.db(DB.JOBS))
+        return True
+
+    def records(self, tenant: str) -> list[dict[str, Any]]:
+        """Every stored job record of the tenant."""
+        with self.env.read() as txn:
+            tenant_no = self.env.tenant_no(txn, tenant, create=False)
+            if tenant_no is None:
+                return []
+            return self._records(txn, tenant_no)
+
+    def _records(self, txn: Any, tenant_no: int) -> list[dict[str, Any]]:
+        cursor = txn.cursor(db=self.env.db(DB.JOBS))
+        prefix = tenant_prefix(tenant_no)
+        records = []
+        if cursor.set_range(prefix):
+            for key, value in cursor:
+                if not bytes(key).startswith(prefix):
+                    break
+                records.append(json.loads(bytes(value)))
+        return records
+
+    def sweep(self, now: float) -> int:
+        """Deletes every job of every tenant that expired at `now`, with its
+        pages, in one write; returns how many went."""
+        with self.env.write() as txn:
+            gone = 0
+            for key, value in list(txn.cursor(db=self.env.db(DB.JOBS))):
+                record = json.loads(bytes(value))
+                if record["expires"] <= now:
+                    gone += self.delete_in(txn, U32.unpack(bytes(key)[:4])[0], record["id"])
+            return gone
 
     def _write_pages(self, txn: Any, tenant_no: int, record: dict[str, Any], table: pa.Table
                      ) -> None:
@@ -87,15 +147,7 @@ class JobStore:
         """Applies `transform` to the stored results of every finished job of
         the tenant (None: unchanged); returns how many jobs changed."""
         changed = 0
-        cursor = txn.cursor(db=self.env.db(DB.JOBS))
-        prefix = tenant_prefix(tenant_no)
-        records = []
-        if cursor.set_range(prefix):
-            for key, value in cursor:
-                if not bytes(key).startswith(prefix):
-                    break
-                records.append(json.loads(bytes(value)))
-        for record in records:
+        for record in self._records(txn, tenant_no):
             if record.get("pages", 0) == 0:
                 continue
             table = self.read_all(txn, tenant_no, record)

@@ -178,12 +178,12 @@ def result_page(type_name: str, table: pa.Table) -> segments_pb2.ResultPage:
     return segments_pb2.ResultPage(**{type_name.lower(): page_type(members=members)})
 
 
-def page_size(value: int, field: str = "page_size") -> int:
+def page_size(value: int, field: str = "page_size", default: int = DEFAULT_PAGE_SIZE,
+              upper: int = MAX_PAGE_SIZE) -> int:
     if value == 0:
-        return DEFAULT_PAGE_SIZE
-    if not 1 <= value <= MAX_PAGE_SIZE:
-        raise bad(field, f"must be between 1 and {MAX_PAGE_SIZE} (0 means "
-                         f"{DEFAULT_PAGE_SIZE}), got {value}")
+        return default
+    if not 1 <= value <= upper:
+        raise bad(field, f"must be between 1 and {upper} (0 means {default}), got {value}")
     return value
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pyarrow as pa
 
@@ -88,6 +89,32 @@ class SegmentServicer(segments_pb2_grpc.SegmentServiceServicer):
             response.next_page_token = convert.page_token(record["id"], offset + size)
         return response
 
+    @unary
+    def ListSegments(self, request, context):  # noqa: N802
+        tenant = convert.tenant_of(context)
+        size = convert.page_size(request.page_size, default=100, upper=1000)
+        states = _enum_names(request.states, segments_pb2.JobState, "JOB_STATE_", "states")
+        types = _enum_names(request.types, segments_pb2.SegmentType, "SEGMENT_TYPE_", "types")
+        # The token is bound to the filters, as a page token to its job.
+        scope = "list:" + ",".join(sorted(states)) + ":" + ",".join(sorted(types))
+        records = self.jobs.list(tenant, states, types)
+        offset = convert.token_offset(request.page_token, scope, len(records))
+        response = segments_pb2.ListSegmentsResponse(
+            segments=[convert.segment(r) for r in records[offset:offset + size]])
+        if offset + size < len(records):
+            response.next_page_token = convert.page_token(scope, offset + size)
+        return response
+
+    @unary
+    def CancelSegment(self, request, context):  # noqa: N802
+        record = self.jobs.cancel(convert.tenant_of(context), request.segment_id)
+        return segments_pb2.CancelSegmentResponse(segment=convert.segment(record))
+
+    @unary
+    def DeleteSegment(self, request, context):  # noqa: N802
+        self.jobs.delete(convert.tenant_of(context), request.segment_id)
+        return segments_pb2.DeleteSegmentResponse()
+
     @streaming
     def StreamSegment(self, request, context) -> Iterator[segments_pb2.StreamSegmentResponse]:  # noqa: N802
         tenant = convert.tenant_of(context)
@@ -113,6 +140,20 @@ class SegmentServicer(segments_pb2_grpc.SegmentServiceServicer):
             yield segments_pb2.StreamSegmentResponse(
                 segment=segment, page=convert.result_page(record["type"], table),
                 page_index=index)
+
+
+def _enum_names(values: Any, enum: Any, prefix: str, field: str) -> set[str]:
+    """Names (without their prefix) of a repeated enum filter; 0 is ignored."""
+    names = set()
+    for i, value in enumerate(values):
+        if value == 0:
+            continue
+        try:
+            names.add(enum.Name(value).removeprefix(prefix))
+        except ValueError:
+            raise convert.bad(f"{field}[{i}]", f"{value} is not a {enum.DESCRIPTOR.name} value"
+                              ) from None
+    return names
 
 
 def _taxonomy_message(taxonomy: Taxonomy) -> taxonomy_pb2.LabelTaxonomy:

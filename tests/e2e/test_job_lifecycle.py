@@ -1,0 +1,126 @@
+"""ListSegments, CancelSegment, DeleteSegment and expiry over gRPC against a
+real server; expiry with the service's injectable clock, not by sleeping."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import grpc
+import numpy as np
+import pytest
+from conftest import start_server
+
+from finseg.client.api import FinsegClient, financial_breakdown, high_balance, low_balance
+from finseg.v1 import segments_pb2
+
+AS_OF = dt.date(2026, 3, 1)
+
+
+def small_bank(client: FinsegClient, n_accounts: int = 200, n_tx: int = 20_000) -> None:
+    rng = np.random.default_rng(1)
+    client.upsert_accounts([
+        {"account_id": f"a{i}", "user_id": f"u{i // 2}", "type": "CHECKING", "currency": "EUR",
+         "balance": 0, "balance_date": "2026-02-28"} for i in range(n_accounts)])
+    days = [str(AS_OF - dt.timedelta(days=int(d))) for d in rng.integers(1, 400, n_tx)]
+    list(client.append_transactions([[
+        {"transaction_id": f"t{k}", "account_id": f"a{int(rng.integers(n_accounts))}",
+         "booking_date": days[k], "amount": int(rng.integers(-5000, 5000)),
+         "label": "GROCERIES"} for k in range(n_tx)]]))
+
+
+def test_list_filters_and_pages_newest_first(client: FinsegClient, target: str) -> None:
+    small_bank(client, 10, 100)
+    made = [client.create_segment(high_balance("EUR", 0, as_of=AS_OF)) for _ in range(3)]
+    made.append(client.create_segment(low_balance("EUR", 0, 2, as_of=AS_OF)))
+    for job in made:
+        client.members(job.segment_id)  # wait for each to end
+    listed = list(client.list_segments())
+    assert [s.segment_id for s in listed] == [j.segment_id for j in reversed(made)]
+    assert [s.segment_id for s in client.list_segments(types=["LOW_BALANCE"])] == \
+        [made[3].segment_id]
+    assert list(client.list_segments(states=["RUNNING", "PENDING"])) == []
+    # Pages of 3 follow one another; a token is bound to its filters.
+    first = client.segments.ListSegments(segments_pb2.ListSegmentsRequest(page_size=3),
+                                         metadata=client.metadata)
+    assert len(first.segments) == 3 and first.next_page_token
+    second = client.segments.ListSegments(segments_pb2.ListSegmentsRequest(
+        page_size=3, page_token=first.next_page_token), metadata=client.metadata)
+    assert [s.segment_id for s in second.segments] == [made[0].segment_id]
+    with pytest.raises(grpc.RpcError) as failure:
+        client.segments.ListSegments(segments_pb2.ListSegmentsRequest(
+            page_token=first.next_page_token, types=[segments_pb2.SEGMENT_TYPE_LOW_BALANCE]),
+            metadata=client.metadata)
+    assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    with FinsegClient(target, tenant="other") as other:
+        assert list(other.list_segments()) == []  # another tenant's jobs are not listed
+
+
+def test_cancel_a_queued_job_and_a_finished_one(tmp_path: Path) -> None:
+    service = start_server(tmp_path / "data", workers=1)
+    try:
+        with FinsegClient(f"127.0.0.1:{service.port}", tenant="acme") as client:
+            small_bank(client)
+            spec = financial_breakdown(["GROCERIES"], 12, as_of=AS_OF)
+            queued = [client.create_segment(spec) for _ in range(30)]
+            cancelled = client.cancel_segment(queued[-1].segment_id)
+            assert cancelled.state == segments_pb2.JOB_STATE_CANCELLED
+            assert client.cancel_segment(queued[-1].segment_id).state == \
+                segments_pb2.JOB_STATE_CANCELLED  # again: the same answer
+            with pytest.raises(grpc.RpcError) as failure:
+                list(client.stream_segment(queued[-1].segment_id))
+            assert failure.value.code() == grpc.StatusCode.CANCELLED
+            client.members(queued[0].segment_id)
+            with pytest.raises(grpc.RpcError) as failure:
+                client.cancel_segment(queued[0].segment_id)
+            assert failure.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+            for job in queued[1:-1]:  # the others still run to the end
+                client.members(job.segment_id)
+            assert client.get_segment(queued[-2].segment_id).segment.state == \
+                segments_pb2.JOB_STATE_SUCCEEDED
+    finally:
+        service.stop(0)
+
+
+def test_delete_removes_the_job_and_its_pages(client: FinsegClient, server) -> None:
+    small_bank(client, 20, 200)
+    job = client.create_segment(high_balance("EUR", -10**9, as_of=AS_OF))
+    assert client.members(job.segment_id)
+    client.delete_segment(job.segment_id)
+    for call in (lambda: client.get_segment(job.segment_id),
+                 lambda: client.delete_segment(job.segment_id),
+                 lambda: client.cancel_segment(job.segment_id)):
+        with pytest.raises(grpc.RpcError) as failure:
+            call()
+        assert failure.value.code() == grpc.StatusCode.NOT_FOUND
+    with server.store.env.read() as txn:
+        from finseg.server.storage.env import DB
+        assert txn.stat(server.store.env.db(DB.RESULTS))["entries"] == 0
+        assert txn.stat(server.store.env.db(DB.JOBS))["entries"] == 0
+
+
+def test_expired_jobs_are_not_found_and_the_sweeper_reclaims_them(client: FinsegClient,
+                                                                   server) -> None:
+    small_bank(client, 20, 200)
+    old = client.create_segment(high_balance("EUR", -10**9, as_of=AS_OF))
+    client.members(old.segment_id)
+    clock = server.jobs.clock
+    later = clock() + 14 * 86400 + 1
+    server.jobs.clock = lambda: later  # 14 days and a second on
+    try:
+        fresh = client.create_segment(high_balance("EUR", -10**9, as_of=AS_OF))
+        client.members(fresh.segment_id)
+        with pytest.raises(grpc.RpcError) as failure:
+            client.get_segment(old.segment_id)
+        assert failure.value.code() == grpc.StatusCode.NOT_FOUND
+        assert [s.segment_id for s in client.list_segments()] == [fresh.segment_id]
+        assert server.jobs.sweep() == 1
+        from finseg.server.storage.env import DB
+        with server.store.env.read() as txn:
+            assert txn.stat(server.store.env.db(DB.JOBS))["entries"] == 1
+            pages = txn.stat(server.store.env.db(DB.RESULTS))["entries"]
+        assert pages == 1  # the fresh job's one page; the old one's are gone
+        assert client.get_segment(fresh.segment_id).segment.state == \
+            segments_pb2.JOB_STATE_SUCCEEDED
+    finally:
+        server.jobs.clock = clock
