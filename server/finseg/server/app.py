@@ -14,11 +14,8 @@ from grpc_reflection.v1alpha import reflection
 
 from finseg.v1 import (
     ingest_pb2,
-    ingest_pb2_grpc,
     segments_pb2,
-    segments_pb2_grpc,
     taxonomy_pb2,
-    taxonomy_pb2_grpc,
 )
 
 from .domain.ingest import Compactor, Ingestor
@@ -27,6 +24,7 @@ from .domain.taxonomy import Taxonomies
 from .kernels import warmup
 from .settings import Settings
 from .storage.store import Store
+from .transport.registry import add_service
 from .transport.servicers import IngestionServicer, SegmentServicer, TaxonomyServicer
 
 log = logging.getLogger("finseg")
@@ -72,10 +70,12 @@ def create_server(settings: Settings) -> Service:
                                    thread_name_prefix="finseg-rpc"),
         options=[("grpc.max_receive_message_length", settings.max_message_bytes),
                  ("grpc.max_send_message_length", settings.max_message_bytes)])
-    ingest_pb2_grpc.add_IngestionServiceServicer_to_server(IngestionServicer(ingestor), server)
-    segments_pb2_grpc.add_SegmentServiceServicer_to_server(SegmentServicer(jobs), server)
-    taxonomy_pb2_grpc.add_TaxonomyServiceServicer_to_server(
-        TaxonomyServicer(taxonomies), server)
+    add_service(server, IngestionServicer(ingestor),
+                ingest_pb2.DESCRIPTOR.services_by_name["IngestionService"])
+    add_service(server, SegmentServicer(jobs),
+                segments_pb2.DESCRIPTOR.services_by_name["SegmentService"])
+    add_service(server, TaxonomyServicer(taxonomies),
+                taxonomy_pb2.DESCRIPTOR.services_by_name["TaxonomyService"])
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

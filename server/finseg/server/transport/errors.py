@@ -18,7 +18,7 @@ from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from ..errors import FinsegError
+from ..errors import FinsegError, InvalidArgument
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -48,13 +48,31 @@ def _abort(context: grpc.ServicerContext, exc: BaseException, method: str) -> No
     context.abort(grpc.StatusCode.INTERNAL, "internal error; the service log has the details")
 
 
+class Malformed:
+    """Stands for a request whose bytes did not parse (see registry)."""
+
+    def __init__(self, message_name: str) -> None:
+        self.message_name = message_name
+
+
+def _checked(request: Any) -> Any:
+    """The request, or for a request stream its messages, refusing any that
+    did not parse."""
+    if isinstance(request, Malformed):
+        raise InvalidArgument(f"the request is not a valid {request.message_name} message "
+                              "(its bytes do not parse)")
+    if isinstance(request, Iterator):
+        return (_checked(message) for message in request)
+    return request
+
+
 def unary(method: F) -> F:
     """For unary-response RPCs (unary-unary and stream-unary)."""
 
     @functools.wraps(method)
     def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
         try:
-            return method(self, request, context)
+            return method(self, _checked(request), context)
         except Exception as exc:  # noqa: BLE001 - mapped to a status right here
             if _aborted(exc):
                 raise
@@ -69,7 +87,7 @@ def streaming(method: F) -> F:
     @functools.wraps(method)
     def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         try:
-            yield from method(self, request, context)
+            yield from method(self, _checked(request), context)
         except Exception as exc:  # noqa: BLE001 - mapped to a status right here
             if _aborted(exc):
                 raise
