@@ -124,3 +124,39 @@ def test_expired_jobs_are_not_found_and_the_sweeper_reclaims_them(client: Finseg
             segments_pb2.JOB_STATE_SUCCEEDED
     finally:
         server.jobs.clock = clock
+
+
+def test_a_full_queue_is_resource_exhausted_with_a_retry_hint_per_tenant(tmp_path: Path
+                                                                          ) -> None:
+    from google.rpc import error_details_pb2
+    from grpc_status import rpc_status
+
+    service = start_server(tmp_path / "data", workers=1, max_queued_jobs=6,
+                           max_queued_jobs_per_tenant=3)
+    target = f"127.0.0.1:{service.port}"
+    try:
+        with FinsegClient(target, tenant="busy") as busy, \
+                FinsegClient(target, tenant="quiet") as quiet:
+            small_bank(busy)
+            small_bank(quiet, 10, 100)
+            spec = financial_breakdown(["GROCERIES"], 12, as_of=AS_OF)
+            made, refusal = [], None
+            for _ in range(200):  # one worker cannot keep up with this loop
+                try:
+                    made.append(busy.create_segment(spec))
+                except grpc.RpcError as error:
+                    refusal = error
+                    break
+            assert refusal is not None and refusal.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert "this tenant's job queue is full" in refusal.details()
+            retry = error_details_pb2.RetryInfo()
+            assert rpc_status.from_call(refusal).details[0].Unpack(retry)
+            assert retry.retry_delay.seconds == 5
+            # The busy tenant's burst leaves room for another tenant.
+            quiet_job = quiet.create_segment(high_balance("EUR", 0, as_of=AS_OF))
+            for job in made:
+                busy.members(job.segment_id)
+            quiet.members(quiet_job.segment_id)
+            busy.members(busy.create_segment(spec).segment_id)  # room again once drained
+    finally:
+        service.stop(0)

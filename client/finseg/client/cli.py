@@ -54,7 +54,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
                                                    "%(message)s")
     serve(Settings(data_dir=args.data_dir, map_size=args.map_size, host=args.host,
                    port=args.port, workers=args.workers, timezone=args.timezone,
-                   result_ttl_days=args.result_ttl_days))
+                   result_ttl_days=args.result_ttl_days, max_queued_jobs=args.max_queued_jobs,
+                   max_queued_jobs_per_tenant=args.max_queued_jobs_per_tenant))
     return 0
 
 
@@ -356,6 +357,10 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--timezone", default="UTC", help="whose 'today' is the default as_of")
     serve.add_argument("--result-ttl-days", type=int, default=14,
                        help="days after creation when a segment and its results are deleted")
+    serve.add_argument("--max-queued-jobs", type=int, default=64,
+                       help="jobs waiting for a worker, all tenants (more: RESOURCE_EXHAUSTED)")
+    serve.add_argument("--max-queued-jobs-per-tenant", type=int, default=16,
+                       help="jobs waiting for a worker, one tenant")
     serve.set_defaults(func=cmd_serve)
 
     gen = sub.add_parser("generate", help="write a synthetic bank as CSV or Parquet")

@@ -64,7 +64,8 @@ def create_server(settings: Settings) -> Service:
     ingestor = Ingestor(store, on_append=compactor.notify)
     taxonomies = Taxonomies(store)
     jobs = JobManager(store, settings.workers, settings.timezone, settings.result_ttl_days,
-                      taxonomies=taxonomies)
+                      taxonomies=taxonomies, max_queued=settings.max_queued_jobs,
+                      max_queued_per_tenant=settings.max_queued_jobs_per_tenant)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.rpc_threads,
                                    thread_name_prefix="finseg-rpc"),

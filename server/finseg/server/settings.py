@@ -21,6 +21,11 @@ class Settings:
     #: Time zone whose "today" is the default as_of.
     timezone: str = "UTC"
     result_ttl_days: int = 14
+    #: Jobs waiting for a worker, across tenants and per tenant; one more is
+    #: RESOURCE_EXHAUSTED with a retry hint. The per-tenant bound keeps one
+    #: tenant's burst from filling the queue for everyone else.
+    max_queued_jobs: int = 64
+    max_queued_jobs_per_tenant: int = 16
     #: Seconds between two sweeps deleting expired jobs and their results.
     sweep_seconds: float = 600.0
     #: Largest message the server accepts: one bulk batch of ~1M rows.

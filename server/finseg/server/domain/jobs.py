@@ -25,6 +25,7 @@ from ..errors import (
     FinsegError,
     InvalidArgument,
     NotFound,
+    ResourceExhausted,
     Violation,
 )
 from ..storage.arrays import batch_from_value
@@ -53,7 +54,8 @@ class _Live:
 class JobManager:
     def __init__(self, store: Store, workers: int, timezone: str, ttl_days: int,
                  clock: Callable[[], float] = time.time,
-                 taxonomies: Taxonomies | None = None) -> None:
+                 taxonomies: Taxonomies | None = None, max_queued: int = 64,
+                 max_queued_per_tenant: int = 16) -> None:
         self.store = store
         self.taxonomies = taxonomies or Taxonomies(store)
         self.timezone = timezone
@@ -62,6 +64,8 @@ class JobManager:
         self._live: dict[tuple[str, str], _Live] = {}
         self._lock = threading.Lock()
         self._stopping = False
+        self.max_queued, self.max_queued_per_tenant = max_queued, max_queued_per_tenant
+        self._queued: dict[str, int] = {}  # tenant -> jobs waiting for a worker
         self._stop_sweeping = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="finseg-job")
 
@@ -115,6 +119,7 @@ class JobManager:
         if not MIN_DATE <= as_of <= MAX_DATE:
             raise InvalidArgument(f"spec.as_of must be between {MIN_DATE} and {MAX_DATE}",
                                   [Violation("spec.as_of", "out of range")])
+        self._reserve(tenant)
         now = self.clock()
         record = {
             "id": uuid.uuid4().hex,
@@ -132,9 +137,32 @@ class JobManager:
             "rows_scanned": 0,
             "compute_seconds": 0.0,
         }
-        self.store.jobs.put(tenant, record)
-        self._submit(tenant, record)
+        try:
+            self.store.jobs.put(tenant, record)
+        except BaseException:
+            self._release(tenant)
+            raise
+        self._submit(tenant, record, reserved=True)
         return record
+
+    def _reserve(self, tenant: str) -> None:
+        """Takes a queue place for a new job, or says to come back later."""
+        with self._lock:
+            mine, total = self._queued.get(tenant, 0), sum(self._queued.values())
+            if mine >= self.max_queued_per_tenant or total >= self.max_queued:
+                limit = ("this tenant's" if mine >= self.max_queued_per_tenant else "the")
+                raise ResourceExhausted(
+                    f"{limit} job queue is full ({mine} of this tenant's jobs, {total} in all, "
+                    "wait for a worker); retry in a few seconds", retry_after_seconds=5.0)
+            self._queued[tenant] = mine + 1
+
+    def _release(self, tenant: str) -> None:
+        with self._lock:
+            left = self._queued.get(tenant, 0) - 1
+            if left > 0:
+                self._queued[tenant] = left
+            else:
+                self._queued.pop(tenant, None)
 
     def get(self, tenant: str, job_id: str) -> dict[str, Any]:
         record = self.store.jobs.get(tenant, job_id) if job_id else None
@@ -220,13 +248,16 @@ class JobManager:
 
     # ---- running -----------------------------------------------------
 
-    def _submit(self, tenant: str, record: dict[str, Any]) -> None:
+    def _submit(self, tenant: str, record: dict[str, Any], reserved: bool = False) -> None:
         live = _Live()
         with self._lock:
             self._live[(tenant, record["id"])] = live
+            if not reserved:  # recovered jobs run whatever the bound
+                self._queued[tenant] = self._queued.get(tenant, 0) + 1
         self._pool.submit(self._run, tenant, dict(record), live)
 
     def _run(self, tenant: str, record: dict[str, Any], live: _Live) -> None:
+        self._release(tenant)  # out of the queue, on a worker
         try:
             module = TYPES[record["type"]]
             params = module.parse(record["params"])
