@@ -59,6 +59,30 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    import lmdb
+
+    from finseg.server.errors import FinsegError
+    from finseg.server.storage.env import Environment
+
+    started = time.perf_counter()
+    try:
+        # Read-only beside the running service: LMDB lets another process
+        # read while the service writes.
+        env = Environment(args.data_dir, args.map_size, readonly=True)
+        try:
+            env.backup(args.dest)
+        finally:
+            env.close()
+    except (FinsegError, OSError, lmdb.Error) as error:
+        print(f"finseg backup: {error}", file=sys.stderr)
+        return 1
+    size = sum(f.stat().st_size for f in args.dest.iterdir())
+    print(f"backed up {args.data_dir} to {args.dest} ({size / 2**20:.1f} MiB) in "
+          f"{time.perf_counter() - started:.1f} s", file=sys.stderr)
+    return 0
+
+
 # ---- generate ------------------------------------------------------------
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -362,6 +386,14 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-queued-jobs-per-tenant", type=int, default=16,
                        help="jobs waiting for a worker, one tenant")
     serve.set_defaults(func=cmd_serve)
+
+    backup = sub.add_parser("backup", help="copy the store, consistent and compacted, while "
+                                           "the service runs")
+    backup.add_argument("dest", type=Path, help="new or empty directory for the copy")
+    backup.add_argument("--data-dir", type=Path, default=Path("./data"))
+    backup.add_argument("--map-size", type=_size, default=64 << 30,
+                        help="the service's --map-size (default 64GiB)")
+    backup.set_defaults(func=cmd_backup)
 
     gen = sub.add_parser("generate", help="write a synthetic bank as CSV or Parquet")
     gen.add_argument("out", type=Path, help="folder for accounts.* and transactions.*")

@@ -125,6 +125,15 @@ class Environment:
                 "MiB LMDB map_size in use; the last tenth is kept for segment jobs); nothing "
                 "of this request was written. Restart the service with a larger --map-size.")
 
+    def backup(self, dest: Path) -> None:
+        """A consistent copy of the whole store in `dest` (a new or empty
+        directory), taken inside one read transaction, so writers go on
+        meanwhile; free pages are left out (LMDB's compacting copy)."""
+        dest.mkdir(parents=True, exist_ok=True)
+        if any(dest.iterdir()):
+            raise FailedPrecondition(f"backup directory {dest} is not empty")
+        self.env.copy(str(dest), compact=True)
+
     @property
     def page_size(self) -> int:
         return int(self.env.stat()["psize"])
