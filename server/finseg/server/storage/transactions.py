@@ -27,6 +27,7 @@ from typing import Any
 import lmdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..errors import AlreadyExists, Violation
 from ..kernels import layout
@@ -412,7 +413,7 @@ class TransactionStore:
                 continue
             removed += int(hit.sum())
             theirs.append(batch.column("counterparty_id").to_numpy()[hit])
-            kept = batch.filter(pa.array(~hit))
+            kept = _unused_dictionary_entries_dropped(batch.filter(pa.array(~hit)))
             # The batch keeps its seq (and the base's covered_seq stays
             # meaningful) even when it ends up empty.
             txn.put(_log_key(tenant_no, seq), batch_to_value(kept), db=log_db)
@@ -449,6 +450,16 @@ class TransactionStore:
                 break
             orphans = orphans[~np.isin(orphans, batch.column("counterparty_id").to_numpy())]
         return removed, orphans
+
+
+def _unused_dictionary_entries_dropped(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Filtering keeps a dictionary-encoded column's whole dictionary, so the
+    erased rows' text (names, purposes) would stay in the batch: encode
+    such columns again from the rows that remain."""
+    columns = [pc.dictionary_encode(column.cast(column.type.value_type))
+               if pa.types.is_dictionary(column.type) else column
+               for column in batch.columns]
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 
 
 def _split(block: Block) -> Iterator[Block]:
