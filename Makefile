@@ -10,7 +10,7 @@ DEMO   ?= ./demo-bank
 GEN_DIR := client/finseg/v1
 PROTOS := $(wildcard protos/finseg/v1/*.proto)
 
-.PHONY: venv proto proto-check proto-breaking test lint run bench bench-crash clean
+.PHONY: venv proto proto-check proto-breaking test lint run bench bench-crash bench-load clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ proto-breaking: venv
 
 bench: venv
 	$(PY) -m bench.run
+
+# 32 concurrent clients mixing ingest and segment calls for 60 s (not in CI).
+bench-load: venv
+	$(PY) -m bench.load
 
 # The long crash test: 20 rounds of SIGKILL during ingestion (not in CI).
 bench-crash: venv

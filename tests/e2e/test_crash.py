@@ -137,3 +137,24 @@ def test_a_job_killed_while_running_is_finished_after_the_restart(tmp_path: Path
             assert sum(g.count for m in members for g in m.groups) == 20_000
     finally:
         server.stop()
+
+
+def test_sigterm_drains_and_the_interrupted_job_runs_after_the_restart(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    setup_accounts(data_dir)
+    server = ServerProcess(data_dir)
+    with FinsegClient(server.target, tenant="bank") as client:
+        acks = list(client.append_transactions(batches(20, 1000)))
+        job = client.create_segment(financial_breakdown(["GROCERIES"], 12,
+                                                        as_of=dt.date(2026, 12, 1)))
+    started = time.perf_counter()
+    assert server.stop() == 0  # a clean exit, well within the grace period
+    assert time.perf_counter() - started < 15
+    server = ServerProcess(data_dir)
+    try:
+        with FinsegClient(server.target, tenant="bank") as client:
+            members = client.members(job.segment_id)
+            assert sum(g.count for m in members for g in m.groups) == \
+                sum(a.appended_count for a in acks) == 20_000
+    finally:
+        server.stop()
