@@ -10,7 +10,7 @@ DEMO   ?= ./demo-bank
 GEN_DIR := client/finseg/v1
 PROTOS := $(wildcard protos/finseg/v1/*.proto)
 
-.PHONY: venv proto proto-check proto-breaking test lint run bench bench-crash bench-load clean
+.PHONY: venv proto proto-check proto-breaking test lint run bench bench-crash bench-load bench-cancel clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,10 @@ bench: venv
 # 32 concurrent clients mixing ingest and segment calls for 60 s (not in CI).
 bench-load: venv
 	$(PY) -m bench.load
+
+# How fast CancelSegment stops a running job on the store `make bench` loaded.
+bench-cancel: venv
+	$(PY) -m bench.cancel
 
 # The long crash test: 20 rounds of SIGKILL during ingestion (not in CI).
 bench-crash: venv

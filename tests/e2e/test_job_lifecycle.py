@@ -57,7 +57,7 @@ def test_list_filters_and_pages_newest_first(client: FinsegClient, target: str) 
 
 
 def test_cancel_a_queued_job_and_a_finished_one(tmp_path: Path) -> None:
-    service = start_server(tmp_path / "data", workers=1)
+    service = start_server(tmp_path / "data", workers=1, max_queued_jobs_per_tenant=64)
     try:
         with FinsegClient(f"127.0.0.1:{service.port}", tenant="acme") as client:
             small_bank(client)

@@ -281,6 +281,8 @@ class JobManager:
                 table = module.run(snapshot, params, common,
                                    Progress(report, live.cancel.is_set))
                 erasures = snapshot.erasures
+            if live.cancel.is_set():  # storing a large result takes a while too
+                raise Cancelled("the job was cancelled")
             record["compute_seconds"] = time.perf_counter() - started
             record.update(state=SUCCEEDED, progress=1.0)
             self.store.jobs.finish(tenant, record, table, erasures)

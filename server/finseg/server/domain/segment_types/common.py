@@ -109,6 +109,8 @@ def walk(snapshot: Snapshot, progress: Progress) -> Iterator[tuple[Block, slice]
         yield block, slice(block.first, block.first + block.count)
         done += block.rows
         progress.report(min(done / total, 0.99))
+    if progress.cancelled():  # before the result is assembled
+        raise Cancelled("the job was cancelled")
 
 
 @dataclass(frozen=True)
