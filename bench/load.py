@@ -58,13 +58,13 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def client_loop(number: int, target: str, accounts: list[str], finished: dict[str, list[str]],
-                stop: threading.Event, stats: Stats) -> None:
+                stop: threading.Event, stats: Stats, mix: list[str]) -> None:
     rng = random.Random(number)
     tenant = TENANTS[number % len(TENANTS)]
     sent = 0
     with api.FinsegClient(target, tenant, timeout=30) as client:
         while not stop.is_set():
-            kind = rng.choice(MIX)
+            kind = rng.choice(mix)
             jobs = finished[tenant]
             if kind in ("get", "stream") and not jobs:
                 kind = "create"
@@ -103,6 +103,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--accounts", type=int, default=20_000)
     parser.add_argument("--transactions", type=int, default=1_000_000)
+    parser.add_argument("--only", choices=("get", "ingest", "create", "stream"),
+                        help="one kind of call instead of the mix (to find what costs)")
     args = parser.parse_args()
 
     bank = ensure_bank(args.accounts, args.transactions)
@@ -126,7 +128,8 @@ def main() -> None:
         stats = Stats()
         stop = threading.Event()
         threads = [threading.Thread(target=client_loop,
-                                    args=(n, server.target, accounts, finished, stop, stats))
+                                    args=(n, server.target, accounts, finished, stop, stats,
+                                          [args.only] if args.only else MIX))
                    for n in range(args.clients)]
         for thread in threads:
             thread.start()
