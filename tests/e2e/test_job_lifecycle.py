@@ -57,12 +57,13 @@ def test_list_filters_and_pages_newest_first(client: FinsegClient, target: str) 
 
 
 def test_cancel_a_queued_job_and_a_finished_one(tmp_path: Path) -> None:
-    service = start_server(tmp_path / "data", workers=1, max_queued_jobs_per_tenant=64)
+    service = start_server(tmp_path / "data", workers=1, max_queued_jobs=100,
+                           max_queued_jobs_per_tenant=100)
     try:
         with FinsegClient(f"127.0.0.1:{service.port}", tenant="acme") as client:
             small_bank(client)
             spec = financial_breakdown(["GROCERIES"], 12, as_of=AS_OF)
-            queued = [client.create_segment(spec) for _ in range(30)]
+            queued = [client.create_segment(spec) for _ in range(80)]
             cancelled = client.cancel_segment(queued[-1].segment_id)
             assert cancelled.state == segments_pb2.JOB_STATE_CANCELLED
             assert client.cancel_segment(queued[-1].segment_id).state == \
@@ -158,5 +159,24 @@ def test_a_full_queue_is_resource_exhausted_with_a_retry_hint_per_tenant(tmp_pat
                 busy.members(job.segment_id)
             quiet.members(quiet_job.segment_id)
             busy.members(busy.create_segment(spec).segment_id)  # room again once drained
+    finally:
+        service.stop(0)
+
+
+def test_a_client_deadline_ends_a_waiting_stream(tmp_path: Path) -> None:
+    service = start_server(tmp_path / "data", workers=1, max_queued_jobs=100,
+                           max_queued_jobs_per_tenant=100)
+    try:
+        with FinsegClient(f"127.0.0.1:{service.port}", tenant="acme") as client:
+            small_bank(client)
+            spec = financial_breakdown(["GROCERIES"], 12, as_of=AS_OF)
+            queued = [client.create_segment(spec) for _ in range(80)]
+            with pytest.raises(grpc.RpcError) as failure:  # 79 jobs run before it
+                list(client.stream_segment(queued[-1].segment_id, timeout=0.02))
+            assert failure.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+            # The server let go of the call: the job itself is unharmed.
+            assert client.members(queued[-1].segment_id) is not None
+            assert client.get_segment(queued[-1].segment_id).segment.state == \
+                segments_pb2.JOB_STATE_SUCCEEDED
     finally:
         service.stop(0)
