@@ -126,8 +126,9 @@ def main() -> None:
                         help="client processes the clients are spread over")
     parser.add_argument("--accounts", type=int, default=20_000)
     parser.add_argument("--transactions", type=int, default=1_000_000)
-    parser.add_argument("--only", choices=("get", "ingest", "create", "stream"),
-                        help="one kind of call instead of the mix (to find what costs)")
+    parser.add_argument("--mix", type=lambda text: text.split(","),
+                        help="the kinds of call to use instead of the default mix, e.g. "
+                             "get,ingest (to find what costs)")
     args = parser.parse_args()
 
     bank = ensure_bank(args.accounts, args.transactions)
@@ -149,7 +150,7 @@ def main() -> None:
               f"{args.seconds:.0f} s")
         # Clients in several processes, so the client side's GIL does not
         # queue the calls whose latency is measured.
-        mix = [args.only] if args.only else MIX
+        mix = args.mix or MIX
         per_process = -(-args.clients // args.processes)
         with multiprocessing.get_context("spawn").Pool(args.processes) as pool:
             parts = pool.starmap(client_process, [
