@@ -24,7 +24,8 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from ._jit import kernel, parallel_kernel
+from ._jit import parallel_kernel
+from .blocks import check_block
 
 INT64_MAX = np.iinfo(np.int64).max
 
@@ -95,39 +96,6 @@ def _low_balance(offsets, dates, amounts, balance, balance_date, opened_on, clos
                 all_below = False
         period_min[i] = lowest
         qualifies[i] = all_below
-
-
-@kernel
-def first_row_from(dates, lo, hi, day):
-    """The first row of lo..hi-1 (one account's, dates ascending) booked on
-    or after `day`; hi if none. Window kernels start there instead of
-    stepping over the account's older history."""
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if dates[mid] < day:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
-def check_block(offsets, dates, amounts, n: int, **per_account: np.ndarray) -> None:
-    """Raises ValueError unless the block's arrays have the kernels' dtypes
-    and shapes: offsets int64[n + 1], dates int32 and amounts int64 with at
-    least offsets[-1] rows, and each per-account array 1-d of length n."""
-    dtypes = {"balance": np.int64, "balance_date": np.int32, "opened_on": np.int32,
-              "closed_on": np.int32, "eligible": np.bool_}
-    expected = {"offsets": (offsets, np.int64, n + 1),
-                **{name: (array, dtypes[name], n) for name, array in per_account.items()}}
-    for name, (array, dtype, length) in expected.items():
-        if array.dtype != dtype or array.ndim != 1 or array.shape[0] != length:
-            raise ValueError(f"{name} must be 1-d {np.dtype(dtype).name}[{length}], "
-                             f"got {array.dtype}{list(array.shape)}")
-    m = int(offsets[-1]) if n else 0
-    for name, array, dtype in (("dates", dates, np.int32), ("amounts", amounts, np.int64)):
-        if array.dtype != dtype or array.ndim != 1 or array.shape[0] < m:
-            raise ValueError(f"{name} must be 1-d {np.dtype(dtype).name} with at least "
-                             f"{m} rows, got {array.dtype}{list(array.shape)}")
 
 
 def _check_block(offsets, dates, amounts, balance, balance_date, opened_on, closed_on, eligible):

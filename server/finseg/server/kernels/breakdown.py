@@ -15,7 +15,7 @@ import numpy as np
 from numba import prange
 
 from ._jit import kernel, parallel_kernel
-from .balances import check_block, first_row_from
+from .blocks import check_block, first_row_from, slot_runs
 
 
 @parallel_kernel
@@ -43,18 +43,6 @@ def _monthly_by_group(offsets, dates, amounts, labels, runs, run_accounts, slot_
                     if member[label, g]:
                         sums[slot, g, k] += amounts[r]
                         counts[slot, g] += 1
-
-
-def slot_runs(slot_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The accounts of a block grouped by slot, skipping those without one
-    (-1): (runs int64[r + 1], accounts int64[...]) in CSR form."""
-    accounts = np.nonzero(slot_of >= 0)[0]
-    accounts = accounts[np.argsort(slot_of[accounts], kind="stable")]
-    slots = slot_of[accounts]
-    change = np.nonzero(slots[1:] != slots[:-1])[0] + 1
-    runs = np.concatenate([[0], change, [accounts.shape[0]]]) if accounts.size else \
-        np.zeros(1, np.int64)
-    return runs.astype(np.int64), accounts.astype(np.int64)
 
 
 def monthly_by_group(offsets: np.ndarray, dates: np.ndarray, amounts: np.ndarray,

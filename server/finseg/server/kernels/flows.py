@@ -13,8 +13,7 @@ import numpy as np
 from numba import prange
 
 from ._jit import parallel_kernel
-from .balances import check_block, first_row_from
-from .breakdown import slot_runs
+from .blocks import check_block, first_row_from, slot_runs
 
 
 @parallel_kernel

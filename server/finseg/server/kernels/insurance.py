@@ -14,7 +14,7 @@ import numpy as np
 from numba import prange
 
 from ._jit import kernel, parallel_kernel
-from .balances import check_block, first_row_from
+from .blocks import check_block, first_row_from
 
 FREQUENCIES = ("ONCE", "MONTHLY", "QUARTERLY", "HALF_YEARLY", "YEARLY", "IRREGULAR")
 ONCE, IRREGULAR = 0, 5

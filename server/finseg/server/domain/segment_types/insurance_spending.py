@@ -27,6 +27,7 @@ from .common import (
     Common,
     Progress,
     Slots,
+    currency_array,
     eligible_accounts,
     nest,
     parse_months,
@@ -127,31 +128,31 @@ def run(snapshot: Snapshot, params: Params, common: Common, progress: Progress) 
     # Order into runs of one contract, dates ascending within each.
     currencies, currency_of_slot = np.unique(slots.currency, return_inverse=True)
     currency_of_slot = currency_of_slot.reshape(-1)
+    if int(len(key_names) * max(len(types), 1) * len(currencies)).bit_length() > 52:
+        raise ResourceExhausted("too many distinct providers for one INSURANCE_SPENDING job")
     slot = rows["slot"]
     contract = ((key_of[rows["counterparty"]] * len(types) + rows["type"]) * len(currencies)
                 + currency_of_slot[slot])
-    if int(len(key_names) * max(len(types), 1) * len(currencies)).bit_length() > 52:
-        raise ResourceExhausted("too many distinct providers for one INSURANCE_SPENDING job")
     # 24 months are under 2**10 days.
     key = (contract << 10) | (rows["date"].astype(np.int64) - start)
-    order, starts = insurance.contract_runs(slots.user_position[slot], key, slots.users.shape[0])
+    user_position = slots.user_position
+    order, starts = insurance.contract_runs(user_position[slot], key, slots.users.shape[0])
     out = insurance.contracts(starts, rows["date"][order], rows["amount"][order],
                               rows["counterparty"][order])
     first_row = order[starts[:-1]]
     c_slot = slot[first_row]
+    c_key = key_of[rows["counterparty"][first_row]]
+    c_type = rows["type"][first_row]
     names = snapshot.counterparties(out["spelling"]).to_pylist()
     if out["tie"].any():
-        _settle_ties(snapshot, slots, taxonomy, out, c_slot,
-                     [key_names[k] for k in key_of[rows["counterparty"][first_row]]],
-                     [types[t] for t in rows["type"][first_row]], names)
-    per_user = np.bincount(slots.user_position[c_slot], minlength=slots.users.shape[0])
+        _settle_ties(snapshot, slots, taxonomy, out, c_slot, [key_names[k] for k in c_key],
+                     [types[t] for t in c_type], names)
+    per_user = np.bincount(user_position[c_slot], minlength=slots.users.shape[0])
     return nest(snapshot, slots.users, per_user, "contracts", {
-        "provider_key": pa.array(key_names, pa.string()).take(
-            pa.array(key_of[rows["counterparty"][first_row]])),
+        "provider_key": pa.array(key_names, pa.string()).take(pa.array(c_key)),
         "provider_name": pa.array(names, pa.string()),
-        "insurance_type": pa.array(types, pa.string()).take(pa.array(rows["type"][first_row])),
-        "currency": pa.array([c.decode() for c in currencies.tolist()], pa.string()).take(
-            pa.array(currency_of_slot[c_slot])),
+        "insurance_type": pa.array(types, pa.string()).take(pa.array(c_type)),
+        "currency": currency_array(slots.currency[c_slot]),
         "payment_count": pa.array(out["count"]),
         "first_payment": pa.array(out["first"], pa.date32()).cast(pa.string()),
         "last_payment": pa.array(out["last"], pa.date32()).cast(pa.string()),
@@ -160,7 +161,6 @@ def run(snapshot: Snapshot, params: Params, common: Common, progress: Progress) 
             pa.array(out["frequency"].astype(np.int32))),
         "annual_cost": pa.array(out["annual"]),
     })
-
 
 def _settle_ties(snapshot: Snapshot, slots: Slots, taxonomy: Taxonomy,
                  out: dict[str, np.ndarray], c_slot: np.ndarray, c_key: list[str],
