@@ -24,6 +24,7 @@ from .domain.taxonomy import Taxonomies
 from .kernels import warmup
 from .settings import Settings
 from .storage.store import Store
+from .transport import wire
 from .transport.registry import add_service
 from .transport.servicers import IngestionServicer, SegmentServicer, TaxonomyServicer
 
@@ -65,7 +66,8 @@ def create_server(settings: Settings) -> Service:
     taxonomies = Taxonomies(store)
     jobs = JobManager(store, settings.workers, settings.timezone, settings.result_ttl_days,
                       taxonomies=taxonomies, max_queued=settings.max_queued_jobs,
-                      max_queued_per_tenant=settings.max_queued_jobs_per_tenant)
+                      max_queued_per_tenant=settings.max_queued_jobs_per_tenant,
+                      encode=wire.encode_members)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.rpc_threads,
                                    thread_name_prefix="finseg-rpc"),

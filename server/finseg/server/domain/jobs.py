@@ -55,8 +55,12 @@ class JobManager:
     def __init__(self, store: Store, workers: int, timezone: str, ttl_days: int,
                  clock: Callable[[], float] = time.time,
                  taxonomies: Taxonomies | None = None, max_queued: int = 64,
-                 max_queued_per_tenant: int = 16) -> None:
+                 max_queued_per_tenant: int = 16,
+                 encode: Callable[[str, pa.Table], pa.Table] | None = None) -> None:
         self.store = store
+        # What a finished job's members table is stored as (the transport
+        # encodes members for the wire once, not on every read).
+        self.encode = encode
         self.taxonomies = taxonomies or Taxonomies(store)
         self.timezone = timezone
         self.ttl_seconds = ttl_days * 86400
@@ -281,9 +285,13 @@ class JobManager:
                 table = module.run(snapshot, params, common,
                                    Progress(report, live.cancel.is_set))
                 erasures = snapshot.erasures
+            record["compute_seconds"] = time.perf_counter() - started
+            if live.cancel.is_set():
+                raise Cancelled("the job was cancelled")
+            if self.encode is not None:
+                table = self.encode(record["type"], table)
             if live.cancel.is_set():  # storing a large result takes a while too
                 raise Cancelled("the job was cancelled")
-            record["compute_seconds"] = time.perf_counter() - started
             record.update(state=SUCCEEDED, progress=1.0)
             self.store.jobs.finish(tenant, record, table, erasures)
         except Cancelled:

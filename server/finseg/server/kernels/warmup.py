@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import balances, breakdown, flows, hashing, insurance, layout
+from . import balances, breakdown, flows, hashing, insurance, layout, wire
 from .calendar import NEVER_CLOSED, OPEN_SINCE_EVER
 
 
@@ -45,6 +45,12 @@ def warm() -> None:
     hashing.combine(out, np.array([1], np.int64).astype(np.uint64))
     index.insert(out, np.array([0], np.int64))
     index.lookup(out)
+    tag = np.array([8], np.uint8)
+    rows, data = wire.varints(tag, np.array([1], np.uint64), True)
+    wire.fixed64s(tag, np.array([1], np.uint64))
+    wire.framed(tag, rows, data, True)
+    both = np.stack([rows, rows])  # column slices, as the encoder passes them
+    wire.concat_rows(both[:, :-1], both[:, 1:], data)
 
 
 if __name__ == "__main__":

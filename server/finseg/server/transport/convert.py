@@ -160,24 +160,6 @@ def segment(record: dict[str, Any]) -> segments_pb2.Segment:
     )
 
 
-_PAGE_TYPES = {
-    "HIGH_BALANCE": (segments_pb2.HighBalancePage, segments_pb2.HighBalanceMember),
-    "LOW_BALANCE": (segments_pb2.LowBalancePage, segments_pb2.LowBalanceMember),
-    "INCOME_SPENDING_SUMMARY": (segments_pb2.IncomeSpendingSummaryPage,
-                                segments_pb2.IncomeSpendingSummaryMember),
-    "FINANCIAL_BREAKDOWN": (segments_pb2.FinancialBreakdownPage,
-                            segments_pb2.FinancialBreakdownMember),
-    "INSURANCE_SPENDING": (segments_pb2.InsuranceSpendingPage,
-                           segments_pb2.InsuranceSpendingMember),
-}
-
-
-def result_page(type_name: str, table: pa.Table) -> segments_pb2.ResultPage:
-    page_type, member_type = _PAGE_TYPES[type_name]
-    members = [member_type(**row) for row in table.to_pylist()] if table.num_columns else []
-    return segments_pb2.ResultPage(**{type_name.lower(): page_type(members=members)})
-
-
 def page_size(value: int, field: str = "page_size", default: int = DEFAULT_PAGE_SIZE,
               upper: int = MAX_PAGE_SIZE) -> int:
     if value == 0:

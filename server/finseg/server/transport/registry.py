@@ -36,15 +36,19 @@ def _parser(message_class: Any) -> Callable[[bytes], Any]:
     return parse
 
 
+def _serialize(response: Any) -> bytes:
+    # Result pages come already serialized (see wire.py).
+    return response if isinstance(response, bytes) else response.SerializeToString()
+
+
 def add_service(server: grpc.Server, servicer: Any, service: ServiceDescriptor) -> None:
     handlers = {}
     for method in service.methods:
         request = message_factory.GetMessageClass(method.input_type)
-        response = message_factory.GetMessageClass(method.output_type)
         make = _HANDLERS[(method.client_streaming, method.server_streaming)]
         handlers[method.name] = make(getattr(servicer, method.name),
                                      request_deserializer=_parser(request),
-                                     response_serializer=response.SerializeToString)
+                                     response_serializer=_serialize)
     server.add_generic_rpc_handlers(
         (grpc.method_handlers_generic_handler(service.full_name, handlers),))
     server.add_registered_method_handlers(service.full_name, handlers)

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import pyarrow as pa
-
 from finseg.v1 import (
     ingest_pb2,
     ingest_pb2_grpc,
@@ -20,7 +18,7 @@ from ..domain.ingest import Ingestor, PreparedBatch
 from ..domain.jobs import CANCELLED, FAILED, SUCCEEDED, JobManager
 from ..domain.taxonomy import Taxonomies, Taxonomy
 from ..errors import Cancelled, FailedPrecondition
-from . import convert
+from . import convert, wire
 from .errors import streaming, unary
 from .pipeline import prefetch
 
@@ -82,12 +80,19 @@ class SegmentServicer(segments_pb2_grpc.SegmentServiceServicer):
             return response
         total = record["total_elements"]
         offset = convert.token_offset(request.page_token, record["id"], total)
-        table = self.jobs.members(tenant, record, offset, size)
-        response.page.CopyFrom(convert.result_page(record["type"], table))
         response.total_pages = -(-total // size)
         if offset + size < total:
             response.next_page_token = convert.page_token(record["id"], offset + size)
-        return response
+        return self._with_page(response, tenant, record, offset, size)
+
+    def _with_page(self, envelope: Any, tenant: str, record: dict[str, Any], offset: int,
+                   size: int) -> bytes:
+        """The envelope serialized with members offset..offset+size-1 as its
+        page, straight from their stored wire bytes."""
+        table = self.jobs.members(tenant, record, offset, size)
+        if wire.MEMBER_COLUMN not in table.column_names:  # stored before members were
+            table = wire.encode_members(record["type"], table)
+        return wire.with_page(envelope, record["type"], wire.members_bytes(table))
 
     @unary
     def ListSegments(self, request, context):  # noqa: N802
@@ -116,7 +121,7 @@ class SegmentServicer(segments_pb2_grpc.SegmentServiceServicer):
         return segments_pb2.DeleteSegmentResponse()
 
     @streaming
-    def StreamSegment(self, request, context) -> Iterator[segments_pb2.StreamSegmentResponse]:  # noqa: N802
+    def StreamSegment(self, request, context) -> Iterator[bytes]:  # noqa: N802
         tenant = convert.tenant_of(context)
         size = convert.page_size(request.page_size)
         record = self.jobs.get(tenant, request.segment_id)
@@ -132,14 +137,13 @@ class SegmentServicer(segments_pb2_grpc.SegmentServiceServicer):
         if record["total_elements"] == 0:
             # One message even for an empty segment, so the client learns the
             # job's final state from the stream alone.
-            yield segments_pb2.StreamSegmentResponse(
-                segment=segment, page=convert.result_page(record["type"], pa.table({})))
+            yield wire.with_page(segments_pb2.StreamSegmentResponse(segment=segment),
+                                 record["type"], b"")
             return
         for index, offset in enumerate(range(0, record["total_elements"], size)):
-            table = self.jobs.members(tenant, record, offset, size)
-            yield segments_pb2.StreamSegmentResponse(
-                segment=segment, page=convert.result_page(record["type"], table),
-                page_index=index)
+            yield self._with_page(
+                segments_pb2.StreamSegmentResponse(segment=segment, page_index=index),
+                tenant, record, offset, size)
 
 
 def _enum_names(values: Any, enum: Any, prefix: str, field: str) -> set[str]:
