@@ -4,6 +4,8 @@ real server; expiry with the service's injectable clock, not by sleeping."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from pathlib import Path
 
 import grpc
@@ -179,4 +181,73 @@ def test_a_client_deadline_ends_a_waiting_stream(tmp_path: Path) -> None:
             assert client.get_segment(queued[-1].segment_id).segment.state == \
                 segments_pb2.JOB_STATE_SUCCEEDED
     finally:
+        service.stop(0)
+
+
+def _park_streams(service, client: FinsegClient, count: int
+                  ) -> tuple[threading.Event, list[threading.Thread], list[object]]:
+    """`count` StreamSegment calls waiting on jobs that cannot start: the one
+    worker is held by `gate` until the test sets it."""
+    gate = threading.Event()
+    service.jobs._pool.submit(gate.wait)  # the only worker, busy until set
+    jobs = [client.create_segment(high_balance("EUR", 0, as_of=AS_OF)) for _ in range(count)]
+    outcomes: list[object] = []
+
+    def stream(segment_id: str) -> None:
+        try:
+            outcomes.append(len(client.members(segment_id)))
+        except grpc.RpcError as error:
+            outcomes.append(error.code())
+
+    threads = [threading.Thread(target=stream, args=(job.segment_id,)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.0)  # every stream reaches the server and waits there
+    return gate, threads, outcomes
+
+
+def test_streams_waiting_for_jobs_leave_room_for_other_calls(tmp_path: Path) -> None:
+    """The load test's case: 32 clients stream jobs still queued; a page of a
+    finished job is served meanwhile (it used to wait for a free thread)."""
+    service = start_server(tmp_path / "data", workers=1, max_queued_jobs=100,
+                           max_queued_jobs_per_tenant=100)
+    gate = threading.Event()
+    try:
+        with FinsegClient(f"127.0.0.1:{service.port}", tenant="acme", timeout=30) as client:
+            small_bank(client, 20, 200)
+            finished = client.create_segment(high_balance("EUR", -10**9, as_of=AS_OF))
+            expected = len(client.members(finished.segment_id))
+            gate, threads, outcomes = _park_streams(service, client, 32)
+            started = time.perf_counter()
+            page = client.get_segment(finished.segment_id, page_size=5)
+            assert time.perf_counter() - started < 2.0
+            assert page.segment.total_elements == expected and not outcomes
+            gate.set()
+            for thread in threads:
+                thread.join(30)
+            assert outcomes == [outcomes[0]] * 32 and isinstance(outcomes[0], int)
+    finally:
+        gate.set()
+        service.stop(0)
+
+
+def test_calls_beyond_the_thread_count_are_refused_not_queued(tmp_path: Path) -> None:
+    service = start_server(tmp_path / "data", workers=1, rpc_threads=4)
+    gate = threading.Event()
+    try:
+        with FinsegClient(f"127.0.0.1:{service.port}", tenant="acme", timeout=30) as client:
+            small_bank(client, 20, 200)
+            gate, threads, outcomes = _park_streams(service, client, 4)
+            started = time.perf_counter()
+            with pytest.raises(grpc.RpcError) as refusal:
+                list(client.list_segments())
+            assert refusal.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert time.perf_counter() - started < 2.0
+            gate.set()
+            for thread in threads:
+                thread.join(30)
+            assert len(outcomes) == 4 and all(isinstance(o, int) for o in outcomes)
+            assert len(list(client.list_segments())) == 4  # room again
+    finally:
+        gate.set()
         service.stop(0)

@@ -55,7 +55,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     serve(Settings(data_dir=args.data_dir, map_size=args.map_size, host=args.host,
                    port=args.port, workers=args.workers, timezone=args.timezone,
                    result_ttl_days=args.result_ttl_days, max_queued_jobs=args.max_queued_jobs,
-                   max_queued_jobs_per_tenant=args.max_queued_jobs_per_tenant))
+                   max_queued_jobs_per_tenant=args.max_queued_jobs_per_tenant,
+                   rpc_threads=args.rpc_threads))
     return 0
 
 
@@ -378,6 +379,9 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--map-size", type=_size, default=64 << 30,
                        help="largest size of the database, e.g. 64GiB (default)")
     serve.add_argument("--workers", type=int, default=2, help="threads computing segments")
+    serve.add_argument("--rpc-threads", type=int, default=128,
+                       help="threads serving calls, and the most calls at once (more: "
+                            "RESOURCE_EXHAUSTED); a stream waiting for its job holds one")
     serve.add_argument("--timezone", default="UTC", help="whose 'today' is the default as_of")
     serve.add_argument("--result-ttl-days", type=int, default=14,
                        help="days after creation when a segment and its results are deleted")

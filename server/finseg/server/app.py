@@ -71,6 +71,7 @@ def create_server(settings: Settings) -> Service:
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.rpc_threads,
                                    thread_name_prefix="finseg-rpc"),
+        maximum_concurrent_rpcs=settings.rpc_threads,
         options=[("grpc.max_receive_message_length", settings.max_message_bytes),
                  ("grpc.max_send_message_length", settings.max_message_bytes)])
     add_service(server, IngestionServicer(ingestor),
