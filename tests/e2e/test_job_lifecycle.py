@@ -251,3 +251,19 @@ def test_calls_beyond_the_thread_count_are_refused_not_queued(tmp_path: Path) ->
     finally:
         gate.set()
         service.stop(0)
+
+
+def test_results_stored_before_members_were_encoded_are_still_served(
+        client: FinsegClient, server) -> None:
+    small_bank(client, 40, 2_000)
+    spec = low_balance("EUR", 0, 3, as_of=AS_OF)
+    encode, server.jobs.encode = server.jobs.encode, None  # as an older finseg stored them
+    try:
+        old = client.create_segment(spec)
+        old_members = client.members(old.segment_id)
+    finally:
+        server.jobs.encode = encode
+    new = client.create_segment(spec)
+    assert old_members == client.members(new.segment_id) and len(old_members) > 5
+    page = client.get_segment(old.segment_id, page_size=3, page_token="")
+    assert list(page.page.low_balance.members) == old_members[:3]
