@@ -36,7 +36,14 @@ USER finseg
 VOLUME ["/data"]
 EXPOSE 50051
 
+# TLS and token verification are not optional outside development (SPEC §7):
+# mount the certificate, its key, its CA and the JWT key (an HS256 secret or
+# a PEM public key; see README "Security") as secrets at these paths. The
+# certificate must name "finseg" for the health check below, or override it.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["python", "-m", "finseg.client.healthcheck", "127.0.0.1:50051"]
+  CMD ["python", "-m", "finseg.client.healthcheck", "127.0.0.1:50051", \
+       "--tls-ca", "/run/secrets/finseg-ca.crt", "--server-name", "finseg"]
 
-CMD ["finseg", "serve", "--host", "0.0.0.0", "--port", "50051", "--data-dir", "/data"]
+CMD ["finseg", "serve", "--host", "0.0.0.0", "--port", "50051", "--data-dir", "/data", \
+     "--tls-cert", "/run/secrets/finseg-tls.crt", "--tls-key", "/run/secrets/finseg-tls.key", \
+     "--jwt-key-file", "/run/secrets/finseg-jwt-key"]

@@ -16,7 +16,7 @@ import time
 from finseg.client import api
 from finseg.v1 import segments_pb2
 
-from .run import AS_OF, CACHE, TENANT, Server
+from .run import AS_OF, CACHE, TENANT, Server, token
 
 SPEC = api.financial_breakdown(["INCOME", "RENTANDLIVING", "INSURANCE", "GROCERIES", "SHOPPING"],
                                12, as_of=AS_OF)
@@ -29,7 +29,7 @@ def main() -> None:
     server.wait_ready()
     times = []
     try:
-        with api.FinsegClient(server.target, TENANT, timeout=None) as client:
+        with api.FinsegClient(server.target, token(TENANT), timeout=None) as client:
             for delay in (0.2, 0.3, 0.4, 0.5, 0.6):
                 job = client.create_segment(SPEC)
                 while client.get_segment(job.segment_id).segment.state != \

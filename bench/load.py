@@ -29,7 +29,7 @@ import grpc
 from finseg.client import api
 from finseg.client.cli import load_accounts, load_transactions
 
-from .run import AS_OF, BATCH_ROWS, CACHE, TENANT, Server, ensure_bank
+from .run import AS_OF, BATCH_ROWS, CACHE, TENANT, Server, ensure_bank, token
 
 TENANTS = [TENANT, "second", "third", "fourth"]
 SPECS = [api.low_balance("EUR", 0, 3, as_of=AS_OF),
@@ -64,7 +64,7 @@ def client_loop(number: int, target: str, accounts: list[str], finished: dict[st
     rng = random.Random(number)
     tenant = TENANTS[number % len(TENANTS)]
     sent = 0
-    with api.FinsegClient(target, tenant, timeout=30) as client:
+    with api.FinsegClient(target, token(tenant), timeout=30) as client:
         while not stop.is_set():
             kind = rng.choice(mix)
             jobs = finished[tenant]
@@ -139,10 +139,10 @@ def main() -> None:
     try:
         accounts: list[str] = []
         for tenant in TENANTS:
-            with api.FinsegClient(server.target, tenant, timeout=None) as client:
+            with api.FinsegClient(server.target, token(tenant), timeout=None) as client:
                 load_accounts(client, bank / "accounts.parquet", 100_000, False, True)
                 load_transactions(client, bank / "transactions.parquet", BATCH_ROWS, False, True)
-        with api.FinsegClient(server.target, TENANT) as client:
+        with api.FinsegClient(server.target, token(TENANT)) as client:
             job = client.create_segment(api.high_balance("EUR", -10**12, as_of=AS_OF))
             accounts = sorted({a.account_id for m in client.members(job.segment_id)
                                for a in m.accounts})

@@ -40,10 +40,13 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from finseg.client import api
 from finseg.client.cli import load_accounts, load_transactions
 from finseg.client.generate import BankParams, generate_bank
+from finseg.client.tokens import ensure_secret, mint
 from finseg.server.storage.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "bench" / ".cache"
+#: The HS256 secret the benchmark's servers verify tokens with.
+SECRET_FILE = CACHE / "dev-secret"
 MAP_SIZE = 256 << 30
 TENANT = "bench"
 #: Rows per AppendTransactions batch, as `finseg load --batch-rows`.
@@ -71,6 +74,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def token(tenant: str) -> str:
+    """A token with every scope for `tenant` on the benchmark's servers."""
+    return mint(ensure_secret(SECRET_FILE), tenant)
+
+
 class Server:
     """`finseg serve` as a separate process, as in production."""
 
@@ -80,7 +88,8 @@ class Server:
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "finseg.client.cli", "serve", "--port", str(self.port),
-             "--data-dir", str(data_dir), "--map-size", str(MAP_SIZE)],
+             "--data-dir", str(data_dir), "--map-size", str(MAP_SIZE), "--plaintext",
+             "--jwt-key-file", str(SECRET_FILE)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def wait_ready(self, timeout: float = 60) -> float:
@@ -122,7 +131,7 @@ def load_once(bank: Path, data_dir: Path) -> tuple[float, Server]:
     shutil.rmtree(data_dir, ignore_errors=True)
     server = Server(data_dir)
     server.wait_ready()
-    with api.FinsegClient(server.target, TENANT, timeout=None) as client:
+    with api.FinsegClient(server.target, token(TENANT), timeout=None) as client:
         load_accounts(client, bank / "accounts.parquet", 100_000, False, False)
         started = time.perf_counter()
         appended, _ = load_transactions(client, bank / "transactions.parquet", BATCH_ROWS, False,
@@ -143,7 +152,7 @@ def run_segment(server: Server, spec) -> dict:
             peak[0] = max(peak[0], server.rss_anon())
             time.sleep(0.002)
 
-    with api.FinsegClient(server.target, TENANT, timeout=None) as client:
+    with api.FinsegClient(server.target, token(TENANT), timeout=None) as client:
         base = server.rss_anon()
         sampler = threading.Thread(target=sample)
         sampler.start()

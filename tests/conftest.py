@@ -3,19 +3,37 @@ a client talking to it over a real channel."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from finseg.client.api import FinsegClient
+from finseg.client.tokens import ALL_SCOPES, ensure_secret, mint
 from finseg.server.app import Service, create_server
 from finseg.server.settings import Settings
+
+#: The HS256 secret every test server verifies tokens with.
+SECRET_FILE = Path(tempfile.mkdtemp(prefix="finseg-test-")) / "secret"
+SECRET = ensure_secret(SECRET_FILE)
+
+
+def token_for(tenant: str, scopes: Iterable[str] = ALL_SCOPES, **claims: Any) -> str:
+    """A valid token for the test servers: `tenant`, `scopes` (all by default)."""
+    return mint(SECRET, tenant, scopes, **claims)
+
+
+def connect(target: str, tenant: str = "acme", **options: Any) -> FinsegClient:
+    """A client of `tenant` holding every scope."""
+    return FinsegClient(target, token_for(tenant), **options)
 
 
 def start_server(data_dir: Path, **overrides: object) -> Service:
     options: dict[str, object] = {"host": "127.0.0.1", "port": 0, "map_size": 1 << 30,
-                                  "compact_idle_seconds": 0.2, **overrides}
+                                  "compact_idle_seconds": 0.2, "jwt_key_file": SECRET_FILE,
+                                  "plaintext": True, **overrides}
     return create_server(Settings(data_dir=data_dir, **options))  # type: ignore[arg-type]
 
 
@@ -38,5 +56,5 @@ def target(server: Service) -> str:
 
 @pytest.fixture
 def client(target: str) -> Iterator[FinsegClient]:
-    with FinsegClient(target, tenant="acme") as c:
+    with connect(target, "acme") as c:
         yield c

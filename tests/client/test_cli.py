@@ -6,10 +6,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+from conftest import SECRET_FILE, connect, token_for
 
 from finseg.v1 import segments_pb2
 
@@ -24,8 +27,13 @@ def finseg(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return out
 
 
+def at(target: str, tenant: str) -> list[str]:
+    """The connection arguments for `tenant` on the test server."""
+    return ["--target", target, "--token", token_for(tenant)]
+
+
 def members(target: str, tenant: str, *args: str) -> list[dict]:
-    out = finseg("segment", *args, "--target", target, "--tenant", tenant, "--quiet",
+    out = finseg("segment", *args, *at(target, tenant), "--quiet",
                  "--output", "jsonl")
     return [json.loads(line) for line in out.stdout.splitlines()]
 
@@ -34,7 +42,7 @@ def test_csv_and_parquet_loads_give_the_same_segments(target: str, tmp_path: Pat
     for fmt in ("csv", "parquet"):
         finseg("generate", str(tmp_path / fmt), "--users", "60", "--seed", "3", "--format", fmt,
                "--below-zero-share", "0.2", "--quiet")
-        out = finseg("load", "--target", target, "--tenant", fmt, "--quiet",
+        out = finseg("load", *at(target, fmt), "--quiet",
                      "--accounts", str(tmp_path / fmt / f"accounts.{fmt}"),
                      "--transactions", str(tmp_path / fmt / f"transactions.{fmt}"))
         assert re.search(r"appended \d+ transactions \(0 already stored\)", out.stderr)
@@ -50,7 +58,7 @@ def test_csv_and_parquet_loads_give_the_same_segments(target: str, tmp_path: Pat
 
 def test_rerunning_a_load_is_a_no_op(target: str, tmp_path: Path) -> None:
     finseg("generate", str(tmp_path), "--users", "10", "--quiet")
-    args = ["load", "--target", target, "--tenant", "rerun", "--quiet",
+    args = ["load", *at(target, "rerun"), "--quiet",
             "--accounts", str(tmp_path / "accounts.parquet"),
             "--transactions", str(tmp_path / "transactions.parquet")]
     first = finseg(*args)
@@ -68,7 +76,7 @@ def test_a_bad_row_names_file_line_and_column(target: str, tmp_path: Path) -> No
                             "t1,a1,2026-01-02,-1.00\n"
                             "t2,a1,2026-01-03,-1.005\n"
                             "t3,a1,2026-02-30,2.00\n")
-    out = finseg("load", "--target", target, "--tenant", "bad", "--quiet", "--accounts",
+    out = finseg("load", *at(target, "bad"), "--quiet", "--accounts",
                  str(accounts), "--transactions", str(transactions), check=False)
     assert out.returncode == 1
     assert f"{transactions}: line 3, column amount" in out.stderr
@@ -76,7 +84,7 @@ def test_a_bad_row_names_file_line_and_column(target: str, tmp_path: Path) -> No
     # Nothing of the failing batch was written: t1 alone now appends.
     transactions.write_text("transaction_id,account_id,booking_date,amount\n"
                             "t1,a1,2026-01-02,-1.00\n")
-    out = finseg("load", "--target", target, "--tenant", "bad", "--quiet", "--transactions",
+    out = finseg("load", *at(target, "bad"), "--quiet", "--transactions",
                  str(transactions))
     assert "appended 1 transactions" in out.stderr
 
@@ -85,10 +93,10 @@ def test_unknown_column_is_named_with_line_1(target: str, tmp_path: Path) -> Non
     accounts = tmp_path / "accounts.csv"
     accounts.write_text("account_id,user_id,type,currency,balance,balance_date,colour\n"
                         "a1,u1,CHECKING,EUR,10.00,2026-01-31,red\n")
-    out = finseg("load", "--target", target, "--quiet", "--accounts", str(accounts),
+    out = finseg("load", *at(target, "acme"), "--quiet", "--accounts", str(accounts),
                  check=False)
     assert out.returncode == 1 and f"{accounts}: line 1: unknown column(s) colour" in out.stderr
-    out = finseg("load", "--target", target, "--quiet", "--accounts", str(accounts),
+    out = finseg("load", *at(target, "acme"), "--quiet", "--accounts", str(accounts),
                  "--ignore-extra-columns")
     assert "upserted 1 accounts" in out.stderr
 
@@ -98,9 +106,9 @@ def test_segment_output_formats(target: str, tmp_path: Path) -> None:
     accounts.write_text("account_id,user_id,type,currency,balance,balance_date\n"
                         'a1,"Müller, ""Max""",CHECKING,EUR,1500.50,2026-01-31\n'
                         "a2,bob,SAVINGS,JPY,12000,2026-01-31\n")
-    finseg("load", "--target", target, "--tenant", "fmt", "--quiet", "--accounts", str(accounts))
+    finseg("load", *at(target, "fmt"), "--quiet", "--accounts", str(accounts))
     common = ["segment", "high-balance", "--threshold", "1000", "--as-of", "2026-01-31",
-              "--target", target, "--tenant", "fmt", "--quiet"]
+              *at(target, "fmt"), "--quiet"]
     table = finseg(*common).stdout.splitlines()
     assert table[0].split() == ["user_id", "account_id", "currency", "amount"]
     assert 'Müller, "Max"' in table[1] and "1500.50" in table[1]
@@ -120,6 +128,18 @@ def _readme_tour() -> list[str]:
     return re.findall(r"```sh\n(.*?)```", tour, flags=re.S)
 
 
+def tour_env(target: str) -> dict[str, str]:
+    """The tour's shell: the CLI finds the test server through FINSEG_TARGET,
+    and holds the token the tour's first block exports (each block runs in
+    its own shell here)."""
+    return {**os.environ, "FINSEG_TARGET": target, "FINSEG_TOKEN": token_for("tour")}
+
+
+def _with_test_secret(script: str) -> str:
+    return script.replace("finseg token --tenant tour",
+                          f"finseg token --tenant tour --secret-file {SECRET_FILE}")
+
+
 def test_readme_tour_runs_as_written(target: str, tmp_path: Path) -> None:
     blocks = _readme_tour()
     assert len(blocks) == 3
@@ -128,13 +148,11 @@ def test_readme_tour_runs_as_written(target: str, tmp_path: Path) -> None:
 
     def run(block: str) -> str:
         # The README's /tmp files first: the checkout itself may live in /tmp.
-        script = (block.replace("/tmp/", f"{tmp_path}/")
+        script = _with_test_secret(block.replace("/tmp/", f"{tmp_path}/")
                   .replace(".venv/bin/", f"{venv_bin}/")
                   .replace("127.0.0.1:50051", env_target))
-        if "finseg load" in script or "finseg segment" in script:
-            script = script.replace(" --tenant tour", f" --tenant tour --target {env_target}")
         out = subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True,
-                             text=True, timeout=120)
+                             text=True, timeout=120, env=tour_env(env_target))
         assert out.returncode == 0, out.stderr
         return out.stdout
 
@@ -157,7 +175,7 @@ def test_a_malformed_csv_record_is_named_by_file(target: str, tmp_path: Path) ->
     transactions.write_text("transaction_id,account_id,booking_date,amount\n"
                             "t1,a1,2026-01-02,-1.00\n"
                             "t2,a1,2026-01-03,-1.00,surplus\n")
-    out = finseg("load", "--target", target, "--tenant", "malformed", "--quiet", "--accounts",
+    out = finseg("load", *at(target, "malformed"), "--quiet", "--accounts",
                  str(accounts), "--transactions", str(transactions), check=False)
     assert out.returncode == 1
     assert f"finseg load: {transactions}:" in out.stderr
@@ -174,17 +192,17 @@ def test_readme_grpcurl_call_per_segment_type(target: str, client, tmp_path: Pat
     assert kinds == ["high_balance", "low_balance", "income_spending_summary",
                      "financial_breakdown", "insurance_spending"]
     venv_bin = Path(sys.executable).parent
-    load = _readme_tour()[0].replace("/tmp/", f"{tmp_path}/").replace(
-        ".venv/bin/", f"{venv_bin}/").replace(" --tenant tour", f" --tenant tour --target {target}")
-    subprocess.run(["bash", "-euo", "pipefail", "-c", load], check=True, capture_output=True)
-    from finseg.client.api import FinsegClient
+    load = _with_test_secret(_readme_tour()[0].replace("/tmp/", f"{tmp_path}/")).replace(
+        ".venv/bin/", f"{venv_bin}/")
+    subprocess.run(["bash", "-euo", "pipefail", "-c", load], check=True, capture_output=True,
+                   env=tour_env(target))
 
-    with FinsegClient(target, tenant="tour") as tour:
+    with connect(target, "tour") as tour:
         for call, kind in zip(calls, kinds, strict=True):
             command = call.replace(".venv/bin/", f"{venv_bin}/").replace("127.0.0.1:50051",
                                                                          target)
             out = subprocess.run(["bash", "-c", command], capture_output=True, text=True,
-                                 timeout=60)
+                                 timeout=60, env=tour_env(target))
             assert out.returncode == 0, out.stderr
             segment_id = json.loads(out.stdout)["segment"]["segment_id"]
             pages = list(tour.stream_segment(segment_id))
@@ -196,8 +214,9 @@ def test_readme_grpcurl_call_per_segment_type(target: str, client, tmp_path: Pat
         ("huk-coburg", "HUK-COBURG", "CAR", 2, "2025-11-03", "2025-12-01", 4500.0, 54000.0)
     assert segments_pb2.Frequency.Name(car.frequency) == "FREQUENCY_MONTHLY"
     out = subprocess.run(["bash", "-c", calls[3].replace(".venv/bin/", f"{venv_bin}/").replace(
-        "127.0.0.1:50051", target)], capture_output=True, text=True, timeout=60)
-    with FinsegClient(target, tenant="tour") as tour:
+        "127.0.0.1:50051", target)], capture_output=True, text=True, timeout=60,
+        env=tour_env(target))
+    with connect(target, "tour") as tour:
         pages = list(tour.stream_segment(json.loads(out.stdout)["segment"]["segment_id"]))
     income, rent = pages[0].page.financial_breakdown.members[0].groups  # in request order
     assert (income.label_group, income.count, list(income.monthly_sums)) == \
@@ -205,8 +224,9 @@ def test_readme_grpcurl_call_per_segment_type(target: str, client, tmp_path: Pat
     assert (rent.label_group, rent.total, rent.median, rent.min) == \
         ("RENTANDLIVING", -15000, -7500.0, -15000)
     out = subprocess.run(["bash", "-c", calls[2].replace(".venv/bin/", f"{venv_bin}/").replace(
-        "127.0.0.1:50051", target)], capture_output=True, text=True, timeout=60)
-    with FinsegClient(target, tenant="tour") as tour:
+        "127.0.0.1:50051", target)], capture_output=True, text=True, timeout=60,
+        env=tour_env(target))
+    with connect(target, "tour") as tour:
         pages = list(tour.stream_segment(json.loads(out.stdout)["segment"]["segment_id"]))
     summary = pages[0].page.income_spending_summary.members[0].currencies[0]
     # January of the tour: -150.00 rent and +200.00 salary.
@@ -226,10 +246,10 @@ def test_income_spending_summary_from_the_command_line(target: str, tmp_path: Pa
                             "1,e1,2026-01-01,100.50\n2,e2,2026-01-31,-20.25\n"
                             "3,j1,2026-01-15,-300\n4,e3,2026-01-10,0.00\n"
                             "5,e1,2026-02-01,999.00\n")
-    finseg("load", "--target", target, "--tenant", "iss", "--quiet", "--accounts",
+    finseg("load", *at(target, "iss"), "--quiet", "--accounts",
            str(accounts), "--transactions", str(transactions))
     out = finseg("segment", "income-spending-summary", "--from", "2026-01-01", "--to",
-                 "2026-01-31", "--target", target, "--tenant", "iss", "--quiet", "--output",
+                 "2026-01-31", *at(target, "iss"), "--quiet", "--output",
                  "csv").stdout
     assert list(csv.DictReader(io.StringIO(out))) == [
         {"user_id": "ann", "currency": "EUR", "incoming_count": "1", "incoming_sum": "100.50",
@@ -240,7 +260,7 @@ def test_income_spending_summary_from_the_command_line(target: str, tmp_path: Pa
          "outgoing_count": "0", "outgoing_sum": "0.00"},
     ]
     bad = finseg("segment", "income-spending-summary", "--from", "2026-02-01", "--to",
-                 "2026-01-31", "--target", target, "--tenant", "iss", "--quiet", check=False)
+                 "2026-01-31", *at(target, "iss"), "--quiet", check=False)
     assert bad.returncode == 1 and "spec.income_spending_summary.from_date" in bad.stderr
 
 
@@ -252,17 +272,17 @@ def test_financial_breakdown_from_the_command_line(target: str, tmp_path: Path) 
     transactions.write_text("transaction_id,account_id,booking_date,amount,label\n"
                             "1,e1,2026-01-05,2000.00,SALARY\n2,e1,2026-02-05,2100.00,SALARY\n"
                             "3,e1,2026-02-07,-30.00,INSURANCE.CAR\n")
-    finseg("load", "--target", target, "--tenant", "fb", "--quiet", "--accounts",
+    finseg("load", *at(target, "fb"), "--quiet", "--accounts",
            str(accounts), "--transactions", str(transactions))
     out = finseg("segment", "financial-breakdown", "--group", "SALARY", "--group", "INSURANCE",
-                 "--months", "3", "--as-of", "2026-04-01", "--target", target, "--tenant", "fb",
+                 "--months", "3", "--as-of", "2026-04-01", *at(target, "fb"),
                  "--quiet", "--output", "csv").stdout
     rows = list(csv.DictReader(io.StringIO(out)))
     assert [(r["label_group"], r["total"], r["monthly_sums"], r["median"]) for r in rows] == [
         ("SALARY", "4100.00", "2000.00 2100.00 0.00", "2000.00"),
         ("INSURANCE", "-30.00", "0.00 -30.00 0.00", "0.00")]
     bad = finseg("segment", "financial-breakdown", "--group", "INCOMETAX", "--months", "3",
-                 "--target", target, "--tenant", "fb", "--quiet", check=False)
+                 *at(target, "fb"), "--quiet", check=False)
     assert bad.returncode == 1 and "known groups" in bad.stderr
 
 
@@ -277,20 +297,20 @@ def test_insurance_spending_from_the_command_line(target: str, tmp_path: Path) -
         "2,e1,2026-01-02,-12.50,INSURANCE,ADAC\n"
         "3,e1,2026-02-02,-12.50,INSURANCE,adac \n"
         "4,e1,2026-02-10,5.00,INSURANCE,ADAC\n")  # a refund: ignored
-    finseg("load", "--target", target, "--tenant", "ins", "--quiet", "--accounts",
+    finseg("load", *at(target, "ins"), "--quiet", "--accounts",
            str(accounts), "--transactions", str(transactions))
     out = finseg("segment", "insurance-spending", "--months", "12", "--as-of", "2026-04-01",
-                 "--target", target, "--tenant", "ins", "--quiet", "--output", "csv").stdout
+                 *at(target, "ins"), "--quiet", "--output", "csv").stdout
     rows = list(csv.DictReader(io.StringIO(out)))
     assert [(r["provider_key"], r["provider_name"], r["insurance_type"], r["payment_count"],
              r["frequency"], r["typical_amount"], r["annual_cost"]) for r in rows] == [
         ("adac", "adac ", "OTHER", "2", "MONTHLY", "12.50", "150.00"),
         ("allianz", "Allianz", "LIFE", "1", "ONCE", "300.00", "300.00")]
     only_life = finseg("segment", "insurance-spending", "--months", "12", "--as-of",
-                       "2026-04-01", "--insurance-type", "LIFE", "--target", target, "--tenant",
-                       "ins", "--quiet", "--output", "csv").stdout
+                       "2026-04-01", "--insurance-type", "LIFE", *at(target, "ins"),
+                       "--quiet", "--output", "csv").stdout
     assert [r["provider_key"] for r in csv.DictReader(io.StringIO(only_life))] == ["allianz"]
     bad = finseg("segment", "insurance-spending", "--months", "12", "--insurance-type", "PET",
-                 "--target", target, "--tenant", "ins", "--quiet", check=False)
+                 *at(target, "ins"), "--quiet", check=False)
     assert bad.returncode == 1 and "spec.insurance_spending.insurance_types[0]" in bad.stderr
     assert "allowed: CAR, HEALTH" in bad.stderr

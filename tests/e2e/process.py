@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import grpc
+from conftest import SECRET_FILE
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 
@@ -27,7 +28,8 @@ class ServerProcess:
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "finseg.client.cli", "serve", "--port", str(self.port),
-                 "--data-dir", str(data_dir), "--map-size", str(1 << 30), *extra],
+                 "--data-dir", str(data_dir), "--map-size", str(1 << 30), "--plaintext",
+                 "--jwt-key-file", str(SECRET_FILE), *extra],
                 stdout=out, stderr=subprocess.STDOUT, env={**os.environ})
         with grpc.insecure_channel(self.target) as channel:
             health_pb2_grpc.HealthStub(channel).Check(

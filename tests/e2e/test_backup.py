@@ -8,7 +8,7 @@ import sys
 import threading
 from pathlib import Path
 
-from conftest import start_server
+from conftest import connect, start_server
 from process import ServerProcess
 from test_crash import EVERYTHING, batches, ledger, setup_accounts
 
@@ -25,7 +25,7 @@ def test_backup_while_ingesting_then_serve_the_copy(tmp_path: Path) -> None:
     server = ServerProcess(data_dir)
     first, more = batches(20, 200), batches(40, 200)[20:]
     try:
-        with FinsegClient(server.target, tenant="bank", timeout=None) as client:
+        with connect(server.target, "bank", timeout=None) as client:
             list(client.append_transactions(first))
             before = members(client)
             # More batches stream in while the copy is taken.
@@ -41,7 +41,7 @@ def test_backup_while_ingesting_then_serve_the_copy(tmp_path: Path) -> None:
         server.stop()
     restored = start_server(copy)
     try:
-        with FinsegClient(f"127.0.0.1:{restored.port}", tenant="bank") as client:
+        with connect(f"127.0.0.1:{restored.port}", "bank") as client:
             got = {m.user_id: (m.currencies[0].incoming_count + m.currencies[0].outgoing_count,
                                m.currencies[0].incoming_sum + m.currencies[0].outgoing_sum)
                    for m in members(client)}

@@ -8,6 +8,7 @@ import datetime as dt
 
 import grpc
 import pytest
+from conftest import connect
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
@@ -84,7 +85,7 @@ def test_bad_input_names_the_field_and_what_is_allowed(client: FinsegClient, spe
 
 
 def test_the_tenants_taxonomy_decides_the_insurance_types(target: str) -> None:
-    with FinsegClient(target, tenant="pet-insurer") as client:  # its own taxonomy
+    with connect(target, "pet-insurer") as client:  # its own taxonomy
         load(client)
         taxonomy = taxonomy_pb2_grpc.TaxonomyServiceStub(client.channel)
         taxonomy.ReplaceTaxonomy(taxonomy_pb2.ReplaceTaxonomyRequest(

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from conftest import connect
 from process import ServerProcess
 
 from finseg.client.api import FinsegClient, financial_breakdown, income_spending_summary
@@ -64,7 +65,7 @@ def crash_round(data_dir: Path, all_batches: list[list[dict]], kill_at_ack: int,
     reached = threading.Event()
 
     def stream() -> None:
-        with FinsegClient(server.target, tenant="bank", timeout=None) as client:
+        with connect(server.target, "bank", timeout=None) as client:
             try:
                 for ack in client.append_transactions(all_batches):
                     acked.append(int(ack.batch_id))
@@ -83,7 +84,7 @@ def crash_round(data_dir: Path, all_batches: list[list[dict]], kill_at_ack: int,
     server = ServerProcess(data_dir)
     bad = 0
     try:
-        with FinsegClient(server.target, tenant="bank", timeout=None) as client:
+        with connect(server.target, "bank", timeout=None) as client:
             # Resending everything: an acknowledged batch must be all duplicates.
             for ack in client.append_transactions(all_batches):
                 size = len(all_batches[int(ack.batch_id)])
@@ -100,7 +101,7 @@ def crash_round(data_dir: Path, all_batches: list[list[dict]], kill_at_ack: int,
 
 def setup_accounts(data_dir: Path) -> None:
     server = ServerProcess(data_dir)
-    with FinsegClient(server.target, tenant="bank") as client:
+    with connect(server.target, "bank") as client:
         client.upsert_accounts([
             {"account_id": f"a{i}", "user_id": f"u{i % 10}", "type": "CHECKING",
              "currency": "EUR", "balance": 0, "balance_date": "2026-01-01"}
@@ -123,14 +124,14 @@ def test_a_job_killed_while_running_is_finished_after_the_restart(tmp_path: Path
     data_dir = tmp_path / "data"
     setup_accounts(data_dir)
     server = ServerProcess(data_dir)
-    with FinsegClient(server.target, tenant="bank") as client:
+    with connect(server.target, "bank") as client:
         list(client.append_transactions(batches(20, 1000)))
         job = client.create_segment(financial_breakdown(["GROCERIES"], 12,
                                                         as_of=dt.date(2026, 12, 1)))
     server.kill()
     server = ServerProcess(data_dir)
     try:
-        with FinsegClient(server.target, tenant="bank") as client:
+        with connect(server.target, "bank") as client:
             members = client.members(job.segment_id)  # waits for the re-run
             assert client.get_segment(job.segment_id).segment.state == \
                 segments_pb2.JOB_STATE_SUCCEEDED
@@ -143,7 +144,7 @@ def test_sigterm_drains_and_the_interrupted_job_runs_after_the_restart(tmp_path:
     data_dir = tmp_path / "data"
     setup_accounts(data_dir)
     server = ServerProcess(data_dir)
-    with FinsegClient(server.target, tenant="bank") as client:
+    with connect(server.target, "bank") as client:
         acks = list(client.append_transactions(batches(20, 1000)))
         job = client.create_segment(financial_breakdown(["GROCERIES"], 12,
                                                         as_of=dt.date(2026, 12, 1)))
@@ -152,7 +153,7 @@ def test_sigterm_drains_and_the_interrupted_job_runs_after_the_restart(tmp_path:
     assert time.perf_counter() - started < 15
     server = ServerProcess(data_dir)
     try:
-        with FinsegClient(server.target, tenant="bank") as client:
+        with connect(server.target, "bank") as client:
             members = client.members(job.segment_id)
             assert sum(g.count for m in members for g in m.groups) == \
                 sum(a.appended_count for a in acks) == 20_000

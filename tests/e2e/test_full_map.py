@@ -9,7 +9,7 @@ from pathlib import Path
 import grpc
 import pyarrow as pa
 import pytest
-from conftest import start_server
+from conftest import connect, start_server
 
 from finseg.client.api import FinsegClient, high_balance
 
@@ -35,7 +35,7 @@ def members(client: FinsegClient) -> list:
 def test_full_map_is_resource_exhausted_and_recoverable(data_dir: Path) -> None:
     service = start_server(data_dir, map_size=SMALL_MAP)
     target = f"127.0.0.1:{service.port}"
-    with FinsegClient(target, "acme") as client:
+    with connect(target, "acme") as client:
         client.upsert_accounts([{"account_id": "a1", "user_id": "u1", "type": "CHECKING",
                                  "currency": "EUR", "balance": 0,
                                  "balance_date": "2026-01-01"}])
@@ -52,7 +52,7 @@ def test_full_map_is_resource_exhausted_and_recoverable(data_dir: Path) -> None:
     service.stop(0)
 
     service = start_server(data_dir, map_size=64 << 20)
-    with FinsegClient(f"127.0.0.1:{service.port}", "acme") as client:
+    with connect(f"127.0.0.1:{service.port}", "acme") as client:
         assert members(client) == [("u1", stored)]
         acks = list(client.append_transactions([batch(10**8, 2000)]))
         assert acks[0].appended_count == 2000

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import grpc
 import pytest
-from conftest import start_server
+from conftest import start_server, token_for
 from google.protobuf import descriptor as d
 from google.protobuf import message_factory
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -105,9 +105,9 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
 
 
 def call(channel: grpc.Channel, service: d.ServiceDescriptor, method: d.MethodDescriptor,
-         payload: bytes, tenant: str) -> grpc.StatusCode:
+         payload: bytes, authorization: str) -> grpc.StatusCode:
     path = f"/{service.full_name}/{method.name}"
-    metadata = (("x-finseg-tenant", tenant),)
+    metadata = (("authorization", authorization),)
     try:
         if method.client_streaming:
             stub = (channel.stream_stream if method.server_streaming else channel.stream_unary)(
@@ -135,10 +135,13 @@ EXAMPLES = int(os.environ.get("FINSEG_HOSTILE_EXAMPLES", "400"))
 def test_generated_requests_never_get_internal(service: Service, data) -> None:
     svc, method = data.draw(st.sampled_from(METHODS))
     request = data.draw(message(method.input_type))
-    tenant = data.draw(st.sampled_from(["hostile", "", "x" * 200, "a b"]))
+    authorization = data.draw(st.one_of(
+        st.sampled_from(["hostile", "", "x" * 200, "a b", "\u00e9\u20ac"]).map(
+            lambda tenant: f"Bearer {token_for(tenant)}"),
+        st.sampled_from(["", "Bearer", "Bearer x.y.z", "Basic YTpi", "bearer " + "A" * 5000])))
     before = stored_state(service)
     with grpc.insecure_channel(f"127.0.0.1:{service.port}") as channel:
-        code = call(channel, svc, method, request.SerializeToString(), tenant)
+        code = call(channel, svc, method, request.SerializeToString(), authorization)
     assert code not in FORBIDDEN, (method.full_name, request)
     if code != grpc.StatusCode.OK:  # a refused call wrote nothing
         assert stored_state(service) == before, (method.full_name, code, request)
@@ -150,7 +153,7 @@ def test_generated_requests_never_get_internal(service: Service, data) -> None:
 def test_raw_bytes_never_get_internal(service: Service, target_method, payload) -> None:
     svc, method = target_method
     with grpc.insecure_channel(f"127.0.0.1:{service.port}") as channel:
-        code = call(channel, svc, method, payload, "hostile")
+        code = call(channel, svc, method, payload, f"Bearer {token_for('hostile')}")
     assert code not in FORBIDDEN, (method.full_name, payload)
 
 

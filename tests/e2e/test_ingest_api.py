@@ -21,7 +21,7 @@ from typing import Any
 import grpc
 import pyarrow as pa
 import pytest
-from conftest import start_server
+from conftest import connect, start_server
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
@@ -97,7 +97,7 @@ def running(data_dir: Path) -> Iterator[FinsegClient]:
     """A server on data_dir and a client of tenant acme; stop(0) at the end."""
     service = start_server(data_dir)
     try:
-        with FinsegClient(f"127.0.0.1:{service.port}", tenant="acme") as c:
+        with connect(f"127.0.0.1:{service.port}", "acme") as c:
             yield c
     finally:
         service.stop(0)
@@ -117,7 +117,7 @@ def table(columns: dict[str, Any]) -> pa.Table:
 def vclient(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FinsegClient]:
     service = start_server(tmp_path_factory.mktemp("validation") / "data")
     try:
-        with FinsegClient(f"127.0.0.1:{service.port}", tenant="validation") as c:
+        with connect(f"127.0.0.1:{service.port}", "validation") as c:
             c.upsert_accounts([acct("v-eur", "v-user"), acct("v-jpy", "v-user", currency="JPY"),
                                acct("v-bhd", "v-user", currency="BHD")])
             yield c
@@ -531,7 +531,7 @@ def test_tenants_are_isolated(client: FinsegClient, target: str) -> None:
     job = client.create_segment(high_balance("EUR", LOWEST, as_of=AS_OF))
     client.members(job.segment_id)
 
-    with FinsegClient(target, tenant="beta") as beta:
+    with connect(target, "beta") as beta:
         error = rpc_error(lambda: append(beta, [tx("b1", "acme-only", 5)]))
         assert_invalid(error, "transactions[0].account_id")
         assert balances(beta) == {}

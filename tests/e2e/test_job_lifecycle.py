@@ -11,7 +11,7 @@ from pathlib import Path
 import grpc
 import numpy as np
 import pytest
-from conftest import start_server
+from conftest import connect, start_server
 
 from finseg.client.api import FinsegClient, financial_breakdown, high_balance, low_balance
 from finseg.v1 import segments_pb2
@@ -54,7 +54,7 @@ def test_list_filters_and_pages_newest_first(client: FinsegClient, target: str) 
             page_token=first.next_page_token, types=[segments_pb2.SEGMENT_TYPE_LOW_BALANCE]),
             metadata=client.metadata)
     assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    with FinsegClient(target, tenant="other") as other:
+    with connect(target, "other") as other:
         assert list(other.list_segments()) == []  # another tenant's jobs are not listed
 
 
@@ -62,7 +62,7 @@ def test_cancel_a_queued_job_and_a_finished_one(tmp_path: Path) -> None:
     service = start_server(tmp_path / "data", workers=1, max_queued_jobs=100,
                            max_queued_jobs_per_tenant=100)
     try:
-        with FinsegClient(f"127.0.0.1:{service.port}", tenant="acme") as client:
+        with connect(f"127.0.0.1:{service.port}", "acme") as client:
             small_bank(client)
             spec = financial_breakdown(["GROCERIES"], 12, as_of=AS_OF)
             queued = [client.create_segment(spec) for _ in range(80)]
@@ -138,8 +138,8 @@ def test_a_full_queue_is_resource_exhausted_with_a_retry_hint_per_tenant(tmp_pat
                            max_queued_jobs_per_tenant=3)
     target = f"127.0.0.1:{service.port}"
     try:
-        with FinsegClient(target, tenant="busy") as busy, \
-                FinsegClient(target, tenant="quiet") as quiet:
+        with connect(target, "busy") as busy, \
+                connect(target, "quiet") as quiet:
             small_bank(busy)
             small_bank(quiet, 10, 100)
             spec = financial_breakdown(["GROCERIES"], 12, as_of=AS_OF)
@@ -169,7 +169,7 @@ def test_a_client_deadline_ends_a_waiting_stream(tmp_path: Path) -> None:
     service = start_server(tmp_path / "data", workers=1, max_queued_jobs=100,
                            max_queued_jobs_per_tenant=100)
     try:
-        with FinsegClient(f"127.0.0.1:{service.port}", tenant="acme") as client:
+        with connect(f"127.0.0.1:{service.port}", "acme") as client:
             small_bank(client)
             spec = financial_breakdown(["GROCERIES"], 12, as_of=AS_OF)
             queued = [client.create_segment(spec) for _ in range(80)]
@@ -213,7 +213,7 @@ def test_streams_waiting_for_jobs_leave_room_for_other_calls(tmp_path: Path) -> 
                            max_queued_jobs_per_tenant=100)
     gate = threading.Event()
     try:
-        with FinsegClient(f"127.0.0.1:{service.port}", tenant="acme", timeout=30) as client:
+        with connect(f"127.0.0.1:{service.port}", "acme", timeout=30) as client:
             small_bank(client, 20, 200)
             finished = client.create_segment(high_balance("EUR", -10**9, as_of=AS_OF))
             expected = len(client.members(finished.segment_id))
@@ -235,7 +235,7 @@ def test_calls_beyond_the_thread_count_are_refused_not_queued(tmp_path: Path) ->
     service = start_server(tmp_path / "data", workers=1, rpc_threads=4)
     gate = threading.Event()
     try:
-        with FinsegClient(f"127.0.0.1:{service.port}", tenant="acme", timeout=30) as client:
+        with connect(f"127.0.0.1:{service.port}", "acme", timeout=30) as client:
             small_bank(client, 20, 200)
             gate, threads, outcomes = _park_streams(service, client, 4)
             started = time.perf_counter()

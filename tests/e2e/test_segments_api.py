@@ -13,7 +13,7 @@ from typing import Any
 
 import grpc
 import pytest
-from conftest import start_server
+from conftest import connect, start_server
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
@@ -73,7 +73,7 @@ def running(data_dir: Path) -> Iterator[FinsegClient]:
     """A server on data_dir and a client of tenant acme; stop(0) at the end."""
     service = start_server(data_dir)
     try:
-        with FinsegClient(f"127.0.0.1:{service.port}", tenant="acme") as c:
+        with connect(f"127.0.0.1:{service.port}", "acme") as c:
             yield c
     finally:
         service.stop(0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import grpc
 import pytest
+from conftest import connect
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
@@ -38,7 +39,7 @@ def test_default_replace_isolate_restore(client: FinsegClient, target: str) -> N
     again = get(client)
     assert not again.is_default and dict(again.taxonomy.aliases) == {"GROCERIES": "FOOD.GROCERIES"}
 
-    with FinsegClient(target, tenant="another-bank") as other:
+    with connect(target, "another-bank") as other:
         assert get(other).is_default  # one tenant's taxonomy is its own
 
     restored = replace(client, restore_default=True)

@@ -1,6 +1,6 @@
 """A small Python client for finseg's gRPC API.
 
-    with FinsegClient("127.0.0.1:50051", tenant="acme") as client:
+    with FinsegClient("127.0.0.1:50051", token=jwt) as client:
         client.upsert_accounts([{"account_id": "a1", "user_id": "u1", ...}])
         job = client.create_segment(low_balance("EUR", 0, months=3))
         for page in client.stream_segment(job.segment_id):
@@ -26,7 +26,6 @@ from finseg.v1 import (
     segments_pb2_grpc,
 )
 
-TENANT_KEY = "x-finseg-tenant"
 #: Big enough for one bulk batch of a million rows.
 MAX_MESSAGE_BYTES = 256 << 20
 
@@ -117,14 +116,17 @@ def arrow_ipc(batch: pa.RecordBatch | pa.Table) -> bytes:
 
 
 class FinsegClient:
-    def __init__(self, target: str, tenant: str = "default", *,
+    def __init__(self, target: str, token: str | None = None, *,
                  credentials: grpc.ChannelCredentials | None = None,
                  timeout: float | None = 60.0) -> None:
+        """`token`: a JWT naming the tenant and scopes (none: the service
+        must run in development mode). `credentials`: TLS, e.g.
+        grpc.ssl_channel_credentials(ca_pem); none: plaintext."""
         options = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
                    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
         self.channel = (grpc.secure_channel(target, credentials, options) if credentials
                         else grpc.insecure_channel(target, options))
-        self.metadata = ((TENANT_KEY, tenant),)
+        self.metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self.timeout = timeout
         self.ingest = ingest_pb2_grpc.IngestionServiceStub(self.channel)
         self.segments = segments_pb2_grpc.SegmentServiceStub(self.channel)

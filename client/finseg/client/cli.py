@@ -8,6 +8,7 @@ import datetime as dt
 import gc
 import json
 import logging
+import os
 import queue
 import sys
 import threading
@@ -25,7 +26,7 @@ from tqdm import tqdm
 from ..v1 import segments_pb2
 from . import api, files
 
-DEFAULT_TARGET = "127.0.0.1:50051"
+DEFAULT_TARGET = os.environ.get("FINSEG_TARGET", "127.0.0.1:50051")
 
 
 def _size(text: str) -> int:
@@ -48,15 +49,28 @@ def _date(text: str) -> dt.date:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from finseg.server.app import serve
-    from finseg.server.settings import Settings
+    from finseg.server.settings import OPEN_SERVICES, Settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
                                                    "%(message)s")
-    serve(Settings(data_dir=args.data_dir, map_size=args.map_size, host=args.host,
-                   port=args.port, workers=args.workers, timezone=args.timezone,
-                   result_ttl_days=args.result_ttl_days, max_queued_jobs=args.max_queued_jobs,
-                   max_queued_jobs_per_tenant=args.max_queued_jobs_per_tenant,
-                   rpc_threads=args.rpc_threads))
+    open_services = OPEN_SERVICES if args.open_service is None \
+        else tuple(name for name in args.open_service if name)
+    settings = Settings(
+        data_dir=args.data_dir, map_size=args.map_size, host=args.host, port=args.port,
+        workers=args.workers, timezone=args.timezone, result_ttl_days=args.result_ttl_days,
+        max_queued_jobs=args.max_queued_jobs,
+        max_queued_jobs_per_tenant=args.max_queued_jobs_per_tenant,
+        rpc_threads=args.rpc_threads, jwt_algorithm=args.jwt_algorithm,
+        jwt_key_file=args.jwt_key_file, jwt_jwks_file=args.jwt_jwks_file,
+        jwt_audience=args.jwt_audience, jwt_issuer=args.jwt_issuer,
+        tenant_claim=args.tenant_claim, dev_tenant=args.dev_tenant, open_services=open_services,
+        tls_cert_file=args.tls_cert, tls_key_file=args.tls_key,
+        tls_client_ca_file=args.tls_client_ca, plaintext=args.plaintext)
+    try:
+        serve(settings)
+    except ValueError as exc:  # a configuration the service refuses to start with
+        print(f"finseg serve: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -224,12 +238,27 @@ def load_transactions(client: api.FinsegClient, path: Path, rows: int, ignore_ex
     return appended, duplicates
 
 
+def connect(args: argparse.Namespace) -> api.FinsegClient:
+    credentials = grpc.ssl_channel_credentials(args.tls_ca.read_bytes()) if args.tls_ca \
+        else None
+    return api.FinsegClient(args.target, args.token, credentials=credentials, timeout=None)
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from .tokens import ALL_SCOPES, ensure_secret, mint
+
+    secret = ensure_secret(args.secret_file)
+    print(mint(secret, args.tenant, args.scope or ALL_SCOPES, subject=args.subject,
+               ttl_seconds=args.ttl_seconds))
+    return 0
+
+
 def cmd_load(args: argparse.Namespace) -> int:
     if not args.accounts and not args.transactions:
         print("finseg load: give --accounts FILE and/or --transactions FILE", file=sys.stderr)
         return 2
     started = time.perf_counter()
-    with api.FinsegClient(args.target, args.tenant, timeout=None) as client:
+    with connect(args) as client:
         try:
             if args.accounts:
                 n = load_accounts(client, args.accounts, args.batch_rows,
@@ -331,7 +360,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"finseg segment: {error}", file=sys.stderr)
         return 2
-    with api.FinsegClient(args.target, args.tenant, timeout=None) as client:
+    with connect(args) as client:
         try:
             segment = client.create_segment(spec)
             segment = _wait(client, segment.segment_id, args.quiet)
@@ -391,6 +420,40 @@ def parser() -> argparse.ArgumentParser:
                        help="jobs waiting for a worker, one tenant")
     serve.set_defaults(func=cmd_serve)
 
+    security = serve.add_argument_group("security (SPEC §7; README 'Security')")
+    security.add_argument("--jwt-algorithm", default="HS256",
+                          help="the one JWT algorithm accepted (HS256, RS256, ES256, ...)")
+    security.add_argument("--jwt-key-file", type=Path,
+                          help="HS*: file holding the shared secret; RS*/ES*: PEM public key")
+    security.add_argument("--jwt-jwks-file", type=Path,
+                          help="JWKS file instead of a key file; the token's kid picks the key")
+    security.add_argument("--jwt-audience", default="finseg", help="required aud claim")
+    security.add_argument("--jwt-issuer", default="finseg", help="required iss claim")
+    security.add_argument("--tenant-claim", default="tenant",
+                          help="claim naming the caller's tenant")
+    security.add_argument("--dev-tenant", metavar="NAME",
+                          help="DEVELOPMENT ONLY: calls without a token act as this tenant "
+                               "with every scope")
+    security.add_argument("--open-service", action="append", metavar="SERVICE",
+                          help="service callable without a token (repeatable; default: health "
+                               "and reflection; give '' for none)")
+    security.add_argument("--tls-cert", type=Path, help="server certificate chain (PEM)")
+    security.add_argument("--tls-key", type=Path, help="server private key (PEM)")
+    security.add_argument("--tls-client-ca", type=Path,
+                          help="require client certificates signed by this CA (mutual TLS)")
+    security.add_argument("--plaintext", action="store_true",
+                          help="listen without TLS (local use only)")
+
+    token = sub.add_parser("token", help="mint a development token (HS256, local secret)")
+    token.add_argument("--tenant", required=True)
+    token.add_argument("--scope", action="append",
+                       help="scope to grant (repeatable; default: every scope)")
+    token.add_argument("--secret-file", type=Path, default=Path("finseg-dev-secret"),
+                       help="the secret, made on first use; serve with --jwt-key-file on it")
+    token.add_argument("--subject", default="developer", help="the token's sub claim")
+    token.add_argument("--ttl-seconds", type=int, default=3600)
+    token.set_defaults(func=cmd_token)
+
     backup = sub.add_parser("backup", help="copy the store, consistent and compacted, while "
                                            "the service runs")
     backup.add_argument("dest", type=Path, help="new or empty directory for the copy")
@@ -416,7 +479,12 @@ def parser() -> argparse.ArgumentParser:
 
     conn = argparse.ArgumentParser(add_help=False)
     conn.add_argument("--target", default=DEFAULT_TARGET, help="host:port of the service")
-    conn.add_argument("--tenant", default="default")
+    conn.add_argument("--token", default=os.environ.get("FINSEG_TOKEN"),
+                      help="bearer token (JWT; default: $FINSEG_TOKEN; none: the service's "
+                           "development tenant); `finseg token` mints one for development")
+    conn.add_argument("--tls-ca", type=Path,
+                      help="CA certificate (PEM) the service's certificate is checked "
+                           "against; without it the connection is plaintext")
     conn.add_argument("--quiet", action="store_true", help="no progress bar")
 
     load = sub.add_parser("load", parents=[conn],

@@ -23,8 +23,10 @@ from finseg.server.settings import Settings
 from . import api
 from .cli import load_accounts, load_transactions
 from .generate import BankParams, generate_bank
+from .tokens import DEFAULT_SECRET_FILE, ensure_secret
 
 DEMO_USERS = 2000
+DEMO_TENANT = "demo"
 
 
 def grpcurl_binary() -> str:
@@ -45,7 +47,12 @@ def main() -> None:
         print(f"generating a demo bank of {DEMO_USERS} users into {args.demo_dir} ...")
         generate_bank(args.demo_dir, BankParams(users=DEMO_USERS, end=today, seed=7),
                       fmt="parquet")
-    service = create_server(Settings(data_dir=args.data_dir, port=args.port))
+    # Development mode, loudly: calls without a token act as tenant "demo";
+    # tokens from `finseg token` (same secret file) name other tenants.
+    ensure_secret(DEFAULT_SECRET_FILE)
+    service = create_server(Settings(data_dir=args.data_dir, port=args.port,
+                                     dev_tenant=DEMO_TENANT, plaintext=True,
+                                     jwt_key_file=DEFAULT_SECRET_FILE))
     target = f"127.0.0.1:{service.port}"
     with api.FinsegClient(target, timeout=None) as client:
         load_accounts(client, args.demo_dir / "accounts.parquet", 100_000, False, False)

@@ -1,18 +1,30 @@
 """Exit 0 when the finseg at TARGET answers the standard health check as
-SERVING (used by the container's HEALTHCHECK)."""
+SERVING (used by the container's HEALTHCHECK). Health stays open without a
+token; with --tls-ca the check speaks TLS, naming the server --server-name
+(the name in its certificate) whatever address it dials."""
 
 from __future__ import annotations
 
+import argparse
 import sys
+from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 
 def main() -> int:
-    target = sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1:50051"
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("target", nargs="?", default="127.0.0.1:50051")
+    parser.add_argument("--tls-ca", type=Path, help="CA certificate (PEM) of the server's")
+    parser.add_argument("--server-name", help="the name the server's certificate carries")
+    args = parser.parse_args()
+    options = [("grpc.ssl_target_name_override", args.server_name)] if args.server_name else []
     try:
-        with grpc.insecure_channel(target) as channel:
+        channel = grpc.secure_channel(args.target, grpc.ssl_channel_credentials(
+            args.tls_ca.read_bytes()), options) if args.tls_ca else \
+            grpc.insecure_channel(args.target)
+        with channel:
             response = health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(), timeout=3)
     except grpc.RpcError as error:

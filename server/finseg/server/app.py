@@ -25,6 +25,8 @@ from .kernels import warmup
 from .settings import Settings
 from .storage.store import Store
 from .transport import wire
+from .transport.auth import AuthInterceptor, TokenConfig, Verifier
+from .transport.convert import PageTokens
 from .transport.registry import add_service
 from .transport.servicers import IngestionServicer, SegmentServicer, TaxonomyServicer
 
@@ -60,6 +62,14 @@ class Service:
 def create_server(settings: Settings) -> Service:
     """Builds and starts the service; binds settings.port (0 picks a free
     port, which tests use) and returns it in Service.port."""
+    # Configuration is checked before anything is opened or written.
+    verifier = _verifier(settings)
+    credentials = _credentials(settings)
+    if settings.dev_tenant is not None:
+        log.warning("DEVELOPMENT MODE: calls without a token act as tenant %r with every "
+                    "scope. Never run this where anyone else can reach the port.",
+                    settings.dev_tenant)
+    interceptor = AuthInterceptor(verifier, settings.dev_tenant, settings.open_services)
     store = Store(settings.data_dir, settings.map_size)
     compactor = Compactor(store, settings.compact_min_rows, settings.compact_idle_seconds)
     ingestor = Ingestor(store, on_append=compactor.notify)
@@ -72,11 +82,13 @@ def create_server(settings: Settings) -> Service:
         futures.ThreadPoolExecutor(max_workers=settings.rpc_threads,
                                    thread_name_prefix="finseg-rpc"),
         maximum_concurrent_rpcs=settings.rpc_threads,
+        interceptors=[interceptor],
         options=[("grpc.max_receive_message_length", settings.max_message_bytes),
                  ("grpc.max_send_message_length", settings.max_message_bytes)])
     add_service(server, IngestionServicer(ingestor),
                 ingest_pb2.DESCRIPTOR.services_by_name["IngestionService"])
-    add_service(server, SegmentServicer(jobs),
+    tokens = PageTokens(store.env.secret("page-tokens"))
+    add_service(server, SegmentServicer(jobs, tokens),
                 segments_pb2.DESCRIPTOR.services_by_name["SegmentService"])
     add_service(server, TaxonomyServicer(taxonomies),
                 taxonomy_pb2.DESCRIPTOR.services_by_name["TaxonomyService"])
@@ -84,7 +96,9 @@ def create_server(settings: Settings) -> Service:
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
-    port = server.add_insecure_port(f"{settings.host}:{settings.port}")
+    address = f"{settings.host}:{settings.port}"
+    port = server.add_secure_port(address, credentials) if credentials is not None \
+        else server.add_insecure_port(address)
     if port == 0:
         raise OSError(f"cannot listen on {settings.host}:{settings.port}")
     # Before the server takes calls: a job created now must not be found
@@ -99,6 +113,35 @@ def create_server(settings: Settings) -> Service:
     for name in ("", *SERVICE_NAMES):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return Service(server, port, store, jobs, compactor, health_servicer)
+
+
+def _verifier(settings: Settings) -> Verifier | None:
+    if settings.jwt_key_file is None and settings.jwt_jwks_file is None:
+        if settings.dev_tenant is None:
+            raise ValueError("no token verification configured: give a JWT key file or a "
+                             "JWKS file (--jwt-key-file, --jwt-jwks-file), or --dev-tenant "
+                             "for local development")
+        return None
+    return Verifier(TokenConfig(
+        algorithm=settings.jwt_algorithm, audience=settings.jwt_audience,
+        issuer=settings.jwt_issuer, key_file=settings.jwt_key_file,
+        jwks_file=settings.jwt_jwks_file, tenant_claim=settings.tenant_claim))
+
+
+def _credentials(settings: Settings) -> grpc.ServerCredentials | None:
+    """TLS credentials; None for plaintext, which must be asked for."""
+    if settings.tls_cert_file is None or settings.tls_key_file is None:
+        if settings.tls_cert_file or settings.tls_key_file or settings.tls_client_ca_file:
+            raise ValueError("TLS needs both a certificate file and a key file")
+        if not settings.plaintext:
+            raise ValueError("no TLS certificate configured: give --tls-cert and --tls-key, "
+                             "or --plaintext for local use")
+        return None
+    client_ca = settings.tls_client_ca_file.read_bytes() if settings.tls_client_ca_file \
+        else None
+    return grpc.ssl_server_credentials(
+        [(settings.tls_key_file.read_bytes(), settings.tls_cert_file.read_bytes())],
+        root_certificates=client_ca, require_client_auth=client_ca is not None)
 
 
 def serve(settings: Settings) -> None:

@@ -49,6 +49,14 @@ class Cancelled(FinsegError):
     code = "CANCELLED"
 
 
+class Unauthenticated(FinsegError):
+    code = "UNAUTHENTICATED"
+
+
+class PermissionDenied(FinsegError):
+    code = "PERMISSION_DENIED"
+
+
 #: How many violations one error lists in detail. A 100,000-row batch that is
 #: all wrong would otherwise overflow gRPC's trailing-metadata limit (the
 #: details travel in a trailer); the message still gives the total count.

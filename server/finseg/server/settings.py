@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+#: Services anyone may call: load balancers probe health, and grpcurl needs
+#: reflection to learn the API.
+OPEN_SERVICES = ("grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection",
+                 "grpc.reflection.v1.ServerReflection")
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -38,5 +43,26 @@ class Settings:
     #: quarter of the base, whichever is more; or when ingestion went idle.
     compact_min_rows: int = 1 << 20
     compact_idle_seconds: float = 1.0
+    #: Bearer tokens (SPEC §7): the one JWT algorithm accepted, and either a
+    #: key file (HS*: the shared secret; RS*/ES*/PS*: a PEM public key) or a
+    #: JWKS file. `aud` and `iss` must equal these values.
+    jwt_algorithm: str = "HS256"
+    jwt_key_file: Path | None = None
+    jwt_jwks_file: Path | None = None
+    jwt_audience: str = "finseg"
+    jwt_issuer: str = "finseg"
+    #: The claim naming the caller's tenant.
+    tenant_claim: str = "tenant"
+    #: Development mode: a call without a token acts as this tenant, with
+    #: every scope. Off unless set; the service warns at start and per method.
+    dev_tenant: str | None = None
+    open_services: tuple[str, ...] = OPEN_SERVICES
+    #: TLS: the server's certificate chain and key (PEM). With a client CA,
+    #: clients must present a certificate it signed (mutual TLS).
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    tls_client_ca_file: Path | None = None
+    #: Listen without TLS; only when asked for (local use).
+    plaintext: bool = False
     #: Seconds in-flight calls get to finish after SIGTERM.
     grace_seconds: float = 10.0

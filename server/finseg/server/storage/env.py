@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import json
+import os
 import struct
 import threading
 from collections.abc import Iterator
@@ -166,6 +167,21 @@ class Environment:
 
     def save_state(self, txn: lmdb.Transaction, tenant_no: int, state: dict[str, Any]) -> None:
         txn.put(state_key(tenant_no), json.dumps(state).encode(), db=self.dbs[DB.META])
+
+    def secret(self, name: str) -> bytes:
+        """A random 32-byte key kept in the store, made on first use, so what
+        it signs stays valid across restarts and in a backup."""
+        key = b"secret/" + name.encode()
+        with self.read() as txn:
+            raw = txn.get(key, db=self.dbs[DB.META])
+            if raw is not None:
+                return bytes(raw)
+        with self.write() as txn:
+            raw = txn.get(key, db=self.dbs[DB.META])
+            if raw is None:
+                raw = os.urandom(32)
+                txn.put(key, raw, db=self.dbs[DB.META])
+            return bytes(raw)
 
     def close(self) -> None:
         self.env.close()

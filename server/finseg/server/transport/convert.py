@@ -5,21 +5,19 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
+import hmac
 import struct
 from typing import Any
 
-import grpc
 import pyarrow as pa
 from google.protobuf import duration_pb2, json_format, timestamp_pb2
 
 from finseg.v1 import common_pb2, ingest_pb2, segments_pb2
 
-from ..domain.model import MAX_ID_LENGTH
 from ..domain.segment_types.common import parse_date
 from ..errors import InvalidArgument, Violation
 
-TENANT_KEY = "x-finseg-tenant"
-DEFAULT_TENANT = "default"
 ACCOUNT_TYPE_PREFIX = "ACCOUNT_TYPE_"
 MAX_PAGE_SIZE = 10_000
 DEFAULT_PAGE_SIZE = 1_000
@@ -27,16 +25,6 @@ DEFAULT_PAGE_SIZE = 1_000
 
 def bad(field: str, why: str) -> InvalidArgument:
     return InvalidArgument(f"{field} {why}", [Violation(field, why)])
-
-
-def tenant_of(context: grpc.ServicerContext) -> str:
-    for key, value in context.invocation_metadata() or ():
-        if key == TENANT_KEY:
-            # Bytes, not characters: the name is an LMDB key (511 bytes at most).
-            if not value or len(value.encode()) > MAX_ID_LENGTH or not value.isprintable():
-                raise bad(TENANT_KEY, "must be 1 to 128 bytes of printable UTF-8")
-            return str(value)
-    return DEFAULT_TENANT
 
 
 # ---- ingestion ------------------------------------------------------------
@@ -169,28 +157,42 @@ def page_size(value: int, field: str = "page_size", default: int = DEFAULT_PAGE_
     return value
 
 
-_TOKEN = struct.Struct(">BQ")
-_TOKEN_VERSION = 1
+class PageTokens:
+    """Page tokens: an offset with a MAC over it, the tenant and what the
+    token pages through (a job id, or ListSegments' filters), keyed by a
+    secret kept in the store. A token works only for the tenant and job it
+    was made for and cannot be forged or edited into another's results."""
 
+    _HEAD = struct.Struct(">BQ")
+    _VERSION = 2
+    _MAC_BYTES = 16
 
-def page_token(job_id: str, offset: int) -> str:
-    raw = _TOKEN.pack(_TOKEN_VERSION, offset) + job_id.encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    def __init__(self, key: bytes) -> None:
+        self._key = key
 
+    def _mac(self, head: bytes, tenant: str, scope: str) -> bytes:
+        message = head + struct.pack(">H", len(tenant.encode())) + tenant.encode() + scope.encode()
+        return hmac.new(self._key, message, hashlib.sha256).digest()[:self._MAC_BYTES]
 
-def token_offset(token: str, job_id: str, total: int) -> int:
-    """The offset a page token stands for; INVALID_ARGUMENT unless it was
-    made for this job and is within its results."""
-    if not token:
-        return 0
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        version, offset = _TOKEN.unpack(raw[:_TOKEN.size])
-        valid = version == _TOKEN_VERSION and raw[_TOKEN.size:] == job_id.encode() \
-            and 0 < offset < max(total, 1)
-    except (ValueError, struct.error):
-        valid = False
-    if not valid:
-        raise bad("page_token", "is not a page token of this segment; use next_page_token "
-                                "of a previous response, or empty for the first page")
-    return int(offset)
+    def make(self, tenant: str, scope: str, offset: int) -> str:
+        head = self._HEAD.pack(self._VERSION, offset)
+        raw = head + self._mac(head, tenant, scope)
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    def offset(self, token: str, tenant: str, scope: str, total: int) -> int:
+        """The offset `token` stands for; INVALID_ARGUMENT unless it was made
+        for this tenant and scope and lies within its `total` results."""
+        if not token:
+            return 0
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+            head, mac = raw[:self._HEAD.size], raw[self._HEAD.size:]
+            version, offset = self._HEAD.unpack(head)
+            valid = version == self._VERSION and \
+                hmac.compare_digest(mac, self._mac(head, tenant, scope)) and 0 < offset < total
+        except (ValueError, struct.error):
+            valid = False
+        if not valid:
+            raise bad("page_token", "is not a page token of this segment; use next_page_token "
+                                    "of a previous response, or empty for the first page")
+        return int(offset)

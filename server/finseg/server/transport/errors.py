@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2
@@ -41,9 +41,15 @@ def _status(exc: FinsegError) -> status_pb2.Status:
     return status
 
 
+def abort(context: grpc.ServicerContext, error: FinsegError) -> NoReturn:
+    """Ends the call with the error's status and details."""
+    context.abort_with_status(rpc_status.to_status(_status(error)))
+    raise AssertionError("abort_with_status returned")  # it raises
+
+
 def _abort(context: grpc.ServicerContext, exc: BaseException, method: str) -> None:
     if isinstance(exc, FinsegError):
-        context.abort_with_status(rpc_status.to_status(_status(exc)))
+        abort(context, exc)
     log.error("unexpected error in %s", method, exc_info=exc)
     context.abort(grpc.StatusCode.INTERNAL, "internal error; the service log has the details")
 

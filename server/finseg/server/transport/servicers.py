@@ -19,6 +19,7 @@ from ..domain.jobs import CANCELLED, FAILED, SUCCEEDED, JobManager
 from ..domain.taxonomy import Taxonomies, Taxonomy
 from ..errors import Cancelled, FailedPrecondition
 from . import convert, wire
+from .auth import create_scope, identity_of
 from .errors import streaming, unary
 from .pipeline import prefetch
 
@@ -32,13 +33,13 @@ class IngestionServicer(ingest_pb2_grpc.IngestionServiceServicer):
 
     @unary
     def UpsertAccounts(self, request, context):  # noqa: N802 - gRPC's method name
-        tenant = convert.tenant_of(context)
+        tenant = identity_of(context).tenant
         count = self.ingestor.upsert_accounts(tenant, convert.accounts_batch(request))
         return ingest_pb2.UpsertAccountsResponse(upserted_count=count)
 
     @streaming
     def AppendTransactions(self, request_iterator, context):  # noqa: N802
-        tenant = convert.tenant_of(context)
+        tenant = identity_of(context).tenant
 
         def prepare(request: ingest_pb2.AppendTransactionsRequest) -> PreparedBatch:
             return self.ingestor.prepare_transactions(convert.transactions_batch(request))
@@ -51,38 +52,40 @@ class IngestionServicer(ingest_pb2_grpc.IngestionServiceServicer):
 
     @unary
     def DeleteUser(self, request, context):  # noqa: N802
-        tenant = convert.tenant_of(context)
+        tenant = identity_of(context).tenant
         accounts, transactions = self.ingestor.delete_user(tenant, request.user_id)
         return ingest_pb2.DeleteUserResponse(deleted_accounts=accounts,
                                              deleted_transactions=transactions)
 
 
 class SegmentServicer(segments_pb2_grpc.SegmentServiceServicer):
-    def __init__(self, jobs: JobManager) -> None:
+    def __init__(self, jobs: JobManager, tokens: convert.PageTokens) -> None:
         self.jobs = jobs
+        self.tokens = tokens
 
     @unary
     def CreateSegment(self, request, context):  # noqa: N802
-        tenant = convert.tenant_of(context)
+        tenant = identity_of(context).tenant
         if not request.HasField("spec"):
             raise convert.bad("spec", "is required")
         type_name, params, types, as_of = convert.segment_request(request.spec)
+        identity_of(context).require(create_scope(type_name))
         record = self.jobs.create(tenant, type_name, params, types, as_of)
         return segments_pb2.CreateSegmentResponse(segment=convert.segment(record))
 
     @unary
     def GetSegment(self, request, context):  # noqa: N802
-        tenant = convert.tenant_of(context)
+        tenant = identity_of(context).tenant
         size = convert.page_size(request.page_size)
         record = self.jobs.get(tenant, request.segment_id)
         response = segments_pb2.GetSegmentResponse(segment=convert.segment(record))
         if record["state"] != SUCCEEDED:
             return response
         total = record["total_elements"]
-        offset = convert.token_offset(request.page_token, record["id"], total)
+        offset = self.tokens.offset(request.page_token, tenant, record["id"], total)
         response.total_pages = -(-total // size)
         if offset + size < total:
-            response.next_page_token = convert.page_token(record["id"], offset + size)
+            response.next_page_token = self.tokens.make(tenant, record["id"], offset + size)
         return self._with_page(response, tenant, record, offset, size)
 
     def _with_page(self, envelope: Any, tenant: str, record: dict[str, Any], offset: int,
@@ -96,33 +99,43 @@ class SegmentServicer(segments_pb2_grpc.SegmentServiceServicer):
 
     @unary
     def ListSegments(self, request, context):  # noqa: N802
-        tenant = convert.tenant_of(context)
+        tenant = identity_of(context).tenant
         size = convert.page_size(request.page_size, default=100, upper=1000)
         states = _enum_names(request.states, segments_pb2.JobState, "JOB_STATE_", "states")
         types = _enum_names(request.types, segments_pb2.SegmentType, "SEGMENT_TYPE_", "types")
         # The token is bound to the filters, as a page token to its job.
         scope = "list:" + ",".join(sorted(states)) + ":" + ",".join(sorted(types))
         records = self.jobs.list(tenant, states, types)
-        offset = convert.token_offset(request.page_token, scope, len(records))
+        offset = self.tokens.offset(request.page_token, tenant, scope, len(records))
         response = segments_pb2.ListSegmentsResponse(
             segments=[convert.segment(r) for r in records[offset:offset + size]])
         if offset + size < len(records):
-            response.next_page_token = convert.page_token(scope, offset + size)
+            response.next_page_token = self.tokens.make(tenant, scope, offset + size)
         return response
 
     @unary
     def CancelSegment(self, request, context):  # noqa: N802
-        record = self.jobs.cancel(convert.tenant_of(context), request.segment_id)
+        tenant = self._may_withdraw(context, request.segment_id)
+        record = self.jobs.cancel(tenant, request.segment_id)
         return segments_pb2.CancelSegmentResponse(segment=convert.segment(record))
 
     @unary
     def DeleteSegment(self, request, context):  # noqa: N802
-        self.jobs.delete(convert.tenant_of(context), request.segment_id)
+        tenant = self._may_withdraw(context, request.segment_id)
+        self.jobs.delete(tenant, request.segment_id)
         return segments_pb2.DeleteSegmentResponse()
+
+    def _may_withdraw(self, context: Any, segment_id: str) -> str:
+        """The caller's tenant, once it is known to hold the create scope of
+        the segment's type: who may make a type's segments may withdraw
+        them. Another tenant's segment is NOT_FOUND before any scope check."""
+        identity = identity_of(context)
+        identity.require(create_scope(self.jobs.get(identity.tenant, segment_id)["type"]))
+        return identity.tenant
 
     @streaming
     def StreamSegment(self, request, context) -> Iterator[bytes]:  # noqa: N802
-        tenant = convert.tenant_of(context)
+        tenant = identity_of(context).tenant
         size = convert.page_size(request.page_size)
         record = self.jobs.get(tenant, request.segment_id)
         while record["state"] not in (SUCCEEDED, FAILED, CANCELLED):
@@ -171,13 +184,13 @@ class TaxonomyServicer(taxonomy_pb2_grpc.TaxonomyServiceServicer):
 
     @unary
     def GetTaxonomy(self, request, context):  # noqa: N802
-        taxonomy, is_default = self.taxonomies.of(convert.tenant_of(context))
+        taxonomy, is_default = self.taxonomies.of(identity_of(context).tenant)
         return taxonomy_pb2.GetTaxonomyResponse(taxonomy=_taxonomy_message(taxonomy),
                                                 is_default=is_default)
 
     @unary
     def ReplaceTaxonomy(self, request, context):  # noqa: N802
-        tenant = convert.tenant_of(context)
+        tenant = identity_of(context).tenant
         raw = None if request.restore_default else {
             "groups": list(request.taxonomy.groups), "aliases": dict(request.taxonomy.aliases)}
         taxonomy, is_default = self.taxonomies.replace(tenant, raw)
