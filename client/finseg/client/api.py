@@ -24,6 +24,8 @@ from finseg.v1 import (
     ingest_pb2_grpc,
     segments_pb2,
     segments_pb2_grpc,
+    taxonomy_pb2,
+    taxonomy_pb2_grpc,
 )
 
 #: Big enough for one bulk batch of a million rows.
@@ -130,6 +132,7 @@ class FinsegClient:
         self.timeout = timeout
         self.ingest = ingest_pb2_grpc.IngestionServiceStub(self.channel)
         self.segments = segments_pb2_grpc.SegmentServiceStub(self.channel)
+        self.taxonomy = taxonomy_pb2_grpc.TaxonomyServiceStub(self.channel)
 
     def __enter__(self) -> FinsegClient:
         return self
@@ -228,6 +231,20 @@ class FinsegClient:
     def delete_segment(self, segment_id: str) -> None:
         self.segments.DeleteSegment(segments_pb2.DeleteSegmentRequest(segment_id=segment_id),
                                     metadata=self.metadata, timeout=self.timeout)
+
+    # ---- taxonomy ----------------------------------------------------
+
+    def get_taxonomy(self) -> taxonomy_pb2.GetTaxonomyResponse:
+        return self.taxonomy.GetTaxonomy(taxonomy_pb2.GetTaxonomyRequest(),
+                                         metadata=self.metadata, timeout=self.timeout)
+
+    def replace_taxonomy(self, taxonomy: taxonomy_pb2.LabelTaxonomy | None
+                         ) -> taxonomy_pb2.ReplaceTaxonomyResponse:
+        """The tenant's own taxonomy; None restores the default."""
+        request = taxonomy_pb2.ReplaceTaxonomyRequest(restore_default=True) if taxonomy is None \
+            else taxonomy_pb2.ReplaceTaxonomyRequest(taxonomy=taxonomy)
+        return self.taxonomy.ReplaceTaxonomy(request, metadata=self.metadata,
+                                             timeout=self.timeout)
 
     def members(self, segment_id: str, page_size: int = 0) -> list[Any]:
         """Every member of a segment (waits for the job)."""

@@ -18,12 +18,16 @@ def main() -> int:
     parser.add_argument("target", nargs="?", default="127.0.0.1:50051")
     parser.add_argument("--tls-ca", type=Path, help="CA certificate (PEM) of the server's")
     parser.add_argument("--server-name", help="the name the server's certificate carries")
+    parser.add_argument("--client-cert", type=Path, help="client certificate, for mutual TLS")
+    parser.add_argument("--client-key", type=Path, help="its private key")
     args = parser.parse_args()
     options = [("grpc.ssl_target_name_override", args.server_name)] if args.server_name else []
     try:
         channel = grpc.secure_channel(args.target, grpc.ssl_channel_credentials(
-            args.tls_ca.read_bytes()), options) if args.tls_ca else \
-            grpc.insecure_channel(args.target)
+            args.tls_ca.read_bytes(),
+            args.client_key.read_bytes() if args.client_key else None,
+            args.client_cert.read_bytes() if args.client_cert else None), options) \
+            if args.tls_ca else grpc.insecure_channel(args.target)
         with channel:
             response = health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(), timeout=3)

@@ -137,11 +137,31 @@ def _credentials(settings: Settings) -> grpc.ServerCredentials | None:
             raise ValueError("no TLS certificate configured: give --tls-cert and --tls-key, "
                              "or --plaintext for local use")
         return None
+    chain, key = settings.tls_cert_file.read_bytes(), settings.tls_key_file.read_bytes()
     client_ca = settings.tls_client_ca_file.read_bytes() if settings.tls_client_ca_file \
         else None
-    return grpc.ssl_server_credentials(
-        [(settings.tls_key_file.read_bytes(), settings.tls_cert_file.read_bytes())],
-        root_certificates=client_ca, require_client_auth=client_ca is not None)
+    _check_tls_files(chain, key, client_ca)
+    return grpc.ssl_server_credentials([(key, chain)], root_certificates=client_ca,
+                                       require_client_auth=client_ca is not None)
+
+
+def _check_tls_files(chain: bytes, key: bytes, client_ca: bytes | None) -> None:
+    """gRPC reports unusable TLS files only when binding, as "Failed to bind
+    to address", and by then the store is open; say what is wrong first."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        certificate = x509.load_pem_x509_certificates(chain)[0]
+        private_key = serialization.load_pem_private_key(key, password=None)
+        if client_ca is not None:
+            x509.load_pem_x509_certificates(client_ca)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"the TLS files cannot be used: {exc}") from exc
+    public = serialization.PublicFormat.SubjectPublicKeyInfo
+    if certificate.public_key().public_bytes(serialization.Encoding.DER, public) != \
+            private_key.public_key().public_bytes(serialization.Encoding.DER, public):
+        raise ValueError("the TLS key does not belong to the first certificate of the chain")
 
 
 def serve(settings: Settings) -> None:

@@ -130,11 +130,15 @@ class Verifier:
             key = self._key
             if self._jwks is not None:
                 kid = jwt.get_unverified_header(token).get("kid")
-                key = self._jwks[kid].key if kid else None
+                if not isinstance(kid, str):
+                    raise Unauthenticated("the bearer token names no key (kid) of the key set")
+                key = self._jwks[kid].key
             claims = jwt.decode(token.strip(), key, algorithms=[config.algorithm],
                                 audience=config.audience, issuer=config.issuer,
                                 options={"require": ["exp", "aud", "iss"]})
-        except (jwt.InvalidTokenError, jwt.PyJWKError, KeyError) as exc:
+        # Whatever fails while verifying, the token is not valid; PyJWT also
+        # raises TypeError and ValueError for keys and headers it cannot use.
+        except (jwt.InvalidTokenError, jwt.PyJWKError, KeyError, TypeError, ValueError) as exc:
             raise Unauthenticated(f"the bearer token is not valid: {_reason(exc)}") from exc
         tenant = claims.get(config.tenant_claim)
         if not isinstance(tenant, str) or not tenant or not tenant.isprintable() \

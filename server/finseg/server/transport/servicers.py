@@ -93,6 +93,8 @@ class SegmentServicer(segments_pb2_grpc.SegmentServiceServicer):
         """The envelope serialized with members offset..offset+size-1 as its
         page, straight from their stored wire bytes."""
         table = self.jobs.members(tenant, record, offset, size)
+        if table.num_rows == 0:  # an empty segment stores no page
+            return wire.with_page(envelope, record["type"], b"")
         if wire.MEMBER_COLUMN not in table.column_names:  # stored before members were
             table = wire.encode_members(record["type"], table)
         return wire.with_page(envelope, record["type"], wire.members_bytes(table))
