@@ -58,14 +58,23 @@ def test_list_filters_and_pages_newest_first(client: FinsegClient, target: str) 
         assert list(other.list_segments()) == []  # another tenant's jobs are not listed
 
 
+def hold_worker(service) -> threading.Event:
+    """Keeps the service's one worker busy until the returned event is set,
+    so jobs created meanwhile stay queued however fast they would run."""
+    gate = threading.Event()
+    service.jobs._pool.submit(gate.wait)
+    return gate
+
+
 def test_cancel_a_queued_job_and_a_finished_one(tmp_path: Path) -> None:
-    service = start_server(tmp_path / "data", workers=1, max_queued_jobs=100,
-                           max_queued_jobs_per_tenant=100)
+    service = start_server(tmp_path / "data", workers=1)
+    gate = threading.Event()
     try:
         with connect(f"127.0.0.1:{service.port}", "acme") as client:
             small_bank(client)
             spec = financial_breakdown(["GROCERIES"], 12, as_of=AS_OF)
-            queued = [client.create_segment(spec) for _ in range(80)]
+            gate = hold_worker(service)
+            queued = [client.create_segment(spec) for _ in range(5)]
             cancelled = client.cancel_segment(queued[-1].segment_id)
             assert cancelled.state == segments_pb2.JOB_STATE_CANCELLED
             assert client.cancel_segment(queued[-1].segment_id).state == \
@@ -73,6 +82,7 @@ def test_cancel_a_queued_job_and_a_finished_one(tmp_path: Path) -> None:
             with pytest.raises(grpc.RpcError) as failure:
                 list(client.stream_segment(queued[-1].segment_id))
             assert failure.value.code() == grpc.StatusCode.CANCELLED
+            gate.set()
             client.members(queued[0].segment_id)
             with pytest.raises(grpc.RpcError) as failure:
                 client.cancel_segment(queued[0].segment_id)
@@ -81,7 +91,10 @@ def test_cancel_a_queued_job_and_a_finished_one(tmp_path: Path) -> None:
                 client.members(job.segment_id)
             assert client.get_segment(queued[-2].segment_id).segment.state == \
                 segments_pb2.JOB_STATE_SUCCEEDED
+            assert client.get_segment(queued[-1].segment_id).segment.state == \
+                segments_pb2.JOB_STATE_CANCELLED
     finally:
+        gate.set()
         service.stop(0)
 
 
@@ -166,21 +179,23 @@ def test_a_full_queue_is_resource_exhausted_with_a_retry_hint_per_tenant(tmp_pat
 
 
 def test_a_client_deadline_ends_a_waiting_stream(tmp_path: Path) -> None:
-    service = start_server(tmp_path / "data", workers=1, max_queued_jobs=100,
-                           max_queued_jobs_per_tenant=100)
+    service = start_server(tmp_path / "data", workers=1)
+    gate = threading.Event()
     try:
         with connect(f"127.0.0.1:{service.port}", "acme") as client:
             small_bank(client)
-            spec = financial_breakdown(["GROCERIES"], 12, as_of=AS_OF)
-            queued = [client.create_segment(spec) for _ in range(80)]
-            with pytest.raises(grpc.RpcError) as failure:  # 79 jobs run before it
-                list(client.stream_segment(queued[-1].segment_id, timeout=0.02))
+            gate = hold_worker(service)
+            job = client.create_segment(financial_breakdown(["GROCERIES"], 12, as_of=AS_OF))
+            with pytest.raises(grpc.RpcError) as failure:  # the job cannot start yet
+                list(client.stream_segment(job.segment_id, timeout=0.2))
             assert failure.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+            gate.set()
             # The server let go of the call: the job itself is unharmed.
-            assert client.members(queued[-1].segment_id) is not None
-            assert client.get_segment(queued[-1].segment_id).segment.state == \
+            assert client.members(job.segment_id) is not None
+            assert client.get_segment(job.segment_id).segment.state == \
                 segments_pb2.JOB_STATE_SUCCEEDED
     finally:
+        gate.set()
         service.stop(0)
 
 
@@ -188,8 +203,7 @@ def _park_streams(service, client: FinsegClient, count: int
                   ) -> tuple[threading.Event, list[threading.Thread], list[object]]:
     """`count` StreamSegment calls waiting on jobs that cannot start: the one
     worker is held by `gate` until the test sets it."""
-    gate = threading.Event()
-    service.jobs._pool.submit(gate.wait)  # the only worker, busy until set
+    gate = hold_worker(service)
     jobs = [client.create_segment(high_balance("EUR", 0, as_of=AS_OF)) for _ in range(count)]
     outcomes: list[object] = []
 

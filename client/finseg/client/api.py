@@ -19,6 +19,8 @@ import pyarrow as pa
 from iso4217 import Currency
 
 from finseg.v1 import (
+    audit_pb2,
+    audit_pb2_grpc,
     common_pb2,
     ingest_pb2,
     ingest_pb2_grpc,
@@ -26,6 +28,8 @@ from finseg.v1 import (
     segments_pb2_grpc,
     taxonomy_pb2,
     taxonomy_pb2_grpc,
+    usage_pb2,
+    usage_pb2_grpc,
 )
 
 #: Big enough for one bulk batch of a million rows.
@@ -133,6 +137,8 @@ class FinsegClient:
         self.ingest = ingest_pb2_grpc.IngestionServiceStub(self.channel)
         self.segments = segments_pb2_grpc.SegmentServiceStub(self.channel)
         self.taxonomy = taxonomy_pb2_grpc.TaxonomyServiceStub(self.channel)
+        self.audit = audit_pb2_grpc.AuditServiceStub(self.channel)
+        self.usage = usage_pb2_grpc.UsageServiceStub(self.channel)
 
     def __enter__(self) -> FinsegClient:
         return self
@@ -245,6 +251,32 @@ class FinsegClient:
             else taxonomy_pb2.ReplaceTaxonomyRequest(taxonomy=taxonomy)
         return self.taxonomy.ReplaceTaxonomy(request, metadata=self.metadata,
                                              timeout=self.timeout)
+
+    # ---- audit and usage -------------------------------------------
+
+    def audit_events(self, since: dt.datetime | None = None, until: dt.datetime | None = None
+                     ) -> Iterator[audit_pb2.AuditEvent]:
+        """The tenant's audit events with since <= time < until, following
+        every page."""
+        request = audit_pb2.ListAuditEventsRequest(page_size=1000)
+        if since is not None:
+            request.from_time.FromDatetime(since)
+        if until is not None:
+            request.to_time.FromDatetime(until)
+        while True:
+            response = self.audit.ListAuditEvents(request, metadata=self.metadata,
+                                                  timeout=self.timeout)
+            yield from response.events
+            if not response.next_page_token:
+                return
+            request.page_token = response.next_page_token
+
+    def usage_by_type(self) -> dict[str, usage_pb2.SegmentTypeUsage]:
+        """The tenant's usage, by segment type name (LOW_BALANCE, ...)."""
+        response = self.usage.GetUsage(usage_pb2.GetUsageRequest(), metadata=self.metadata,
+                                       timeout=self.timeout)
+        return {segments_pb2.SegmentType.Name(u.type).removeprefix("SEGMENT_TYPE_"): u
+                for u in response.usage}
 
     def members(self, segment_id: str, page_size: int = 0) -> list[Any]:
         """Every member of a segment (waits for the job)."""

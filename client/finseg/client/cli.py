@@ -65,7 +65,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         jwt_audience=args.jwt_audience, jwt_issuer=args.jwt_issuer,
         tenant_claim=args.tenant_claim, dev_tenant=args.dev_tenant, open_services=open_services,
         tls_cert_file=args.tls_cert, tls_key_file=args.tls_key,
-        tls_client_ca_file=args.tls_client_ca, plaintext=args.plaintext)
+        tls_client_ca_file=args.tls_client_ca, plaintext=args.plaintext,
+        metrics_port=args.metrics_port)
     try:
         serve(settings)
     except ValueError as exc:  # a configuration the service refuses to start with
@@ -420,6 +421,9 @@ def parser() -> argparse.ArgumentParser:
                        help="jobs waiting for a worker, one tenant")
     serve.set_defaults(func=cmd_serve)
 
+    serve.add_argument("--metrics-port", type=int,
+                       help="serve Prometheus usage counters on this port (HTTPS with the TLS "
+                            "files); default: none")
     security = serve.add_argument_group("security (SPEC §7; README 'Security')")
     security.add_argument("--jwt-algorithm", default="HS256",
                           help="the one JWT algorithm accepted (HS256, RS256, ES256, ...)")

@@ -7,28 +7,39 @@ import signal
 import threading
 from concurrent import futures
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from finseg.v1 import (
+    audit_pb2,
     ingest_pb2,
     segments_pb2,
     taxonomy_pb2,
+    usage_pb2,
 )
 
 from .domain.ingest import Compactor, Ingestor
 from .domain.jobs import JobManager
 from .domain.taxonomy import Taxonomies
+from .domain.usage import Meter
 from .kernels import warmup
 from .settings import Settings
 from .storage.store import Store
 from .transport import wire
+from .transport.audit import AuditInterceptor, Auditor, AuditServicer
 from .transport.auth import AuthInterceptor, TokenConfig, Verifier
 from .transport.convert import PageTokens
+from .transport.metrics import serve_metrics
 from .transport.registry import add_service
-from .transport.servicers import IngestionServicer, SegmentServicer, TaxonomyServicer
+from .transport.servicers import (
+    IngestionServicer,
+    SegmentServicer,
+    TaxonomyServicer,
+    UsageServicer,
+)
 
 log = logging.getLogger("finseg")
 
@@ -36,6 +47,8 @@ SERVICE_NAMES = (
     ingest_pb2.DESCRIPTOR.services_by_name["IngestionService"].full_name,
     segments_pb2.DESCRIPTOR.services_by_name["SegmentService"].full_name,
     taxonomy_pb2.DESCRIPTOR.services_by_name["TaxonomyService"].full_name,
+    audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
+    usage_pb2.DESCRIPTOR.services_by_name["UsageService"].full_name,
 )
 
 
@@ -49,13 +62,20 @@ class Service:
     jobs: JobManager
     compactor: Compactor
     health: health.HealthServicer
+    meter: Meter
+    #: The /metrics HTTP server, when settings.metrics_port is set.
+    metrics: Any = None
 
     def stop(self, grace: float | None = None) -> None:
         for name in ("", *SERVICE_NAMES):
             self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         self.server.stop(grace).wait()
+        if self.metrics is not None:
+            self.metrics.shutdown()
+            self.metrics.server_close()
         self.jobs.stop()
         self.compactor.stop()
+        self.meter.stop()
         self.store.close()
 
 
@@ -69,8 +89,12 @@ def create_server(settings: Settings) -> Service:
         log.warning("DEVELOPMENT MODE: calls without a token act as tenant %r with every "
                     "scope. Never run this where anyone else can reach the port.",
                     settings.dev_tenant)
-    interceptor = AuthInterceptor(verifier, settings.dev_tenant, settings.open_services)
     store = Store(settings.data_dir, settings.map_size)
+    auditor = Auditor(store.audit)
+    interceptors = [AuthInterceptor(verifier, settings.dev_tenant, settings.open_services,
+                                    on_denied=auditor.denied),
+                    AuditInterceptor(auditor)]  # after auth: it sees the caller
+    meter = Meter(store)
     compactor = Compactor(store, settings.compact_min_rows, settings.compact_idle_seconds)
     ingestor = Ingestor(store, on_append=compactor.notify)
     taxonomies = Taxonomies(store)
@@ -82,16 +106,20 @@ def create_server(settings: Settings) -> Service:
         futures.ThreadPoolExecutor(max_workers=settings.rpc_threads,
                                    thread_name_prefix="finseg-rpc"),
         maximum_concurrent_rpcs=settings.rpc_threads,
-        interceptors=[interceptor],
+        interceptors=interceptors,
         options=[("grpc.max_receive_message_length", settings.max_message_bytes),
                  ("grpc.max_send_message_length", settings.max_message_bytes)])
     add_service(server, IngestionServicer(ingestor),
                 ingest_pb2.DESCRIPTOR.services_by_name["IngestionService"])
     tokens = PageTokens(store.env.secret("page-tokens"))
-    add_service(server, SegmentServicer(jobs, tokens),
+    add_service(server, SegmentServicer(jobs, tokens, meter),
                 segments_pb2.DESCRIPTOR.services_by_name["SegmentService"])
     add_service(server, TaxonomyServicer(taxonomies),
                 taxonomy_pb2.DESCRIPTOR.services_by_name["TaxonomyService"])
+    add_service(server, AuditServicer(store.audit, tokens),
+                audit_pb2.DESCRIPTOR.services_by_name["AuditService"])
+    add_service(server, UsageServicer(meter),
+                usage_pb2.DESCRIPTOR.services_by_name["UsageService"])
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
@@ -110,9 +138,15 @@ def create_server(settings: Settings) -> Service:
     threading.Thread(target=warmup.warm, name="finseg-warmup", daemon=True).start()
     compactor.start()
     jobs.start_sweeper(settings.sweep_seconds)
+    meter.start()
+    metrics = None
+    if settings.metrics_port is not None:
+        metrics = serve_metrics(meter, settings.host, settings.metrics_port,
+                                str(settings.tls_cert_file) if credentials else None,
+                                str(settings.tls_key_file) if credentials else None)
     for name in ("", *SERVICE_NAMES):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return Service(server, port, store, jobs, compactor, health_servicer)
+    return Service(server, port, store, jobs, compactor, health_servicer, meter, metrics)
 
 
 def _verifier(settings: Settings) -> Verifier | None:

@@ -64,5 +64,8 @@ class Settings:
     tls_client_ca_file: Path | None = None
     #: Listen without TLS; only when asked for (local use).
     plaintext: bool = False
+    #: Port of the Prometheus /metrics endpoint (usage per tenant and segment
+    #: type; HTTPS with the TLS files when set); None: no endpoint.
+    metrics_port: int | None = None
     #: Seconds in-flight calls get to finish after SIGTERM.
     grace_seconds: float = 10.0

@@ -142,7 +142,7 @@ class JobManager:
             "compute_seconds": 0.0,
         }
         try:
-            self.store.jobs.put(tenant, record)
+            self.store.jobs.create(tenant, record)
         except BaseException:
             self._release(tenant)
             raise

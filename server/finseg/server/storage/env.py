@@ -45,6 +45,8 @@ class DB(enum.Enum):
     BASE = b"base"                  # tenant + u64 chunk uid + column -> array bytes
     JOBS = b"jobs"                  # tenant + job id -> job record JSON
     RESULTS = b"results"            # tenant + job id + u32 page -> Arrow IPC page
+    AUDIT = b"audit"                # tenant + u64 time ns + u32 seq -> event JSON
+    USAGE = b"usage"                # tenant + segment type -> u64 jobs, rows, results
 
 
 U32 = struct.Struct(">I")

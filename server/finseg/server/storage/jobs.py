@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 
 from .arrays import batch_from_value, batch_to_value
 from .env import DB, U32, Environment, tenant_prefix
+from .usage import UsageStore
 
 #: Members per stored page; a requested page of any size reads the few
 #: stored pages it overlaps.
@@ -32,8 +33,16 @@ def _page_key(tenant_no: int, job_id: str, page: int) -> bytes:
 
 
 class JobStore:
-    def __init__(self, env: Environment) -> None:
+    def __init__(self, env: Environment, usage: UsageStore) -> None:
         self.env = env
+        # Jobs created and rows scanned are metered in the transactions
+        # that store the job and its results: a billed job always exists.
+        self.usage = usage
+
+    def create(self, tenant: str, record: dict[str, Any]) -> None:
+        with self.env.write() as txn:
+            self.put_in(txn, tenant, record)
+            self.usage.add_in(txn, tenant, record["type"], jobs_created=1)
 
     def put(self, tenant: str, record: dict[str, Any]) -> None:
         with self.env.write() as txn:
@@ -74,6 +83,7 @@ class JobStore:
                 scrubbed = without_users(table, {u for u in members if user_digest(u) in erased})
             self._write_pages(txn, tenant_no, record, table if scrubbed is None else scrubbed)
             self.put_in(txn, tenant, record)
+            self.usage.add_in(txn, tenant, record["type"], rows_scanned=record["rows_scanned"])
 
     def delete(self, tenant: str, job_id: str) -> bool:
         """Removes a job's record and result pages; False if there was none."""

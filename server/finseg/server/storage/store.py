@@ -19,9 +19,11 @@ import pyarrow as pa
 
 from ..errors import NotFound
 from .accounts import AccountTable, IdMap
+from .audit import AuditLog
 from .env import DB, Environment, tenant_prefix
 from .jobs import JobStore, user_digest, without_users
 from .transactions import Block, IndexUpdate, Tail, TransactionStore
+from .usage import UsageStore
 
 
 class TenantWriter:
@@ -172,7 +174,9 @@ class Store:
         self.env = Environment(path, map_size, readonly)
         self.accounts = AccountTable(self.env)
         self.transactions = TransactionStore(self.env)
-        self.jobs = JobStore(self.env)
+        self.usage = UsageStore(self.env)
+        self.jobs = JobStore(self.env, self.usage)
+        self.audit = AuditLog(self.env)
         self._compact_lock = threading.Lock()
 
     @contextlib.contextmanager

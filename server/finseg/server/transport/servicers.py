@@ -12,14 +12,17 @@ from finseg.v1 import (
     segments_pb2_grpc,
     taxonomy_pb2,
     taxonomy_pb2_grpc,
+    usage_pb2,
+    usage_pb2_grpc,
 )
 
 from ..domain.ingest import Ingestor, PreparedBatch
 from ..domain.jobs import CANCELLED, FAILED, SUCCEEDED, JobManager
 from ..domain.taxonomy import Taxonomies, Taxonomy
+from ..domain.usage import Meter
 from ..errors import Cancelled, FailedPrecondition
 from . import convert, wire
-from .auth import create_scope, identity_of
+from .auth import SEGMENT_TYPES, create_scope, identity_of
 from .errors import streaming, unary
 from .pipeline import prefetch
 
@@ -59,9 +62,10 @@ class IngestionServicer(ingest_pb2_grpc.IngestionServiceServicer):
 
 
 class SegmentServicer(segments_pb2_grpc.SegmentServiceServicer):
-    def __init__(self, jobs: JobManager, tokens: convert.PageTokens) -> None:
+    def __init__(self, jobs: JobManager, tokens: convert.PageTokens, meter: Meter) -> None:
         self.jobs = jobs
         self.tokens = tokens
+        self.meter = meter
 
     @unary
     def CreateSegment(self, request, context):  # noqa: N802
@@ -97,6 +101,7 @@ class SegmentServicer(segments_pb2_grpc.SegmentServiceServicer):
             return wire.with_page(envelope, record["type"], b"")
         if wire.MEMBER_COLUMN not in table.column_names:  # stored before members were
             table = wire.encode_members(record["type"], table)
+        self.meter.returned(tenant, record["type"], table.num_rows)
         return wire.with_page(envelope, record["type"], wire.members_bytes(table))
 
     @unary
@@ -198,3 +203,16 @@ class TaxonomyServicer(taxonomy_pb2_grpc.TaxonomyServiceServicer):
         taxonomy, is_default = self.taxonomies.replace(tenant, raw)
         return taxonomy_pb2.ReplaceTaxonomyResponse(taxonomy=_taxonomy_message(taxonomy),
                                                     is_default=is_default)
+
+
+class UsageServicer(usage_pb2_grpc.UsageServiceServicer):
+    def __init__(self, meter: Meter) -> None:
+        self.meter = meter
+
+    @unary
+    def GetUsage(self, request, context):  # noqa: N802
+        usage = self.meter.usage(identity_of(context).tenant)
+        return usage_pb2.GetUsageResponse(usage=[
+            usage_pb2.SegmentTypeUsage(type=segments_pb2.SegmentType.Value("SEGMENT_TYPE_" + name),
+                                       **usage.get(name, {}))
+            for name in SEGMENT_TYPES])
