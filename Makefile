@@ -10,7 +10,7 @@ DEMO   ?= ./demo-bank
 GEN_DIR := client/finseg/v1
 PROTOS := $(wildcard protos/finseg/v1/*.proto)
 
-.PHONY: venv proto proto-check proto-breaking test lint run bench bench-crash bench-load bench-cancel clean
+.PHONY: venv proto proto-check proto-breaking test lint run bench bench-crash bench-load bench-cancel bench-auth clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,10 @@ bench-load: venv
 # How fast CancelSegment stops a running job on the store `make bench` loaded.
 bench-cancel: venv
 	$(PY) -m bench.cancel
+
+# The added latency of token verification per call (HS256, RS256).
+bench-auth: venv
+	$(PY) -m bench.auth
 
 # The long crash test: 20 rounds of SIGKILL during ingestion (not in CI).
 bench-crash: venv

@@ -424,3 +424,14 @@ def test_a_refused_replace_leaves_the_taxonomy(service: Any) -> None:
             reader.replace_taxonomy(taxonomy_pb2.LabelTaxonomy(groups=["ONLY"]))
         assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
         assert reader.get_taxonomy() == before
+
+
+def test_a_token_that_expires_after_its_first_use_is_refused(service: Any) -> None:
+    """Verified tokens are remembered to spare the per-call cost; their
+    expiry still holds."""
+    target = f"127.0.0.1:{service.port}"
+    token = jwt.encode(claims(exp=int(time.time()) + 2), SECRET, "HS256")
+    assert call_with(target, f"Bearer {token}", "unary") == grpc.StatusCode.OK
+    time.sleep(max(0.0, jwt.decode(token, options={"verify_signature": False})["exp"]
+                   - time.time()) + 0.1)
+    assert call_with(target, f"Bearer {token}", "unary") == grpc.StatusCode.UNAUTHENTICATED

@@ -16,8 +16,10 @@ closed until someone decides its scope.
 
 from __future__ import annotations
 
+import collections
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,6 +103,9 @@ class TokenConfig:
 class Verifier:
     """Turns an `authorization` value into an Identity or an error."""
 
+    #: Verified tokens remembered (with their validity window).
+    CACHE_SIZE = 4096
+
     def __init__(self, config: TokenConfig) -> None:
         if config.algorithm.lower() == "none" or \
                 config.algorithm not in jwt.algorithms.get_default_algorithms():
@@ -108,6 +113,9 @@ class Verifier:
         if (config.key_file is None) == (config.jwks_file is None):
             raise ValueError("configure exactly one of a JWT key file and a JWKS file")
         self.config = config
+        self._verified: collections.OrderedDict[str, tuple[Identity, float, float]] = \
+            collections.OrderedDict()
+        self._lock = threading.Lock()
         self._key: Any = None
         self._jwks: jwt.PyJWKSet | None = None
         if config.jwks_file is not None:
@@ -125,6 +133,23 @@ class Verifier:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthenticated("the authorization metadata must be 'Bearer <JWT>'")
+        # A client sends the same token on every call; verifying it once and
+        # then only checking its time window saves most of the cost per call.
+        with self._lock:
+            cached = self._verified.get(token)
+        if cached is not None:
+            identity, not_before, expires = cached
+            if not_before <= time.time() < expires:
+                return identity
+        identity, not_before, expires = self._verify(token)
+        with self._lock:
+            self._verified[token] = (identity, not_before, expires)
+            if len(self._verified) > self.CACHE_SIZE:
+                self._verified.popitem(last=False)
+        return identity
+
+    def _verify(self, token: str) -> tuple[Identity, float, float]:
+        """The token's identity and the window [nbf, exp) it is valid in."""
         config = self.config
         try:
             key = self._key
@@ -152,7 +177,9 @@ class Verifier:
             raise Unauthenticated(f"the token's {config.scope_claim!r} claim must be a "
                                   "space-separated string of scopes")
         subject = claims.get("sub", "")
-        return Identity(tenant, subject if isinstance(subject, str) else "", frozenset(scopes))
+        identity = Identity(tenant, subject if isinstance(subject, str) else "", frozenset(scopes))
+        not_before = claims.get("nbf", float("-inf"))
+        return identity, float(not_before), float(claims["exp"])
 
 
 def _reason(exc: Exception) -> str:

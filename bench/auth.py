@@ -1,0 +1,101 @@
+"""What token verification costs per call (issue 5): `python -m bench.auth`
+(`make bench-auth`).
+
+Starts `finseg serve` as a separate process three ways: development mode
+(calls without a token, nothing verified), HS256 and RS256. Against each, a
+client makes `--calls` GetTaxonomy calls one after another (a call that
+touches little else, so the difference is the interceptor's work) and takes
+the median latency. The three servers take turns for `--rounds` rounds;
+the report gives, per mode, the median of the rounds' medians, and the
+added latency against development mode.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from finseg.client import api
+from finseg.client.tokens import ensure_secret, mint
+
+from .run import Server, free_port
+
+
+class ModeServer(Server):
+    """A `finseg serve` with the given security flags."""
+
+    def __init__(self, data_dir: Path, flags: list[str]) -> None:
+        self.port = free_port()
+        self.target = f"127.0.0.1:{self.port}"
+        self.started = time.perf_counter()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "finseg.client.cli", "serve", "--port", str(self.port),
+             "--data-dir", str(data_dir), "--plaintext", *flags],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def median_latency(target: str, token: str | None, calls: int) -> float:
+    with api.FinsegClient(target, token, timeout=10) as client:
+        client.get_taxonomy()  # connection and first-call costs out of the way
+        times = []
+        for _ in range(calls):
+            started = time.perf_counter()
+            client.get_taxonomy()
+            times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="finseg-bench-auth-"))
+    secret = ensure_secret(work / "secret")
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    (work / "public.pem").write_bytes(private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    now = int(time.time())
+    rs256 = jwt.encode({"tenant": "bench", "scope": "segments:read", "aud": "finseg",
+                        "iss": "finseg", "sub": "bench", "exp": now + 7200}, private, "RS256")
+    modes = {
+        "development (no token)": (["--dev-tenant", "bench"], None),
+        "HS256": (["--jwt-key-file", str(work / "secret")],
+                  mint(secret, "bench", ["segments:read"], ttl_seconds=7200)),
+        "RS256 (2048-bit)": (["--jwt-algorithm", "RS256", "--jwt-key-file",
+                              str(work / "public.pem")], rs256),
+    }
+    servers = {name: ModeServer(work / name.split()[0], flags)
+               for name, (flags, _token) in modes.items()}
+    try:
+        for server in servers.values():
+            server.wait_ready()
+        medians: dict[str, list[float]] = {name: [] for name in modes}
+        for _ in range(args.rounds):
+            for name, (_flags, token) in modes.items():
+                medians[name].append(median_latency(servers[name].target, token, args.calls))
+    finally:
+        for server in servers.values():
+            server.stop()
+    base = statistics.median(medians["development (no token)"])
+    print(f"GetTaxonomy, {args.calls} sequential calls x {args.rounds} rounds per mode")
+    for name, values in medians.items():
+        value = statistics.median(values)
+        runs = ", ".join(f"{1e6 * v:.0f}" for v in values)
+        print(f"{name:>24}: p50 {1e6 * value:6.0f} us  (+{1e6 * (value - base):5.0f} us)  "
+              f"rounds: {runs}")
+
+
+if __name__ == "__main__":
+    main()
