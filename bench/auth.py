@@ -1,11 +1,13 @@
 """What token verification costs per call (issue 5): `python -m bench.auth`
 (`make bench-auth`).
 
-Starts `finseg serve` as a separate process three ways: development mode
-(calls without a token, nothing verified), HS256 and RS256. Against each, a
-client makes `--calls` GetTaxonomy calls one after another (a call that
-touches little else, so the difference is the interceptor's work) and takes
-the median latency. The three servers take turns for `--rounds` rounds;
+Starts `finseg serve` as a separate process per mode: development mode
+(calls without a token, nothing verified), HS256 and RS256 with one token
+(verified once, then answered by the verified-token cache) and with a new
+token per call (verified every time). Against each, a client makes
+`--calls` GetTaxonomy calls one after another (a call that touches little
+else, so the difference is the interceptor's work) and takes the median
+latency. The servers take turns for `--rounds` rounds;
 the report gives, per mode, the median of the rounds' medians, and the
 added latency against development mode.
 """
@@ -18,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import jwt
@@ -43,11 +46,15 @@ class ModeServer(Server):
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def median_latency(target: str, token: str | None, calls: int) -> float:
-    with api.FinsegClient(target, token, timeout=10) as client:
+def median_latency(target: str, tokens: list[str | None], calls: int) -> float:
+    """Median latency of `calls` calls, cycling through `tokens` (one token:
+    the verified-token cache answers; a new token per call: it cannot)."""
+    with api.FinsegClient(target, tokens[0], timeout=10) as client:
         client.get_taxonomy()  # connection and first-call costs out of the way
         times = []
-        for _ in range(calls):
+        for i in range(calls):
+            token = tokens[(i + 1) % len(tokens)]
+            client.metadata = (("authorization", f"Bearer {token}"),) if token else ()
             started = time.perf_counter()
             client.get_taxonomy()
             times.append(time.perf_counter() - started)
@@ -67,24 +74,39 @@ def main() -> None:
     (work / "public.pem").write_bytes(private.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
     now = int(time.time())
-    rs256 = jwt.encode({"tenant": "bench", "scope": "segments:read", "aud": "finseg",
-                        "iss": "finseg", "sub": "bench", "exp": now + 7200}, private, "RS256")
-    modes = {
-        "development (no token)": (["--dev-tenant", "bench"], None),
-        "HS256": (["--jwt-key-file", str(work / "secret")],
-                  mint(secret, "bench", ["segments:read"], ttl_seconds=7200)),
-        "RS256 (2048-bit)": (["--jwt-algorithm", "RS256", "--jwt-key-file",
-                              str(work / "public.pem")], rs256),
+
+    def rs256(n: int) -> str:
+        return jwt.encode({"tenant": "bench", "scope": "segments:read", "aud": "finseg",
+                           "iss": "finseg", "sub": f"bench-{n}", "exp": now + 7200}, private,
+                          "RS256")
+
+    def hs256(n: int) -> str:
+        return mint(secret, "bench", ["segments:read"], subject=f"bench-{n}", ttl_seconds=7200)
+
+    hs_flags = ["--jwt-key-file", str(work / "secret")]
+    rs_flags = ["--jwt-algorithm", "RS256", "--jwt-key-file", str(work / "public.pem")]
+    def fresh(sign: Callable[[int], str], round_number: int) -> list[str | None]:
+        """Tokens no earlier round sent, so none is in the server's cache."""
+        first = round_number * (args.calls + 1)
+        return [sign(n) for n in range(first, first + args.calls + 1)]
+
+    modes: dict[str, tuple[list[str], Callable[[int], list[str | None]]]] = {
+        "development (no token)": (["--dev-tenant", "bench"], lambda r: [None]),
+        "HS256": (hs_flags, lambda r: [hs256(-1)]),
+        "HS256, new token per call": (hs_flags, lambda r: fresh(hs256, r)),
+        "RS256 (2048-bit)": (rs_flags, lambda r: [rs256(-1)]),
+        "RS256, new token per call": (rs_flags, lambda r: fresh(rs256, r)),
     }
-    servers = {name: ModeServer(work / name.split()[0], flags)
-               for name, (flags, _token) in modes.items()}
+    servers = {name: ModeServer(work / name.replace(" ", "-"), flags)
+               for name, (flags, _tokens) in modes.items()}
     try:
         for server in servers.values():
             server.wait_ready()
         medians: dict[str, list[float]] = {name: [] for name in modes}
-        for _ in range(args.rounds):
-            for name, (_flags, token) in modes.items():
-                medians[name].append(median_latency(servers[name].target, token, args.calls))
+        for round_number in range(args.rounds):
+            for name, (_flags, tokens) in modes.items():
+                medians[name].append(median_latency(servers[name].target,
+                                                    tokens(round_number), args.calls))
     finally:
         for server in servers.values():
             server.stop()
@@ -93,7 +115,7 @@ def main() -> None:
     for name, values in medians.items():
         value = statistics.median(values)
         runs = ", ".join(f"{1e6 * v:.0f}" for v in values)
-        print(f"{name:>24}: p50 {1e6 * value:6.0f} us  (+{1e6 * (value - base):5.0f} us)  "
+        print(f"{name:>26}: p50 {1e6 * value:6.0f} us  (+{1e6 * (value - base):5.0f} us)  "
               f"rounds: {runs}")
 
 
