@@ -24,7 +24,8 @@ def test_demo_prints_grpcurl_commands_that_work(tmp_path: Path) -> None:
     demo = subprocess.Popen(
         [sys.executable, "-m", "finseg.client.demo", "--port", str(port),
          "--data-dir", str(tmp_path / "data"), "--demo-dir", str(tmp_path / "bank")],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        cwd=tmp_path)  # it makes ./finseg-dev-secret: not in the checkout
     try:
         lines: list[str] = []
         deadline = time.monotonic() + 240
@@ -63,3 +64,4 @@ def test_demo_prints_grpcurl_commands_that_work(tmp_path: Path) -> None:
         demo.send_signal(signal.SIGTERM)
         demo.wait(timeout=60)
     assert demo.returncode == 0
+    assert (tmp_path / "finseg-dev-secret").stat().st_mode & 0o077 == 0  # owner only

@@ -69,6 +69,9 @@ finseg is serving the demo bank on {target} (data in {args.data_dir}). Try:
       {target} finseg.v1.SegmentService/GetSegment
 
 or: .venv/bin/finseg segment low-balance --threshold 0 --months 3 --target {target}
+
+DEVELOPMENT MODE: calls without a token act as tenant "{DEMO_TENANT}" with every scope.
+Tokens for other tenants: .venv/bin/finseg token --tenant NAME (secret in ./{DEFAULT_SECRET_FILE}).
 Press Ctrl-C to stop.
 """, flush=True)
     stopping = threading.Event()
