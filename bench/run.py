@@ -1,40 +1,48 @@
 """finseg's benchmark: `make bench` (never part of the tests).
 
-On a generated bank (default 1,000,000 accounts, 50,000,000 transactions,
-cached in bench/.cache) it measures, against a real `finseg serve` process:
+For each bank size (5,000,000 and 50,000,000 transactions, generated once
+and cached in bench/.cache) it:
 
-- bulk load from Parquet through the gRPC API, in transactions per second;
-- each segment type (LOW_BALANCE N = 12, HIGH_BALANCE, INCOME_SPENDING_SUMMARY
-  over a year, FINANCIAL_BREAKDOWN with 5 groups and N = 12, INSURANCE_SPENDING
-  with N = 12): the job's compute time as the service reports it, end to end
-  time (CreateSegment until the last page is received), and the server's
-  peak anonymous memory during the job beyond what it held before
-  (memory-mapped LMDB pages are file-backed and do not count), compared with
-  the size of the columns the kernel reads;
-- service start until the first answered request, with the JIT cache warm.
+- loads the bank into a real `finseg serve` process through the gRPC API,
+  several times, for the ingest throughput;
+- loads the same Parquet files into DuckDB and Polars (bench/peers), in
+  memory, 2 threads each;
+- checks, before timing anything, that finseg, DuckDB and Polars give
+  identical members and figures for every segment of `bench.peers.queries`
+  (any difference ends the run);
+- times each segment in interleaved rounds: finseg's kernel (the job's
+  compute time), finseg end to end (CreateSegment until the last page is
+  received), the server's memory beyond the mapped store, DuckDB's and
+  Polars' query time with the data loaded;
+- finds the HIGH_BALANCE threshold giving about 100,000 members and times
+  that segment end to end;
+- measures StreamSegment's rows per second for a finished segment, and the
+  service's start (first answered request, first segment answered) with
+  the JIT cache warm and empty.
 
-Every figure is the median of several runs; results go to stdout and to
-docs/benchmarks.md.
+It measures this machine's read bandwidth once (bench/bandwidth.py) and
+writes BENCHMARKS.md and docs/benchmark-chart.png (bench/report.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gc
 import os
-import platform
 import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import grpc
-import numpy as np
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from finseg.client import api
@@ -42,6 +50,9 @@ from finseg.client.cli import load_accounts, load_transactions
 from finseg.client.generate import BankParams, generate_bank
 from finseg.client.tokens import ensure_secret, mint
 from finseg.server.storage.store import Store
+
+from . import report
+from .bandwidth import measure as measure_bandwidth
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "bench" / ".cache"
@@ -82,7 +93,8 @@ def token(tenant: str) -> str:
 class Server:
     """`finseg serve` as a separate process, as in production."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+        ensure_secret(SECRET_FILE)  # the server verifies tokens with it
         self.port = free_port()
         self.target = f"127.0.0.1:{self.port}"
         self.started = time.perf_counter()
@@ -90,7 +102,7 @@ class Server:
             [sys.executable, "-m", "finseg.client.cli", "serve", "--port", str(self.port),
              "--data-dir", str(data_dir), "--map-size", str(MAP_SIZE), "--plaintext",
              "--jwt-key-file", str(SECRET_FILE)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
 
     def wait_ready(self, timeout: float = 60) -> float:
         """Seconds from process start until the first answered request."""
@@ -166,116 +178,158 @@ def run_segment(server: Server, spec) -> dict:
         done.set()
         sampler.join()
     return {"compute": final.compute_time.ToNanoseconds() / 1e9, "e2e": e2e,
-            "memory": max(peak[0] - base, 0), "members": members}
+            "memory": max(peak[0] - base, 0), "members": members, "id": segment.segment_id}
 
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--accounts", type=int, default=1_000_000)
-    parser.add_argument("--transactions", type=int, default=50_000_000)
-    parser.add_argument("--load-runs", type=int, default=3)
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--no-report", action="store_true", help="do not write docs/")
-    parser.add_argument("--load-only", action="store_true", help="measure loading only")
-    parser.add_argument("--reuse-data", action="store_true",
-                        help="time segments on the store the last run loaded (no loading)")
-    args = parser.parse_args()
+#: Bank sizes `make bench` compares (accounts, transactions).
+SIZES = {"5M": (100_000, 5_000_000), "50M": (1_000_000, 50_000_000)}
+#: Members the end-to-end target is stated for (issue 6).
+E2E_MEMBERS = 100_000
 
-    bank = ensure_bank(args.accounts, args.transactions)
-    data_dir = CACHE / "data"
+
+def measure_size(label: str, accounts: int, transactions: int, args: argparse.Namespace
+                 ) -> dict[str, Any]:
+    """Everything `make bench` measures on one bank size."""
+    from .peers import differences, plain, queries
+    from .peers.duckdb_peer import make as duckdb
+    from .peers.polars_peer import make as polars
+
+    bank = ensure_bank(accounts, transactions)
+    data_dir = CACHE / f"data-{transactions}"
     rates: list[float] = []
-    server = None
-    if args.reuse_data:
-        server = Server(data_dir)
-        server.wait_ready()
-    for run in range(0 if args.reuse_data else args.load_runs):
-        print(f"load run {run + 1}/{args.load_runs}")
+    server: Server | None = None
+    for run in range(args.load_runs):
+        print(f"[{label}] load run {run + 1}/{args.load_runs}")
         if server is not None:
             server.stop()
         rate, server = load_once(bank, data_dir)
         rates.append(rate)
     assert server is not None
-    if args.load_only:
-        server.stop()
-        print(f"load: median {median(rates):,.0f} tx/s over {len(rates)} runs")
-        return
     layout = wait_compacted(data_dir)
-    column_bytes = layout["rows"] * (4 + 8) + (layout["accounts"] + layout["chunks"]) * 8 \
-        + layout["accounts"] * 29
-    print(f"store: {layout}; columns the balance kernels read: {column_bytes / 2**20:.0f} MiB")
+    print(f"[{label}] store: {layout}")
 
-    specs = {"LOW_BALANCE N=12": api.low_balance("EUR", 0, 12, as_of=AS_OF),
-             "HIGH_BALANCE": api.high_balance("EUR", 1_000_000, as_of=AS_OF),
-             "INCOME_SPENDING_SUMMARY (a year)": api.income_spending_summary(
-                 dt.date(2025, 11, 1), dt.date(2026, 10, 31)),
-             "FINANCIAL_BREAKDOWN 5 groups N=12": api.financial_breakdown(
-                 ["INCOME", "RENTANDLIVING", "INSURANCE", "GROCERIES", "SHOPPING"], 12,
-                 as_of=AS_OF),
-             "INSURANCE_SPENDING N=12": api.insurance_spending(12, as_of=AS_OF)}
-    results: dict[str, list[dict]] = {name: [] for name in specs}
-    for name, spec in specs.items():
-        run_segment(server, spec)  # the first job of a process loads cached kernels
-        for _ in range(args.runs):
-            results[name].append(run_segment(server, spec))
-        r = results[name]
-        print(f"{name}: compute {median([x['compute'] for x in r]):.3f} s, end to end "
-              f"{median([x['e2e'] for x in r]):.3f} s, memory "
-              f"{median([x['memory'] for x in r]) / 2**20:.1f} MiB, {r[0]['members']} members")
+    peers, peer_loads = [], {}
+    for make in (duckdb, polars):
+        started = time.perf_counter()
+        peer = make(bank / "accounts.parquet", bank / "transactions.parquet")
+        peer_loads[peer.name] = time.perf_counter() - started
+        peers.append(peer)
+        print(f"[{label}] {peer.name} loaded the files in {peer_loads[peer.name]:.1f} s")
+
+    plan = queries(AS_OF)
+    # The same members and figures three times, or no timing at all.
+    with api.FinsegClient(server.target, token(TENANT), timeout=None) as client:
+        for query in plan:
+            expected = plain(client.members(client.create_segment(query.spec()).segment_id))
+            for peer in peers:
+                found = differences(expected, peer.members(peer.run(query)))
+                if found:
+                    raise SystemExit(f"[{label}] {peer.name} differs from finseg on "
+                                     f"{query.name}: {found}")
+            print(f"[{label}] {query.name}: {len(expected):,} members, identical in "
+                  f"finseg, {', '.join(p.name for p in peers)}")
+
+    threshold = threshold_for_members(server, E2E_MEMBERS)
+    big = api.high_balance("EUR", threshold, as_of=AS_OF)
+    finseg: dict[str, list[dict[str, Any]]] = {q.name: [] for q in plan}
+    peer_times: dict[str, dict[str, list[float]]] = {p.name: {q.name: [] for q in plan}
+                                                     for p in peers}
+    big_runs: list[dict[str, Any]] = []
+    for run in range(args.runs):
+        print(f"[{label}] timing round {run + 1}/{args.runs}")
+        for query in plan:  # interleaved: each engine meets the same machine state
+            finseg[query.name].append(run_segment(server, query.spec()))
+            for peer in peers:
+                started = time.perf_counter()
+                peer.run(query)
+                peer_times[peer.name][query.name].append(time.perf_counter() - started)
+        big_runs.append(run_segment(server, big))
+    del peers
+    gc.collect()
+
+    streamed = [stream_rate(server, finseg["HIGH_BALANCE"][-1]["id"])
+                for _ in range(args.runs)]
     server.stop()
-
-    starts = []
-    for _ in range(args.runs):
-        s = Server(data_dir)
-        starts.append(s.wait_ready())
-        s.stop()
-    print(f"start to first answered request: {median(starts):.2f} s (median of {len(starts)})")
-
-    if not args.no_report and rates:
-        write_report(args, rates, results, starts, column_bytes, layout)
+    starts = {"warm": [start_times(data_dir, cold=False) for _ in range(args.runs)],
+              "cold": [start_times(data_dir, cold=True) for _ in range(max(1, args.runs // 2))]}
+    return {"label": label, "accounts": accounts, "transactions": transactions,
+            "layout": layout, "load_rates": rates, "peer_loads": peer_loads,
+            "queries": plan, "finseg": finseg, "peers": peer_times,
+            "big": {"threshold": threshold, "runs": big_runs},
+            "stream_rates": streamed, "starts": starts}
 
 
-def write_report(args, rates, results, starts, column_bytes, layout) -> None:
-    rows = [
-        ("Bulk load from Parquet via gRPC", f"{median(rates):,.0f} tx/s", "≥ 1,000,000 tx/s",
-         f"{len(rates)} loads"),
-    ]
-    for name, r in results.items():
-        memory = median([x["memory"] for x in r])
-        targets = {"LOW_BALANCE N=12": "< 1 s", "INCOME_SPENDING_SUMMARY (a year)": "< 0.5 s",
-                   "FINANCIAL_BREAKDOWN 5 groups N=12": "< 1.5 s",
-                   "INSURANCE_SPENDING N=12": "< 1 s"}
-        rows.append((f"{name}: job compute time", f"{median([x['compute'] for x in r]):.3f} s",
-                     targets.get(name, ""), f"{len(r)} runs"))
-        rows.append((f"{name}: end to end ({r[0]['members']:,} members)",
-                     f"{median([x['e2e'] for x in r]):.3f} s", "", f"{len(r)} runs"))
-        rows.append((f"{name}: memory beyond mapped data",
-                     f"{memory / 2**20:.1f} MiB ({100 * memory / column_bytes:.1f}% of "
-                     f"{column_bytes / 2**20:.0f} MiB columns)",
-                     "< 10%" if name.startswith("LOW") else "", f"{len(r)} runs"))
-    rows.append(("Service start to first answered request (JIT cache warm)",
-                 f"{median(starts):.2f} s", "< 3 s", f"{len(starts)} starts"))
-    table = "\n".join(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows)
-    text = f"""# Benchmarks
+def threshold_for_members(server: Server, members: int) -> int:
+    """A HIGH_BALANCE threshold (EUR minor units) giving about `members`
+    members, by bisection on finseg's answer."""
+    low, high = 0, 10**10
+    with api.FinsegClient(server.target, token(TENANT), timeout=None) as client:
+        for _ in range(20):
+            middle = (low + high) // 2
+            job = client.create_segment(api.high_balance("EUR", middle, as_of=AS_OF))
+            count = client.get_segment(job.segment_id, page_size=1)
+            while count.segment.state not in (3, 4, 5):  # SUCCEEDED, FAILED, CANCELLED
+                time.sleep(0.05)
+                count = client.get_segment(job.segment_id, page_size=1)
+            total = count.segment.total_elements
+            client.delete_segment(job.segment_id)
+            if abs(total - members) <= members // 20:
+                return middle
+            low, high = (middle, high) if total > members else (low, middle)
+    return (low + high) // 2
 
-Measured by `make bench` (`python -m bench.run --accounts {args.accounts} --transactions
-{args.transactions}`) on {dt.date.today()}: {platform.machine()}, {os.cpu_count()} cores,
-Python {platform.python_version()}, numpy {np.__version__}. Medians; the machine is shared
-and noisy. Store after load: {layout['rows']:,} transactions in {layout['chunks']} base
-chunks, {layout['accounts']:,} accounts.
 
-| figure | median | target | runs |
-| --- | --- | --- | --- |
-{table}
+def stream_rate(server: Server, segment_id: str) -> float:
+    """Members per second StreamSegment delivers of a finished job."""
+    with api.FinsegClient(server.target, token(TENANT), timeout=None) as client:
+        started = time.perf_counter()
+        members = sum(len(getattr(r.page, r.page.WhichOneof("rows")).members)
+                      for r in client.stream_segment(segment_id, page_size=10_000))
+        return members / (time.perf_counter() - started)
 
-How each figure is taken: see the docstring of `bench/run.py`.
-"""
-    (ROOT / "docs" / "benchmarks.md").write_text(text)
-    print("wrote docs/benchmarks.md")
+
+def start_times(data_dir: Path, cold: bool) -> dict[str, float]:
+    """Seconds from process start to the first answered request and to the
+    first segment answered, with the JIT cache warm or empty (cold)."""
+    env = None
+    scratch = None
+    if cold:
+        scratch = Path(tempfile.mkdtemp(prefix="finseg-numba-"))
+        env = {**os.environ, "NUMBA_CACHE_DIR": str(scratch)}
+    server = Server(data_dir, env=env)
+    try:
+        ready = server.wait_ready(timeout=300)
+        with api.FinsegClient(server.target, token(TENANT), timeout=None) as client:
+            client.members(client.create_segment(
+                api.high_balance("EUR", 10**9, as_of=AS_OF)).segment_id)
+        first_segment = time.perf_counter() - server.started
+    finally:
+        server.stop()
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return {"ready": ready, "first_segment": first_segment}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default=",".join(SIZES),
+                        help=f"bank sizes to run, of {', '.join(SIZES)}")
+    parser.add_argument("--load-runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--no-report", action="store_true",
+                        help="do not write BENCHMARKS.md and the chart")
+    args = parser.parse_args()
+
+    print("measuring this machine's read bandwidth")
+    bandwidth = measure_bandwidth()
+    sizes = [measure_size(label, *SIZES[label], args) for label in args.sizes.split(",")]
+    if not args.no_report:
+        report.write(ROOT, bandwidth, sizes, args)
 
 
 if __name__ == "__main__":

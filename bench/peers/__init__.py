@@ -1,0 +1,160 @@
+"""SPEC §4 written again for DuckDB and for Polars, as a competent analyst
+would write it, to compare finseg with (issue 6).
+
+Every peer implements the same `Query` list on the same Parquet files and
+answers in the same plain form as finseg's members (`plain`), so results
+are compared exactly before anything is timed. The peers read the bank's
+files, not finseg's store; the only shared input beyond the files is
+`label_groups`, the label -> requested group pairs that the tenant's
+taxonomy (the default one here) defines, as an analyst would join a
+category table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
+
+from finseg.client import api
+from finseg.server.domain.taxonomy import default as default_taxonomy
+from finseg.v1 import segments_pb2
+
+
+@dataclass(frozen=True)
+class Query:
+    """One segment request: `type` is the SegmentType name; the fields that
+    do not apply to it are left at their defaults."""
+
+    name: str
+    type: str
+    as_of: dt.date
+    currency: str = "EUR"
+    threshold: int = 0
+    months: int = 0
+    from_date: dt.date | None = None
+    to_date: dt.date | None = None
+    label_groups: tuple[str, ...] = ()
+    insurance_types: tuple[str, ...] = ()
+
+    def spec(self) -> segments_pb2.SegmentSpec:
+        """The same request for finseg."""
+        if self.type == "HIGH_BALANCE":
+            return api.high_balance(self.currency, self.threshold, as_of=self.as_of)
+        if self.type == "LOW_BALANCE":
+            return api.low_balance(self.currency, self.threshold, self.months, as_of=self.as_of)
+        if self.type == "INCOME_SPENDING_SUMMARY":
+            assert self.from_date is not None and self.to_date is not None
+            return api.income_spending_summary(self.from_date, self.to_date)
+        if self.type == "FINANCIAL_BREAKDOWN":
+            return api.financial_breakdown(list(self.label_groups), self.months,
+                                           as_of=self.as_of)
+        if self.type == "INSURANCE_SPENDING":
+            return api.insurance_spending(self.months, list(self.insurance_types),
+                                          as_of=self.as_of)
+        raise ValueError(self.type)
+
+
+def queries(as_of: dt.date, high_threshold: int = 1_000_000) -> list[Query]:
+    """The benchmark's requests (issue 6), for a bank whose history ends the
+    day before `as_of`'s month."""
+    year_ago = dt.date(as_of.year - 1, as_of.month, 1)
+    return [
+        Query("HIGH_BALANCE", "HIGH_BALANCE", as_of, threshold=high_threshold),
+        Query("LOW_BALANCE N=3", "LOW_BALANCE", as_of, threshold=0, months=3),
+        Query("LOW_BALANCE N=12", "LOW_BALANCE", as_of, threshold=0, months=12),
+        Query("INCOME_SPENDING_SUMMARY (a year)", "INCOME_SPENDING_SUMMARY", as_of,
+              from_date=year_ago, to_date=as_of - dt.timedelta(days=1)),
+        Query("FINANCIAL_BREAKDOWN 5 groups N=12", "FINANCIAL_BREAKDOWN", as_of, months=12,
+              label_groups=("INCOME", "RENTANDLIVING", "INSURANCE", "GROCERIES", "SHOPPING")),
+        Query("INSURANCE_SPENDING N=12", "INSURANCE_SPENDING", as_of, months=12),
+    ]
+
+
+def label_groups(labels: Iterable[str], groups: Iterable[str]) -> list[tuple[str, str]]:
+    """(label, group) for every label in `labels` that the default taxonomy
+    puts in one of `groups` (aliases resolved: SALARY is INCOME.SALARY)."""
+    taxonomy = default_taxonomy()
+    return [(label, group) for group in groups for label in sorted(set(labels))
+            if label and taxonomy.contains(taxonomy.group(group, "label_groups"), label)]
+
+
+class Peer(Protocol):
+    """What a peer engine offers the benchmark and the cross-check test.
+    A peer is built from the bank's two Parquet files (loading them is not
+    part of a query's time)."""
+
+    name: str
+
+    def run(self, query: Query) -> Any:
+        """Computes the query's result and materialises it (the timed part)."""
+
+    def members(self, result: Any) -> list[dict[str, Any]]:
+        """A result of `run` in `plain`'s form (not timed)."""
+
+
+def plain(members: Iterable[Message]) -> list[dict[str, Any]]:
+    """finseg's member messages as plain values: a dict per message with
+    every field (defaults included), int64 as int, double as float, enums
+    by name without their prefix (FREQUENCY_MONTHLY -> MONTHLY), repeated
+    fields as lists."""
+    return [_plain(member) for member in members]
+
+
+def _plain(message: Message) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for descriptor in message.DESCRIPTOR.fields:
+        value = getattr(message, descriptor.name)
+        if descriptor.is_repeated:
+            out[descriptor.name] = [_value(descriptor, v) for v in value]
+        else:
+            out[descriptor.name] = _value(descriptor, value)
+    return out
+
+
+def _value(descriptor: FieldDescriptor, value: Any) -> Any:
+    if descriptor.type == FieldDescriptor.TYPE_MESSAGE:
+        return _plain(value)
+    if descriptor.type == FieldDescriptor.TYPE_ENUM:
+        name = descriptor.enum_type.values_by_number[value].name
+        return name.split("_", 1)[1] if name.startswith("FREQUENCY_") else name
+    return value
+
+
+def differences(expected: list[dict[str, Any]], actual: list[dict[str, Any]],
+                limit: int = 5) -> list[str]:
+    """Where two plain results differ (at most `limit`), doubles compared to
+    a relative 1e-9: the engines sum and divide in different orders."""
+    found: list[str] = []
+    if len(expected) != len(actual):
+        found.append(f"{len(expected)} members expected, {len(actual)} found")
+    for i, (want, got) in enumerate(zip(expected, actual, strict=False)):
+        _compare(want, got, f"[{i}]", found)
+        if len(found) >= limit:
+            break
+    return found[:limit]
+
+
+def _compare(want: Any, got: Any, path: str, found: list[str]) -> None:
+    if isinstance(want, dict) and isinstance(got, dict):
+        if set(want) != set(got):
+            found.append(f"{path}: fields {sorted(want)} != {sorted(got)}")
+            return
+        for key in want:
+            _compare(want[key], got[key], f"{path}.{key}", found)
+    elif isinstance(want, list) and isinstance(got, list):
+        if len(want) != len(got):
+            found.append(f"{path}: {len(want)} items expected, {len(got)} found: {got!r}")
+            return
+        for i, (a, b) in enumerate(zip(want, got, strict=True)):
+            _compare(a, b, f"{path}[{i}]", found)
+    elif isinstance(want, float) or isinstance(got, float):
+        if not (isinstance(got, int | float) and isinstance(want, int | float)) or \
+                abs(float(want) - float(got)) > 1e-9 * max(1.0, abs(float(want))):
+            found.append(f"{path}: expected {want!r}, found {got!r}")
+    elif want != got or type(want) is not type(got):
+        found.append(f"{path}: expected {want!r}, found {got!r}")
