@@ -24,24 +24,36 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from ._jit import parallel_kernel
-from .blocks import check_block
+from ._jit import kernel, parallel_kernel
+from .blocks import check_block, first_row_from
 
 INT64_MAX = np.iinfo(np.int64).max
+
+
+@kernel
+def _eod_change(dates, amounts, start, end, since, until):
+    """S(until) - S(since) of one account (rows start..end-1, dates
+    ascending): the rows booked in (since, until], negated when until comes
+    first. Walks back from the account's last row, so only the rows after
+    the earlier day are read; snapshots and as_of dates lie near the end of
+    a history, where that is a handful of rows."""
+    low = min(since, until)
+    high = max(since, until)
+    change = np.int64(0)
+    r = end - 1
+    while r >= start and dates[r] > low:
+        if dates[r] <= high:
+            change += amounts[r]
+        r -= 1
+    return change if until >= since else -change
 
 
 @parallel_kernel
 def _high_balance(offsets, dates, amounts, balance, balance_date, opened_on, closed_on,
                   eligible, as_of, threshold, qualifies, eod):
     for i in prange(balance.shape[0]):
-        s_as_of = np.int64(0)
-        s_snapshot = np.int64(0)
-        for r in range(offsets[i], offsets[i + 1]):
-            if dates[r] <= as_of:
-                s_as_of += amounts[r]
-            if dates[r] <= balance_date[i]:
-                s_snapshot += amounts[r]
-        value = balance[i] + s_as_of - s_snapshot
+        value = balance[i] + _eod_change(dates, amounts, offsets[i], offsets[i + 1],
+                                         balance_date[i], as_of)
         eod[i] = value
         qualifies[i] = (eligible[i] and opened_on[i] <= as_of < closed_on[i]
                         and value > threshold)
@@ -59,16 +71,22 @@ def _low_balance(offsets, dates, amounts, balance, balance_date, opened_on, clos
         if not eligible[i]:
             continue
         start, end = offsets[i], offsets[i + 1]
+        # EOD(d) = balance + S(d) - S(balance_date). Counting S from `origin`
+        # instead of from the account's first row changes neither term's
+        # difference, and the rows before it (the history before the window,
+        # often most of it) are never read.
+        origin = min(month_bounds[0], balance_date[i] + 1)
+        r = first_row_from(dates, start, end, origin)
         s_snapshot = np.int64(0)
-        for r in range(start, end):
-            if dates[r] <= balance_date[i]:
-                s_snapshot += amounts[r]
+        q = r
+        while q < end and dates[q] <= balance_date[i]:
+            s_snapshot += amounts[q]
+            q += 1
         base = balance[i] - s_snapshot
-        # One forward walk over the rows: `s` is S(day) for the last day whose
-        # rows were added. EOD is constant between booking days, so a month's
-        # minimum is the EOD of its first open day or of a booking day inside
-        # its open days, never anything in between.
-        r = start
+        # One forward walk over the rows: `s` is S(day) - S(origin - 1) for
+        # the last day whose rows were added. EOD is constant between booking
+        # days, so a month's minimum is the EOD of its first open day or of a
+        # booking day inside its open days, never anything in between.
         s = np.int64(0)
         all_below = True
         lowest = INT64_MAX

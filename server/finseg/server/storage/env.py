@@ -79,7 +79,14 @@ class Environment:
         self.env = lmdb.open(str(path), map_size=map_size, max_dbs=len(DB) + 4,
                              max_readers=512, subdir=True, readonly=readonly)
         self._lock = threading.RLock()
-        self.dbs = {db: self.env.open_db(db.value, create=not readonly) for db in DB}
+        self.dbs = {}
+        for db in DB:
+            try:
+                self.dbs[db] = self.env.open_db(db.value, create=not readonly)
+            except lmdb.NotFoundError:
+                # A read-only look at a store an older finseg wrote, before
+                # this database existed; whoever needs it gets a KeyError.
+                continue
         self._check_format(readonly)
 
     def _check_format(self, readonly: bool) -> None:
