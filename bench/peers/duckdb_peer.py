@@ -45,11 +45,13 @@ def make(accounts: Path, transactions: Path) -> DuckDBPeer:
     con.execute("SET threads = 2")
     con.execute("CREATE TABLE accounts AS SELECT * FROM read_parquet($path)",
                 {"path": str(accounts)})
-    # A missing label or name means the same as an empty one.
+    # The columns the segments read (as the Polars peer); the IBAN, purpose
+    # and MCC are not loaded. A missing label or name means an empty one.
     con.execute("""
         CREATE TABLE transactions AS
-        SELECT * REPLACE (coalesce(label, '') AS label,
-                          coalesce(counterparty_name, '') AS counterparty_name)
+        SELECT transaction_id, account_id, booking_date, amount,
+               coalesce(label, '') AS label,
+               coalesce(counterparty_name, '') AS counterparty_name
         FROM read_parquet($path)""", {"path": str(transactions)})
     return DuckDBPeer(con)
 
