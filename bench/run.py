@@ -27,6 +27,7 @@ writes BENCHMARKS.md and docs/benchmark-chart.png (bench/report.py).
 from __future__ import annotations
 
 import argparse
+import atexit
 import datetime as dt
 import gc
 import os
@@ -103,6 +104,8 @@ class Server:
              "--data-dir", str(data_dir), "--map-size", str(MAP_SIZE), "--plaintext",
              "--jwt-key-file", str(SECRET_FILE)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        # A failed run must not leave a server holding the store and memory.
+        atexit.register(self.process.kill)
 
     def wait_ready(self, timeout: float = 60) -> float:
         """Seconds from process start until the first answered request."""
@@ -258,9 +261,10 @@ def measure_size(label: str, accounts: int, transactions: int, args: argparse.Na
             "stream_rates": streamed, "starts": starts}
 
 
-#: Members compared at a time: half a million members as Python objects
-#: three times over do not fit in memory next to the loaded engines.
-CHECK_PAGE = 20_000
+#: Members compared at a time (the largest page StreamSegment sends): half a
+#: million members as Python objects three times over do not fit in memory
+#: next to the loaded engines.
+CHECK_PAGE = 10_000
 
 
 def check_identical(client: api.FinsegClient, query: Any, peers: list[Any], label: str) -> int:
