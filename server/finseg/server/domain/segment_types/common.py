@@ -203,21 +203,27 @@ def by_user(snapshot: Snapshot, users: np.ndarray, list_name: str,
     ordered by user_id and each list by its first column; the sort is
     stable."""
     unique_users, inverse = np.unique(users, return_inverse=True)
-    user_names = snapshot.user_ids(unique_users).take(pa.array(inverse.reshape(-1)))
-    flat = pa.table({"user_id": user_names, **rows})
+    inverse = inverse.reshape(-1)
+    names = snapshot.user_ids(unique_users)
+    n = inverse.shape[0]
+    # Sorting integer ranks rather than (user_id, first column) string pairs
+    # over every row: each string column is sorted once, by itself. Arrow
+    # orders strings by their UTF-8 bytes, which is the SPEC's order; its
+    # sort is stable, so equal values keep their order through the ranks.
+    user_order = pc.sort_indices(names).to_numpy()
+    user_rank = np.empty(unique_users.shape[0], np.int64)
+    user_rank[user_order] = np.arange(unique_users.shape[0])
     first = next(iter(rows))
-    # Arrow orders strings by their UTF-8 bytes, which is the SPEC's order.
-    flat = flat.take(pc.sort_indices(flat, [("user_id", "ascending"), (first, "ascending")]))
-    user_col = flat.column("user_id").combine_chunks()
-    n = flat.num_rows
-    if n:
-        starts = np.concatenate([[0], np.nonzero(
-            pc.not_equal(user_col[1:], user_col[:-1]).to_numpy(zero_copy_only=False))[0] + 1])
-    else:
-        starts = np.zeros(0, dtype=np.int64)
+    first_rank = np.empty(n, np.int64)
+    first_rank[pc.sort_indices(rows[first]).to_numpy()] = np.arange(n)
+    row_user = user_rank[inverse]
+    order = np.argsort(row_user * max(n, 1) + first_rank, kind="stable")
+    sorted_user = row_user[order]
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(sorted_user)) + 1]) if n \
+        else np.zeros(0, np.int64)
     offsets = pa.array(np.concatenate([starts, [n]]).astype(np.int32))
-    names = list(rows)
-    struct = pa.StructArray.from_arrays(
-        [flat.column(name).combine_chunks() for name in names], names=names)
-    return pa.table({"user_id": user_col.take(pa.array(starts)),
+    take = pa.array(order)
+    struct = pa.StructArray.from_arrays([rows[name].take(take) for name in rows],
+                                        names=list(rows))
+    return pa.table({"user_id": names.take(pa.array(user_order)),
                      list_name: pa.ListArray.from_arrays(offsets, struct)})
