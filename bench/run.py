@@ -51,6 +51,7 @@ from finseg.client.cli import load_accounts, load_transactions
 from finseg.client.generate import BankParams, generate_bank
 from finseg.client.tokens import ensure_secret, mint
 from finseg.server.storage.store import Store
+from finseg.v1 import segments_pb2
 
 from . import report
 from .bandwidth import measure as measure_bandwidth
@@ -290,6 +291,10 @@ def check_identical(client: api.FinsegClient, query: Any, peers: list[Any], labe
     return offset
 
 
+DONE = (segments_pb2.JOB_STATE_SUCCEEDED, segments_pb2.JOB_STATE_FAILED,
+        segments_pb2.JOB_STATE_CANCELLED)
+
+
 def threshold_for_members(server: Server, members: int) -> int:
     """A HIGH_BALANCE threshold (EUR minor units) giving about `members`
     members, by bisection on finseg's answer."""
@@ -299,7 +304,7 @@ def threshold_for_members(server: Server, members: int) -> int:
             middle = (low + high) // 2
             job = client.create_segment(api.high_balance("EUR", middle, as_of=AS_OF))
             count = client.get_segment(job.segment_id, page_size=1)
-            while count.segment.state not in (3, 4, 5):  # SUCCEEDED, FAILED, CANCELLED
+            while count.segment.state not in DONE:
                 time.sleep(0.05)
                 count = client.get_segment(job.segment_id, page_size=1)
             total = count.segment.total_elements

@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import logging
 import threading
+from typing import Any
 
 from ..storage.store import Store
 from ..storage.usage import FIELDS
@@ -49,21 +50,14 @@ class Meter:
 
     def usage(self, tenant: str) -> dict[str, dict[str, int]]:
         """The tenant's counters by type, including counts not written yet."""
-        stored = self.store.usage.of(tenant)
         with self._lock:
             pending = {t: n for (who, t), n in self._pending.items() if who == tenant}
-        for type_name, rows in pending.items():
-            counters = stored.setdefault(type_name, dict.fromkeys(FIELDS, 0))
-            counters["result_rows_returned"] += rows
-        return stored
+        return _with_pending(self.store.usage.of(tenant), pending)
 
     def everything(self) -> dict[tuple[str, str], dict[str, int]]:
-        stored = self.store.usage.everything()
         with self._lock:
             pending = dict(self._pending)
-        for key, rows in pending.items():
-            stored.setdefault(key, dict.fromkeys(FIELDS, 0))["result_rows_returned"] += rows
-        return stored
+        return _with_pending(self.store.usage.everything(), pending)
 
     def start(self) -> None:
         def loop() -> None:
@@ -81,3 +75,11 @@ class Meter:
         if self._thread is not None:
             self._thread.join()
         self.flush()
+
+
+def _with_pending(stored: dict[Any, dict[str, int]], pending: dict[Any, int]
+                  ) -> dict[Any, dict[str, int]]:
+    """Stored counters plus result rows counted but not written yet."""
+    for key, rows in pending.items():
+        stored.setdefault(key, dict.fromkeys(FIELDS, 0))["result_rows_returned"] += rows
+    return stored

@@ -6,7 +6,7 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from .env import DB, Environment, tenant_prefix
+from .env import DB, U32, Environment, tenant_prefix
 
 _COUNTERS = struct.Struct(">QQQ")
 FIELDS = ("jobs_created", "rows_scanned", "result_rows_returned")
@@ -60,6 +60,6 @@ class UsageStore:
         with self.env.read() as txn:
             for name, number in txn.cursor(db=self.env.db(DB.TENANTS)):
                 tenant = bytes(name).decode()
-                for type_name, counters in self._of(txn, int.from_bytes(bytes(number))).items():
+                for type_name, counters in self._of(txn, U32.unpack(bytes(number))[0]).items():
                     out[(tenant, type_name)] = counters
         return out

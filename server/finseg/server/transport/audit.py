@@ -133,14 +133,6 @@ class AuditInterceptor(grpc.ServerInterceptor):
         return audited
 
 
-def _stamp(nanoseconds: int) -> Any:
-    from google.protobuf import timestamp_pb2
-
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromNanoseconds(nanoseconds)
-    return stamp
-
-
 class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
     def __init__(self, audit_log: AuditLog, tokens: convert.PageTokens) -> None:
         self.log = audit_log
@@ -156,7 +148,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         skip = self.tokens.offset(request.page_token, tenant, scope, 2**62)
         events, more = self.log.events(tenant, start, end, skip, size)
         response = audit_pb2.ListAuditEventsResponse(events=[
-            audit_pb2.AuditEvent(time=_stamp(e["time_ns"]), subject=e["subject"],
+            audit_pb2.AuditEvent(time=convert.timestamp(e["time_ns"]), subject=e["subject"],
                                  tenant=e["tenant"], action=e["action"], target=e["target"],
                                  outcome=e["outcome"], detail=e["detail"]) for e in events])
         if more:

@@ -270,17 +270,22 @@ def _kind(handler: Any) -> str:
     return next(kind for kind in _KINDS if getattr(handler, kind) is not None)
 
 
+def _with_behavior(handler: Any, behavior: Any) -> Any:
+    """The handler with `behavior` in place of its own, whatever its shape."""
+    return handler._replace(**{_kind(handler): behavior})
+
+
 def _with_identity(handler: Any, identity: Identity) -> Any:
     behavior = getattr(handler, _kind(handler))
 
     def authenticated(request: Any, context: grpc.ServicerContext) -> Any:
         return behavior(request, Authenticated(context, identity))
 
-    return handler._replace(**{_kind(handler): authenticated})
+    return _with_behavior(handler, authenticated)
 
 
 def _refusing(handler: Any, error: FinsegError) -> Any:
     def refuse(request: Any, context: grpc.ServicerContext) -> Any:
         abort(context, error)
 
-    return handler._replace(**{_kind(handler): refuse})
+    return _with_behavior(handler, refuse)

@@ -111,9 +111,9 @@ def segment_request(spec: segments_pb2.SegmentSpec
     return kind.upper(), params, types, _date(spec.as_of, "spec.as_of")
 
 
-def _timestamp(seconds: float) -> timestamp_pb2.Timestamp:
+def timestamp(nanoseconds: int) -> timestamp_pb2.Timestamp:
     stamp = timestamp_pb2.Timestamp()
-    stamp.FromNanoseconds(int(seconds * 1e9))
+    stamp.FromNanoseconds(nanoseconds)
     return stamp
 
 
@@ -138,8 +138,8 @@ def segment(record: dict[str, Any]) -> segments_pb2.Segment:
         spec=spec,
         state=segments_pb2.JobState.Value("JOB_STATE_" + record["state"]),
         progress=record["progress"],
-        create_time=_timestamp(record["created"]),
-        expire_time=_timestamp(record["expires"]),
+        create_time=timestamp(int(record["created"] * 1e9)),
+        expire_time=timestamp(int(record["expires"] * 1e9)),
         as_of=record["as_of"],
         error=record["error"],
         total_elements=record["total_elements"],

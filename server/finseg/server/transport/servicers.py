@@ -69,12 +69,12 @@ class SegmentServicer(segments_pb2_grpc.SegmentServiceServicer):
 
     @unary
     def CreateSegment(self, request, context):  # noqa: N802
-        tenant = identity_of(context).tenant
+        identity = identity_of(context)
         if not request.HasField("spec"):
             raise convert.bad("spec", "is required")
         type_name, params, types, as_of = convert.segment_request(request.spec)
-        identity_of(context).require(create_scope(type_name))
-        record = self.jobs.create(tenant, type_name, params, types, as_of)
+        identity.require(create_scope(type_name))
+        record = self.jobs.create(identity.tenant, type_name, params, types, as_of)
         return segments_pb2.CreateSegmentResponse(segment=convert.segment(record))
 
     @unary
@@ -154,13 +154,9 @@ class SegmentServicer(segments_pb2_grpc.SegmentServiceServicer):
         if record["state"] == CANCELLED:
             raise Cancelled(f"segment {record['id']} was cancelled")
         segment = convert.segment(record)
-        if record["total_elements"] == 0:
-            # One message even for an empty segment, so the client learns the
-            # job's final state from the stream alone.
-            yield wire.with_page(segments_pb2.StreamSegmentResponse(segment=segment),
-                                 record["type"], b"")
-            return
-        for index, offset in enumerate(range(0, record["total_elements"], size)):
+        # One message even for an empty segment (its one page is empty), so
+        # the client learns the job's final state from the stream alone.
+        for index, offset in enumerate(range(0, max(record["total_elements"], 1), size)):
             yield self._with_page(
                 segments_pb2.StreamSegmentResponse(segment=segment, page_index=index),
                 tenant, record, offset, size)

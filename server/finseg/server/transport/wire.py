@@ -86,10 +86,8 @@ def _scalars(field: FieldDescriptor, array: pa.Array, tag: np.ndarray, omit_zero
              ) -> Column:
     if field.type in _VARINT_TYPES:
         return wire.varints(tag, _uint64(array, field), omit_zero)
-    if field.type == FieldDescriptor.TYPE_DOUBLE:
+    if field.type == FieldDescriptor.TYPE_DOUBLE and omit_zero:  # packed doubles: no need yet
         bits = array.to_numpy(zero_copy_only=False).astype(np.float64).view(np.uint64)
-        if not omit_zero:
-            raise TypeError("packed doubles are not supported")
         return wire.fixed64s(tag, bits)
     raise TypeError(f"field {field.full_name} has a type the encoder does not support")
 
