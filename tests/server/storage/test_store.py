@@ -194,6 +194,40 @@ def test_ids_across_chunks_come_back_in_the_order_asked(tmp_path, monkeypatch):
     store.close()
 
 
+def test_id_catalogs_follow_new_ids_and_erasures(tmp_path, monkeypatch):
+    from finseg.server.storage import accounts as accounts_module
+
+    monkeypatch.setattr(accounts_module, "CHUNK", 4)
+    store = Store(tmp_path / "db", 1 << 28)
+    ingest = Ingestor(store)
+
+    def users_by_rank(snap) -> list[str]:
+        rank = snap.user_rank()
+        return snap.user_ids(np.argsort(rank)).to_pylist()
+
+    def batch(user_ids: list[str], first: int) -> pa.RecordBatch:
+        b = accounts_batch(len(user_ids), start=first)
+        return b.set_column(1, "user_id", pa.array(user_ids))
+
+    ingest.upsert_accounts(TENANT, batch(["zoë", "b", "é", "a", "zz"], 0))
+    with store.snapshot(TENANT) as before:
+        assert users_by_rank(before) == ["a", "b", "zoë", "zz", "é"]  # UTF-8 byte order
+        ingest.upsert_accounts(TENANT, batch(["ab", "0"], 5))
+        with store.snapshot(TENANT) as snap:
+            assert users_by_rank(snap) == ["0", "a", "ab", "b", "zoë", "zz", "é"]
+        # The newer version is cached now; the older snapshot still sees its own.
+        assert users_by_rank(before) == ["a", "b", "zoë", "zz", "é"]
+    with store.snapshot(TENANT) as snap:
+        accounts = snap.account_rank()
+        assert snap.account_ids(np.argsort(accounts)).to_pylist() == sorted(
+            f"a{i:05d}" for i in range(7))
+    ingest.delete_user(TENANT, "ab")
+    with store.snapshot(TENANT) as snap:
+        # The erased id is blank: first in order, and never named again.
+        assert users_by_rank(snap) == ["", "0", "a", "b", "zoë", "zz", "é"]
+    store.close()
+
+
 def test_an_erased_users_ids_are_gone_from_the_store(tmp_path):
     store = Store(tmp_path / "db", 1 << 28)
     ingest = Ingestor(store)

@@ -29,6 +29,46 @@ def first_row_from(dates, lo, hi, day):
     return lo
 
 
+#: Runs up to this long are sorted by insertion (see sort_run).
+SMALL_RUN = 32
+
+
+@kernel
+def counting_sort(bucket, n_buckets, starts, order):
+    """A stable counting sort of rows by bucket (ints 0..n_buckets-1): the
+    rows of bucket b become order[starts[b]:starts[b + 1]], in row order.
+    Linear, where sorting keys of millions of rows took most of a job's
+    set-up."""
+    for b in range(n_buckets + 1):
+        starts[b] = 0
+    for r in range(bucket.shape[0]):
+        starts[bucket[r] + 1] += 1
+    for b in range(n_buckets):
+        starts[b + 1] += starts[b]
+    fill = starts[:-1].copy()
+    for r in range(bucket.shape[0]):
+        order[fill[bucket[r]]] = r
+        fill[bucket[r]] += 1
+
+
+@kernel
+def sort_run(order, lo, hi, key):
+    """Sorts order[lo:hi] stably by key[order[...]]: by insertion for the
+    handful of rows one user usually has, by merge sort for longer runs so
+    that a user with thousands does not cost a quadratic sort."""
+    if hi - lo <= SMALL_RUN:
+        for q in range(lo + 1, hi):
+            r = order[q]
+            p = q
+            while p > lo and key[order[p - 1]] > key[r]:
+                order[p] = order[p - 1]
+                p -= 1
+            order[p] = r
+    else:
+        run = order[lo:hi].copy()
+        order[lo:hi] = run[np.argsort(key[run], kind="mergesort")]
+
+
 def check_block(offsets, dates, amounts, n: int, **per_account: np.ndarray) -> None:
     """Raises ValueError unless the block's arrays have the kernels' dtypes
     and shapes: offsets int64[n + 1], dates int32 and amounts int64 with at

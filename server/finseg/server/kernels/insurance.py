@@ -14,7 +14,7 @@ import numpy as np
 from numba import prange
 
 from ._jit import kernel, parallel_kernel
-from .blocks import check_block, first_row_from
+from .blocks import check_block, counting_sort, first_row_from, sort_run
 
 FREQUENCIES = ("ONCE", "MONTHLY", "QUARTERLY", "HALF_YEARLY", "YEARLY", "IRREGULAR")
 ONCE, IRREGULAR = 0, 5
@@ -92,34 +92,11 @@ def payments(offsets: np.ndarray, dates: np.ndarray, amounts: np.ndarray, labels
     return out
 
 
-@kernel
-def _by_user(user, n_users, user_starts, order):
-    """A stable counting sort of the rows by user."""
-    for u in range(n_users + 1):
-        user_starts[u] = 0
-    for r in range(user.shape[0]):
-        user_starts[user[r] + 1] += 1
-    for u in range(n_users):
-        user_starts[u + 1] += user_starts[u]
-    fill = user_starts[:-1].copy()
-    for r in range(user.shape[0]):
-        order[fill[user[r]]] = r
-        fill[user[r]] += 1
-
-
 @parallel_kernel
 def _sort_within_users(user_starts, key, order, new_run):
     for u in prange(user_starts.shape[0] - 1):
         a, b = user_starts[u], user_starts[u + 1]
-        # Insertion sort: a user has a handful of payments, and each
-        # account's arrive already in date order.
-        for q in range(a + 1, b):
-            r = order[q]
-            p = q
-            while p > a and key[order[p - 1]] > key[r]:
-                order[p] = order[p - 1]
-                p -= 1
-            order[p] = r
+        sort_run(order, a, b, key)
         for q in range(a, b):
             new_run[q] = q == a or (key[order[q]] >> 10) != (key[order[q - 1]] >> 10)
 
@@ -135,7 +112,7 @@ def contract_runs(user: np.ndarray, key: np.ndarray, n_users: int
         raise ValueError("a user position is outside 0..n_users-1")
     user_starts = np.empty(n_users + 1, np.int64)
     order = np.empty(user.shape[0], np.int64)
-    _by_user(user, n_users, user_starts, order)
+    counting_sort(user, n_users, user_starts, order)
     new_run = np.empty(user.shape[0], np.bool_)
     _sort_within_users(user_starts, key, order, new_run)
     starts = np.concatenate([np.nonzero(new_run)[0], [user.shape[0]]]).astype(np.int64)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import kernel
+from .blocks import counting_sort, sort_run
 
 
 @kernel
@@ -57,31 +58,10 @@ def _account_date_order(accounts, dates, n_accounts, out):
     # Counting sort by account (stable), then each account's few rows by
     # date: O(rows + accounts), where a general sort of the tail was the
     # compactor's largest cost.
-    bounds = np.zeros(n_accounts + 1, dtype=np.int64)
-    for i in range(accounts.shape[0]):
-        bounds[accounts[i] + 1] += 1
+    bounds = np.empty(n_accounts + 1, dtype=np.int64)
+    counting_sort(accounts, n_accounts, bounds, out)
     for a in range(n_accounts):
-        bounds[a + 1] += bounds[a]
-    fill = bounds[:-1].copy()
-    for i in range(accounts.shape[0]):
-        out[fill[accounts[i]]] = i
-        fill[accounts[i]] += 1
-    for a in range(n_accounts):
-        lo, hi = bounds[a], bounds[a + 1]
-        if hi - lo > 32:
-            run = out[lo:hi].copy()
-            order = np.argsort(dates[run], kind="mergesort")
-            for k in range(hi - lo):
-                out[lo + k] = run[order[k]]
-            continue
-        for i in range(lo + 1, hi):
-            row = out[i]
-            day = dates[row]
-            j = i - 1
-            while j >= lo and dates[out[j]] > day:
-                out[j + 1] = out[j]
-                j -= 1
-            out[j + 1] = row
+        sort_run(out, bounds[a], bounds[a + 1], dates)
 
 
 def sort_rows(accounts: np.ndarray, dates: np.ndarray) -> np.ndarray:

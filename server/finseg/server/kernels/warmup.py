@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import balances, breakdown, flows, hashing, insurance, layout, wire
+from . import balances, breakdown, flows, hashing, insurance, layout, slots, wire
 from .calendar import NEVER_CLOSED, OPEN_SINCE_EVER
 
 
@@ -38,6 +38,8 @@ def warm() -> None:
     insurance.contracts(np.array([0, 1], np.int64), paid["date"], paid["amount"],
                         paid["counterparty"])
     layout.sort_rows(np.array([0, 0], np.int32), dates)
+    slots.number_slots(np.array([True]), np.zeros(1, np.int32), np.zeros(1, np.int64),
+                       np.zeros(1, np.int64))
     index = hashing.IdIndex(16)
     out = np.empty(1, np.uint64)
     hashing.hash_strings(np.array([0, 1], np.int64), np.array([65], np.uint8), out,

@@ -9,12 +9,15 @@ vectorised takes.
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import lmdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..errors import FailedPrecondition
 from ..kernels.calendar import NEVER_CLOSED, OPEN_SINCE_EVER
@@ -63,6 +66,41 @@ def _names_key(tenant_no: int, chunk: int) -> bytes:
     return tenant_prefix(tenant_no) + U32.pack(chunk)
 
 
+#: Catalogs kept per id map: one per tenant, for this many tenants.
+CATALOG_TENANTS = 8
+
+
+class Catalog:
+    """Every id of one tenant's id map at one version, as one Arrow array.
+
+    A job names hundreds of thousands of users and accounts and orders them
+    by id; reading the id chunks and sorting the strings again for every
+    job cost more than the kernels. Ids are only ever appended or, on
+    erasure, blanked, so (count, erasures) pins the content and the catalog
+    can be shared by every snapshot that sees that version.
+    """
+
+    def __init__(self, names: pa.StringArray) -> None:
+        self.names = names
+        self._rank: np.ndarray | None = None
+
+    def rank(self) -> np.ndarray:
+        """int64[count]: each index's position among all ids in UTF-8 byte
+        order (Arrow's string order), the order results are listed in."""
+        if self._rank is None:
+            order = pc.sort_indices(self.names).to_numpy()
+            rank = np.empty(order.shape[0], np.int64)
+            rank[order] = np.arange(order.shape[0])
+            self._rank = rank
+        return self._rank
+
+    def take(self, indexes: np.ndarray) -> pa.Array:
+        indexes = np.asarray(indexes, dtype=np.int64)
+        if indexes.size and (int(indexes.min()) < 0 or int(indexes.max()) >= len(self.names)):
+            raise FailedPrecondition("the store is inconsistent: an index has no id")
+        return self.names.take(pa.array(indexes))
+
+
 class IdMap:
     """A string id <-> dense index mapping kept in two named databases.
 
@@ -78,6 +116,8 @@ class IdMap:
         self.env, self.forward, self.reverse, self.counter = env, forward, reverse, counter
         self._cache: dict[int, dict[str, int]] = {}
         self._changed: set[int] = set()
+        self._catalogs: OrderedDict[int, tuple[tuple[int, int], Catalog]] = OrderedDict()
+        self._catalog_lock = threading.Lock()
 
     def _ids(self, txn: lmdb.Transaction, tenant_no: int) -> dict[str, int]:
         cached = self._cache.get(tenant_no)
@@ -177,11 +217,37 @@ class IdMap:
         order = np.argsort(np.concatenate(positions), kind="stable")
         return pa.concat_arrays(out).take(pa.array(order))
 
+    def catalog(self, txn: lmdb.Transaction, tenant_no: int, count: int, erasures: int
+                ) -> Catalog:
+        """The catalog of the tenant's first `count` ids as `txn` sees them;
+        `erasures` (how many erasures that state includes) tells versions
+        with the same count apart."""
+        version = (count, erasures)
+        with self._catalog_lock:
+            cached = self._catalogs.get(tenant_no)
+            if cached is not None and cached[0] == version:
+                self._catalogs.move_to_end(tenant_no)
+                return cached[1]
+        chunks = [self._chunk(txn, tenant_no, c) for c in range((count + CHUNK - 1) // CHUNK)]
+        names = pa.concat_arrays(chunks) if chunks else pa.array([], pa.string())
+        if len(names) < count:
+            raise FailedPrecondition(f"the store is inconsistent: {len(names)} ids stored, "
+                                     f"expected {count}")
+        catalog = Catalog(names.slice(0, count))
+        with self._catalog_lock:
+            self._catalogs[tenant_no] = (version, catalog)
+            self._catalogs.move_to_end(tenant_no)
+            while len(self._catalogs) > CATALOG_TENANTS:
+                self._catalogs.popitem(last=False)
+        return catalog
+
     def forget(self, txn: lmdb.Transaction, tenant_no: int, ids: Iterable[tuple[str, int]]) -> None:
         """Erases ids: the forward key goes, and the id's text in its chunk
         becomes empty, so no later read returns it."""
         cache = self._ids(txn, tenant_no)
         self._changed.add(tenant_no)
+        with self._catalog_lock:  # an erased id is not kept in memory either
+            self._catalogs.pop(tenant_no, None)
         blank: dict[int, list[int]] = {}
         for text, index in ids:
             txn.delete(_id_key(tenant_no, text), db=self.env.db(self.forward))

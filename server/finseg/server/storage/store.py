@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import NotFound
-from .accounts import AccountTable, IdMap
+from .accounts import AccountTable, Catalog, IdMap
 from .audit import AuditLog
 from .env import DB, Environment, tenant_prefix
 from .jobs import JobStore, user_digest, without_users
@@ -146,11 +146,14 @@ class Snapshot:
         """Counterparty names, as spelled, of counterparty ids."""
         return self._names(self.store.accounts.counterparty_ids, ids)
 
+    def _catalog(self, id_map: IdMap) -> Catalog:
+        if self.tenant_no is None or self.state is None:  # a tenant that never stored anything
+            return Catalog(pa.array([], pa.string()))
+        return id_map.catalog(self.txn, self.tenant_no, self.state[id_map.counter],
+                              self.erasures)
+
     def _names(self, id_map: IdMap, indexes: np.ndarray) -> pa.Array:
-        if self.tenant_no is None:  # a tenant that never stored anything
-            assert len(indexes) == 0
-            return pa.array([], pa.string())
-        return id_map.names(self.txn, self.tenant_no, indexes)
+        return self._catalog(id_map).take(indexes)
 
     def find_transactions(self, accounts: np.ndarray, days: np.ndarray, columns: list[str]
                           ) -> pa.Table:
@@ -164,6 +167,14 @@ class Snapshot:
 
     def user_ids(self, indexes: np.ndarray) -> pa.Array:
         return self._names(self.store.accounts.user_ids, indexes)
+
+    def account_rank(self) -> np.ndarray:
+        """int64[n_accounts]: each account's place in account_id order."""
+        return self._catalog(self.store.accounts.account_ids).rank()
+
+    def user_rank(self) -> np.ndarray:
+        """int64[users]: each user's place in user_id order (result order)."""
+        return self._catalog(self.store.accounts.user_ids).rank()
 
     def close(self) -> None:
         self.txn.abort()

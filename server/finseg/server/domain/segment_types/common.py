@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ...errors import Cancelled, InvalidArgument, Violation
+from ...kernels import slots
 from ...storage.store import Snapshot
 from ...storage.transactions import Block
 from ..model import ACCOUNT_TYPE_CODES, CURRENCY_EXPONENTS
@@ -141,22 +141,11 @@ class Slots:
 
 
 def user_currency_slots(snapshot: Snapshot, eligible: np.ndarray) -> Slots:
-    accounts = np.nonzero(eligible)[0]
-    users, user_of = np.unique(snapshot.accounts["user"][accounts], return_inverse=True)
-    # Arrow orders strings by their UTF-8 bytes, which is the SPEC's order.
-    by_name = pc.sort_indices(snapshot.user_ids(users)).to_numpy()
-    rank = np.empty(users.shape[0], np.int64)
-    rank[by_name] = np.arange(users.shape[0])
-    currencies = snapshot.accounts["currency"][accounts]
-    key = (rank[user_of.reshape(-1)] << 24) | currency_key(currencies)
-    keys, first, slot = np.unique(key, return_index=True, return_inverse=True)
-    of_account = np.full(snapshot.n_accounts, -1, np.int64)
-    of_account[accounts] = slot.reshape(-1)
-    slot_rank = keys >> 24
-    user_starts = np.concatenate([[0], np.nonzero(slot_rank[1:] != slot_rank[:-1])[0] + 1,
-                                  [keys.shape[0]]]) if keys.size else np.zeros(1, np.int64)
-    return Slots(of_account, users[by_name][slot_rank], currencies[first],
-                 user_starts.astype(np.int64))
+    accounts = snapshot.accounts
+    of_account, slot_account, user_starts = slots.number_slots(
+        eligible, accounts["user"], snapshot.user_rank(), currency_key(accounts["currency"]))
+    return Slots(of_account, accounts["user"][slot_account].astype(np.int64),
+                 accounts["currency"][slot_account], user_starts)
 
 
 def nest(snapshot: Snapshot, users: np.ndarray, user_rows: np.ndarray, list_name: str,
@@ -174,10 +163,11 @@ def members_table(snapshot: Snapshot, accounts: np.ndarray, fields: dict[str, pa
                   ) -> pa.Table:
     """One row per user: user_id and the list of their accounts, each with
     account_id, currency and `fields` (aligned with `accounts`)."""
-    return by_user(snapshot, snapshot.accounts["user"][accounts], "accounts", {
-        "account_id": snapshot.account_ids(accounts),
-        "currency": currency_array(snapshot.accounts["currency"][accounts]),
-        **fields})
+    return by_user(snapshot, snapshot.accounts["user"][accounts],
+                   snapshot.account_rank()[accounts], "accounts", {
+                       "account_id": snapshot.account_ids(accounts),
+                       "currency": currency_array(snapshot.accounts["currency"][accounts]),
+                       **fields})
 
 
 def currency_array(codes: np.ndarray) -> pa.Array:
@@ -196,34 +186,23 @@ def currency_key(codes: np.ndarray) -> np.ndarray:
     return (raw[:, 0] << 16) | (raw[:, 1] << 8) | raw[:, 2]
 
 
-def by_user(snapshot: Snapshot, users: np.ndarray, list_name: str,
+def by_user(snapshot: Snapshot, users: np.ndarray, row_rank: np.ndarray, list_name: str,
             rows: dict[str, pa.Array]) -> pa.Table:
     """Rows (aligned with the user indexes `users`) nested per user: one row
     per user with user_id and the list `list_name` of their rows, users
-    ordered by user_id and each list by its first column; the sort is
-    stable."""
-    unique_users, inverse = np.unique(users, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    names = snapshot.user_ids(unique_users)
-    n = inverse.shape[0]
-    # Sorting integer ranks rather than (user_id, first column) string pairs
-    # over every row: each string column is sorted once, by itself. Arrow
-    # orders strings by their UTF-8 bytes, which is the SPEC's order; its
-    # sort is stable, so equal values keep their order through the ranks.
-    user_order = pc.sort_indices(names).to_numpy()
-    user_rank = np.empty(unique_users.shape[0], np.int64)
-    user_rank[user_order] = np.arange(unique_users.shape[0])
-    first = next(iter(rows))
-    first_rank = np.empty(n, np.int64)
-    first_rank[pc.sort_indices(rows[first]).to_numpy()] = np.arange(n)
-    row_user = user_rank[inverse]
-    order = np.argsort(row_user * max(n, 1) + first_rank, kind="stable")
-    sorted_user = row_user[order]
+    ordered by user_id and each list by `row_rank` (distinct int64 >= 0)."""
+    n = users.shape[0]
+    # Integer ranks cached per snapshot version (Catalog), not strings
+    # sorted for every job: the sort is of one int64 key per row.
+    user_rank = snapshot.user_rank()[users]
+    key = user_rank * max(int(row_rank.max()) + 1 if n else 1, 1) + row_rank
+    order = np.argsort(key)
+    sorted_user = user_rank[order]
     starts = np.concatenate([[0], np.flatnonzero(np.diff(sorted_user)) + 1]) if n \
         else np.zeros(0, np.int64)
     offsets = pa.array(np.concatenate([starts, [n]]).astype(np.int32))
     take = pa.array(order)
     struct = pa.StructArray.from_arrays([rows[name].take(take) for name in rows],
                                         names=list(rows))
-    return pa.table({"user_id": names.take(pa.array(user_order)),
+    return pa.table({"user_id": snapshot.user_ids(users[order[starts]]),
                      list_name: pa.ListArray.from_arrays(offsets, struct)})
