@@ -128,6 +128,30 @@ def test_rows_come_per_user_then_group_then_slot_with_their_statistics():
     assert empty["monthly"].shape == (0, 3) and empty["user_rows"].shape == (0,)
 
 
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
+@given(st.lists(st.integers(1, 4), max_size=12), st.integers(1, 3), st.integers(1, 4),
+       st.randoms(use_true_random=False))
+def test_rows_match_a_plain_listing_of_the_sums(slots_per_user, n_groups, n, rnd):
+    # rows() moves sums inside their own array; compare with a copy taken first.
+    user_starts = np.concatenate([[0], np.cumsum(slots_per_user)]).astype(np.int64)
+    n_slots = int(user_starts[-1])
+    sums = np.array([rnd.randint(-9, 9) for _ in range(n_slots * n_groups * n)],
+                    np.int64).reshape(n_slots, n_groups, n)
+    counts = np.array([rnd.choice([0, 0, 1, 3]) for _ in range(n_slots * n_groups)],
+                      np.int64).reshape(n_slots, n_groups)
+    want = [(s, g, int(counts[s, g]), sums[s, g].tolist())
+            for a, b in zip(user_starts[:-1], user_starts[1:], strict=True)
+            for g in range(n_groups) for s in range(a, b) if counts[s, g]]
+    want_user_rows = [sum(1 for g in range(n_groups) for s in range(a, b) if counts[s, g])
+                      for a, b in zip(user_starts[:-1], user_starts[1:], strict=True)]
+    out = breakdown.rows(user_starts, sums, counts)
+    got = list(zip(out["slot"].tolist(), out["group"].tolist(), out["count"].tolist(),
+                   out["monthly"].tolist(), strict=True))
+    assert got == want
+    assert out["user_rows"].tolist() == want_user_rows
+    assert out["total"].tolist() == [sum(m) for *_, m in want]
+
+
 def test_edges_of_months_leap_day_and_year_change():
     as_of = dt.date(2025, 1, 10)  # months: Oct, Nov, Dec 2024 ... with N = 12: Jan-Dec 2024
     rows = [(dt.date(2024, 2, 29), -100, "GROCERIES"), (dt.date(2024, 12, 31), -7, "GROCERIES"),

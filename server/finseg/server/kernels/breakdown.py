@@ -20,9 +20,8 @@ from .blocks import check_block, first_row_from, slot_runs
 
 @parallel_kernel
 def _monthly_by_group(offsets, dates, amounts, labels, runs, run_accounts, slot_of,
-                      month_bounds, member, sums, counts):
+                      month_bounds, group_starts, groups, sums, counts):
     n_months = month_bounds.shape[0] - 1
-    n_groups = member.shape[1]
     start, stop = month_bounds[0], month_bounds[n_months]
     # One run holds the block's accounts of one slot, so parallel runs never
     # write the same slot.
@@ -39,10 +38,12 @@ def _monthly_by_group(offsets, dates, amounts, labels, runs, run_accounts, slot_
                 while day >= month_bounds[k + 1]:
                     k += 1
                 label = labels[r]
-                for g in range(n_groups):
-                    if member[label, g]:
-                        sums[slot, g, k] += amounts[r]
-                        counts[slot, g] += 1
+                # The label's groups, usually none or one: testing all G
+                # requested groups per row cost a third of the scan.
+                for p in range(group_starts[label], group_starts[label + 1]):
+                    g = groups[p]
+                    sums[slot, g, k] += amounts[r]
+                    counts[slot, g] += 1
 
 
 def monthly_by_group(offsets: np.ndarray, dates: np.ndarray, amounts: np.ndarray,
@@ -73,8 +74,10 @@ def monthly_by_group(offsets: np.ndarray, dates: np.ndarray, amounts: np.ndarray
     if n and int(slot_of.max()) >= sums.shape[0]:
         raise ValueError("a slot is outside the sums")
     runs, run_accounts = slot_runs(slot_of)
+    labels_of, groups = np.nonzero(member)  # row-major: by label, then group
+    group_starts = np.searchsorted(labels_of, np.arange(member.shape[0] + 1)).astype(np.int64)
     _monthly_by_group(offsets, dates, amounts, labels, runs, run_accounts, slot_of,
-                      month_bounds, member, sums, counts)
+                      month_bounds, group_starts, groups.astype(np.int64), sums, counts)
 
 
 @kernel
@@ -108,11 +111,13 @@ def _row_stats(monthly, ordered, r, total, average, low, high, median, std_dev):
     std_dev[r] = np.sqrt(squares / n)
 
 
-@kernel
+@parallel_kernel
 def _stats(monthly, total, average, low, high, median, std_dev):
-    ordered = np.empty(monthly.shape[1], dtype=np.int64)
-    for r in range(monthly.shape[0]):
-        _row_stats(monthly[r], ordered, r, total, average, low, high, median, std_dev)
+    # Rows in chunks, so each thread allocates its scratch once.
+    for c in prange((monthly.shape[0] + 1023) // 1024):
+        ordered = np.empty(monthly.shape[1], dtype=np.int64)
+        for r in range(c * 1024, min(monthly.shape[0], (c + 1) * 1024)):
+            _row_stats(monthly[r], ordered, r, total, average, low, high, median, std_dev)
 
 
 def _stat_columns(rows: int) -> dict[str, np.ndarray]:
@@ -144,29 +149,30 @@ def _rows_per_user(user_starts, counts, per_user):
         per_user[u] = c
 
 
-@parallel_kernel
-def _fill_rows(user_starts, sums, counts, row_starts, slot, group, count, monthly,
-               total, average, low, high, median, std_dev):
-    n_users = user_starts.shape[0] - 1
+@kernel
+def _compact(user_starts, sums, counts, row_starts, slot, group, count):
     n_groups, n_months = sums.shape[1], sums.shape[2]
-    # Users in chunks, so each thread allocates its scratch once.
-    for c in prange((n_users + 1023) // 1024):
-        ordered = np.empty(n_months, dtype=np.int64)
-        for u in range(c * 1024, min(n_users, (c + 1) * 1024)):
-            r = row_starts[u]
-            # Inside a user: by group (the request's order), then by slot.
-            for g in range(n_groups):
-                for s in range(user_starts[u], user_starts[u + 1]):
-                    if counts[s, g] == 0:
-                        continue
-                    slot[r] = s
-                    group[r] = g
-                    count[r] = counts[s, g]
-                    for k in range(n_months):
-                        monthly[r, k] = sums[s, g, k]
-                    _row_stats(sums[s, g], ordered, r, total, average, low, high, median,
-                               std_dev)
-                    r += 1
+    flat = sums.reshape(sums.shape[0] * n_groups, n_months)
+    for u in range(user_starts.shape[0] - 1):
+        a, b = user_starts[u], user_starts[u + 1]
+        # Rows of users before u are at most G per slot, so u's rows start
+        # at or before its own slots' sums: writing users in order only
+        # overwrites sums already moved. A one-slot user's rows also keep
+        # the order of its sums; a user with several slots lists them group
+        # by group, so its sums are copied out first.
+        source = sums[a:b].copy() if b - a > 1 else sums[a:b]
+        r = row_starts[u]
+        # Inside a user: by group (the request's order), then by slot.
+        for g in range(n_groups):
+            for s in range(a, b):
+                if counts[s, g] == 0:
+                    continue
+                slot[r] = s
+                group[r] = g
+                count[r] = counts[s, g]
+                for k in range(n_months):
+                    flat[r, k] = source[s - a, g, k]
+                r += 1
 
 
 def rows(user_starts: np.ndarray, sums: np.ndarray, counts: np.ndarray
@@ -174,16 +180,20 @@ def rows(user_starts: np.ndarray, sums: np.ndarray, counts: np.ndarray
     """One row per (slot, group) with a count, in result order: users as
     user_starts (CSR over slots) gives them, then group, then slot. Columns:
     slot, group, count, monthly int64[rows, N] and the statistics of
-    `stats`."""
+    `stats`.
+
+    `sums` (C-contiguous) is consumed: `monthly` is a view of its memory,
+    so the job neither allocates nor touches a second array of that size."""
+    if not sums.flags.c_contiguous:
+        raise ValueError("sums must be C-contiguous: rows are moved inside it")
     per_user = np.empty(user_starts.shape[0] - 1, np.int64)
     _rows_per_user(user_starts, counts, per_user)
     row_starts = np.concatenate([[0], np.cumsum(per_user)]).astype(np.int64)
     n = int(row_starts[-1])
     out = {"slot": np.empty(n, np.int64), "group": np.empty(n, np.int64),
-           "count": np.empty(n, np.int64),
-           "monthly": np.empty((n, sums.shape[2]), np.int64), **_stat_columns(n)}
-    _fill_rows(user_starts, sums, counts, row_starts, out["slot"], out["group"], out["count"],
-               out["monthly"], out["total"], out["average"], out["min"], out["max"],
-               out["median"], out["std_dev"])
+           "count": np.empty(n, np.int64)}
+    _compact(user_starts, sums, counts, row_starts, out["slot"], out["group"], out["count"])
+    out["monthly"] = sums.reshape(-1, sums.shape[2])[:n]
+    out.update(stats(out["monthly"]))
     out["user_rows"] = per_user
     return out
