@@ -76,42 +76,52 @@ def _low_balance(offsets, dates, amounts, balance, balance_date, opened_on, clos
         # difference, and the rows before it (the history before the window,
         # often most of it) are never read.
         origin = min(month_bounds[0], balance_date[i] + 1)
-        r = first_row_from(dates, start, end, origin)
-        s_snapshot = np.int64(0)
-        q = r
-        while q < end and dates[q] <= balance_date[i]:
-            s_snapshot += amounts[q]
-            q += 1
-        base = balance[i] - s_snapshot
+        first_row = first_row_from(dates, start, end, origin)
+        r = first_row
         # One forward walk over the rows: `s` is S(day) - S(origin - 1) for
         # the last day whose rows were added. EOD is constant between booking
         # days, so a month's minimum is the EOD of its first open day or of a
-        # booking day inside its open days, never anything in between.
+        # booking day inside its open days, never anything in between. The
+        # minima are kept relative to S(origin - 1) and the snapshot's term
+        # added at the end, so no row is read twice.
         s = np.int64(0)
-        all_below = True
-        lowest = INT64_MAX
+        open_every_month = True
         for k in range(n_months):
             first = max(month_bounds[k], opened_on[i])
             stop = min(month_bounds[k + 1], closed_on[i])
             if first >= stop:
-                all_below = False
+                open_every_month = False
                 break
             while r < end and dates[r] <= first:
                 s += amounts[r]
                 r += 1
-            m = base + s
+            m = s
             while r < end and dates[r] < stop:
-                day = dates[r]
-                while r < end and dates[r] == day:
-                    s += amounts[r]
-                    r += 1
-                if base + s < m:
-                    m = base + s
+                s += amounts[r]
+                if (r + 1 == end or dates[r + 1] != dates[r]) and s < m:
+                    m = s  # the day's last row: its EOD
+                r += 1
             monthly_min[i, k] = m
-            if m < lowest:
-                lowest = m
-            if m >= threshold:
-                all_below = False
+        if not open_every_month:
+            continue
+        # S(balance_date) - S(origin - 1), from where the walk stopped.
+        snapshot = s
+        q = r
+        while q < end and dates[q] <= balance_date[i]:
+            snapshot += amounts[q]
+            q += 1
+        q = r - 1
+        while q >= first_row and dates[q] > balance_date[i]:
+            snapshot -= amounts[q]
+            q -= 1
+        base = balance[i] - snapshot
+        all_below = True
+        lowest = INT64_MAX
+        for k in range(n_months):
+            m = base + monthly_min[i, k]
+            monthly_min[i, k] = m
+            lowest = min(lowest, m)
+            all_below = all_below and m < threshold
         period_min[i] = lowest
         qualifies[i] = all_below
 

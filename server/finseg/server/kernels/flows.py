@@ -22,21 +22,26 @@ def _in_out(offsets, dates, amounts, runs, run_accounts, slot_of, first_day, las
     # write the same slot.
     for j in prange(runs.shape[0] - 1):
         slot = slot_of[run_accounts[runs[j]]]
+        in_count = in_sum = out_count = out_sum = rows = np.int64(0)
         for q in range(runs[j], runs[j + 1]):
             i = run_accounts[q]
             for r in range(first_row_from(dates, offsets[i], offsets[i + 1], first_day),
                            offsets[i + 1]):
-                day = dates[r]
-                if day > last_day:
+                if dates[r] > last_day:
                     break  # dates ascend within an account
                 amount = amounts[r]
-                out[slot, 4] += 1
-                if amount > 0:
-                    out[slot, 0] += 1
-                    out[slot, 1] += amount
-                elif amount < 0:
-                    out[slot, 2] += 1
-                    out[slot, 3] += amount
+                rows += 1
+                incoming = amount > 0
+                outgoing = amount < 0
+                in_count += incoming
+                in_sum += amount if incoming else 0
+                out_count += outgoing
+                out_sum += amount if outgoing else 0
+        out[slot, 0] += in_count
+        out[slot, 1] += in_sum
+        out[slot, 2] += out_count
+        out[slot, 3] += out_sum
+        out[slot, 4] += rows
 
 
 #: Columns of in_out's result.
