@@ -23,6 +23,8 @@ COLUMN_BYTES = {"HIGH_BALANCE": (12, 29), "LOW_BALANCE": (12, 29),
                 "INSURANCE_SPENDING": (20, 29)}
 #: How much faster than both peers finseg's kernel must be (issue 6).
 SPEED_TARGET = {"LOW_BALANCE": 10, "FINANCIAL_BREAKDOWN": 10}
+#: How close to the bandwidth limit the scan must be (issue 6).
+BANDWIDTH_TARGET = 3
 CHART = Path("docs") / "benchmark-chart.png"
 
 
@@ -85,8 +87,18 @@ def write(root: Path, bandwidth: dict[str, float], sizes: list[dict[str, Any]],
         "CreateSegment until the client received the last page over gRPC. DuckDB and "
         "Polars: the query from loaded tables until its result is materialised (Arrow / "
         "DataFrame).",
-        "- Bandwidth multiple: the kernel's time over the time to read the columns it "
-        "needs once at the machine's bandwidth (`COLUMN_BYTES` in `bench/report.py`).",
+        "- Before each timed finseg job the same job runs once untimed. DuckDB's and "
+        "Polars' tables are process memory; finseg's columns are file pages of its LMDB "
+        "map, which this VM's memory reclaim (DAMON) pages out once unread for 60 s, and a "
+        "round takes longer than that. With the untimed job all three start with their "
+        "data in memory.",
+        "- Scan alone (`bench/scan.py`): the part of the job that reads the columns, "
+        "without ordering and naming the members, timed in the benchmark's process on the "
+        "same store with the service's segment code (median of the same number of runs, "
+        "after one untimed run).",
+        "- Bandwidth multiple: a time over the time to read the columns the segment needs "
+        "once at the machine's bandwidth (`COLUMN_BYTES` in `bench/report.py`), for the "
+        "scan alone (what the limit bounds) and for the whole kernel.",
         "",
         f"![time against data size]({CHART.as_posix()})",
         "",
@@ -106,8 +118,9 @@ def _size_section(size: dict[str, Any], bandwidth: float) -> list[str]:
         f"## {size['transactions']:,} transactions, {size['accounts']:,} accounts",
         "",
         "| segment | members | finseg kernel | finseg end to end | DuckDB | Polars | "
-        "DuckDB ÷ finseg | Polars ÷ finseg | target | × bandwidth limit |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
+        "DuckDB ÷ finseg | Polars ÷ finseg | target | scan alone | × bandwidth limit: scan "
+        "(target ≤ 3×) | × bandwidth limit: kernel |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |",
     ]
     for query in size["queries"]:
         runs = size["finseg"][query.name]
@@ -118,10 +131,13 @@ def _size_section(size: dict[str, Any], bandwidth: float) -> list[str]:
         target = SPEED_TARGET.get(query.type, 5)
         met = "met" if min(duck, polars) / kernel >= target else "**missed**"
         floor = column_bytes(query.type, layout) / bandwidth
+        scan = size["scans"][query.name]
+        near = "met" if scan / floor <= BANDWIDTH_TARGET else "**missed**"
         lines.append(
             f"| {query.name} | {runs[0]['members']:,} | {kernel:.3f} s | {e2e:.3f} s | "
             f"{duck:.3f} s | {polars:.3f} s | {duck / kernel:.1f}× | {polars / kernel:.1f}× | "
-            f"≥ {target}×: {met} | {kernel / floor:.1f}× |")
+            f"≥ {target}×: {met} | {scan:.3f} s | {scan / floor:.1f}×: {near} | "
+            f"{kernel / floor:.1f}× |")
     big = size["big"]["runs"]
     e2e_big = median([r["e2e"] for r in big])
     starts = size["starts"]

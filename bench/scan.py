@@ -23,10 +23,6 @@ from finseg.server.transport.convert import segment_request
 
 from .peers import Query
 
-#: Larger than any bench store; a reader's map only needs to cover the file.
-MAP_SIZE = 256 << 30
-
-
 def scan_seconds(store: Store, tenant: str, query: Query) -> float:
     kind, raw, account_types, as_of = segment_request(query.spec())
     module = TYPES[kind]
@@ -43,11 +39,11 @@ def scan_seconds(store: Store, tenant: str, query: Query) -> float:
     return looks[-1] - looks[0]
 
 
-def median_scans(data_dir: Path, tenant: str, queries: list[Query], runs: int
+def median_scans(data_dir: Path, map_size: int, tenant: str, queries: list[Query], runs: int
                  ) -> dict[str, float]:
     """Median scan seconds per query over `runs` rounds, after one untimed
     round that brings the columns into memory."""
-    store = Store(data_dir, MAP_SIZE, readonly=True)
+    store = Store(data_dir, map_size, readonly=True)
     try:
         for query in queries:
             scan_seconds(store, tenant, query)
