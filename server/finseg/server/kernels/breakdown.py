@@ -22,28 +22,41 @@ from .blocks import check_block, first_row_from, slot_runs
 def _monthly_by_group(offsets, dates, amounts, labels, runs, run_accounts, slot_of,
                       month_bounds, group_starts, groups, sums, counts):
     n_months = month_bounds.shape[0] - 1
+    n_groups = sums.shape[1]
+    n_runs = runs.shape[0] - 1
     start, stop = month_bounds[0], month_bounds[n_months]
-    # One run holds the block's accounts of one slot, so parallel runs never
+    # Runs in chunks, so each thread allocates its accumulators once. One
+    # run holds the block's accounts of one slot, so parallel runs never
     # write the same slot.
-    for j in prange(runs.shape[0] - 1):
-        slot = slot_of[run_accounts[runs[j]]]
-        for q in range(runs[j], runs[j + 1]):
-            i = run_accounts[q]
-            k = 0
-            for r in range(first_row_from(dates, offsets[i], offsets[i + 1], start),
-                           offsets[i + 1]):
-                day = dates[r]
-                if day >= stop:
-                    break  # dates ascend within an account
-                while day >= month_bounds[k + 1]:
-                    k += 1
-                label = labels[r]
-                # The label's groups, usually none or one: testing all G
-                # requested groups per row cost a third of the scan.
-                for p in range(group_starts[label], group_starts[label + 1]):
-                    g = groups[p]
-                    sums[slot, g, k] += amounts[r]
-                    counts[slot, g] += 1
+    for c in prange((n_runs + 255) // 256):
+        # Row n_groups takes the rows of labels in no requested group, so
+        # every label has at least one entry and the inner loop no branch.
+        acc = np.zeros((n_groups + 1, n_months), np.int64)
+        seen = np.zeros(n_groups + 1, np.int64)
+        for j in range(c * 256, min(n_runs, (c + 1) * 256)):
+            slot = slot_of[run_accounts[runs[j]]]
+            for q in range(runs[j], runs[j + 1]):
+                i = run_accounts[q]
+                k = 0
+                for r in range(first_row_from(dates, offsets[i], offsets[i + 1], start),
+                               offsets[i + 1]):
+                    day = dates[r]
+                    if day >= stop:
+                        break  # dates ascend within an account
+                    while day >= month_bounds[k + 1]:
+                        k += 1
+                    label = labels[r]
+                    for p in range(group_starts[label], group_starts[label + 1]):
+                        g = groups[p]
+                        acc[g, k] += amounts[r]
+                        seen[g] += 1
+            for g in range(n_groups):
+                if seen[g]:
+                    counts[slot, g] += seen[g]
+                    for k in range(n_months):
+                        sums[slot, g, k] += acc[g, k]
+            acc[:] = 0
+            seen[:] = 0
 
 
 def monthly_by_group(offsets: np.ndarray, dates: np.ndarray, amounts: np.ndarray,
@@ -74,6 +87,9 @@ def monthly_by_group(offsets: np.ndarray, dates: np.ndarray, amounts: np.ndarray
     if n and int(slot_of.max()) >= sums.shape[0]:
         raise ValueError("a slot is outside the sums")
     runs, run_accounts = slot_runs(slot_of)
+    # Each label's groups as a list (CSR); a label in none of them gets the
+    # kernel's spare group n_groups, whose sums are dropped.
+    member = np.concatenate([member, ~member.any(axis=1, keepdims=True)], axis=1)
     labels_of, groups = np.nonzero(member)  # row-major: by label, then group
     group_starts = np.searchsorted(labels_of, np.arange(member.shape[0] + 1)).astype(np.int64)
     _monthly_by_group(offsets, dates, amounts, labels, runs, run_accounts, slot_of,
