@@ -23,6 +23,7 @@ from finseg.server.transport.convert import segment_request
 
 from .peers import Query
 
+
 def scan_seconds(store: Store, tenant: str, query: Query) -> float:
     kind, raw, account_types, as_of = segment_request(query.spec())
     module = TYPES[kind]
