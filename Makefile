@@ -10,7 +10,7 @@ DEMO   ?= ./demo-bank
 GEN_DIR := client/finseg/v1
 PROTOS := $(wildcard protos/finseg/v1/*.proto)
 
-.PHONY: venv proto proto-check proto-breaking test lint run bench bench-crash bench-load bench-cancel bench-auth clean
+.PHONY: venv proto proto-check proto-breaking test lint run bench bench-crash bench-load bench-cancel bench-auth bench-loops clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,10 @@ bench-load: venv
 # How fast CancelSegment stops a running job on the store `make bench` loaded.
 bench-cancel: venv
 	$(PY) -m bench.cancel
+
+# Per-account loops against one flat loop over the same bytes, on the 50M store.
+bench-loops: venv
+	$(PY) -m bench.account_loops
 
 # The added latency of token verification per call (HS256, RS256).
 bench-auth: venv

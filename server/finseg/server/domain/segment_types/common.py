@@ -170,14 +170,17 @@ def members_table(snapshot: Snapshot, accounts: np.ndarray, fields: dict[str, pa
                        **fields})
 
 
-def currency_array(codes: np.ndarray) -> pa.Array:
-    """Currency codes (numpy S3) as an Arrow string array: the few distinct
-    codes are found by hashing integer keys (np.unique's sort of millions of
-    byte strings took most of this) and decoded once, not once per row."""
+def currency_array(codes: np.ndarray, at: np.ndarray | None = None) -> pa.Array:
+    """Currency codes (numpy S3), or codes[at], as an Arrow string array:
+    the few distinct codes are found by hashing integer keys (np.unique's
+    sort of millions of byte strings took most of this) and decoded once,
+    not once per row. `at` picks rows after the hashing, so a result of
+    millions of rows over a few hundred thousand slots hashes the slots."""
     encoded = pa.array(currency_key(codes)).dictionary_encode()
     names = pa.array([bytes([k >> 16 & 0xFF, k >> 8 & 0xFF, k & 0xFF]).rstrip(b"\0").decode()
                       for k in encoded.dictionary.to_pylist()], pa.string())
-    return names.take(encoded.indices)
+    indices = encoded.indices if at is None else pa.array(encoded.indices.to_numpy()[at])
+    return names.take(indices)
 
 
 def currency_key(codes: np.ndarray) -> np.ndarray:

@@ -79,7 +79,7 @@ def run(snapshot: Snapshot, params: Params, common: Common, progress: Progress) 
     names = pa.array(list(params.label_groups), pa.string())
     return nest(snapshot, slots.users, out["user_rows"], "groups", {
         "label_group": names.take(pa.array(out["group"])),
-        "currency": currency_array(slots.currency[out["slot"]]),
+        "currency": currency_array(slots.currency, out["slot"]),
         "count": pa.array(out["count"]),
         "total": pa.array(out["total"]),
         "monthly_sums": pa.ListArray.from_arrays(

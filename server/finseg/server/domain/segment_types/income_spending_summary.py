@@ -60,7 +60,7 @@ def run(snapshot: Snapshot, params: Params, common: Common, progress: Progress) 
     per_user = np.bincount(slots.user_position[found], minlength=slots.users.shape[0])
     totals = totals[found]
     return nest(snapshot, slots.users, per_user, "currencies", {
-        "currency": currency_array(slots.currency[found]),
+        "currency": currency_array(slots.currency, found),
         "incoming_count": pa.array(totals[:, flows.IN_COUNT]),
         "incoming_sum": pa.array(totals[:, flows.IN_SUM]),
         "outgoing_count": pa.array(totals[:, flows.OUT_COUNT]),

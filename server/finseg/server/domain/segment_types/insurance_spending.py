@@ -152,7 +152,7 @@ def run(snapshot: Snapshot, params: Params, common: Common, progress: Progress) 
         "provider_key": pa.array(key_names, pa.string()).take(pa.array(c_key)),
         "provider_name": pa.array(names, pa.string()),
         "insurance_type": pa.array(types, pa.string()).take(pa.array(c_type)),
-        "currency": currency_array(slots.currency[c_slot]),
+        "currency": currency_array(slots.currency, c_slot),
         "payment_count": pa.array(out["count"]),
         "first_payment": pa.array(out["first"], pa.date32()).cast(pa.string()),
         "last_payment": pa.array(out["last"], pa.date32()).cast(pa.string()),
