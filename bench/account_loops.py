@@ -83,14 +83,17 @@ def main() -> None:
         rows = sum(b.rows for b in blocks)
         accounts = sum(b.count for b in blocks)
         print(f"{rows:,} rows of {accounts:,} accounts in {len(blocks)} blocks")
-        for loop in (flat, per_account_every_row, per_account_search, per_account_window):
+        loops = {"flat": flat, "per account, every row": per_account_every_row,
+                 "per account, binary search": per_account_search,
+                 "per account, the window": per_account_window}
+        for name, loop in loops.items():
             times = []
             for _ in range(6):  # the first compiles and brings the pages in
                 started = time.perf_counter()
                 for b in blocks:
                     loop(b.offsets, b.dates, b.amounts, SINCE)
                 times.append(time.perf_counter() - started)
-            print(f"{loop.__name__}: median {statistics.median(times[1:]):.4f} s "
+            print(f"{name}: median {statistics.median(times[1:]):.4f} s "
                   f"(runs {', '.join(f'{t:.4f}' for t in times[1:])})")
     store.close()
 

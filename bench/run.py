@@ -30,6 +30,7 @@ import argparse
 import atexit
 import datetime as dt
 import gc
+import hashlib
 import os
 import shutil
 import signal
@@ -46,7 +47,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from finseg.client import api
+from finseg.client import api, generate
 from finseg.client.cli import load_accounts, load_transactions
 from finseg.client.generate import BankParams, generate_bank
 from finseg.client.tokens import ensure_secret, mint
@@ -69,7 +70,10 @@ AS_OF = dt.date(2026, 11, 1)  # the generated history ends 2026-10-31
 
 
 def ensure_bank(accounts: int, transactions: int) -> Path:
-    folder = CACHE / f"bank-{accounts}-{transactions}"
+    # Named after the generator's source too: a bank cached by an older
+    # generator is other data, and a fresh clone must get what was measured.
+    version = hashlib.sha256(Path(generate.__file__).read_bytes()).hexdigest()[:12]
+    folder = CACHE / f"bank-{accounts}-{transactions}-{version}"
     if not (folder / "transactions.parquet").exists():
         print(f"generating {accounts} accounts / {transactions} transactions into {folder}")
         started = time.perf_counter()
