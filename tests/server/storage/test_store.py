@@ -228,6 +228,57 @@ def test_id_catalogs_follow_new_ids_and_erasures(tmp_path, monkeypatch):
     store.close()
 
 
+def cached_catalog_names(store: Store) -> list[list[str]]:
+    """What the user id map keeps in memory, for every tenant."""
+    ids = store.accounts.user_ids
+    return [catalog.names.to_pylist() for _, catalog in ids._catalogs.values()]
+
+
+def test_a_snapshot_from_before_an_erasure_does_not_keep_the_erased_id(store):
+    ingest = Ingestor(store)
+    ingest.upsert_accounts(TENANT, accounts_batch(4))  # users u00000, u00001
+    with store.snapshot(TENANT) as before:
+        ingest.delete_user(TENANT, "u00001")
+        # The old snapshot still names the user it saw...
+        assert before.user_ids(np.array([1])).to_pylist() == ["u00001"]
+        assert int(before.user_rank()[1]) == 1
+    # ...but nothing keeps the id once it is gone.
+    assert not any("u00001" in names for names in cached_catalog_names(store))
+    with store.snapshot(TENANT) as after:
+        assert after.user_ids(np.array([0, 1])).to_pylist() == ["u00000", ""]
+    assert cached_catalog_names(store) == [["u00000", ""]]
+
+
+def test_a_failed_erasure_leaves_catalogs_cacheable(store, monkeypatch):
+    ingest = Ingestor(store)
+    ingest.upsert_accounts(TENANT, accounts_batch(4))
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("disk gone")
+
+    monkeypatch.setattr(store.jobs, "rewrite_results", fail)
+    with pytest.raises(RuntimeError):
+        ingest.delete_user(TENANT, "u00001")
+    with store.snapshot(TENANT) as snap:
+        assert snap.user_ids(np.array([0, 1])).to_pylist() == ["u00000", "u00001"]
+    assert cached_catalog_names(store) == [["u00000", "u00001"]]
+
+
+def test_ids_beyond_32_bit_offsets_are_held_as_large_strings(store, monkeypatch):
+    from finseg.server.storage import accounts as accounts_module
+
+    # 8 ids of 6 bytes take more than 40 bytes with their offsets; one does not.
+    monkeypatch.setattr(accounts_module, "STRING_BYTES", 40)
+    Ingestor(store).upsert_accounts(TENANT, accounts_batch(8))
+    with store.snapshot(TENANT) as snap:
+        assert snap.account_ids(np.array([7, 0, 3])).to_pylist() == ["a00007", "a00000", "a00003"]
+        one = snap.account_ids(np.array([5]))
+        assert one.type == pa.string() and one.to_pylist() == ["a00005"]
+        assert snap.account_rank().tolist() == list(range(8))
+    (_, catalog), = store.accounts.account_ids._catalogs.values()
+    assert catalog.names.type == pa.large_string()
+
+
 def test_an_erased_users_ids_are_gone_from_the_store(tmp_path):
     store = Store(tmp_path / "db", 1 << 28)
     ingest = Ingestor(store)

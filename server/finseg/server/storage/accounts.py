@@ -68,6 +68,8 @@ def _names_key(tenant_no: int, chunk: int) -> bytes:
 
 #: Catalogs kept per id map: one per tenant, for this many tenants.
 CATALOG_TENANTS = 8
+#: Bytes of ids beyond which a catalog holds them with 64-bit offsets.
+STRING_BYTES = 2**31 - 1
 
 
 class Catalog:
@@ -80,9 +82,19 @@ class Catalog:
     can be shared by every snapshot that sees that version.
     """
 
-    def __init__(self, names: pa.StringArray) -> None:
+    def __init__(self, names: pa.Array) -> None:
         self.names = names
         self._rank: np.ndarray | None = None
+
+    @classmethod
+    def of_chunks(cls, chunks: list[pa.Array]) -> Catalog:
+        # pa.string() offsets are 32-bit: a tenant with more than 2 GiB of
+        # ids (tens of millions of long ones) is held as large_string.
+        if sum(chunk.nbytes for chunk in chunks) > STRING_BYTES:
+            chunks = [chunk.cast(pa.large_string()) for chunk in chunks]
+        if not chunks:
+            return cls(pa.array([], pa.string()))
+        return cls(pa.concat_arrays(chunks))
 
     def rank(self) -> np.ndarray:
         """int64[count]: each index's position among all ids in UTF-8 byte
@@ -91,6 +103,7 @@ class Catalog:
             order = pc.sort_indices(self.names).to_numpy()
             rank = np.empty(order.shape[0], np.int64)
             rank[order] = np.arange(order.shape[0])
+            rank.flags.writeable = False  # shared by every job of the version
             self._rank = rank
         return self._rank
 
@@ -98,7 +111,10 @@ class Catalog:
         indexes = np.asarray(indexes, dtype=np.int64)
         if indexes.size and (int(indexes.min()) < 0 or int(indexes.max()) >= len(self.names)):
             raise FailedPrecondition("the store is inconsistent: an index has no id")
-        return self.names.take(pa.array(indexes))
+        names = self.names.take(pa.array(indexes))
+        if names.type == pa.large_string() and names.nbytes <= STRING_BYTES:
+            names = names.cast(pa.string())
+        return names
 
 
 class IdMap:
@@ -118,6 +134,12 @@ class IdMap:
         self._changed: set[int] = set()
         self._catalogs: OrderedDict[int, tuple[tuple[int, int], Catalog]] = OrderedDict()
         self._catalog_lock = threading.Lock()
+        # Per tenant, the erasure count after its last committed erasure and
+        # after one being written: a catalog of an older version holds an
+        # erased id, so a snapshot opened before the erasure may still build
+        # one, but it is not kept once that snapshot is gone.
+        self._erased_to: dict[int, int] = {}
+        self._erasing: dict[int, int] = {}
 
     def _ids(self, txn: lmdb.Transaction, tenant_no: int) -> dict[str, int]:
         cached = self._cache.get(tenant_no)
@@ -141,9 +163,15 @@ class IdMap:
         if tenant_no in self._changed:
             self._cache.pop(tenant_no, None)
         self._changed.discard(tenant_no)
+        with self._catalog_lock:
+            self._erasing.pop(tenant_no, None)
 
     def committed(self, tenant_no: int) -> None:
         self._changed.discard(tenant_no)
+        with self._catalog_lock:
+            if tenant_no in self._erasing:
+                self._erased_to[tenant_no] = max(self._erased_to.get(tenant_no, 0),
+                                                 self._erasing.pop(tenant_no))
 
     def lookup(self, txn: lmdb.Transaction, tenant_no: int, ids: Iterable[str]) -> list[int]:
         get = self._ids(txn, tenant_no).get
@@ -229,25 +257,33 @@ class IdMap:
                 self._catalogs.move_to_end(tenant_no)
                 return cached[1]
         chunks = [self._chunk(txn, tenant_no, c) for c in range((count + CHUNK - 1) // CHUNK)]
-        names = pa.concat_arrays(chunks) if chunks else pa.array([], pa.string())
-        if len(names) < count:
-            raise FailedPrecondition(f"the store is inconsistent: {len(names)} ids stored, "
+        stored = sum(len(chunk) for chunk in chunks)
+        if stored < count:
+            raise FailedPrecondition(f"the store is inconsistent: {stored} ids stored, "
                                      f"expected {count}")
-        catalog = Catalog(names.slice(0, count))
+        if chunks:
+            chunks[-1] = chunks[-1].slice(0, count - (len(chunks) - 1) * CHUNK)
+        catalog = Catalog.of_chunks(chunks)
         with self._catalog_lock:
+            if erasures < max(self._erased_to.get(tenant_no, 0),
+                              self._erasing.get(tenant_no, 0)):
+                return catalog  # from before an erasure: used, not kept
             self._catalogs[tenant_no] = (version, catalog)
             self._catalogs.move_to_end(tenant_no)
             while len(self._catalogs) > CATALOG_TENANTS:
                 self._catalogs.popitem(last=False)
         return catalog
 
-    def forget(self, txn: lmdb.Transaction, tenant_no: int, ids: Iterable[tuple[str, int]]) -> None:
+    def forget(self, txn: lmdb.Transaction, tenant_no: int, ids: Iterable[tuple[str, int]],
+               erasures: int) -> None:
         """Erases ids: the forward key goes, and the id's text in its chunk
-        becomes empty, so no later read returns it."""
+        becomes empty, so no later read returns it. `erasures` is the
+        tenant's erasure count once this write commits."""
         cache = self._ids(txn, tenant_no)
         self._changed.add(tenant_no)
         with self._catalog_lock:  # an erased id is not kept in memory either
             self._catalogs.pop(tenant_no, None)
+            self._erasing[tenant_no] = erasures
         blank: dict[int, list[int]] = {}
         for text, index in ids:
             txn.delete(_id_key(tenant_no, text), db=self.env.db(self.forward))

@@ -81,13 +81,14 @@ class TenantWriter:
         owned = np.nonzero((columns["user"] == user) & ~columns["deleted"])[0]
         removed, orphans = self.store.transactions.delete_accounts(
             self.txn, self.tenant_no, self.state, owned)
+        erasures = len(self.state.get("erasures", [])) + 1  # with this one
         names = accounts.counterparty_ids.names(self.txn, self.tenant_no, orphans).to_pylist()
         accounts.counterparty_ids.forget(self.txn, self.tenant_no,
-                                         zip(names, orphans.tolist(), strict=True))
+                                         zip(names, orphans.tolist(), strict=True), erasures)
         names = accounts.account_ids.names(self.txn, self.tenant_no, owned).to_pylist()
         accounts.account_ids.forget(self.txn, self.tenant_no, zip(names, owned.tolist(),
-                                                                  strict=True))
-        accounts.user_ids.forget(self.txn, self.tenant_no, [(user_id, user)])
+                                                                  strict=True), erasures)
+        accounts.user_ids.forget(self.txn, self.tenant_no, [(user_id, user)], erasures)
         accounts.write(self.txn, self.tenant_no, owned,
                        {"deleted": np.ones(owned.shape[0], np.bool_)})
         self.store.jobs.rewrite_results(self.txn, self.tenant_no,
