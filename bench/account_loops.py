@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime as dt
 import statistics
 import time
-from pathlib import Path
 
 import numba
 import numpy as np
@@ -27,9 +26,9 @@ from finseg.server.kernels.blocks import first_row_from
 from finseg.server.kernels.calendar import day_number
 from finseg.server.storage.store import Store
 
-STORE = Path(__file__).resolve().parent / ".cache" / "data-50000000"
-TENANT = "bench"
-MAP_SIZE = 256 << 30
+from .run import CACHE, MAP_SIZE, TENANT
+
+STORE = CACHE / "data-50000000"
 SINCE = day_number(dt.date(2025, 11, 1))
 
 

@@ -88,12 +88,12 @@ class Catalog:
 
     @classmethod
     def of_chunks(cls, chunks: list[pa.Array]) -> Catalog:
+        if not chunks:
+            return cls(pa.array([], pa.string()))
         # pa.string() offsets are 32-bit: a tenant with more than 2 GiB of
         # ids (tens of millions of long ones) is held as large_string.
         if sum(chunk.nbytes for chunk in chunks) > STRING_BYTES:
             chunks = [chunk.cast(pa.large_string()) for chunk in chunks]
-        if not chunks:
-            return cls(pa.array([], pa.string()))
         return cls(pa.concat_arrays(chunks))
 
     def rank(self) -> np.ndarray:

@@ -149,7 +149,7 @@ class Snapshot:
 
     def _catalog(self, id_map: IdMap) -> Catalog:
         if self.tenant_no is None or self.state is None:  # a tenant that never stored anything
-            return Catalog(pa.array([], pa.string()))
+            return Catalog.of_chunks([])
         return id_map.catalog(self.txn, self.tenant_no, self.state[id_map.counter],
                               self.erasures)
 

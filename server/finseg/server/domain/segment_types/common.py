@@ -198,8 +198,8 @@ def by_user(snapshot: Snapshot, users: np.ndarray, row_rank: np.ndarray, list_na
     # Integer ranks cached per snapshot version (Catalog), not strings
     # sorted for every job: the sort is of one int64 key per row.
     user_rank = snapshot.user_rank()[users]
-    key = user_rank * max(int(row_rank.max()) + 1 if n else 1, 1) + row_rank
-    order = np.argsort(key)
+    span = int(row_rank.max()) + 1 if n else 1
+    order = np.argsort(user_rank * span + row_rank)
     sorted_user = user_rank[order]
     starts = np.concatenate([[0], np.flatnonzero(np.diff(sorted_user)) + 1]) if n \
         else np.zeros(0, np.int64)
