@@ -15,6 +15,7 @@ from conftest import connect, start_server, token_for
 from prometheus_client.parser import text_string_to_metric_families
 
 from finseg.client.api import FinsegClient, high_balance, low_balance
+from finseg.server.app import Service
 from finseg.v1 import audit_pb2, taxonomy_pb2
 
 AS_OF = dt.date(2026, 3, 1)
@@ -136,15 +137,13 @@ def test_usage_counts_jobs_rows_and_results_and_metrics_agree(tmp_path: Path) ->
             reader.usage_by_type()
         assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
-        port = service.metrics.server_port
-        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read()
-        samples = {(s.name, s.labels["tenant"], s.labels["type"]): s.value
-                   for family in text_string_to_metric_families(text.decode())
-                   for s in family.samples if s.name.endswith("_total")}
-        assert samples[("finseg_jobs_created_total", "acme", "HIGH_BALANCE")] == 3
-        assert samples[("finseg_rows_scanned_total", "acme", "HIGH_BALANCE")] == 60
-        assert samples[("finseg_result_rows_returned_total", "acme", "HIGH_BALANCE")] == 10
-        assert samples[("finseg_jobs_created_total", "beta", "HIGH_BALANCE")] == 1
+        text = scrape(service)
+        # No tenant's name is shown unless asked for: counters are summed.
+        assert "acme" not in text and "beta" not in text
+        samples = counters(text, "type")
+        assert samples[("finseg_jobs_created_total", "HIGH_BALANCE")] == 3 + 1
+        assert samples[("finseg_rows_scanned_total", "HIGH_BALANCE")] == 60 + 20
+        assert samples[("finseg_result_rows_returned_total", "HIGH_BALANCE")] == 10 + 3
     finally:
         service.stop(0)
     # Counted rows are written at stop: the totals survive a restart.
@@ -153,6 +152,30 @@ def test_usage_counts_jobs_rows_and_results_and_metrics_agree(tmp_path: Path) ->
         with connect(f"127.0.0.1:{service.port}", "acme") as acme:
             after = acme.usage_by_type()["HIGH_BALANCE"]
         assert (after.jobs_created, after.result_rows_returned) == (3, 10)
+    finally:
+        service.stop(0)
+
+
+def scrape(service: Service) -> str:
+    port = service.metrics.server_port
+    return urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+
+
+def counters(text: str, *labels: str) -> dict[tuple[str, ...], float]:
+    return {(s.name, *(s.labels[label] for label in labels)): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples if s.name.endswith("_total")}
+
+
+def test_metrics_name_tenants_only_when_configured(tmp_path: Path) -> None:
+    service = start_server(tmp_path / "data", metrics_port=0, metrics_tenant_labels=True)
+    try:
+        with connect(f"127.0.0.1:{service.port}", "acme") as acme:
+            bank(acme)
+            acme.members(acme.create_segment(high_balance("EUR", 0, as_of=AS_OF)).segment_id)
+        samples = counters(scrape(service), "tenant", "type")
+        assert samples[("finseg_jobs_created_total", "acme", "HIGH_BALANCE")] == 1
+        assert samples[("finseg_rows_scanned_total", "acme", "HIGH_BALANCE")] == 20
     finally:
         service.stop(0)
 

@@ -61,12 +61,21 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
 
-def hand_signed(header: dict[str, Any], body: dict[str, Any], key: bytes) -> str:
+def hand_signed(header: dict[str, Any], body: dict[str, Any] | str, key: bytes) -> str:
     """A JWT signed with HMAC-SHA256 by hand: PyJWT refuses to make the
-    forgeries an attacker would (a PEM public key as HMAC secret)."""
-    signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(body).encode())}"
+    forgeries an attacker would (a PEM public key as HMAC secret), and
+    json.dumps cannot write a claim such as 1e400 (`body` as text can)."""
+    text = body if isinstance(body, str) else json.dumps(body)
+    signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(text.encode())}"
     mac = hmac.new(key, signing_input.encode(), hashlib.sha256).digest()
     return f"{signing_input}.{_b64(mac)}"
+
+
+def raw_claims(**raw: str) -> str:
+    """A correctly signed token whose named claims are the given JSON text."""
+    body = json.dumps(claims(**dict.fromkeys(raw)))[:-1]
+    body += "".join(f', "{name}": {text}' for name, text in raw.items()) + "}"
+    return hand_signed({"alg": "HS256", "typ": "JWT"}, body, SECRET)
 
 
 def tampered() -> str:
@@ -95,6 +104,16 @@ BAD_TOKENS: dict[str, Callable[[], str | None]] = {
     "empty tenant": lambda: jwt.encode(claims(tenant=""), SECRET, "HS256"),
     "tenant not a string": lambda: jwt.encode(claims(tenant=["acme"]), SECRET, "HS256"),
     "payload edited": tampered,
+    # RFC 7519 NumericDate: a JSON number, here bounded to years 1..9999.
+    "exp 1e400": lambda: raw_claims(exp="1e400"),
+    "nbf -1e400": lambda: raw_claims(nbf="-1e400"),
+    "exp past year 9999": lambda: raw_claims(exp=str(10**12)),
+    "exp a numeric string": lambda: raw_claims(exp=f'"{int(time.time()) + 600}"'),
+    "nbf a numeric string": lambda: raw_claims(nbf='"0"'),
+    "iat a numeric string": lambda: raw_claims(iat='"0"'),
+    "exp true": lambda: raw_claims(exp="true"),
+    "iat in the future": lambda: raw_claims(iat=str(int(time.time()) + 600)),
+    "aud a list without finseg": lambda: jwt.encode(claims(aud=["other"]), SECRET, "HS256"),
 }
 
 
@@ -149,6 +168,30 @@ def counts(service: Any, tenant: str) -> tuple[int, int, int]:
             return (0, 0, 0)
         state = env.load_state(txn, number)
     return state["accounts"], state["log_rows"], len(service.store.jobs.records(tenant))
+
+
+def test_a_well_formed_control_token_is_accepted(service: Any) -> None:
+    """The bad-token cases differ from this one in one claim each."""
+    for token in (raw_claims(exp=str(int(time.time()) + 600)),
+                  jwt.encode(claims(aud=["other", "finseg"]), SECRET, "HS256")):
+        assert call_with(f"127.0.0.1:{service.port}", f"Bearer {token}", "unary") == \
+            grpc.StatusCode.OK
+
+
+@pytest.mark.parametrize("separator", ["\t", "\n", "\u00a0", "\u3000", "\x1f"])
+def test_scopes_are_split_on_the_ascii_space_only(service: Any, separator: str) -> None:
+    """RFC 6749 §3.3: other white space is part of a scope, granting nothing."""
+    token = jwt.encode(claims(scope=f"segments:read{separator}segments:create:high_balance"),
+                       SECRET, "HS256")
+    with FinsegClient(f"127.0.0.1:{service.port}", token) as client:
+        for call in (lambda: list(client.list_segments()),
+                     lambda: client.create_segment(SPECS["HIGH_BALANCE"])):
+            with pytest.raises(grpc.RpcError) as refused:
+                call()
+            assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    spaced = jwt.encode(claims(scope="  segments:read   usage:read "), SECRET, "HS256")
+    with FinsegClient(f"127.0.0.1:{service.port}", spaced) as client:
+        assert list(client.list_segments()) is not None
 
 
 def test_client_and_server_know_the_same_scopes() -> None:

@@ -66,7 +66,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         tenant_claim=args.tenant_claim, dev_tenant=args.dev_tenant, open_services=open_services,
         tls_cert_file=args.tls_cert, tls_key_file=args.tls_key,
         tls_client_ca_file=args.tls_client_ca, plaintext=args.plaintext,
-        metrics_port=args.metrics_port)
+        metrics_port=args.metrics_port, metrics_host=args.metrics_host,
+        metrics_tenant_labels=args.metrics_tenant_labels,
+        audit_retention_days=args.audit_retention_days,
+        refusal_window_seconds=args.refusal_window_seconds)
     try:
         serve(settings)
     except ValueError as exc:  # a configuration the service refuses to start with
@@ -422,8 +425,18 @@ def parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     serve.add_argument("--metrics-port", type=int,
-                       help="serve Prometheus usage counters on this port (HTTPS with the TLS "
-                            "files); default: none")
+                       help="serve Prometheus metrics on this port (HTTPS with the TLS files); "
+                            "default: none")
+    serve.add_argument("--metrics-host", default="127.0.0.1",
+                       help="address of /metrics (default loopback; any other needs the TLS "
+                            "files and a token with metrics:read on each scrape)")
+    serve.add_argument("--metrics-tenant-labels", action="store_true",
+                       help="label usage counters by tenant name (default: summed over tenants)")
+    serve.add_argument("--audit-retention-days", type=float, default=90.0,
+                       help="days the audit log keeps an event (default 90)")
+    serve.add_argument("--refusal-window-seconds", type=float, default=60.0,
+                       help="refused calls alike are counted this long, then recorded as one "
+                            "audit event (default 60)")
     security = serve.add_argument_group("security (SPEC §7; README 'Security')")
     security.add_argument("--jwt-algorithm", default="HS256",
                           help="the one JWT algorithm accepted (HS256, RS256, ES256, ...)")

@@ -23,7 +23,7 @@ AUDIENCE = ISSUER = "finseg"
 #: Every scope the service knows (SPEC §7, and docs/decisions.md for the
 #: taxonomy, audit and usage ones).
 ALL_SCOPES = ("ingest:write", "data:delete", "segments:read", "taxonomy:write", "audit:read",
-              "usage:read",
+              "usage:read", "metrics:read",
               *(f"segments:create:{name.removeprefix('SEGMENT_TYPE_').lower()}"
                 for name in segments_pb2.SegmentType.keys()[1:]))
 

@@ -28,8 +28,9 @@ if _version_not_supported:
 class AuditServiceStub:
     """AuditService reads the append-only audit log of the calling tenant: every
     data change (accounts, transaction batches, user deletions, taxonomy
-    replacements), every segment created, cancelled or deleted, and every
-    call refused for its token or scopes. Needs the scope audit:read.
+    replacements), every segment created, cancelled or deleted, and the calls
+    refused for their token or scopes, counted. Events older than the
+    service's audit retention are deleted. Needs the scope audit:read.
     """
 
     def __init__(self, channel):
@@ -48,13 +49,15 @@ class AuditServiceStub:
 class AuditServiceServicer:
     """AuditService reads the append-only audit log of the calling tenant: every
     data change (accounts, transaction batches, user deletions, taxonomy
-    replacements), every segment created, cancelled or deleted, and every
-    call refused for its token or scopes. Needs the scope audit:read.
+    replacements), every segment created, cancelled or deleted, and the calls
+    refused for their token or scopes, counted. Events older than the
+    service's audit retention are deleted. Needs the scope audit:read.
     """
 
     def ListAuditEvents(self, request, context):
         """ListAuditEvents returns the tenant's events with from_time <= time <
-        to_time, oldest first, a page at a time.
+        to_time, oldest first, a page at a time. Returns INVALID_ARGUMENT for a
+        timestamp outside 0001-01-01..9999-12-31 or a bad page token.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -79,8 +82,9 @@ def add_AuditServiceServicer_to_server(servicer, server):
 class AuditService:
     """AuditService reads the append-only audit log of the calling tenant: every
     data change (accounts, transaction batches, user deletions, taxonomy
-    replacements), every segment created, cancelled or deleted, and every
-    call refused for its token or scopes. Needs the scope audit:read.
+    replacements), every segment created, cancelled or deleted, and the calls
+    refused for their token or scopes, counted. Events older than the
+    service's audit retention are deleted. Needs the scope audit:read.
     """
 
     @staticmethod

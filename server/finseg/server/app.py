@@ -28,11 +28,10 @@ from .domain.usage import Meter
 from .kernels import warmup
 from .settings import Settings
 from .storage.store import Store
-from .transport import wire
+from .transport import metrics, wire
 from .transport.audit import AuditInterceptor, Auditor, AuditServicer
 from .transport.auth import AuthInterceptor, TokenConfig, Verifier
 from .transport.convert import PageTokens
-from .transport.metrics import serve_metrics
 from .transport.registry import add_service
 from .transport.servicers import (
     IngestionServicer,
@@ -63,6 +62,7 @@ class Service:
     compactor: Compactor
     health: health.HealthServicer
     meter: Meter
+    auditor: Auditor
     #: The /metrics HTTP server, when settings.metrics_port is set.
     metrics: Any = None
 
@@ -76,6 +76,7 @@ class Service:
         self.jobs.stop()
         self.compactor.stop()
         self.meter.stop()
+        self.auditor.stop()
         self.store.close()
 
 
@@ -85,12 +86,16 @@ def create_server(settings: Settings) -> Service:
     # Configuration is checked before anything is opened or written.
     verifier = _verifier(settings)
     credentials = _credentials(settings)
+    metrics.check_settings(settings, verifier)
     if settings.dev_tenant is not None:
         log.warning("DEVELOPMENT MODE: calls without a token act as tenant %r with every "
                     "scope. Never run this where anyone else can reach the port.",
                     settings.dev_tenant)
     store = Store(settings.data_dir, settings.map_size)
-    auditor = Auditor(store.audit)
+    store.audit.max_refusal_events = settings.max_refusal_events
+    auditor = Auditor(store.audit, settings.refusal_window_seconds,
+                      retention_days=settings.audit_retention_days,
+                      sweep_seconds=settings.sweep_seconds)
     interceptors = [AuthInterceptor(verifier, settings.dev_tenant, settings.open_services,
                                     on_denied=auditor.denied),
                     AuditInterceptor(auditor)]  # after auth: it sees the caller
@@ -116,7 +121,7 @@ def create_server(settings: Settings) -> Service:
                 segments_pb2.DESCRIPTOR.services_by_name["SegmentService"])
     add_service(server, TaxonomyServicer(taxonomies),
                 taxonomy_pb2.DESCRIPTOR.services_by_name["TaxonomyService"])
-    add_service(server, AuditServicer(store.audit, tokens),
+    add_service(server, AuditServicer(auditor, tokens),
                 audit_pb2.DESCRIPTOR.services_by_name["AuditService"])
     add_service(server, UsageServicer(meter),
                 usage_pb2.DESCRIPTOR.services_by_name["UsageService"])
@@ -139,14 +144,14 @@ def create_server(settings: Settings) -> Service:
     compactor.start()
     jobs.start_sweeper(settings.sweep_seconds)
     meter.start()
-    metrics = None
+    auditor.start()
+    endpoint = None
     if settings.metrics_port is not None:
-        metrics = serve_metrics(meter, settings.host, settings.metrics_port,
-                                str(settings.tls_cert_file) if credentials else None,
-                                str(settings.tls_key_file) if credentials else None)
+        endpoint = metrics.serve_metrics(meter, settings, verifier)
     for name in ("", *SERVICE_NAMES):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return Service(server, port, store, jobs, compactor, health_servicer, meter, metrics)
+    return Service(server, port, store, jobs, compactor, health_servicer, meter, auditor,
+                   endpoint)
 
 
 def _verifier(settings: Settings) -> Verifier | None:

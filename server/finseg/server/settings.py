@@ -64,8 +64,22 @@ class Settings:
     tls_client_ca_file: Path | None = None
     #: Listen without TLS; only when asked for (local use).
     plaintext: bool = False
-    #: Port of the Prometheus /metrics endpoint (usage per tenant and segment
-    #: type; HTTPS with the TLS files when set); None: no endpoint.
+    #: Port of the Prometheus /metrics endpoint; None: no endpoint.
     metrics_port: int | None = None
+    #: Address /metrics listens on. Loopback by default: the usage counters
+    #: are the service's business. Any other address needs the TLS files and
+    #: a token with the scope metrics:read on every scrape.
+    metrics_host: str = "127.0.0.1"
+    #: Label usage counters with tenant names; off by default, since anyone
+    #: who may scrape would learn which institutions the service has.
+    metrics_tenant_labels: bool = False
+    #: Days the audit log keeps an event.
+    audit_retention_days: float = 90.0
+    #: Refused calls alike are counted for this long and recorded as one
+    #: event (a refusal costs its caller nothing; an event per refusal would
+    #: let anyone fill the store).
+    refusal_window_seconds: float = 60.0
+    #: Refusal events kept at most (about 400 bytes each); the oldest go first.
+    max_refusal_events: int = 10_000
     #: Seconds in-flight calls get to finish after SIGTERM.
     grace_seconds: float = 10.0

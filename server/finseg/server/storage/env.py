@@ -46,6 +46,7 @@ class DB(enum.Enum):
     JOBS = b"jobs"                  # tenant + job id -> job record JSON
     RESULTS = b"results"            # tenant + job id + u32 page -> Arrow IPC page
     AUDIT = b"audit"                # tenant + u64 time ns + u32 seq -> event JSON
+    REFUSALS = b"refusals"          # u64 time ns + u32 seq -> tenant, "\n", event JSON
     USAGE = b"usage"                # tenant + segment type -> u64 jobs, rows, results
 
 

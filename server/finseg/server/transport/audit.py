@@ -10,15 +10,18 @@ have to rewrite it): a user is named by the SHA-256 of the id.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
 
 from finseg.v1 import audit_pb2, audit_pb2_grpc
 
-from ..errors import FinsegError
-from ..storage.audit import AuditLog
+from ..errors import FinsegError, ResourceExhausted
+from ..storage.audit import NO_TENANT, AuditLog
 from ..storage.jobs import user_digest
 from . import convert
 from .auth import Identity, identity_of
@@ -37,24 +40,135 @@ AUDITED = frozenset({
 })
 
 
-class Auditor:
-    def __init__(self, audit_log: AuditLog) -> None:
-        self.log = audit_log
+@dataclass
+class _Refused:
+    """Calls refused alike in a window."""
 
-    def record(self, identity: Identity | None, method: str, target: str, outcome: str,
-               detail: str = "") -> None:
-        event = {"subject": identity.subject if identity else "",
-                 "tenant": identity.tenant if identity else "", "action": method.lstrip("/"),
-                 "target": target, "outcome": outcome, "detail": detail[:1000]}
+    first_ns: int
+    count: int
+
+
+#: (tenant or NO_TENANT, subject, method, code, reason, peer host)
+_RefusalKey = tuple[str, str, str, str, str, str]
+
+
+class Auditor:
+    """Writes the audit log: one event per audited call, and refused calls
+    counted per window rather than one event each.
+
+    A refused call costs its caller nothing, so an event per refusal would
+    let anyone who reaches the port fill the store. Refusals alike (tenant,
+    subject, method, code, reason and peer address) are counted in memory
+    and written as one event per window; at most `max_keys` kinds are told
+    apart per window (the rest are counted under their method and code,
+    from "other peers"), the stored ones are kept to
+    a fixed number (storage/audit.py), and none is written into the last
+    tenth of the map, which is kept for the tenants' own work.
+    """
+
+    def __init__(self, audit_log: AuditLog, window_seconds: float = 60.0,
+                 max_keys: int = 256, retention_days: float = 90.0,
+                 sweep_seconds: float = 600.0) -> None:
+        self.log = audit_log
+        self.window_seconds = window_seconds
+        self.max_keys = max_keys
+        self.retention_days = retention_days
+        self.sweep_seconds = sweep_seconds
+        self._pending: dict[_RefusalKey, _Refused] = {}
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="finseg-audit", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+        self.flush()
+
+    def _run(self) -> None:
+        now = time.monotonic()
+        next_flush, next_sweep = now + self.window_seconds, now
+        while True:
+            now = time.monotonic()
+            if now >= next_sweep:
+                self._sweep()
+                next_sweep = now + self.sweep_seconds
+            if now >= next_flush:
+                self.flush()
+                next_flush = now + self.window_seconds
+            if self._stopped.wait(max(min(next_flush, next_sweep) - time.monotonic(), 0.01)):
+                return
+
+    def _sweep(self) -> None:
         try:
-            self.log.append(identity.tenant if identity else None, event)
+            gone = self.log.sweep(self.retention_days)
+            if gone:
+                log.info("audit retention: deleted %d events older than %g days", gone,
+                         self.retention_days)
+        except Exception:  # the next round retries
+            log.exception("audit retention sweep failed")
+
+    def record(self, identity: Identity, method: str, target: str, outcome: str,
+               detail: str = "") -> None:
+        event = {"subject": identity.subject, "tenant": identity.tenant,
+                 "action": method.lstrip("/"), "target": target, "outcome": outcome,
+                 "detail": detail[:1000]}
+        try:
+            # A change that happened is recorded even in the reserve; a
+            # failed call is not worth the tenants' last tenth.
+            self.log.append(identity.tenant, event, within_headroom=outcome != "OK")
+        except ResourceExhausted:
+            log.warning("audit event of a failed call not recorded: the database is nearly "
+                        "full (%s %s)", method, outcome)
         except Exception:
             # The call's own work is done (or refused); losing its record is
             # logged loudly rather than turned into the call's failure.
             log.exception("could not write the audit event %s", event)
 
-    def denied(self, method: str, identity: Identity | None, error: FinsegError) -> None:
-        self.record(identity, method, "", error.code, error.message)
+    def denied(self, method: str, identity: Identity | None, error: FinsegError,
+               peer: str) -> None:
+        key = (identity.tenant if identity else NO_TENANT,
+               identity.subject if identity else "", method.lstrip("/"), error.code,
+               error.message[:300], _host(peer))
+        with self._lock:
+            if key not in self._pending and len(self._pending) >= self.max_keys:
+                key = (key[0], "", key[2], key[3], "(reasons not told apart)", "other peers")
+            counted = self._pending.get(key)
+            if counted is None:
+                self._pending[key] = _Refused(time.time_ns(), 1)
+            else:
+                counted.count += 1
+
+    def flush(self) -> None:
+        """Writes the refusals counted so far."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        if not pending:
+            return
+        events = [(tenant, {
+            "time_ns": counted.first_ns, "subject": subject,
+            "tenant": "" if tenant == NO_TENANT else tenant, "action": action,
+            "target": f"peer {peer}", "outcome": code, "count": counted.count,
+            "detail": f"{counted.count} call(s) refused: {reason}"})
+            for (tenant, subject, action, code, reason, peer), counted in pending.items()]
+        try:
+            self.log.append_refusals(events)
+        except ResourceExhausted:
+            log.warning("%d refused calls not recorded: the database is nearly full",
+                        sum(c.count for c in pending.values()))
+        except Exception:
+            log.exception("could not write %d refusal events", len(events))
+
+
+def _host(peer: str) -> str:
+    """The caller's address without its port, which differs per connection."""
+    kind, _, address = peer.partition(":")
+    if kind in ("ipv4", "ipv6"):
+        return address.rsplit(":", 1)[0]
+    return peer
 
 
 def _target(method: str, request: Any, response: Any) -> str:
@@ -134,23 +248,28 @@ class AuditInterceptor(grpc.ServerInterceptor):
 
 
 class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
-    def __init__(self, audit_log: AuditLog, tokens: convert.PageTokens) -> None:
-        self.log = audit_log
+    def __init__(self, auditor: Auditor, tokens: convert.PageTokens) -> None:
+        self.auditor = auditor
         self.tokens = tokens
 
     @unary
     def ListAuditEvents(self, request, context):  # noqa: N802 - gRPC's method name
         tenant = identity_of(context).tenant
         size = convert.page_size(request.page_size, default=100, upper=1000)
-        start = request.from_time.ToNanoseconds() if request.HasField("from_time") else 0
-        end = request.to_time.ToNanoseconds() if request.HasField("to_time") else 2**64 - 1
+        start = convert.nanoseconds(request.from_time, "from_time") \
+            if request.HasField("from_time") else 0
+        end = convert.nanoseconds(request.to_time, "to_time") \
+            if request.HasField("to_time") else 2**64 - 1
         scope = f"audit:{start}:{end}"
         skip = self.tokens.offset(request.page_token, tenant, scope, 2**62)
-        events, more = self.log.events(tenant, start, end, skip, size)
+        # Refusals counted so far are part of what the reader asks for.
+        self.auditor.flush()
+        events, more = self.auditor.log.events(tenant, start, end, skip, size)
         response = audit_pb2.ListAuditEventsResponse(events=[
             audit_pb2.AuditEvent(time=convert.timestamp(e["time_ns"]), subject=e["subject"],
                                  tenant=e["tenant"], action=e["action"], target=e["target"],
-                                 outcome=e["outcome"], detail=e["detail"]) for e in events])
+                                 outcome=e["outcome"], detail=e["detail"],
+                                 count=e.get("count", 1)) for e in events])
         if more:
             response.next_page_token = self.tokens.make(tenant, scope, skip + size)
         return response

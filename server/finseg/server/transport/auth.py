@@ -17,6 +17,7 @@ closed until someone decides its scope.
 from __future__ import annotations
 
 import collections
+import functools
 import logging
 import threading
 import time
@@ -42,6 +43,8 @@ READ = "segments:read"
 TAXONOMY_WRITE = "taxonomy:write"
 AUDIT_READ = "audit:read"
 USAGE_READ = "usage:read"
+#: Scraping /metrics when it listens beyond loopback (transport/metrics.py).
+METRICS_READ = "metrics:read"
 #: Stands for "segments:create:<type>", checked by the servicer.
 BY_TYPE = "segments:create:<type>"
 SEGMENT_TYPES = tuple(name.removeprefix("SEGMENT_TYPE_")
@@ -52,7 +55,7 @@ def create_scope(type_name: str) -> str:
     return f"segments:create:{type_name.lower()}"
 
 
-ALL_SCOPES = (INGEST, DELETE, READ, TAXONOMY_WRITE, AUDIT_READ, USAGE_READ,
+ALL_SCOPES = (INGEST, DELETE, READ, TAXONOMY_WRITE, AUDIT_READ, USAGE_READ, METRICS_READ,
               *(create_scope(t) for t in SEGMENT_TYPES))
 
 METHOD_SCOPES = {
@@ -158,9 +161,12 @@ class Verifier:
                 if not isinstance(kid, str):
                     raise Unauthenticated("the bearer token names no key (kid) of the key set")
                 key = self._jwks[kid].key
+            # The time claims are checked below, by RFC 7519's rules: PyJWT
+            # takes numeric strings and, before 2.10, crashed on 1e400.
             claims = jwt.decode(token.strip(), key, algorithms=[config.algorithm],
                                 audience=config.audience, issuer=config.issuer,
-                                options={"require": ["exp", "aud", "iss"]})
+                                options={"require": ["exp", "aud", "iss"], "verify_exp": False,
+                                         "verify_nbf": False, "verify_iat": False})
         # Whatever fails while verifying, the token is not valid; PyJWT also
         # raises TypeError and ValueError for keys and headers it cannot use.
         except (jwt.InvalidTokenError, jwt.PyJWKError, KeyError, TypeError, ValueError) as exc:
@@ -170,16 +176,53 @@ class Verifier:
                 or len(tenant.encode()) > MAX_TENANT_BYTES:
             raise Unauthenticated(f"the token's {config.tenant_claim!r} claim must be a tenant "
                                   f"name of 1 to {MAX_TENANT_BYTES} bytes of printable UTF-8")
+        not_before, expires = _valid_window(claims)
         scopes = claims.get(config.scope_claim, "")
         if isinstance(scopes, str):
-            scopes = scopes.split()
+            # RFC 6749 §3.3: scopes are separated by the ASCII space alone;
+            # str.split() would also split on tabs and other white space.
+            scopes = [scope for scope in scopes.split(" ") if scope]
         if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
             raise Unauthenticated(f"the token's {config.scope_claim!r} claim must be a "
                                   "space-separated string of scopes")
         subject = claims.get("sub", "")
         identity = Identity(tenant, subject if isinstance(subject, str) else "", frozenset(scopes))
-        not_before = claims.get("nbf", float("-inf"))
-        return identity, float(not_before), float(claims["exp"])
+        return identity, not_before, expires
+
+
+#: NumericDates past year 9999 (or before year 1) are refused: no real
+#: token needs them, and they overflow date arithmetic.
+MAX_NUMERIC_DATE = 253_402_300_799
+
+
+def _numeric_date(claims: dict[str, Any], name: str) -> float | None:
+    """An RFC 7519 NumericDate claim: a JSON number (not a string, not a
+    boolean), finite and within years 1..9999; None when absent."""
+    if name not in claims:
+        return None
+    value = claims[name]
+    if isinstance(value, bool) or not isinstance(value, int | float) or \
+            not -MAX_NUMERIC_DATE <= value <= MAX_NUMERIC_DATE:
+        raise Unauthenticated(f"the bearer token is not valid: its {name!r} claim must be a "
+                              "number of seconds since 1970 (RFC 7519 NumericDate) before "
+                              "year 10000")
+    return float(value)
+
+
+def _valid_window(claims: dict[str, Any]) -> tuple[float, float]:
+    """[nbf, exp) of a token that is valid now."""
+    expires = _numeric_date(claims, "exp")
+    not_before = _numeric_date(claims, "nbf")
+    issued = _numeric_date(claims, "iat")
+    now = time.time()
+    assert expires is not None  # PyJWT requires it
+    if expires <= now:
+        raise Unauthenticated("the bearer token is not valid: Signature has expired")
+    if not_before is not None and not_before > now:
+        raise Unauthenticated("the bearer token is not valid: The token is not yet valid (nbf)")
+    if issued is not None and issued > now:
+        raise Unauthenticated("the bearer token is not valid: The token is not yet valid (iat)")
+    return (not_before if not_before is not None else float("-inf")), expires
 
 
 def _reason(exc: Exception) -> str:
@@ -208,8 +251,8 @@ def identity_of(context: Any) -> Identity:
 
 
 #: What the interceptor reports about a refused call: method, the caller
-#: when known, and the error.
-OnDenied = Callable[[str, Identity | None, FinsegError], None]
+#: when known, the error and the peer's address.
+OnDenied = Callable[[str, Identity | None, FinsegError, str], None]
 
 
 class AuthInterceptor(grpc.ServerInterceptor):
@@ -241,10 +284,14 @@ class AuthInterceptor(grpc.ServerInterceptor):
             if needed != BY_TYPE:
                 identity.require(needed)
         except FinsegError as exc:
-            if self.on_denied is not None:
-                self.on_denied(method, identity, exc)
-            return _refusing(handler, exc)
+            return _refusing(handler, exc, functools.partial(self._denied, method, identity,
+                                                             exc))
         return _with_identity(handler, identity)
+
+    def _denied(self, method: str, identity: Identity | None, error: FinsegError,
+                peer: str) -> None:
+        if self.on_denied is not None:
+            self.on_denied(method, identity, error, peer)
 
     def _identify(self, method: str, metadata: Any) -> Identity:
         authorization = next((value for key, value in metadata or ()
@@ -284,8 +331,11 @@ def _with_identity(handler: Any, identity: Identity) -> Any:
     return _with_behavior(handler, authenticated)
 
 
-def _refusing(handler: Any, error: FinsegError) -> Any:
+def _refusing(handler: Any, error: FinsegError, report: Callable[[str], None]) -> Any:
     def refuse(request: Any, context: grpc.ServicerContext) -> Any:
+        # Reported here, not in intercept_service: only the call's context
+        # knows the peer.
+        report(context.peer())
         abort(context, error)
 
     return _with_behavior(handler, refuse)

@@ -111,6 +111,21 @@ def segment_request(spec: segments_pb2.SegmentSpec
     return kind.upper(), params, types, _date(spec.as_of, "spec.as_of")
 
 
+#: google.protobuf.Timestamp's documented range: 0001-01-01 to 9999-12-31.
+_MIN_SECONDS, _MAX_SECONDS = -62_135_596_800, 253_402_300_799
+_MAX_NS = 2**64 - 1
+
+
+def nanoseconds(stamp: timestamp_pb2.Timestamp, field: str) -> int:
+    """A request timestamp as u64 nanoseconds since 1970, the store's time
+    keys: before 1970 is 0 and after 2554 is the largest, so a range still
+    selects what it should; outside Timestamp's own range is an error."""
+    if not (_MIN_SECONDS <= stamp.seconds <= _MAX_SECONDS and 0 <= stamp.nanos < 10**9):
+        raise bad(field, "must be a timestamp from 0001-01-01T00:00:00Z to "
+                         "9999-12-31T23:59:59Z")
+    return min(max(stamp.seconds * 10**9 + stamp.nanos, 0), _MAX_NS)
+
+
 def timestamp(nanoseconds: int) -> timestamp_pb2.Timestamp:
     stamp = timestamp_pb2.Timestamp()
     stamp.FromNanoseconds(nanoseconds)
