@@ -83,6 +83,11 @@ def label_groups(labels: Iterable[str], groups: Iterable[str]) -> list[tuple[str
             if label and taxonomy.contains(taxonomy.group(group, "label_groups"), label)]
 
 
+def group_order(groups: Iterable[str]) -> dict[str, int]:
+    """Each group's place among a user's rows: by the name's UTF-8 bytes."""
+    return {group: i for i, group in enumerate(sorted(groups, key=str.encode))}
+
+
 class Peer(Protocol):
     """What a peer engine offers the benchmark and the cross-check test.
     A peer is built from the bank's two Parquet files (loading them is not

@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from . import Query, label_groups
+from . import Query, group_order, label_groups
 
 #: N complete months before as_of's month: [win_start, win_stop).
 WINDOW = """
@@ -206,7 +206,7 @@ def financial_breakdown(con: duckdb.DuckDBPyConnection, q: Query) -> pa.Table:
     complete months: count, total, monthly sums (0 for an empty month) and
     their statistics. The label -> group table comes from the taxonomy."""
     labels = con.sql("SELECT DISTINCT label FROM transactions").fetchall()
-    position = {group: i for i, group in enumerate(q.label_groups)}
+    position = group_order(q.label_groups)
     pairs = label_groups([label for (label,) in labels], q.label_groups)
     con.register("label_group", pa.table({
         "label": pa.array([label for label, _ in pairs], pa.string()),

@@ -21,7 +21,7 @@ os.environ.setdefault("POLARS_MAX_THREADS", "2")
 
 import polars as pl  # noqa: E402
 
-from . import Query, label_groups  # noqa: E402
+from . import Query, group_order, label_groups  # noqa: E402
 
 ACCOUNT_COLUMNS = ["account_id", "user_id", "type", "currency", "balance", "balance_date",
                    "opened_on", "closed_on"]
@@ -154,10 +154,11 @@ class PolarsPeer:
         bounds = complete_months(query.as_of, n)
         groups = list(query.label_groups)
         pairs = label_groups(self._labels(), groups)
+        order = group_order(groups)
         # A row in two requested groups (INCOME and SALARY) joins twice.
         categories = pl.LazyFrame(
             {"label": [label for label, _ in pairs], "label_group": [g for _, g in pairs],
-             "group_order": [groups.index(g) for _, g in pairs]},
+             "group_order": [order[g] for _, g in pairs]},
             schema={"label": pl.String, "label_group": pl.String, "group_order": pl.Int32})
         month = month_index(DAY, bounds[0])
         sums = [pl.col(f"m{k}") for k in range(n)]

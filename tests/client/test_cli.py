@@ -278,9 +278,10 @@ def test_financial_breakdown_from_the_command_line(target: str, tmp_path: Path) 
                  "--months", "3", "--as-of", "2026-04-01", *at(target, "fb"),
                  "--quiet", "--output", "csv").stdout
     rows = list(csv.DictReader(io.StringIO(out)))
+    # In group order, not the order of the flags.
     assert [(r["label_group"], r["total"], r["monthly_sums"], r["median"]) for r in rows] == [
-        ("SALARY", "4100.00", "2000.00 2100.00 0.00", "2000.00"),
-        ("INSURANCE", "-30.00", "0.00 -30.00 0.00", "0.00")]
+        ("INSURANCE", "-30.00", "0.00 -30.00 0.00", "0.00"),
+        ("SALARY", "4100.00", "2000.00 2100.00 0.00", "2000.00")]
     bad = finseg("segment", "financial-breakdown", "--group", "INCOMETAX", "--months", "3",
                  *at(target, "fb"), "--quiet", check=False)
     assert bad.returncode == 1 and "known groups" in bad.stderr

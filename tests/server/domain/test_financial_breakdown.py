@@ -39,8 +39,9 @@ def reference(accounts, txs, as_of, n, groups, types):
                 cell[0][n - back] += t["amount"]
                 cell[1] += 1
     users: dict[str, list] = {}
-    for (user, g, currency), (monthly, count) in sorted(cells.items(),
-                                                       key=lambda kv: (kv[0][1], kv[0][2])):
+    # Inside a user: by group name (UTF-8 bytes), then currency.
+    for (user, g, currency), (monthly, count) in sorted(
+            cells.items(), key=lambda kv: (groups[kv[0][1]].encode(), kv[0][2])):
         users.setdefault(user, []).append({
             "label_group": groups[g], "currency": currency, "count": count,
             "total": sum(monthly), "monthly_sums": monthly, "average": sum(monthly) / n,

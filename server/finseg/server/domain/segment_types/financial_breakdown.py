@@ -65,18 +65,24 @@ def to_dict(params: Params) -> dict[str, Any]:
 
 
 def run(snapshot: Snapshot, params: Params, common: Common, progress: Progress) -> pa.Table:
+    # Rows inside a user come in group order, by the name's UTF-8 bytes like
+    # every key (not the order the request named them), so the kernels get
+    # the groups sorted.
+    order = sorted(range(len(params.label_groups)),
+                   key=lambda i: params.label_groups[i].encode())
+    nodes = [params.nodes[i] for i in order]
     taxonomy = Taxonomy(params.nodes, params.aliases)
-    member = taxonomy.membership(list(params.nodes), snapshot.labels().to_pylist())
+    member = taxonomy.membership(nodes, snapshot.labels().to_pylist())
     slots = user_currency_slots(snapshot, eligible_accounts(snapshot, common))
     bounds = complete_months(common.as_of, params.months)
-    sums = np.zeros((slots.count, len(params.nodes), params.months), np.int64)
+    sums = np.zeros((slots.count, len(nodes), params.months), np.int64)
     counts = np.zeros((slots.count, len(params.nodes)), np.int64)
     for block, s in walk(snapshot, progress):
         breakdown.monthly_by_group(block.offsets, block.dates, block.amounts, block.labels,
                                    slots.of_account[s], bounds, member, sums, counts)
     out = breakdown.rows(slots.user_starts, sums, counts)
     del sums, counts
-    names = pa.array(list(params.label_groups), pa.string())
+    names = pa.array([params.label_groups[i] for i in order], pa.string())
     return nest(snapshot, slots.users, out["user_rows"], "groups", {
         "label_group": names.take(pa.array(out["group"])),
         "currency": currency_array(slots.currency, out["slot"]),
