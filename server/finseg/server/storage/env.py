@@ -213,5 +213,8 @@ def new_tenant_state() -> dict[str, Any]:
             "next_uid": 0,
             # [uid, first_account, accounts_written, rows], ascending first_account
             "chunks": [],
+            # uids a compaction has written and not yet swapped in; an
+            # erasure drops them, and so does the next open after a crash
+            "pending": [],
         },
     }

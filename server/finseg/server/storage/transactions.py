@@ -352,7 +352,8 @@ class TransactionStore:
         New chunks are written under fresh uids in their own write
         transactions, so ingestion interleaves; they become visible only in
         the final transaction that swaps the chunk list, and only if no other
-        change of the base (an erasure) happened since the snapshot.
+        change of the base (an erasure) happened since the snapshot. Until
+        then they are listed as pending, so an erasure finds and drops them.
         """
         with self.env.read() as txn:
             state = state_of(txn)
@@ -370,32 +371,46 @@ class TransactionStore:
                 if chunk is not None:
                     replaced.append(chunk[0])
                 for part in _split(block):
-                    # Each uid is reserved in the state as its chunk is
-                    # written, so an erasure running meanwhile never hands
-                    # out the same uid.
-                    with self.env.write() as wtxn:
-                        current = state_of(wtxn)
-                        uid = current["base"]["next_uid"]
-                        current["base"]["next_uid"] = uid + 1
-                        self.env.save_state(wtxn, tenant_no, current)
-                        self.write_chunk(wtxn, tenant_no, uid, part)
+                    uid = self._write_pending(tenant_no, state_of, version, part)
+                    if uid is None:
+                        # An erasure came in; it dropped the pending chunks,
+                        # and the rest of this snapshot may hold its rows.
+                        return False
                     new_chunks.append([uid, part.first, part.count, part.rows])
                     written.append(uid)
             covered = state["next_seq"]
         with self.env.write() as wtxn:
             current = state_of(wtxn)
             if current["base"]["version"] != version:
-                for stale in written:
-                    self.drop_chunk(wtxn, tenant_no, stale)
-                return False
+                return False  # as above: the erasure dropped what was written
             for old in replaced:
                 self.drop_chunk(wtxn, tenant_no, old)
             current["base"] = {
                 "version": version + 1, "covered_seq": covered,
                 "rows": sum(c[3] for c in new_chunks),
-                "next_uid": current["base"]["next_uid"], "chunks": new_chunks}
+                "next_uid": current["base"]["next_uid"], "chunks": new_chunks,
+                "pending": [u for u in _pending(current["base"]) if u not in written]}
             self.env.save_state(wtxn, tenant_no, current)
         return True
+
+    def _write_pending(self, tenant_no: int, state_of: Any, version: int, part: Block
+                       ) -> int | None:
+        """Writes one chunk of a compaction and lists it as pending in the
+        same transaction, so no crash can leave a chunk the state does not
+        name. Returns its uid, or None when the base is no longer `version`.
+        The uid is reserved in the state too, so an erasure running
+        meanwhile never hands out the same one."""
+        with self.env.write() as wtxn:
+            current = state_of(wtxn)
+            base = current["base"]
+            if base["version"] != version:
+                return None
+            uid = base["next_uid"]
+            base["next_uid"] = uid + 1
+            base["pending"] = [*_pending(base), uid]
+            self.env.save_state(wtxn, tenant_no, current)
+            self.write_chunk(wtxn, tenant_no, uid, part)
+        return uid
 
     # ---- erasure -----------------------------------------------------
 
@@ -418,6 +433,11 @@ class TransactionStore:
             # meaningful) even when it ends up empty.
             txn.put(_log_key(tenant_no, seq), batch_to_value(kept), db=log_db)
         base = state["base"]
+        # A running compaction's chunks hold the rows as they were; it gives
+        # way at its next write, but they must not outlive this transaction.
+        for uid in _pending(base):
+            self.drop_chunk(txn, tenant_no, uid)
+        base["pending"] = []
         new_chunks = []
         for chunk, first, count in self._chunk_ranges(state, state["accounts"]):
             if chunk is None:
@@ -450,6 +470,12 @@ class TransactionStore:
                 break
             orphans = orphans[~np.isin(orphans, batch.column("counterparty_id").to_numpy())]
         return removed, orphans
+
+
+def _pending(base: dict[str, Any]) -> list[int]:
+    """Uids of chunks written by a compaction and not swapped in (states
+    written before these were recorded have none listed)."""
+    return list(base.get("pending", []))
 
 
 def _unused_dictionary_entries_dropped(batch: pa.RecordBatch) -> pa.RecordBatch:
