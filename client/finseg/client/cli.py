@@ -79,17 +79,11 @@ def cmd_backup(args: argparse.Namespace) -> int:
     import lmdb
 
     from finseg.server.errors import FinsegError
-    from finseg.server.storage.env import Environment
+    from finseg.server.storage.store import backup
 
     started = time.perf_counter()
     try:
-        # Read-only beside the running service: LMDB lets another process
-        # read while the service writes.
-        env = Environment(args.data_dir, args.map_size, readonly=True)
-        try:
-            env.backup(args.dest)
-        finally:
-            env.close()
+        backup(args.data_dir, args.dest, args.map_size)
     except (FinsegError, OSError, lmdb.Error) as error:
         print(f"finseg backup: {error}", file=sys.stderr)
         return 1
