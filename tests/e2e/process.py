@@ -28,19 +28,34 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    def __init__(self, data_dir: Path, *extra: str, env: dict[str, str] | None = None) -> None:
-        self.port = free_port()
+    """`finseg serve` on a free port (or `port`); waits until it is healthy
+    unless `wait` is False (a process expected to exit)."""
+
+    def __init__(self, data_dir: Path, *extra: str, env: dict[str, str] | None = None,
+                 port: int | None = None, wait: bool = True) -> None:
+        self.port = port or free_port()
         self.target = f"127.0.0.1:{self.port}"
-        self.log = data_dir.parent / f"server-{self.port}.log"
+        self.log = data_dir.parent / f"server-{data_dir.name}-{self.port}.log"
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "finseg.client.cli", "serve", "--port", str(self.port),
                  "--data-dir", str(data_dir), "--map-size", str(1 << 30), "--plaintext",
                  "--jwt-key-file", str(SECRET_FILE), *extra],
                 stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
-        with grpc.insecure_channel(self.target) as channel:
-            health_pb2_grpc.HealthStub(channel).Check(
-                health_pb2.HealthCheckRequest(), wait_for_ready=True, timeout=60)
+        if wait:
+            with grpc.insecure_channel(self.target) as channel:
+                health_pb2_grpc.HealthStub(channel).Check(
+                    health_pb2.HealthCheckRequest(), wait_for_ready=True, timeout=60)
+
+    def exit(self, timeout: float = 60) -> tuple[int | None, str]:
+        """(exit code, output) once the process ends by itself; a process
+        still running after `timeout` is killed and gives None."""
+        try:
+            code: int | None = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            code = None
+        return code, self.log.read_text()
 
     def kill(self) -> None:
         """SIGKILL: no handler runs, nothing is flushed."""

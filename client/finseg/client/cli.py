@@ -49,6 +49,7 @@ def _date(text: str) -> dt.date:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from finseg.server.app import serve
+    from finseg.server.errors import FinsegError
     from finseg.server.settings import OPEN_SERVICES, Settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
@@ -72,6 +73,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ValueError as exc:  # a configuration the service refuses to start with
         print(f"finseg serve: {exc}", file=sys.stderr)
         return 2
+    except (FinsegError, OSError) as exc:  # e.g. the data directory or the port is taken
+        print(f"finseg serve: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
