@@ -1,7 +1,8 @@
-"""One store, one process. Each `finseg serve` keeps in-memory state of its
-store (the transaction-id index, caches), so a second process on the same
-data directory would break idempotency. The second process must exit with
-one clear line, and the first serve on."""
+"""One store, one process; one port, one server. Each `finseg serve` keeps
+in-memory state of its store (the transaction-id index, caches), so a
+second process on the same data directory would break idempotency, and a
+second listener on the same port would take some of the first one's calls.
+The second process must exit with one clear line, and the first serve on."""
 
 from __future__ import annotations
 
@@ -43,6 +44,16 @@ def test_a_second_server_on_the_same_data_dir_exits(tmp_path: Path) -> None:
         assert line == (f"finseg serve: the data directory {data_dir} is in use by another "
                         f"finseg process (pid {first.process.pid}); stop it or choose another "
                         "--data-dir")
+        still_serves(first)
+    finally:
+        first.process.kill()
+
+
+def test_a_second_server_on_the_same_port_exits(tmp_path: Path) -> None:
+    first = ServerProcess(tmp_path / "data")
+    try:
+        line = refused(ServerProcess(tmp_path / "other", port=first.port, wait=False))
+        assert line == f"finseg serve: cannot listen on 127.0.0.1:{first.port}: the port is in use"
         still_serves(first)
     finally:
         first.process.kill()
