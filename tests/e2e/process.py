@@ -14,6 +14,13 @@ from conftest import SECRET_FILE
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 
+def backup(data_dir: Path, dest: Path) -> subprocess.CompletedProcess[str]:
+    """`finseg backup` of data_dir into dest, as a separate process."""
+    return subprocess.run([sys.executable, "-m", "finseg.client.cli", "backup", "--data-dir",
+                           str(data_dir), "--map-size", str(1 << 30), str(dest)],
+                          capture_output=True, text=True, timeout=120)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -21,19 +28,34 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    def __init__(self, data_dir: Path, *extra: str) -> None:
-        self.port = free_port()
+    """`finseg serve` on a free port (or `port`); waits until it is healthy
+    unless `wait` is False (a process expected to exit)."""
+
+    def __init__(self, data_dir: Path, *extra: str, env: dict[str, str] | None = None,
+                 port: int | None = None, wait: bool = True) -> None:
+        self.port = port or free_port()
         self.target = f"127.0.0.1:{self.port}"
-        self.log = data_dir.parent / f"server-{self.port}.log"
+        self.log = data_dir.parent / f"server-{data_dir.name}-{self.port}.log"
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "finseg.client.cli", "serve", "--port", str(self.port),
                  "--data-dir", str(data_dir), "--map-size", str(1 << 30), "--plaintext",
                  "--jwt-key-file", str(SECRET_FILE), *extra],
-                stdout=out, stderr=subprocess.STDOUT, env={**os.environ})
-        with grpc.insecure_channel(self.target) as channel:
-            health_pb2_grpc.HealthStub(channel).Check(
-                health_pb2.HealthCheckRequest(), wait_for_ready=True, timeout=60)
+                stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+        if wait:
+            with grpc.insecure_channel(self.target) as channel:
+                health_pb2_grpc.HealthStub(channel).Check(
+                    health_pb2.HealthCheckRequest(), wait_for_ready=True, timeout=60)
+
+    def exit(self, timeout: float = 60) -> tuple[int | None, str]:
+        """(exit code, output) once the process ends by itself; a process
+        still running after `timeout` is killed and gives None."""
+        try:
+            code: int | None = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            code = None
+        return code, self.log.read_text()
 
     def kill(self) -> None:
         """SIGKILL: no handler runs, nothing is flushed."""

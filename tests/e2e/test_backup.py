@@ -3,13 +3,11 @@ consistent and a service started on it serves the same data."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
 from conftest import connect, start_server
-from process import ServerProcess
+from process import ServerProcess, backup
 from test_crash import EVERYTHING, batches, ledger, setup_accounts
 
 from finseg.client.api import FinsegClient
@@ -31,9 +29,7 @@ def test_backup_while_ingesting_then_serve_the_copy(tmp_path: Path) -> None:
             # More batches stream in while the copy is taken.
             sender = threading.Thread(target=lambda: list(client.append_transactions(more)))
             sender.start()
-            out = subprocess.run([sys.executable, "-m", "finseg.client.cli", "backup",
-                                  "--data-dir", str(data_dir), "--map-size", str(1 << 30),
-                                  str(copy)], capture_output=True, text=True, timeout=120)
+            out = backup(data_dir, copy)
             sender.join()
             assert out.returncode == 0, out.stderr
             assert "backed up" in out.stderr
@@ -58,8 +54,6 @@ def test_backup_refuses_a_directory_that_is_not_empty(tmp_path: Path) -> None:
     start_server(tmp_path / "data").stop(0)
     (tmp_path / "copy").mkdir()
     (tmp_path / "copy" / "keep.txt").write_text("mine")
-    out = subprocess.run([sys.executable, "-m", "finseg.client.cli", "backup", "--data-dir",
-                          str(tmp_path / "data"), str(tmp_path / "copy")],
-                         capture_output=True, text=True, timeout=60)
+    out = backup(tmp_path / "data", tmp_path / "copy")
     assert out.returncode == 1 and "is not empty" in out.stderr
     assert [p.name for p in (tmp_path / "copy").iterdir()] == ["keep.txt"]

@@ -6,17 +6,23 @@ is a separate `finseg serve` process; a few rounds here, many in
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
+import signal
+import struct
 import threading
 import time
 from pathlib import Path
 
 import grpc
+import lmdb
 import pytest
 from conftest import connect
-from process import ServerProcess
+from process import ServerProcess, backup
 
 from finseg.client.api import FinsegClient, financial_breakdown, income_spending_summary
+from finseg.server.storage.env import DB, U32, U64, state_key
+from finseg.server.storage.faults import VARIABLE as KILL_AT
 from finseg.v1 import segments_pb2
 
 N_ACCOUNTS = 50
@@ -159,3 +165,81 @@ def test_sigterm_drains_and_the_interrupted_job_runs_after_the_restart(tmp_path:
                 sum(a.appended_count for a in acks) == 20_000
     finally:
         server.stop()
+
+
+#: Only the erased user's data holds these ids and amounts.
+ERASED_USER, ERASED_ACCOUNT = "zq-erased-user-7f3a", "zq-erased-acct-7f3a"
+ERASED_AMOUNTS = [734_512_398_761 + 7919 * k for k in range(400)]
+
+
+def erased_and_kept_rows() -> list[dict]:
+    rows = [{"transaction_id": f"zq-erased-tx-{k}", "account_id": ERASED_ACCOUNT,
+             "booking_date": f"2026-0{1 + k % 9}-11", "amount": amount, "label": "SALARY"}
+            for k, amount in enumerate(ERASED_AMOUNTS)]
+    return rows + [{"transaction_id": f"kept-{k}", "account_id": f"a{k % N_ACCOUNTS}",
+                    "booking_date": f"2026-0{1 + k % 9}-12", "amount": 1 + k,
+                    "label": "GROCERIES"} for k in range(400)]
+
+
+def read_store(data_dir: Path) -> tuple[bytes, set[tuple[int, int]], set[tuple[int, int]]]:
+    """Every key and value of a stopped store joined, the (tenant, uid) of
+    every base key, and those of the chunks the tenant states list. Pending
+    chunks count as not listed: a store at rest has none."""
+    env = lmdb.open(str(data_dir), readonly=True, lock=False, max_dbs=len(DB) + 4)
+    try:
+        with env.begin() as txn:
+            dbs = {db: env.open_db(db.value, txn=txn, create=False) for db in DB}
+            stored = b"".join(k + v for db in dbs.values() for k, v in txn.cursor(db=db))
+            chunks = {(U32.unpack(k[:4])[0], U64.unpack(k[4:12])[0])
+                      for k in txn.cursor(db=dbs[DB.BASE]).iternext(values=False)}
+            listed = set()
+            for _, number in txn.cursor(db=dbs[DB.TENANTS]):
+                tenant_no = U32.unpack(number)[0]
+                base = json.loads(txn.get(state_key(tenant_no), db=dbs[DB.META]))["base"]
+                listed |= {(tenant_no, chunk[0]) for chunk in base["chunks"]}
+    finally:
+        env.close()
+    return stored, chunks, listed
+
+
+def erased_bytes_in(stored: bytes) -> list[bytes]:
+    patterns = [text.encode() for text in (ERASED_USER, ERASED_ACCOUNT, "zq-erased-tx")]
+    patterns += [struct.pack("<q", amount) for amount in ERASED_AMOUNTS]
+    return [pattern for pattern in patterns if pattern in stored]
+
+
+def test_a_kill_between_a_chunk_write_and_its_swap_keeps_no_erased_byte(tmp_path: Path
+                                                                          ) -> None:
+    data_dir = tmp_path / "data"
+    setup_accounts(data_dir)
+    server = ServerProcess(data_dir, env={KILL_AT: "chunk-written"})
+    with connect(server.target, "bank") as client:
+        client.upsert_accounts([{"account_id": ERASED_ACCOUNT, "user_id": ERASED_USER,
+                                 "type": "CHECKING", "currency": "EUR", "balance": 0,
+                                 "balance_date": "2026-01-01"}])
+        list(client.append_transactions([erased_and_kept_rows()]))
+    # The compactor runs once ingestion is idle and dies after its first chunk.
+    assert server.process.wait(60) == -signal.SIGKILL
+    everything, chunks, listed = read_store(data_dir)
+    assert chunks - listed, "a chunk is written and not swapped in"
+    assert len(erased_bytes_in(everything)) == len(ERASED_AMOUNTS) + 3  # the scan sees them
+    crashed_copy = tmp_path / "crashed-copy"
+    assert backup(data_dir, crashed_copy).returncode == 0
+    assert read_store(crashed_copy)[1] <= read_store(crashed_copy)[2]
+
+    server = ServerProcess(data_dir)
+    copy = tmp_path / "copy"
+    try:
+        with connect(server.target, "bank") as client:
+            client.delete_user(ERASED_USER)
+            theirs = {t["transaction_id"] for t in erased_and_kept_rows()[:len(ERASED_AMOUNTS)]}
+            assert stored(client) == ledger([[t for t in erased_and_kept_rows()
+                                              if t["transaction_id"] not in theirs]])
+        out = backup(data_dir, copy)
+        assert out.returncode == 0, out.stderr
+    finally:
+        assert server.stop() == 0
+    for where in (data_dir, copy):
+        everything, chunks, listed = read_store(where)
+        assert erased_bytes_in(everything) == [], where
+        assert chunks <= listed, f"{where}: chunks no state lists: {chunks - listed}"

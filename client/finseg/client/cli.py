@@ -49,6 +49,7 @@ def _date(text: str) -> dt.date:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from finseg.server.app import serve
+    from finseg.server.errors import FinsegError
     from finseg.server.settings import OPEN_SERVICES, Settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
@@ -75,6 +76,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ValueError as exc:  # a configuration the service refuses to start with
         print(f"finseg serve: {exc}", file=sys.stderr)
         return 2
+    except (FinsegError, OSError) as exc:  # e.g. the data directory or the port is taken
+        print(f"finseg serve: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -82,17 +86,11 @@ def cmd_backup(args: argparse.Namespace) -> int:
     import lmdb
 
     from finseg.server.errors import FinsegError
-    from finseg.server.storage.env import Environment
+    from finseg.server.storage.store import backup
 
     started = time.perf_counter()
     try:
-        # Read-only beside the running service: LMDB lets another process
-        # read while the service writes.
-        env = Environment(args.data_dir, args.map_size, readonly=True)
-        try:
-            env.backup(args.dest)
-        finally:
-            env.close()
+        backup(args.data_dir, args.dest, args.map_size)
     except (FinsegError, OSError, lmdb.Error) as error:
         print(f"finseg backup: {error}", file=sys.stderr)
         return 1

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import signal
+import socket
 import threading
 from concurrent import futures
 from dataclasses import dataclass
@@ -113,7 +115,10 @@ def create_server(settings: Settings) -> Service:
         maximum_concurrent_rpcs=settings.rpc_threads,
         interceptors=interceptors,
         options=[("grpc.max_receive_message_length", settings.max_message_bytes),
-                 ("grpc.max_send_message_length", settings.max_message_bytes)])
+                 ("grpc.max_send_message_length", settings.max_message_bytes),
+                 # Else a second process could listen on the port too and
+                 # take part of the calls, with its own in-memory state.
+                 ("grpc.so_reuseport", 0)])
     add_service(server, IngestionServicer(ingestor),
                 ingest_pb2.DESCRIPTOR.services_by_name["IngestionService"])
     tokens = PageTokens(store.env.secret("page-tokens"))
@@ -129,11 +134,11 @@ def create_server(settings: Settings) -> Service:
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
-    address = f"{settings.host}:{settings.port}"
-    port = server.add_secure_port(address, credentials) if credentials is not None \
-        else server.add_insecure_port(address)
-    if port == 0:
-        raise OSError(f"cannot listen on {settings.host}:{settings.port}")
+    try:
+        port = _listen(server, settings.host, settings.port, credentials)
+    except OSError:
+        store.close()  # and with it the data directory, for whoever comes next
+        raise
     # Before the server takes calls: a job created now must not be found
     # PENDING by recovery and run twice.
     jobs.recover()
@@ -152,6 +157,30 @@ def create_server(settings: Settings) -> Service:
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return Service(server, port, store, jobs, compactor, health_servicer, meter, auditor,
                    endpoint)
+
+
+def _listen(server: grpc.Server, host: str, port: int,
+            credentials: grpc.ServerCredentials | None) -> int:
+    address = f"{host}:{port}"
+    try:
+        bound = server.add_secure_port(address, credentials) if credentials is not None \
+            else server.add_insecure_port(address)
+    except RuntimeError:  # grpc's "Failed to bind to address", without the reason
+        bound = 0
+    if bound == 0:
+        raise OSError(f"cannot listen on {address}: {_bind_failure(host, port)}")
+    return bound
+
+
+def _bind_failure(host: str, port: int) -> str:
+    """Why the port cannot be bound, found by binding it as gRPC would
+    (SO_REUSEADDR, no SO_REUSEPORT)."""
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.create_server((host.strip("[]"), port), family=family):
+            return "gRPC could not bind it"
+    except OSError as exc:
+        return "the port is in use" if exc.errno == errno.EADDRINUSE else str(exc)
 
 
 def _verifier(settings: Settings) -> Verifier | None:

@@ -14,6 +14,7 @@ from finseg.server.domain.ingest import Ingestor
 from finseg.server.domain.jobs import JobManager
 from finseg.server.domain.segment_types import high_balance
 from finseg.server.storage import transactions as tx_module
+from finseg.server.storage.env import DB, U64
 from finseg.server.storage.store import Store
 
 TENANT = "bank"
@@ -72,6 +73,42 @@ def test_erasure_while_the_compactor_writes_chunks(tmp_path: Path, monkeypatch) 
         {a: n for a, n in before.items() if a not in erased}
     assert store.compact(TENANT)  # the next round succeeds on the new base
     assert rows_by_account(store) == after
+    store.close()
+
+
+def unlisted_chunks(store: Store) -> set[int]:
+    """Uids of the base chunks in the store that the tenant's state does not list."""
+    with store.env.read() as txn:
+        tenant_no = store.env.tenant_no(txn, TENANT, create=False)
+        assert tenant_no is not None
+        listed = {c[0] for c in store.env.load_state(txn, tenant_no)["base"]["chunks"]}
+        keys = [bytes(k) for k in txn.cursor(db=store.env.db(DB.BASE)).iternext(values=False)]
+    return {U64.unpack(key[4:12])[0] for key in keys} - listed
+
+
+def test_an_erasure_removes_the_chunks_a_running_compaction_wrote(tmp_path: Path,
+                                                                   monkeypatch) -> None:
+    """Chunks written but not yet swapped in hold rows from before the
+    erasure; they must be gone when DeleteUser commits, not only when (or
+    if) the compaction reaches its swap, or a backup taken meanwhile keeps
+    the erased user's rows."""
+    monkeypatch.setattr(tx_module, "CHUNK_ROWS", 500)
+    store = Store(tmp_path / "db", 1 << 28)
+    ingest = seed(store)
+    real_split = tx_module._split
+    left: list[set[int]] = []
+
+    def split_then_erase(block):
+        for k, part in enumerate(real_split(block)):
+            if k == 2:  # two new chunks are written, not swapped in
+                ingest.delete_user(TENANT, "u3")
+                left.append(unlisted_chunks(store))
+            yield part
+
+    monkeypatch.setattr(tx_module, "_split", split_then_erase)
+    assert not store.compact(TENANT)
+    assert left == [set()]
+    assert unlisted_chunks(store) == set()
     store.close()
 
 

@@ -4,6 +4,7 @@ version, a full map and restarts."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import numpy as np
@@ -129,6 +130,15 @@ def test_format_version_is_checked_at_open(tmp_path, monkeypatch):
     monkeypatch.setattr(env_module, "FORMAT_VERSION", env_module.FORMAT_VERSION + 1)
     with pytest.raises(FailedPrecondition, match="format version"):
         Store(tmp_path / "db", 1 << 20)
+
+
+def test_one_store_writes_a_directory_at_a_time(tmp_path):
+    first = Store(tmp_path / "db", 1 << 20)
+    with pytest.raises(FailedPrecondition, match=f"in use by another finseg process "
+                                                 f"\\(pid {os.getpid()}\\)"):
+        Store(tmp_path / "db", 1 << 20)
+    first.close()
+    Store(tmp_path / "db", 1 << 20).close()  # closing gave the directory back
 
 
 def test_full_map_is_resource_exhausted_and_keeps_stored_data(tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import fcntl
 import json
 import os
 import struct
@@ -25,6 +26,8 @@ from ..errors import FailedPrecondition, ResourceExhausted
 #: Bump when the on-disk layout changes; `open` refuses other versions.
 FORMAT_VERSION = 4
 FORMAT_KEY = b"format_version"
+#: The file in the data directory a writing process holds locked.
+LOCK_FILE = "finseg.lock"
 
 
 class DB(enum.Enum):
@@ -74,8 +77,18 @@ class Environment:
     def __init__(self, path: Path, map_size: int, readonly: bool = False) -> None:
         """`readonly` opens a store that another process (a running service)
         writes, for inspection; it needs the store to exist."""
+        self._owner: DirectoryLock | None = None
         if not readonly:
             path.mkdir(parents=True, exist_ok=True)
+            self._owner = DirectoryLock(path)
+        try:
+            self._open(path, map_size, readonly)
+        except BaseException:
+            if self._owner is not None:
+                self._owner.release()
+            raise
+
+    def _open(self, path: Path, map_size: int, readonly: bool) -> None:
         self.path = path
         self.env = lmdb.open(str(path), map_size=map_size, max_dbs=len(DB) + 4,
                              max_readers=512, subdir=True, readonly=readonly)
@@ -195,6 +208,36 @@ class Environment:
 
     def close(self) -> None:
         self.env.close()
+        if self._owner is not None:
+            self._owner.release()
+
+
+class DirectoryLock:
+    """An exclusive lock on a data directory, held while a process may write
+    it. Each process keeps in-memory state of its store (the transaction-id
+    index, id caches), so a second writer would break idempotency; LMDB
+    itself would let it in. Readers (`finseg backup`) take no lock. The lock
+    is flock(2) on a file that stays: the kernel drops it when the holder
+    exits, even by SIGKILL, so no stale lock outlives a crash."""
+
+    def __init__(self, path: Path) -> None:
+        self._fd = os.open(path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(self._fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(self._fd)
+            raise FailedPrecondition(
+                f"the data directory {path} is in use by another finseg process (pid "
+                f"{holder}); stop it or choose another --data-dir") from None
+        # The pid is for the message above only; the lock is what counts.
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)
+
+    def release(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)  # closing drops the flock
+            self._fd = -1
 
 
 def new_tenant_state() -> dict[str, Any]:
@@ -214,5 +257,8 @@ def new_tenant_state() -> dict[str, Any]:
             "next_uid": 0,
             # [uid, first_account, accounts_written, rows], ascending first_account
             "chunks": [],
+            # uids a compaction has written and not yet swapped in; an
+            # erasure drops them, and so does the next open after a crash
+            "pending": [],
         },
     }

@@ -190,6 +190,9 @@ class Store:
         self.jobs = JobStore(self.env, self.usage)
         self.audit = AuditLog(self.env)
         self._compact_lock = threading.Lock()
+        if not readonly:
+            # Chunks a crash left between a compaction's writes and its swap.
+            self.transactions.sweep()
 
     @contextlib.contextmanager
     def writer(self, tenant: str) -> Iterator[TenantWriter]:
@@ -277,3 +280,16 @@ class Store:
 
     def close(self) -> None:
         self.env.close()
+
+
+def backup(data_dir: Path, dest: Path, map_size: int) -> None:
+    """A consistent copy of the store in `dest`, taken read-only beside a
+    running service (LMDB lets another process read while it writes).
+    Chunks a compaction had not swapped in are copied as they are and then
+    swept from the copy, so it holds only what its states list."""
+    env = Environment(data_dir, map_size, readonly=True)
+    try:
+        env.backup(dest)
+    finally:
+        env.close()
+    Store(dest, map_size).close()

@@ -32,8 +32,9 @@ import pyarrow.compute as pc
 from ..errors import AlreadyExists, Violation
 from ..kernels import layout
 from ..kernels.hashing import EMPTY, IdIndex, first_occurrence
+from . import faults
 from .arrays import batch_from_value, batch_to_value, from_value, required, to_value
-from .env import DB, U64, Environment, tenant_prefix
+from .env import DB, U32, U64, Environment, tenant_prefix
 
 #: Columns of a log batch. Text columns are utf8 or dictionary<int32, utf8>,
 #: as they arrived; the rest are fixed-width.
@@ -352,7 +353,9 @@ class TransactionStore:
         New chunks are written under fresh uids in their own write
         transactions, so ingestion interleaves; they become visible only in
         the final transaction that swaps the chunk list, and only if no other
-        change of the base (an erasure) happened since the snapshot.
+        change of the base (an erasure) happened since the snapshot. Until
+        then they are listed as pending, so an erasure or a restart finds
+        and drops them.
         """
         with self.env.read() as txn:
             state = state_of(txn)
@@ -370,32 +373,71 @@ class TransactionStore:
                 if chunk is not None:
                     replaced.append(chunk[0])
                 for part in _split(block):
-                    # Each uid is reserved in the state as its chunk is
-                    # written, so an erasure running meanwhile never hands
-                    # out the same uid.
-                    with self.env.write() as wtxn:
-                        current = state_of(wtxn)
-                        uid = current["base"]["next_uid"]
-                        current["base"]["next_uid"] = uid + 1
-                        self.env.save_state(wtxn, tenant_no, current)
-                        self.write_chunk(wtxn, tenant_no, uid, part)
+                    uid = self._write_pending(tenant_no, state_of, version, part)
+                    if uid is None:
+                        # An erasure came in; it dropped the pending chunks,
+                        # and the rest of this snapshot may hold its rows.
+                        return False
                     new_chunks.append([uid, part.first, part.count, part.rows])
                     written.append(uid)
             covered = state["next_seq"]
         with self.env.write() as wtxn:
             current = state_of(wtxn)
             if current["base"]["version"] != version:
-                for stale in written:
-                    self.drop_chunk(wtxn, tenant_no, stale)
-                return False
+                return False  # as above: the erasure dropped what was written
             for old in replaced:
                 self.drop_chunk(wtxn, tenant_no, old)
             current["base"] = {
                 "version": version + 1, "covered_seq": covered,
                 "rows": sum(c[3] for c in new_chunks),
-                "next_uid": current["base"]["next_uid"], "chunks": new_chunks}
+                "next_uid": current["base"]["next_uid"], "chunks": new_chunks,
+                "pending": [u for u in _pending(current["base"]) if u not in written]}
             self.env.save_state(wtxn, tenant_no, current)
         return True
+
+    def _write_pending(self, tenant_no: int, state_of: Any, version: int, part: Block
+                       ) -> int | None:
+        """Writes one chunk of a compaction and lists it as pending in the
+        same transaction, so no crash can leave a chunk the state does not
+        name. Returns its uid, or None when the base is no longer `version`.
+        The uid is reserved in the state too, so an erasure running
+        meanwhile never hands out the same one."""
+        with self.env.write() as wtxn:
+            current = state_of(wtxn)
+            base = current["base"]
+            if base["version"] != version:
+                return None
+            uid = base["next_uid"]
+            base["next_uid"] = uid + 1
+            base["pending"] = [*_pending(base), uid]
+            self.env.save_state(wtxn, tenant_no, current)
+            self.write_chunk(wtxn, tenant_no, uid, part)
+        faults.point("chunk-written")
+        return uid
+
+    def sweep(self) -> None:
+        """Drops every base chunk its tenant's state does not list: chunks a
+        compaction had not swapped in when the process died, and orphans of
+        stores written before pending chunks were recorded. Run at open,
+        before anything else writes. Reads keys only (five per chunk)."""
+        states: dict[int, dict[str, Any]] = {}
+        listed: dict[int, set[int]] = {}
+        stale: set[tuple[int, int]] = set()
+        with self.env.write() as txn:
+            cursor = txn.cursor(db=self.env.db(DB.BASE))
+            for key in cursor.iternext(keys=True, values=False):
+                tenant_no, uid = U32.unpack(key[:4])[0], U64.unpack(key[4:12])[0]
+                if tenant_no not in states:
+                    states[tenant_no] = self.env.load_state(txn, tenant_no)
+                    listed[tenant_no] = {c[0] for c in states[tenant_no]["base"]["chunks"]}
+                if uid not in listed[tenant_no]:
+                    stale.add((tenant_no, uid))
+            for tenant_no, uid in stale:
+                self.drop_chunk(txn, tenant_no, uid)
+            for tenant_no, state in states.items():
+                if _pending(state["base"]):
+                    state["base"]["pending"] = []
+                    self.env.save_state(txn, tenant_no, state)
 
     # ---- erasure -----------------------------------------------------
 
@@ -418,6 +460,11 @@ class TransactionStore:
             # meaningful) even when it ends up empty.
             txn.put(_log_key(tenant_no, seq), batch_to_value(kept), db=log_db)
         base = state["base"]
+        # A running compaction's chunks hold the rows as they were; it gives
+        # way at its next write, but they must not outlive this transaction.
+        for uid in _pending(base):
+            self.drop_chunk(txn, tenant_no, uid)
+        base["pending"] = []
         new_chunks = []
         for chunk, first, count in self._chunk_ranges(state, state["accounts"]):
             if chunk is None:
@@ -450,6 +497,12 @@ class TransactionStore:
                 break
             orphans = orphans[~np.isin(orphans, batch.column("counterparty_id").to_numpy())]
         return removed, orphans
+
+
+def _pending(base: dict[str, Any]) -> list[int]:
+    """Uids of chunks written by a compaction and not swapped in (states
+    written before these were recorded have none listed)."""
+    return list(base.get("pending", []))
 
 
 def _unused_dictionary_entries_dropped(batch: pa.RecordBatch) -> pa.RecordBatch:
