@@ -178,64 +178,95 @@ def parse_dates(column: pa.Array, field: str, check: _Checker, required: bool
     return days
 
 
+TOO_LARGE = f"is larger in magnitude than {MAX_ABS_AMOUNT} minor units"
+#: Digits of the largest magnitude allowed: a value with more significant
+#: digits is out of range however it continues, so it is never parsed.
+MAX_ABS_DIGITS = len(str(MAX_ABS_AMOUNT))
+
+
 def parse_minor_units(column: pa.Array, exponents: np.ndarray, field: str, check: _Checker
                       ) -> np.ndarray:
     """Exact minor units from an integer column (already minor units) or a
-    decimal-string column in major units ("-150.00", "12" for JPY).
+    decimal-string column in major units ("-150.00", "12" for JPY), each
+    value within ±MAX_ABS_AMOUNT.
 
     Strings are checked against the currency's decimals first, so "1.234"
     for EUR, "+5", "1e3" and "1,000" are errors; the digits are then joined
     and parsed as one integer: no float ever holds the value.
     """
-    n = len(column)
-    out = np.zeros(n, dtype=np.int64)
     if pa.types.is_dictionary(column.type):
         column = column.dictionary_decode()
     nulls = _mask(pc.is_null(column))
     check.rows(nulls, field, "is required")
     if pa.types.is_integer(column.type):
-        # Range first: a uint64 beyond int64 must be a named row, not a
-        # failed cast.
-        filled = pc.fill_null(column, 0)
-        wide = _mask(pc.greater(filled, pa.scalar(MAX_ABS_AMOUNT, pa.uint64())
-                                if pa.types.is_unsigned_integer(column.type)
-                                else pa.scalar(MAX_ABS_AMOUNT, pa.int64())))
-        check.rows(wide, field, f"is larger in magnitude than {MAX_ABS_AMOUNT} minor units")
-        safe = pc.if_else(pa.array(wide), pa.scalar(0, column.type), filled)
-        out[:] = safe.cast(pa.int64()).to_numpy(zero_copy_only=False)
+        out, too_large = _integer_units(column)
     elif pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-        text = pc.fill_null(column, "0")
-        for exponent in np.unique(exponents):
-            at = np.nonzero(exponents == exponent)[0]
-            sub = text.take(pa.array(at))
-            frac = "" if exponent <= 0 else rf"(\.[0-9]{{1,{exponent}}})?"
-            ok = _mask(pc.match_substring_regex(sub, rf"^-?[0-9]{{1,16}}{frac}$"))
-            allowed = ("a whole number" if exponent <= 0 else
-                       f"a decimal with at most {exponent} decimals")
-            check.rows(np.isin(np.arange(n), at[~ok]) & ~nulls, field,
-                       f"is not {allowed} in major units (e.g. -150.00); no sign other "
-                       "than a leading minus, no exponent, no thousands separator")
-            good = at[ok]
-            if good.size == 0:
-                continue
-            values = text.take(pa.array(good))
-            if exponent > 0:
-                dotted = pc.if_else(pc.match_substring(values, "."), values,
-                                    pc.binary_join_element_wise(values, ".", ""))
-                digits_after = pc.subtract(pc.utf8_length(dotted),
-                                           pc.add(pc.find_substring(dotted, "."), 1))
-                pad = pc.subtract(pa.scalar(int(exponent), pa.int32()),
-                                  digits_after.cast(pa.int32()))
-                padded = pc.binary_join_element_wise(dotted, pc.binary_repeat("0", pad), "")
-                values = pc.replace_substring(padded, ".", "")
-            out[good] = values.cast(pa.int64()).to_numpy(zero_copy_only=False)
+        out, too_large = _decimal_units(pc.fill_null(column, "0"), exponents, nulls, field,
+                                        check)
     else:
         check.field(field.split(".")[-1],
                     f"must be an integer (minor units) or a decimal string, got {column.type}")
-        return out
-    check.rows(np.abs(out) > MAX_ABS_AMOUNT, field,
-               f"is larger in magnitude than {MAX_ABS_AMOUNT} minor units")
+        return np.zeros(len(column), dtype=np.int64)
+    check.rows(too_large, field, TOO_LARGE)
     return out
+
+
+def _integer_units(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(values, out of range) of an integer column. Both bounds are compared
+    in the column's own type before any cast: a uint64 beyond int64 would
+    fail the cast, and -2**63 has no positive counterpart (np.abs returns it
+    unchanged), so an upper bound on the magnitude alone lets it through."""
+    filled = pc.fill_null(column, 0)
+    if pa.types.is_unsigned_integer(column.type):
+        wide = pc.greater(filled, pa.scalar(MAX_ABS_AMOUNT, pa.uint64()))
+    else:
+        wide = pc.or_(pc.greater(filled, pa.scalar(MAX_ABS_AMOUNT, pa.int64())),
+                      pc.less(filled, pa.scalar(-MAX_ABS_AMOUNT, pa.int64())))
+    safe = pc.if_else(wide, pa.scalar(0, column.type), filled)
+    return safe.cast(pa.int64()).to_numpy(zero_copy_only=False).copy(), _mask(wide)
+
+
+def _decimal_units(text: pa.Array, exponents: np.ndarray, nulls: np.ndarray, field: str,
+                   check: _Checker) -> tuple[np.ndarray, np.ndarray]:
+    """(values, out of range) of decimal strings, row i in major units of a
+    currency with exponents[i] decimals; malformed rows are named here."""
+    n = len(text)
+    out = np.zeros(n, dtype=np.int64)
+    too_large = np.zeros(n, dtype=bool)
+    for exponent in np.unique(exponents):
+        at = np.nonzero(exponents == exponent)[0]
+        sub = text.take(pa.array(at))
+        frac = "" if exponent <= 0 else rf"(\.[0-9]{{1,{exponent}}})?"
+        ok = _mask(pc.match_substring_regex(sub, rf"^-?[0-9]+{frac}$"))
+        allowed = ("a whole number" if exponent <= 0 else
+                   f"a decimal with at most {exponent} decimals")
+        check.rows(np.isin(np.arange(n), at[~ok]) & ~nulls, field,
+                   f"is not {allowed} in major units (e.g. -150.00); no sign other "
+                   "than a leading minus, no exponent, no thousands separator")
+        good = at[ok]
+        if good.size:
+            out[good], too_large[good] = _joined_digits(text.take(pa.array(good)), int(exponent))
+    # Values have at most MAX_ABS_DIGITS digits here, so np.abs cannot wrap.
+    return out, too_large | (np.abs(out) > MAX_ABS_AMOUNT)
+
+
+def _joined_digits(values: pa.Array, exponent: int) -> tuple[np.ndarray, np.ndarray]:
+    """(minor units, out of range) of well-formed decimals: the fraction is
+    padded to `exponent` digits and the point dropped ("-1.5" -> "-150" for
+    EUR). A value with more significant digits than MAX_ABS_DIGITS is out of
+    range and parsed as 0: as int64 it could overflow."""
+    if exponent > 0:
+        dotted = pc.if_else(pc.match_substring(values, "."), values,
+                            pc.binary_join_element_wise(values, ".", ""))
+        digits_after = pc.subtract(pc.utf8_length(dotted),
+                                   pc.add(pc.find_substring(dotted, "."), 1))
+        pad = pc.subtract(pa.scalar(exponent, pa.int32()), digits_after.cast(pa.int32()))
+        padded = pc.binary_join_element_wise(dotted, pc.binary_repeat("0", pad), "")
+        values = pc.replace_substring(padded, ".", "")
+    significant = pc.utf8_length(pc.utf8_ltrim(values, characters="-0"))
+    wide = pc.greater(significant, MAX_ABS_DIGITS)
+    safe = pc.if_else(wide, "0", values)
+    return safe.cast(pa.int64()).to_numpy(zero_copy_only=False), _mask(wide)
 
 
 def _hash_plain(values: pa.Array, seed: int) -> np.ndarray:

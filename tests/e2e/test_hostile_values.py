@@ -1,0 +1,149 @@
+"""Hostile values on every input path (issue 12), against one real server:
+money at and beyond its bounds, in each wire form a client may use. The
+generated requests of test_hostile.py try such values at random; these try
+each one on each path and check what the user relies on: an out-of-range
+value is a named INVALID_ARGUMENT row, a value at a bound is stored exactly.
+(The CLI's CSV and Parquet paths are in tests/client/test_cli.py.)"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import grpc
+import pyarrow as pa
+import pytest
+from conftest import connect, start_server
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from finseg.client.api import FinsegClient, high_balance, major_units
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+BOUND = 10**15
+#: Magnitudes beyond the bound of |x| <= 10^15 minor units, the int64
+#: extremes among them (-2^63 has no positive counterpart in int64).
+OUT_OF_RANGE = [INT64_MIN, INT64_MIN + 1, INT64_MAX, BOUND + 1, -(BOUND + 1)]
+AT_THE_BOUNDS = [BOUND, -BOUND]
+AS_OF = dt.date(2026, 3, 31)
+#: Transactions are booked after it: EOD(BEFORE) is the balance minus them.
+BEFORE = dt.date(2026, 2, 28)
+#: Decimal text is parsed with the account's currency: one per exponent.
+CURRENCIES = {"JPY": 0, "EUR": 2, "BHD": 3, "CLF": 4}
+#: The wire forms of a money column: protobuf rows, Arrow int64 minor units,
+#: Arrow decimal text in major units of each currency.
+PATHS = ["rows", "arrow_int64", *[f"arrow_text_{c}" for c in CURRENCIES]]
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FinsegClient]:
+    service = start_server(tmp_path_factory.mktemp("hostile-values") / "data")
+    try:
+        with connect(f"127.0.0.1:{service.port}", "hostile-values") as c:
+            c.upsert_accounts([_account(f"held-{code}", 0, code) for code in CURRENCIES])
+            yield c
+    finally:
+        service.stop(0)
+
+
+def _account(account_id: str, balance: int | str, currency: str) -> dict[str, Any]:
+    return {"account_id": account_id, "user_id": "u-" + account_id, "type": "CHECKING",
+            "currency": currency, "balance": balance, "balance_date": AS_OF.isoformat()}
+
+
+def _transaction(account_id: str, amount: int | str) -> dict[str, Any]:
+    return {"transaction_id": new_id("t"), "account_id": account_id,
+            "booking_date": "2026-03-01", "amount": amount}
+
+
+def _currency(path: str) -> str:
+    return path.removeprefix("arrow_text_") if path.startswith("arrow_text_") else "EUR"
+
+
+def _in_form(path: str, rows: list[dict[str, Any]], money: str) -> Any:
+    """rows (money in minor units) as `path` sends them."""
+    if path == "rows":
+        return rows
+    columns = {name: [r[name] for r in rows] for name in rows[0]}
+    if path == "arrow_int64":
+        return pa.table({**columns, money: pa.array(columns[money], pa.int64())})
+    currency = _currency(path)
+    return pa.table({**columns, money: [major_units(v, currency) for v in columns[money]]})
+
+
+def _error(call: Callable[[], Any]) -> grpc.RpcError:
+    with pytest.raises(grpc.RpcError) as info:
+        call()
+    return info.value
+
+
+def _violations(error: grpc.RpcError) -> dict[str, str]:
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    out: dict[str, str] = {}
+    for detail in status.details if status else ():
+        bad = error_details_pb2.BadRequest()
+        if detail.Unpack(bad):
+            out.update((v.field, v.description) for v in bad.field_violations)
+    return out
+
+
+def _assert_out_of_range(error: grpc.RpcError, what: str, money: str) -> None:
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, (error.code(), error.details())
+    got = _violations(error)
+    for row in range(1, len(OUT_OF_RANGE) + 1):
+        assert "larger in magnitude" in got.get(f"{what}[{row}].{money}", ""), (row, got)
+    assert not [f for f in got if f.startswith(f"{what}[0].")], got
+
+
+def _eod(client: FinsegClient, currency: str, as_of: dt.date = AS_OF) -> dict[str, int]:
+    """EOD(as_of) of every open account in currency."""
+    job = client.create_segment(high_balance(currency, -BOUND - 1, as_of=as_of))
+    return {a.account_id: a.amount for m in client.members(job.segment_id) for a in m.accounts}
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_balances_beyond_the_bounds_are_named_rows(client: FinsegClient, path: str) -> None:
+    currency = _currency(path)
+    rows = [_account(new_id("a"), 1, currency)]
+    rows += [_account(new_id("a"), value, currency) for value in OUT_OF_RANGE]
+    error = _error(lambda: client.upsert_accounts(_in_form(path, rows, "balance")))
+    _assert_out_of_range(error, "accounts", "balance")
+    assert rows[0]["account_id"] not in _eod(client, currency), "nothing was written"
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_balances_at_the_bounds_are_stored_exactly(client: FinsegClient, path: str) -> None:
+    currency = _currency(path)
+    rows = [_account(new_id("a"), value, currency) for value in AT_THE_BOUNDS]
+    assert client.upsert_accounts(_in_form(path, rows, "balance")) == len(rows)
+    stored = _eod(client, currency)
+    assert {r["account_id"]: stored.get(r["account_id"]) for r in rows} == \
+        {r["account_id"]: r["balance"] for r in rows}
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_amounts_beyond_the_bounds_are_named_rows(client: FinsegClient, path: str) -> None:
+    held = f"held-{_currency(path)}"
+    rows = [_transaction(held, 1)] + [_transaction(held, value) for value in OUT_OF_RANGE]
+    error = _error(lambda: list(client.append_transactions(
+        [_in_form(path, rows, "amount")])))
+    _assert_out_of_range(error, "transactions", "amount")
+    assert _eod(client, _currency(path), BEFORE)[held] == 0, "nothing was written"
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_amounts_at_the_bounds_are_stored_exactly(client: FinsegClient, path: str) -> None:
+    currency = _currency(path)
+    up, down = new_id("a"), new_id("a")
+    client.upsert_accounts([_account(up, 0, currency), _account(down, 0, currency)])
+    rows = [_transaction(up, BOUND), _transaction(down, -BOUND)]
+    acks = list(client.append_transactions([_in_form(path, rows, "amount")]))
+    assert acks[0].appended_count == 2
+    eod = _eod(client, currency, BEFORE)
+    assert (eod[up], eod[down]) == (-BOUND, BOUND)
