@@ -1,12 +1,18 @@
-"""Hostile values on every input path (issue 12), against one real server:
-money at and beyond its bounds, in each wire form a client may use. The
-generated requests of test_hostile.py try such values at random; these try
-each one on each path and check what the user relies on: an out-of-range
-value is a named INVALID_ARGUMENT row, a value at a bound is stored exactly.
-(The CLI's CSV and Parquet paths are in tests/client/test_cli.py.)"""
+"""Hostile values on every input path (issue 12), against one real server.
+The generated requests of test_hostile.py try such values at random; these
+try each one on each path and check what the user relies on:
+
+- money beyond its bounds, in each wire form, is a named INVALID_ARGUMENT
+  row, and money at a bound is stored exactly (the CLI's CSV and Parquet
+  paths are in tests/client/test_cli.py);
+- an error reaches a client with default channel options whatever the
+  input: a huge value is never echoed whole, and a batch of thousands of
+  bad rows still fits the trailers (grpcurl's view is in test_grpcurl.py).
+"""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,7 +25,15 @@ from conftest import connect, start_server
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from finseg.client.api import FinsegClient, high_balance, major_units
+from finseg.client.api import (
+    FinsegClient,
+    arrow_ipc,
+    financial_breakdown,
+    high_balance,
+    insurance_spending,
+    major_units,
+)
+from finseg.v1 import ingest_pb2, taxonomy_pb2
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 BOUND = 10**15
@@ -147,3 +161,72 @@ def test_amounts_at_the_bounds_are_stored_exactly(client: FinsegClient, path: st
     assert acks[0].appended_count == 2
     eod = _eod(client, currency, BEFORE)
     assert (eod[up], eod[down]) == (-BOUND, BOUND)
+
+
+# ---- errors reach the client -------------------------------------------------
+
+#: What a client accepts of metadata by default (Python, grpc-go, grpc-js);
+#: the service stays well below it.
+CLIENT_METADATA_LIMIT = 8192
+HUGE = "G" * 20_000
+
+
+def _trailer_bytes(error: grpc.RpcError) -> int:
+    """The status's size in the trailers as sent: grpc-message
+    percent-encoded, binary values in base64."""
+    message = sum(1 if 0x20 <= b <= 0x7E and b != 0x25 else 3 for b in error.details().encode())
+    values = sum(len(key) + (len(base64.b64encode(value)) if key.endswith("-bin")
+                             else len(value))
+                 for key, value in error.trailing_metadata() or ())
+    return message + values
+
+
+def _reaches_the_client(error: grpc.RpcError, code: grpc.StatusCode) -> None:
+    assert error.code() == code, (error.code(), error.details()[:300])
+    assert _trailer_bytes(error) < CLIENT_METADATA_LIMIT - 1024, _trailer_bytes(error)
+    assert HUGE[:100] not in error.details()
+
+
+def test_a_batch_of_only_bad_rows_gets_its_status_through(client: FinsegClient) -> None:
+    n = 5_000
+    batch = pa.table({"transaction_id": ["\x01" + "t" * 127] * n,
+                      "account_id": ["x" * 128] * n, "booking_date": ["bad"] * n,
+                      "amount": ["1.2.3"] * n})
+    error = _error(lambda: list(client.append_transactions([batch])))
+    _reaches_the_client(error, grpc.StatusCode.INVALID_ARGUMENT)
+    listed = _violations(error)
+    assert "transactions[0].transaction_id" in listed and "transactions[0].amount" in listed
+    # Four bad fields a row; the message counts all and says how many the
+    # details leave out.
+    assert f"{4 * n:,} invalid field(s)" in error.details()
+    unlisted = 4 * n - len(listed)
+    assert error.details().endswith(f"… and {unlisted:,} more violations not listed")
+
+
+HUGE_INPUTS: dict[str, tuple[Callable[[FinsegClient], Any], grpc.StatusCode]] = {
+    "currency": (lambda c: c.create_segment(high_balance(HUGE, 0)),
+                 grpc.StatusCode.INVALID_ARGUMENT),
+    "label_group": (lambda c: c.create_segment(financial_breakdown([HUGE], 3)),
+                    grpc.StatusCode.INVALID_ARGUMENT),
+    "insurance_type": (lambda c: c.create_segment(insurance_spending(3, [HUGE])),
+                       grpc.StatusCode.INVALID_ARGUMENT),
+    "taxonomy_parent": (lambda c: c.replace_taxonomy(taxonomy_pb2.LabelTaxonomy(
+        groups=["A", HUGE + ".B"])), grpc.StatusCode.INVALID_ARGUMENT),
+    "alias_target": (lambda c: c.replace_taxonomy(taxonomy_pb2.LabelTaxonomy(
+        groups=["A"], aliases={"B": HUGE})), grpc.StatusCode.INVALID_ARGUMENT),
+    "column_name": (lambda c: list(c.ingest.AppendTransactions(iter([
+        ingest_pb2.AppendTransactionsRequest(arrow_ipc=arrow_ipc(pa.table({HUGE: [1]})))]),
+        metadata=c.metadata)), grpc.StatusCode.INVALID_ARGUMENT),
+    # Thousands of violations, each long, with names whose every byte the
+    # grpc-message trailer percent-encodes: the worst case of both caps.
+    "many_columns": (lambda c: list(c.append_transactions([pa.table(
+        {"é" * 60 + str(i): [1] for i in range(2_000)})])), grpc.StatusCode.INVALID_ARGUMENT),
+    "segment_id": (lambda c: c.get_segment(HUGE), grpc.StatusCode.NOT_FOUND),
+    "user_id": (lambda c: c.delete_user(HUGE), grpc.StatusCode.NOT_FOUND),
+}
+
+
+@pytest.mark.parametrize("case", list(HUGE_INPUTS))
+def test_a_huge_input_is_never_echoed_whole(client: FinsegClient, case: str) -> None:
+    call, code = HUGE_INPUTS[case]
+    _reaches_the_client(_error(lambda: call(client)), code)

@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..errors import InvalidArgument, ResourceExhausted, Violation, invalid
+from ..errors import InvalidArgument, ResourceExhausted, Violation, brief, invalid, quoted
 from ..kernels import hashing
 from ..kernels.calendar import NEVER_CLOSED, OPEN_SINCE_EVER, day_number
 from ..storage.store import Store
@@ -50,6 +50,11 @@ MIN_DAY, MAX_DAY = day_number(MIN_DATE), day_number(MAX_DATE)
 MISSING_DAY = np.iinfo(np.int64).min
 
 
+#: Rows one rule names at most; the others are counted. An error lists far
+#: fewer (a gRPC trailer carries a few KiB), the first rows of all rules.
+LISTED_ROWS_PER_RULE = 1000
+
+
 class _Checker:
     """Collects violations for one request; `rows(mask, field, why)` adds
     one violation per row where mask is true."""
@@ -57,9 +62,12 @@ class _Checker:
     def __init__(self, what: str) -> None:
         self.what = what
         self.violations: list[Violation] = []
+        self.unlisted = 0
 
     def rows(self, mask: np.ndarray, field: str, why: str) -> None:
-        for row in np.nonzero(mask)[0][:1000]:
+        hits = np.nonzero(mask)[0]
+        self.unlisted += max(hits.size - LISTED_ROWS_PER_RULE, 0)
+        for row in hits[:LISTED_ROWS_PER_RULE]:
             self.violations.append(Violation(f"{self.what}[{row}].{field}", why))
 
     def field(self, field: str, why: str) -> None:
@@ -68,7 +76,7 @@ class _Checker:
     def raise_if_any(self, summary: str) -> None:
         if self.violations:
             self.violations.sort(key=lambda v: _row_of(v.field))
-            raise invalid(self.violations, summary)
+            raise invalid(self.violations, summary, self.unlisted)
 
 
 def _row_of(field: str) -> int:
@@ -85,14 +93,14 @@ def _mask(array: pa.Array) -> np.ndarray:
 def _columns(batch: pa.RecordBatch, required: tuple[str, ...], optional: tuple[str, ...],
              check: _Checker) -> None:
     for name in sorted({n for n in batch.schema.names if batch.schema.names.count(n) > 1}):
-        check.field(name, f"column {name!r} appears more than once")
+        check.field(brief(name), f"column {quoted(name)} appears more than once")
     names = set(batch.schema.names)
     for name in required:
         if name not in names:
             check.field(name, f"column {name!r} is required")
     for name in sorted(names - set(required) - set(optional)):
-        check.field(name, f"unknown column {name!r}; allowed: "
-                          f"{', '.join(required + optional)}")
+        check.field(brief(name), f"unknown column {quoted(name)}; allowed: "
+                                 f"{', '.join(required + optional)}")
     check.raise_if_any(f"{check.what}: bad columns")
 
 
@@ -105,7 +113,8 @@ def _text(batch: pa.RecordBatch, name: str, check: _Checker) -> pa.Array | None:
     if pa.types.is_dictionary(column.type):
         values = column.dictionary
         if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
-            check.field(name, f"column {name!r} must hold strings, got {column.type}")
+            check.field(name, f"column {name!r} must hold strings, got "
+                              f"{quoted(str(column.type))}")
             return None
         values = pc.fill_null(values.cast(pa.string()), "")
         indices = column.indices.cast(pa.int32())
@@ -114,7 +123,8 @@ def _text(batch: pa.RecordBatch, name: str, check: _Checker) -> pa.Array | None:
             indices = pc.fill_null(indices, len(values) - 1)
         return pa.DictionaryArray.from_arrays(indices, values)
     if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
-        check.field(name, f"column {name!r} must be a string column, got {column.type}")
+        check.field(name, f"column {name!r} must be a string column, got "
+                          f"{quoted(str(column.type))}")
         return None
     return pc.fill_null(column.cast(pa.string()), "")
 
@@ -168,7 +178,7 @@ def parse_dates(column: pa.Array, field: str, check: _Checker, required: bool
         days[ok] = (parsed.cast(pa.int64()).to_numpy(zero_copy_only=False)[ok] // 86400)
     else:
         check.field(field.split(".")[-1], f"must be date32 or a YYYY-MM-DD string, "
-                                          f"got {column.type}")
+                                          f"got {quoted(str(column.type))}")
         return days
     if required:
         check.rows(~present, field, "is required (YYYY-MM-DD)")
@@ -205,7 +215,8 @@ def parse_minor_units(column: pa.Array, exponents: np.ndarray, field: str, check
                                         check)
     else:
         check.field(field.split(".")[-1],
-                    f"must be an integer (minor units) or a decimal string, got {column.type}")
+                    f"must be an integer (minor units) or a decimal string, got "
+                    f"{quoted(str(column.type))}")
         return np.zeros(len(column), dtype=np.int64)
     check.rows(too_large, field, TOO_LARGE)
     return out

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InvalidArgument, Violation
+from ..errors import InvalidArgument, Violation, listing, quoted
 from ..storage.store import Store
 
 #: A group name: dot-separated parts of printable characters without spaces
@@ -45,9 +45,9 @@ class Taxonomy:
         """The canonical node a request's group name stands for."""
         node = self.canonical(name)
         if node not in self.groups:
-            known = ", ".join(sorted({*self.groups, *self.aliases}))
+            known = listing(sorted({*self.groups, *self.aliases}))
             raise InvalidArgument(
-                f"{field_name} {name!r} is not a label group of this tenant's taxonomy; "
+                f"{field_name} {quoted(name)} is not a label group of this tenant's taxonomy; "
                 f"known groups: {known}", [Violation(field_name, "unknown label group")])
         return node
 
@@ -89,22 +89,23 @@ def parse(raw: dict[str, Any], field_name: str = "taxonomy") -> Taxonomy:
                                                "parts without spaces"))
             continue
         if name in seen:
-            violations.append(Violation(where, f"repeats {name!r}"))
+            violations.append(Violation(where, f"repeats {quoted(name)}"))
         seen.add(name)
     for i, name in enumerate(groups):
         if isinstance(name, str) and "." in name and name.rsplit(".", 1)[0] not in seen:
+            parent = quoted(name.rsplit(".", 1)[0])
             violations.append(Violation(f"{field_name}.groups[{i}]",
-                                        f"its parent {name.rsplit('.', 1)[0]!r} is not a group"))
+                                        f"its parent {parent} is not a group"))
     for alias, target in aliases.items():
-        where = f"{field_name}.aliases[{alias!r}]"
+        where = f"{field_name}.aliases[{quoted(alias)}]"
         if not GROUP_NAME.match(alias) or alias in seen:
             violations.append(Violation(where, "must be a new well-formed name, not a group"))
         if target not in seen:
-            violations.append(Violation(where, f"points at {target!r}, which is not a group"))
+            violations.append(Violation(where, f"points at {quoted(target)}, which is not a group"))
     if violations:
-        raise InvalidArgument(f"{field_name}: {len(violations)} problem(s): "
+        raise InvalidArgument(f"{field_name}: {len(violations):,} problem(s): "
                               + "; ".join(f"{v.field}: {v.description}" for v in violations[:5]),
-                              violations[:100])
+                              violations)
     return Taxonomy(tuple(groups), aliases)
 
 
