@@ -67,12 +67,12 @@ class PermissionDenied(FinsegError):
 QUOTED_CHARACTERS = 40
 
 
-def quoted(value: str) -> str:
+def quoted(value: str, characters: int = QUOTED_CHARACTERS) -> str:
     """The value for a message: its repr when short, else the repr of its
-    first QUOTED_CHARACTERS characters and its length."""
-    if len(value) <= QUOTED_CHARACTERS:
+    first `characters` characters and its length."""
+    if len(value) <= characters:
         return repr(value)
-    return f"{value[:QUOTED_CHARACTERS]!r}… ({len(value):,} characters)"
+    return f"{value[:characters]!r}… ({len(value):,} characters)"
 
 
 def brief(value: str) -> str:

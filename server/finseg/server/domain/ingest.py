@@ -21,11 +21,20 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..errors import InvalidArgument, ResourceExhausted, Violation, brief, invalid, quoted
+from ..errors import (
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+    Violation,
+    brief,
+    invalid,
+    quoted,
+)
 from ..kernels import hashing
 from ..kernels.calendar import NEVER_CLOSED, OPEN_SINCE_EVER, day_number
 from ..storage.store import Store
 from ..storage.transactions import LOG_COLUMNS, MAX_BATCH_ROWS
+from . import text
 from .model import (
     ACCOUNT_TYPE_CODES,
     CURRENCY_EXPONENTS,
@@ -43,8 +52,9 @@ TX_OPTIONAL = ("label", "counterparty_name", "counterparty_iban", "purpose", "mc
 ACCOUNT_REQUIRED = ("account_id", "user_id", "type", "currency", "balance", "balance_date")
 ACCOUNT_OPTIONAL = ("opened_on", "closed_on")
 MAX_ACCOUNTS_PER_REQUEST = 100_000
-# Control characters (Unicode category Cc) are what ids may not contain.
-CONTROL = r"\p{Cc}"
+#: Text fields that are names: checked like ids for unprintable characters.
+#: The others (purpose, counterparty_iban, mcc) are kept as sent.
+NAMES = ("label", "counterparty_name")
 DATE_TEXT = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 MIN_DAY, MAX_DAY = day_number(MIN_DATE), day_number(MAX_DATE)
 MISSING_DAY = np.iinfo(np.int64).min
@@ -64,11 +74,15 @@ class _Checker:
         self.violations: list[Violation] = []
         self.unlisted = 0
 
-    def rows(self, mask: np.ndarray, field: str, why: str) -> None:
+    def rows(self, mask: np.ndarray, field: str,
+             why: str | Callable[[np.ndarray], list[str]]) -> None:
+        """`why` is the description, or gives one per row for the rows named."""
         hits = np.nonzero(mask)[0]
         self.unlisted += max(hits.size - LISTED_ROWS_PER_RULE, 0)
-        for row in hits[:LISTED_ROWS_PER_RULE]:
-            self.violations.append(Violation(f"{self.what}[{row}].{field}", why))
+        hits = hits[:LISTED_ROWS_PER_RULE]
+        whys = why(hits) if callable(why) else [why] * hits.size
+        for row, description in zip(hits, whys, strict=True):
+            self.violations.append(Violation(f"{self.what}[{row}].{field}", description))
 
     def field(self, field: str, why: str) -> None:
         self.violations.append(Violation(field, why))
@@ -145,12 +159,18 @@ def _check_id(values: pa.Array, field: str, check: _Checker) -> None:
     length = _lengths(values)
     check.rows(length == 0, field, "is required (1 to 128 printable characters)")
     check.rows(length > MAX_ID_LENGTH, field, f"is longer than {MAX_ID_LENGTH} characters")
-    check.rows(_per_row(values, lambda v: _mask(pc.match_substring_regex(v, CONTROL))), field,
-               "contains a control character")
+    _check_printable(values, field, check)
+
+
+def _check_printable(values: pa.Array, field: str, check: _Checker) -> None:
+    check.rows(_per_row(values, text.unprintable), field,
+               lambda rows: text.why_unprintable(values.take(pa.array(rows))))
 
 
 def _check_length(values: pa.Array, field: str, limit: int, check: _Checker) -> None:
     check.rows(_lengths(values) > limit, field, f"is longer than {limit} characters")
+    if field in NAMES:
+        _check_printable(values, field, check)
 
 
 def parse_dates(column: pa.Array, field: str, check: _Checker, required: bool
@@ -485,8 +505,19 @@ class Ingestor:
     def delete_user(self, tenant: str, user_id: str) -> tuple[int, int]:
         if not user_id:
             raise invalid([Violation("user_id", "is required")], "DeleteUser")
-        with self.store.writer(tenant) as writer:
-            return writer.delete_user(user_id)
+        if len(user_id) > MAX_ID_LENGTH:
+            raise invalid([Violation("user_id", f"is longer than {MAX_ID_LENGTH} characters")],
+                          "DeleteUser")
+        unprintable = text.unprintable_names([user_id])
+        try:
+            with self.store.writer(tenant) as writer:
+                return writer.delete_user(user_id)
+        except NotFound:
+            # Ids stored before unprintable characters were refused must stay
+            # erasable, so such an id is refused only when no user has it.
+            if unprintable:
+                raise invalid([Violation("user_id", unprintable[0])], "DeleteUser") from None
+            raise
 
 
 class Compactor:
