@@ -169,8 +169,6 @@ def _check_printable(values: pa.Array, field: str, check: _Checker) -> None:
 
 def _check_length(values: pa.Array, field: str, limit: int, check: _Checker) -> None:
     check.rows(_lengths(values) > limit, field, f"is longer than {limit} characters")
-    if field in NAMES:
-        _check_printable(values, field, check)
 
 
 def parse_dates(column: pa.Array, field: str, check: _Checker, required: bool
@@ -435,6 +433,8 @@ class Ingestor:
         _check_id(account_ids, "account_id", check)
         for name, values in texts.items():
             _check_length(values, name, FIELD_LIMITS[name], check)  # type: ignore[arg-type]
+            if name in NAMES:
+                _check_printable(values, name, check)  # type: ignore[arg-type]
         days = parse_dates(batch.column("booking_date"), "booking_date", check, True)
         optional = {name: texts[name] if texts.get(name) is not None
                     else pa.nulls(n, pa.string()).fill_null("")
