@@ -4,16 +4,24 @@ Parquet), segment, and the README's tour exactly as written."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import os
 import re
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
 from conftest import SECRET_FILE, connect, token_for
 
+from finseg.client import files
+from finseg.client.api import high_balance
 from finseg.v1 import segments_pb2
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,6 +95,73 @@ def test_a_bad_row_names_file_line_and_column(target: str, tmp_path: Path) -> No
     out = finseg("load", *at(target, "bad"), "--quiet", "--transactions",
                  str(transactions))
     assert "appended 1 transactions" in out.stderr
+
+
+#: BHD (3 decimals) in major units: the int64 extremes as minor units and
+#: one past each bound of |x| <= 10^15 minor units (issue 12)...
+BEYOND_THE_BOUNDS = ["-9223372036854775.808", "-9223372036854775.807", "9223372036854775.807",
+                     "1000000000000.001", "-1000000000000.001"]
+#: ... and the bounds themselves.
+AT_THE_BOUNDS = ["1000000000000.000", "-1000000000000.000"]
+
+
+def _money_file(path: Path, columns: dict[str, list[str]], money: str) -> Path:
+    """A CSV or Parquet file (by suffix) whose `money` column is a decimal,
+    as a bank's export would have it."""
+    table = pa.table({**columns, money: pa.array([Decimal(v) for v in columns[money]],
+                                                 pa.decimal128(22, 3))})
+    if path.suffix == ".csv":
+        pacsv.write_csv(table, path)
+    else:
+        pq.write_table(table, path)
+    return path
+
+
+def _accounts(path: Path, balances: list[str]) -> Path:
+    n = len(balances)
+    return _money_file(path, {
+        "account_id": [f"a{i}" for i in range(n)], "user_id": ["u1"] * n,
+        "type": ["CHECKING"] * n, "currency": ["BHD"] * n, "balance": balances,
+        "balance_date": ["2026-01-31"] * n}, "balance")
+
+
+def _assert_rows_beyond_the_bounds(out: subprocess.CompletedProcess[str], path: Path,
+                                   column: str) -> None:
+    assert out.returncode == 1, out.stderr
+    for row in range(1, len(BEYOND_THE_BOUNDS) + 1):
+        assert f"{files.locate(path, row)}, column {column}: is larger in magnitude" \
+            in out.stderr, (row, out.stderr)
+    assert f"{files.locate(path, 0)}," not in out.stderr
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_load_names_money_beyond_the_bounds(target: str, tmp_path: Path, fmt: str) -> None:
+    connection = at(target, f"bounds-{fmt}")
+    accounts = _accounts(tmp_path / f"accounts.{fmt}", ["1.000", *BEYOND_THE_BOUNDS])
+    out = finseg("load", *connection, "--quiet", "--accounts", str(accounts), check=False)
+    _assert_rows_beyond_the_bounds(out, accounts, "balance")
+
+    finseg("load", *connection, "--quiet", "--accounts",
+           str(_accounts(tmp_path / f"good.{fmt}", ["1.000"])))
+    transactions = _money_file(tmp_path / f"transactions.{fmt}", {
+        "transaction_id": [f"t{i}" for i in range(6)], "account_id": ["a0"] * 6,
+        "booking_date": ["2026-01-02"] * 6, "amount": ["-1.000", *BEYOND_THE_BOUNDS]},
+        "amount")
+    out = finseg("load", *connection, "--quiet", "--transactions", str(transactions),
+                 check=False)
+    _assert_rows_beyond_the_bounds(out, transactions, "amount")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_load_keeps_money_at_the_bounds_exactly(target: str, tmp_path: Path, fmt: str) -> None:
+    accounts = _accounts(tmp_path / f"accounts.{fmt}", AT_THE_BOUNDS)
+    finseg("load", *at(target, f"at-bounds-{fmt}"), "--quiet", "--accounts", str(accounts))
+    with connect(target, f"at-bounds-{fmt}") as client:
+        job = client.create_segment(high_balance("BHD", -(10**15) - 1,
+                                                 as_of=dt.date(2026, 1, 31)))
+        stored = {a.account_id: a.amount for m in client.members(job.segment_id)
+                  for a in m.accounts}
+    assert stored == {"a0": 10**15, "a1": -(10**15)}
 
 
 def test_unknown_column_is_named_with_line_1(target: str, tmp_path: Path) -> None:

@@ -113,3 +113,29 @@ def test_other_tenant_sees_not_found(target: str) -> None:
     out = grpcurl(target, "finseg.v1.SegmentService/GetSegment",
                   data=json.dumps({"segment_id": segment_id}), tenant="other-bank")
     assert out.returncode != 0 and "NotFound" in out.stderr
+
+
+def test_errors_about_huge_inputs_reach_grpcurl(target: str) -> None:
+    """A 20 KB label group, a 20 KB user id and a batch of 5,000 bad rows are
+    INVALID_ARGUMENT that name the field, with a message that quotes at most
+    a short prefix of the input and says how many violations the details
+    leave out (issue 12; Python's client refuses trailers beyond 8 KiB, see
+    test_hostile_values)."""
+    spec = {"spec": {"financial_breakdown": {"label_groups": ["G" * 20_000], "months": 3}}}
+    out = grpcurl(target, "finseg.v1.SegmentService/CreateSegment", data=json.dumps(spec))
+    assert "Code: InvalidArgument" in out.stderr, out.stderr[:500]
+    assert "spec.financial_breakdown.label_groups[0]" in out.stderr
+    assert "(20,000 characters)" in out.stderr and "G" * 100 not in out.stderr
+
+    out = grpcurl(target, "finseg.v1.IngestionService/DeleteUser",
+                  data=json.dumps({"user_id": "u" * 20_000}))
+    assert "Code: InvalidArgument" in out.stderr and "user_id" in out.stderr, out.stderr[:500]
+    assert "u" * 100 not in out.stderr
+
+    rows = [{"transaction_id": "\u0001" + "t" * 127, "account_id": "x" * 128,
+             "booking_date": "bad", "amount": "1"} for _ in range(5_000)]
+    batch = json.dumps({"batch_id": "bad", "rows": {"transactions": rows}})
+    out = grpcurl(target, "finseg.v1.IngestionService/AppendTransactions", data=batch)
+    assert "Code: InvalidArgument" in out.stderr, out.stderr[:500]
+    assert "transactions[0].transaction_id" in out.stderr
+    assert "15,000 invalid field(s)" in out.stderr and "more violations not listed" in out.stderr

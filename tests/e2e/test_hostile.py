@@ -29,12 +29,20 @@ METHODS = [(s, m) for s in SERVICES for m in s.methods]
 # Everything a client can be told by a well-behaved service for bad input.
 FORBIDDEN = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN}
 
+#: Characters ids and names may not hold: one of each refused category
+#: (Cc, Cf, Zl, Zp; protobuf cannot carry surrogates) and invisible ones.
+UNPRINTABLE = "\x00\x1f\x85\u200b\u200d\ufeff\u00ad\u202e\u2028\u2029"
 texts = st.one_of(st.text(max_size=40), st.just(""), st.text(min_size=300, max_size=2000),
+                  st.text(st.sampled_from("aZ0._ " + UNPRINTABLE), min_size=1, max_size=12),
+                  # Far beyond every limit: an error must never quote it whole.
+                  st.sampled_from(["G" * 20_000, "\u00e9" * 10_000, "\u200b" * 7_000]),
                   st.sampled_from(["2026-02-30", "9999-12-31", "0001-01-01", "2026-1-1",
                                    "EUR", "CHECKING", "INSURANCE.CAR", "\x00", "a\nb"]))
 ints = st.one_of(st.integers(-5, 5), st.sampled_from([-2**31, 2**31 - 1]),
                  st.integers(-2**31, 2**31 - 1))
-longs = st.one_of(ints, st.sampled_from([-2**63, 2**63 - 1, 10**15, 10**15 + 1]))
+#: The int64 extremes and both sides of the money bound of 10^15.
+longs = st.one_of(ints, st.sampled_from([-2**63, -2**63 + 1, 2**63 - 1, 10**15, -10**15,
+                                         10**15 + 1, -10**15 - 1]))
 
 
 def message(descriptor: d.Descriptor, depth: int = 0) -> st.SearchStrategy:
@@ -110,7 +118,8 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
 
 
 def call(channel: grpc.Channel, service: d.ServiceDescriptor, method: d.MethodDescriptor,
-         payload: bytes, authorization: str) -> grpc.StatusCode:
+         payload: bytes, authorization: str) -> tuple[grpc.StatusCode, str]:
+    """The call's status code and message, as the client sees them."""
     path = f"/{service.full_name}/{method.name}"
     metadata = (("authorization", authorization),)
     try:
@@ -125,9 +134,9 @@ def call(channel: grpc.Channel, service: d.ServiceDescriptor, method: d.MethodDe
         if method.server_streaming:
             for _ in result:
                 pass
-        return grpc.StatusCode.OK
+        return grpc.StatusCode.OK, ""
     except grpc.RpcError as error:
-        return error.code()
+        return error.code(), error.details() or ""
 
 
 #: The long version: FINSEG_HOSTILE_EXAMPLES=5000 pytest tests/e2e/test_hostile.py
@@ -146,8 +155,11 @@ def test_generated_requests_never_get_internal(service: Service, data) -> None:
         st.sampled_from(["", "Bearer", "Bearer x.y.z", "Basic YTpi", "bearer " + "A" * 5000])))
     before = stored_state(service)
     with grpc.insecure_channel(f"127.0.0.1:{service.port}") as channel:
-        code = call(channel, svc, method, request.SerializeToString(), authorization)
+        code, details = call(channel, svc, method, request.SerializeToString(), authorization)
     assert code not in FORBIDDEN, (method.full_name, request)
+    # The client's own RESOURCE_EXHAUSTED: the service's status did not fit
+    # the trailers a client accepts by default.
+    assert "metadata size exceeds" not in details, (method.full_name, details)
     if code != grpc.StatusCode.OK:  # a refused call wrote nothing
         assert stored_state(service) == before, (method.full_name, code, request)
 
@@ -158,8 +170,9 @@ def test_generated_requests_never_get_internal(service: Service, data) -> None:
 def test_raw_bytes_never_get_internal(service: Service, target_method, payload) -> None:
     svc, method = target_method
     with grpc.insecure_channel(f"127.0.0.1:{service.port}") as channel:
-        code = call(channel, svc, method, payload, f"Bearer {token_for('hostile')}")
+        code, details = call(channel, svc, method, payload, f"Bearer {token_for('hostile')}")
     assert code not in FORBIDDEN, (method.full_name, payload)
+    assert "metadata size exceeds" not in details, (method.full_name, details)
 
 
 def test_the_server_is_still_healthy(service: Service) -> None:

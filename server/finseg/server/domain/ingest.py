@@ -21,11 +21,20 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..errors import InvalidArgument, ResourceExhausted, Violation, invalid
+from ..errors import (
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+    Violation,
+    brief,
+    invalid,
+    quoted,
+)
 from ..kernels import hashing
 from ..kernels.calendar import NEVER_CLOSED, OPEN_SINCE_EVER, day_number
 from ..storage.store import Store
 from ..storage.transactions import LOG_COLUMNS, MAX_BATCH_ROWS
+from . import text
 from .model import (
     ACCOUNT_TYPE_CODES,
     CURRENCY_EXPONENTS,
@@ -43,11 +52,17 @@ TX_OPTIONAL = ("label", "counterparty_name", "counterparty_iban", "purpose", "mc
 ACCOUNT_REQUIRED = ("account_id", "user_id", "type", "currency", "balance", "balance_date")
 ACCOUNT_OPTIONAL = ("opened_on", "closed_on")
 MAX_ACCOUNTS_PER_REQUEST = 100_000
-# Control characters (Unicode category Cc) are what ids may not contain.
-CONTROL = r"\p{Cc}"
+#: Text fields that are names: checked like ids for unprintable characters.
+#: The others (purpose, counterparty_iban, mcc) are kept as sent.
+NAMES = ("label", "counterparty_name")
 DATE_TEXT = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 MIN_DAY, MAX_DAY = day_number(MIN_DATE), day_number(MAX_DATE)
 MISSING_DAY = np.iinfo(np.int64).min
+
+
+#: Rows one rule names at most; the others are counted. An error lists far
+#: fewer (a gRPC trailer carries a few KiB), the first rows of all rules.
+LISTED_ROWS_PER_RULE = 1000
 
 
 class _Checker:
@@ -57,10 +72,17 @@ class _Checker:
     def __init__(self, what: str) -> None:
         self.what = what
         self.violations: list[Violation] = []
+        self.unlisted = 0
 
-    def rows(self, mask: np.ndarray, field: str, why: str) -> None:
-        for row in np.nonzero(mask)[0][:1000]:
-            self.violations.append(Violation(f"{self.what}[{row}].{field}", why))
+    def rows(self, mask: np.ndarray, field: str,
+             why: str | Callable[[np.ndarray], list[str]]) -> None:
+        """`why` is the description, or gives one per row for the rows named."""
+        hits = np.nonzero(mask)[0]
+        self.unlisted += max(hits.size - LISTED_ROWS_PER_RULE, 0)
+        hits = hits[:LISTED_ROWS_PER_RULE]
+        whys = why(hits) if callable(why) else [why] * hits.size
+        for row, description in zip(hits, whys, strict=True):
+            self.violations.append(Violation(f"{self.what}[{row}].{field}", description))
 
     def field(self, field: str, why: str) -> None:
         self.violations.append(Violation(field, why))
@@ -68,7 +90,7 @@ class _Checker:
     def raise_if_any(self, summary: str) -> None:
         if self.violations:
             self.violations.sort(key=lambda v: _row_of(v.field))
-            raise invalid(self.violations, summary)
+            raise invalid(self.violations, summary, self.unlisted)
 
 
 def _row_of(field: str) -> int:
@@ -85,14 +107,14 @@ def _mask(array: pa.Array) -> np.ndarray:
 def _columns(batch: pa.RecordBatch, required: tuple[str, ...], optional: tuple[str, ...],
              check: _Checker) -> None:
     for name in sorted({n for n in batch.schema.names if batch.schema.names.count(n) > 1}):
-        check.field(name, f"column {name!r} appears more than once")
+        check.field(brief(name), f"column {quoted(name)} appears more than once")
     names = set(batch.schema.names)
     for name in required:
         if name not in names:
             check.field(name, f"column {name!r} is required")
     for name in sorted(names - set(required) - set(optional)):
-        check.field(name, f"unknown column {name!r}; allowed: "
-                          f"{', '.join(required + optional)}")
+        check.field(brief(name), f"unknown column {quoted(name)}; allowed: "
+                                 f"{', '.join(required + optional)}")
     check.raise_if_any(f"{check.what}: bad columns")
 
 
@@ -105,7 +127,8 @@ def _text(batch: pa.RecordBatch, name: str, check: _Checker) -> pa.Array | None:
     if pa.types.is_dictionary(column.type):
         values = column.dictionary
         if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
-            check.field(name, f"column {name!r} must hold strings, got {column.type}")
+            check.field(name, f"column {name!r} must hold strings, got "
+                              f"{quoted(str(column.type))}")
             return None
         values = pc.fill_null(values.cast(pa.string()), "")
         indices = column.indices.cast(pa.int32())
@@ -114,7 +137,8 @@ def _text(batch: pa.RecordBatch, name: str, check: _Checker) -> pa.Array | None:
             indices = pc.fill_null(indices, len(values) - 1)
         return pa.DictionaryArray.from_arrays(indices, values)
     if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
-        check.field(name, f"column {name!r} must be a string column, got {column.type}")
+        check.field(name, f"column {name!r} must be a string column, got "
+                          f"{quoted(str(column.type))}")
         return None
     return pc.fill_null(column.cast(pa.string()), "")
 
@@ -135,8 +159,12 @@ def _check_id(values: pa.Array, field: str, check: _Checker) -> None:
     length = _lengths(values)
     check.rows(length == 0, field, "is required (1 to 128 printable characters)")
     check.rows(length > MAX_ID_LENGTH, field, f"is longer than {MAX_ID_LENGTH} characters")
-    check.rows(_per_row(values, lambda v: _mask(pc.match_substring_regex(v, CONTROL))), field,
-               "contains a control character")
+    _check_printable(values, field, check)
+
+
+def _check_printable(values: pa.Array, field: str, check: _Checker) -> None:
+    check.rows(_per_row(values, text.unprintable), field,
+               lambda rows: text.why_unprintable(values.take(pa.array(rows))))
 
 
 def _check_length(values: pa.Array, field: str, limit: int, check: _Checker) -> None:
@@ -168,7 +196,7 @@ def parse_dates(column: pa.Array, field: str, check: _Checker, required: bool
         days[ok] = (parsed.cast(pa.int64()).to_numpy(zero_copy_only=False)[ok] // 86400)
     else:
         check.field(field.split(".")[-1], f"must be date32 or a YYYY-MM-DD string, "
-                                          f"got {column.type}")
+                                          f"got {quoted(str(column.type))}")
         return days
     if required:
         check.rows(~present, field, "is required (YYYY-MM-DD)")
@@ -178,64 +206,96 @@ def parse_dates(column: pa.Array, field: str, check: _Checker, required: bool
     return days
 
 
+TOO_LARGE = f"is larger in magnitude than {MAX_ABS_AMOUNT} minor units"
+#: Digits of the largest magnitude allowed: a value with more significant
+#: digits is out of range however it continues, so it is never parsed.
+MAX_ABS_DIGITS = len(str(MAX_ABS_AMOUNT))
+
+
 def parse_minor_units(column: pa.Array, exponents: np.ndarray, field: str, check: _Checker
                       ) -> np.ndarray:
     """Exact minor units from an integer column (already minor units) or a
-    decimal-string column in major units ("-150.00", "12" for JPY).
+    decimal-string column in major units ("-150.00", "12" for JPY), each
+    value within ±MAX_ABS_AMOUNT.
 
     Strings are checked against the currency's decimals first, so "1.234"
     for EUR, "+5", "1e3" and "1,000" are errors; the digits are then joined
     and parsed as one integer: no float ever holds the value.
     """
-    n = len(column)
-    out = np.zeros(n, dtype=np.int64)
     if pa.types.is_dictionary(column.type):
         column = column.dictionary_decode()
     nulls = _mask(pc.is_null(column))
     check.rows(nulls, field, "is required")
     if pa.types.is_integer(column.type):
-        # Range first: a uint64 beyond int64 must be a named row, not a
-        # failed cast.
-        filled = pc.fill_null(column, 0)
-        wide = _mask(pc.greater(filled, pa.scalar(MAX_ABS_AMOUNT, pa.uint64())
-                                if pa.types.is_unsigned_integer(column.type)
-                                else pa.scalar(MAX_ABS_AMOUNT, pa.int64())))
-        check.rows(wide, field, f"is larger in magnitude than {MAX_ABS_AMOUNT} minor units")
-        safe = pc.if_else(pa.array(wide), pa.scalar(0, column.type), filled)
-        out[:] = safe.cast(pa.int64()).to_numpy(zero_copy_only=False)
+        out, too_large = _integer_units(column)
     elif pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-        text = pc.fill_null(column, "0")
-        for exponent in np.unique(exponents):
-            at = np.nonzero(exponents == exponent)[0]
-            sub = text.take(pa.array(at))
-            frac = "" if exponent <= 0 else rf"(\.[0-9]{{1,{exponent}}})?"
-            ok = _mask(pc.match_substring_regex(sub, rf"^-?[0-9]{{1,16}}{frac}$"))
-            allowed = ("a whole number" if exponent <= 0 else
-                       f"a decimal with at most {exponent} decimals")
-            check.rows(np.isin(np.arange(n), at[~ok]) & ~nulls, field,
-                       f"is not {allowed} in major units (e.g. -150.00); no sign other "
-                       "than a leading minus, no exponent, no thousands separator")
-            good = at[ok]
-            if good.size == 0:
-                continue
-            values = text.take(pa.array(good))
-            if exponent > 0:
-                dotted = pc.if_else(pc.match_substring(values, "."), values,
-                                    pc.binary_join_element_wise(values, ".", ""))
-                digits_after = pc.subtract(pc.utf8_length(dotted),
-                                           pc.add(pc.find_substring(dotted, "."), 1))
-                pad = pc.subtract(pa.scalar(int(exponent), pa.int32()),
-                                  digits_after.cast(pa.int32()))
-                padded = pc.binary_join_element_wise(dotted, pc.binary_repeat("0", pad), "")
-                values = pc.replace_substring(padded, ".", "")
-            out[good] = values.cast(pa.int64()).to_numpy(zero_copy_only=False)
+        out, too_large = _decimal_units(pc.fill_null(column, "0"), exponents, nulls, field,
+                                        check)
     else:
         check.field(field.split(".")[-1],
-                    f"must be an integer (minor units) or a decimal string, got {column.type}")
-        return out
-    check.rows(np.abs(out) > MAX_ABS_AMOUNT, field,
-               f"is larger in magnitude than {MAX_ABS_AMOUNT} minor units")
+                    f"must be an integer (minor units) or a decimal string, got "
+                    f"{quoted(str(column.type))}")
+        return np.zeros(len(column), dtype=np.int64)
+    check.rows(too_large, field, TOO_LARGE)
     return out
+
+
+def _integer_units(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(values, out of range) of an integer column. Both bounds are compared
+    in the column's own type before any cast: a uint64 beyond int64 would
+    fail the cast, and -2**63 has no positive counterpart (np.abs returns it
+    unchanged), so an upper bound on the magnitude alone lets it through."""
+    filled = pc.fill_null(column, 0)
+    if pa.types.is_unsigned_integer(column.type):
+        wide = pc.greater(filled, pa.scalar(MAX_ABS_AMOUNT, pa.uint64()))
+    else:
+        wide = pc.or_(pc.greater(filled, pa.scalar(MAX_ABS_AMOUNT, pa.int64())),
+                      pc.less(filled, pa.scalar(-MAX_ABS_AMOUNT, pa.int64())))
+    safe = pc.if_else(wide, pa.scalar(0, column.type), filled)
+    return safe.cast(pa.int64()).to_numpy(zero_copy_only=False).copy(), _mask(wide)
+
+
+def _decimal_units(text: pa.Array, exponents: np.ndarray, nulls: np.ndarray, field: str,
+                   check: _Checker) -> tuple[np.ndarray, np.ndarray]:
+    """(values, out of range) of decimal strings, row i in major units of a
+    currency with exponents[i] decimals; malformed rows are named here."""
+    n = len(text)
+    out = np.zeros(n, dtype=np.int64)
+    too_large = np.zeros(n, dtype=bool)
+    for exponent in np.unique(exponents):
+        at = np.nonzero(exponents == exponent)[0]
+        sub = text.take(pa.array(at))
+        frac = "" if exponent <= 0 else rf"(\.[0-9]{{1,{exponent}}})?"
+        ok = _mask(pc.match_substring_regex(sub, rf"^-?[0-9]+{frac}$"))
+        allowed = ("a whole number" if exponent <= 0 else
+                   f"a decimal with at most {exponent} decimals")
+        check.rows(np.isin(np.arange(n), at[~ok]) & ~nulls, field,
+                   f"is not {allowed} in major units (e.g. -150.00); no sign other "
+                   "than a leading minus, no exponent, no thousands separator")
+        good = at[ok]
+        if good.size:
+            out[good], too_large[good] = _joined_digits(text.take(pa.array(good)), int(exponent))
+    # Values have at most MAX_ABS_DIGITS digits here, so np.abs cannot wrap.
+    return out, too_large | (np.abs(out) > MAX_ABS_AMOUNT)
+
+
+def _joined_digits(values: pa.Array, exponent: int) -> tuple[np.ndarray, np.ndarray]:
+    """(minor units, out of range) of well-formed decimals: the fraction is
+    padded to `exponent` digits and the point dropped ("-1.5" -> "-150" for
+    EUR). A value with more significant digits than MAX_ABS_DIGITS is out of
+    range and parsed as 0: as int64 it could overflow."""
+    if exponent > 0:
+        dotted = pc.if_else(pc.match_substring(values, "."), values,
+                            pc.binary_join_element_wise(values, ".", ""))
+        digits_after = pc.subtract(pc.utf8_length(dotted),
+                                   pc.add(pc.find_substring(dotted, "."), 1))
+        pad = pc.subtract(pa.scalar(exponent, pa.int32()), digits_after.cast(pa.int32()))
+        padded = pc.binary_join_element_wise(dotted, pc.binary_repeat("0", pad), "")
+        values = pc.replace_substring(padded, ".", "")
+    significant = pc.utf8_length(pc.utf8_ltrim(values, characters="-0"))
+    wide = pc.greater(significant, MAX_ABS_DIGITS)
+    safe = pc.if_else(wide, "0", values)
+    return safe.cast(pa.int64()).to_numpy(zero_copy_only=False), _mask(wide)
 
 
 def _hash_plain(values: pa.Array, seed: int) -> np.ndarray:
@@ -373,6 +433,8 @@ class Ingestor:
         _check_id(account_ids, "account_id", check)
         for name, values in texts.items():
             _check_length(values, name, FIELD_LIMITS[name], check)  # type: ignore[arg-type]
+            if name in NAMES:
+                _check_printable(values, name, check)  # type: ignore[arg-type]
         days = parse_dates(batch.column("booking_date"), "booking_date", check, True)
         optional = {name: texts[name] if texts.get(name) is not None
                     else pa.nulls(n, pa.string()).fill_null("")
@@ -443,8 +505,19 @@ class Ingestor:
     def delete_user(self, tenant: str, user_id: str) -> tuple[int, int]:
         if not user_id:
             raise invalid([Violation("user_id", "is required")], "DeleteUser")
-        with self.store.writer(tenant) as writer:
-            return writer.delete_user(user_id)
+        if len(user_id) > MAX_ID_LENGTH:
+            raise invalid([Violation("user_id", f"is longer than {MAX_ID_LENGTH} characters")],
+                          "DeleteUser")
+        unprintable = text.unprintable_names([user_id])
+        try:
+            with self.store.writer(tenant) as writer:
+                return writer.delete_user(user_id)
+        except NotFound:
+            # Ids stored before unprintable characters were refused must stay
+            # erasable, so such an id is refused only when no user has it.
+            if unprintable:
+                raise invalid([Violation("user_id", unprintable[0])], "DeleteUser") from None
+            raise
 
 
 class Compactor:

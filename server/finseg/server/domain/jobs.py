@@ -27,6 +27,7 @@ from ..errors import (
     NotFound,
     ResourceExhausted,
     Violation,
+    quoted,
 )
 from ..storage.arrays import batch_from_value
 from ..storage.jobs import PAGE_ROWS
@@ -116,7 +117,7 @@ class JobManager:
         for i, name in enumerate(account_types):
             if name not in ACCOUNT_TYPE_CODES:
                 raise InvalidArgument(
-                    f"spec.account_types[{i}] {name!r} is not an account type; allowed: "
+                    f"spec.account_types[{i}] {quoted(name)} is not an account type; allowed: "
                     f"{', '.join(ACCOUNT_TYPE_CODES)}",
                     [Violation(f"spec.account_types[{i}]", "unknown account type")])
         as_of = as_of or today(self.timezone)
@@ -171,7 +172,7 @@ class JobManager:
     def get(self, tenant: str, job_id: str) -> dict[str, Any]:
         record = self.store.jobs.get(tenant, job_id) if job_id else None
         if record is None or record["expires"] <= self.clock():
-            raise NotFound(f"segment {job_id!r} not found")
+            raise NotFound(f"segment {quoted(job_id)} not found")
         live = self._live.get((tenant, job_id))
         if live is not None and record["state"] == RUNNING:
             record["progress"] = live.progress
@@ -191,7 +192,7 @@ class JobManager:
         has: a kernel checks between chunks of rows."""
         record = self.get(tenant, job_id)
         if record["state"] in (SUCCEEDED, FAILED):
-            raise FailedPrecondition(f"segment {job_id!r} already {record['state']}; only a "
+            raise FailedPrecondition(f"segment {quoted(job_id)} already {record['state']}; only a "
                                      "PENDING or RUNNING segment can be cancelled")
         live = self._live.get((tenant, job_id))
         if live is not None:
@@ -214,7 +215,7 @@ class JobManager:
         if live is not None:
             live.cancel.set()
         if not self.store.jobs.delete(tenant, job_id):
-            raise NotFound(f"segment {job_id!r} not found")
+            raise NotFound(f"segment {quoted(job_id)} not found")
 
     def list(self, tenant: str, states: set[str], types: set[str]) -> list[dict[str, Any]]:
         """The tenant's jobs that have not expired, newest first."""

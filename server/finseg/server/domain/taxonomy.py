@@ -18,13 +18,15 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InvalidArgument, Violation
+from ..errors import InvalidArgument, Violation, listing, quoted
 from ..storage.store import Store
+from . import text
 
 #: A group name: dot-separated parts of printable characters without spaces
 #: or dots (labels are case-sensitive, so no case is imposed).
 GROUP_NAME = re.compile(r"^[^\s.]+(\.[^\s.]+)*$")
 MAX_GROUPS = 10_000
+MAX_NAME_LENGTH = 128
 
 
 @dataclass(frozen=True)
@@ -45,9 +47,9 @@ class Taxonomy:
         """The canonical node a request's group name stands for."""
         node = self.canonical(name)
         if node not in self.groups:
-            known = ", ".join(sorted({*self.groups, *self.aliases}))
+            known = listing(sorted({*self.groups, *self.aliases}))
             raise InvalidArgument(
-                f"{field_name} {name!r} is not a label group of this tenant's taxonomy; "
+                f"{field_name} {quoted(name)} is not a label group of this tenant's taxonomy; "
                 f"known groups: {known}", [Violation(field_name, "unknown label group")])
         return node
 
@@ -72,8 +74,8 @@ class Taxonomy:
 
 def parse(raw: dict[str, Any], field_name: str = "taxonomy") -> Taxonomy:
     """A taxonomy from its dict form, checked: every group well formed and
-    unique, every group's parent a group too, every alias a new name that
-    points at a group."""
+    unique, every group's parent a group too, every alias a new well-formed
+    name that points at a group."""
     groups = list(raw.get("groups") or [])
     aliases = dict(raw.get("aliases") or {})
     violations: list[Violation] = []
@@ -81,31 +83,63 @@ def parse(raw: dict[str, Any], field_name: str = "taxonomy") -> Taxonomy:
         violations.append(Violation(f"{field_name}.groups", "must name at least one group"))
     if len(groups) > MAX_GROUPS:
         violations.append(Violation(f"{field_name}.groups", f"at most {MAX_GROUPS} groups"))
+    seen = _check_groups(groups, f"{field_name}.groups", violations)
+    _check_aliases(aliases, seen, f"{field_name}.aliases", violations)
+    if violations:
+        raise InvalidArgument(f"{field_name}: {len(violations):,} problem(s): "
+                              + "; ".join(f"{v.field}: {v.description}" for v in violations[:5]),
+                              violations)
+    return Taxonomy(tuple(groups), aliases)
+
+
+def stored(raw: dict[str, Any]) -> Taxonomy:
+    """A taxonomy as stored: it was checked when it was replaced, and stays
+    usable if a later version checks more strictly."""
+    return Taxonomy(tuple(raw.get("groups") or []), dict(raw.get("aliases") or {}))
+
+
+def _name_problem(name: object, unprintable: str | None) -> str | None:
+    """Why a group or alias name is not well formed, or None."""
+    if unprintable is not None:
+        return unprintable
+    if not isinstance(name, str) or not GROUP_NAME.match(name) or len(name) > MAX_NAME_LENGTH:
+        return (f"must be 1-{MAX_NAME_LENGTH} characters of dot-separated parts without "
+                "spaces")
+    return None
+
+
+def _check_groups(groups: list[Any], where: str, violations: list[Violation]) -> set[str]:
+    """Adds the groups' violations; returns the well-formed groups."""
+    unprintable = text.unprintable_names([g if isinstance(g, str) else "" for g in groups])
     seen: set[str] = set()
     for i, name in enumerate(groups):
-        where = f"{field_name}.groups[{i}]"
-        if not isinstance(name, str) or not GROUP_NAME.match(name) or len(name) > 128:
-            violations.append(Violation(where, "must be 1-128 characters of dot-separated "
-                                               "parts without spaces"))
+        problem = _name_problem(name, unprintable.get(i))
+        if problem is not None:
+            violations.append(Violation(f"{where}[{i}]", problem))
             continue
         if name in seen:
-            violations.append(Violation(where, f"repeats {name!r}"))
+            violations.append(Violation(f"{where}[{i}]", f"repeats {quoted(name)}"))
         seen.add(name)
     for i, name in enumerate(groups):
         if isinstance(name, str) and "." in name and name.rsplit(".", 1)[0] not in seen:
-            violations.append(Violation(f"{field_name}.groups[{i}]",
-                                        f"its parent {name.rsplit('.', 1)[0]!r} is not a group"))
-    for alias, target in aliases.items():
-        where = f"{field_name}.aliases[{alias!r}]"
-        if not GROUP_NAME.match(alias) or alias in seen:
-            violations.append(Violation(where, "must be a new well-formed name, not a group"))
-        if target not in seen:
-            violations.append(Violation(where, f"points at {target!r}, which is not a group"))
-    if violations:
-        raise InvalidArgument(f"{field_name}: {len(violations)} problem(s): "
-                              + "; ".join(f"{v.field}: {v.description}" for v in violations[:5]),
-                              violations[:100])
-    return Taxonomy(tuple(groups), aliases)
+            parent = quoted(name.rsplit(".", 1)[0])
+            violations.append(Violation(f"{where}[{i}]", f"its parent {parent} is not a group"))
+    return seen
+
+
+def _check_aliases(aliases: dict[str, str], groups: set[str], where: str,
+                   violations: list[Violation]) -> None:
+    unprintable = text.unprintable_names(list(aliases))
+    for i, (alias, target) in enumerate(aliases.items()):
+        field = f"{where}[{quoted(alias)}]"
+        problem = _name_problem(alias, unprintable.get(i))
+        if problem is None and alias in groups:
+            problem = "must be a new name, not a group"
+        if problem is not None:
+            violations.append(Violation(field, problem))
+        if target not in groups:
+            violations.append(Violation(field, f"points at {quoted(target)}, which is not a "
+                                               "group"))
 
 
 def default() -> Taxonomy:
@@ -123,8 +157,8 @@ class Taxonomies:
 
     def of(self, tenant: str) -> tuple[Taxonomy, bool]:
         """(taxonomy, is_default) of the tenant."""
-        stored = self.store.taxonomy(tenant)
-        return (self._default, True) if stored is None else (parse(stored), False)
+        raw = self.store.taxonomy(tenant)
+        return (self._default, True) if raw is None else (stored(raw), False)
 
     def replace(self, tenant: str, raw: dict[str, Any] | None) -> tuple[Taxonomy, bool]:
         """Checks and stores a tenant's taxonomy; None restores the default."""

@@ -29,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..errors import AlreadyExists, Violation
+from ..errors import AlreadyExists, Violation, quoted
 from ..kernels import layout
 from ..kernels.hashing import EMPTY, IdIndex, first_occurrence
 from . import faults
@@ -246,12 +246,12 @@ class TransactionStore:
                 if stored_content[j] != content[row]:
                     conflicts.append(Violation(
                         f"transactions[{row}].transaction_id",
-                        f"transaction id {incoming[j]!r} is already stored with different "
+                        f"transaction id {quoted(incoming[j])} is already stored with different "
                         "content"))
         if conflicts:
             raise AlreadyExists(
                 f"{len(conflicts)} transaction(s) reuse a stored transaction id with different "
-                "content; nothing of this batch was written", conflicts[:100])
+                "content; nothing of this batch was written", conflicts)
 
         appended = int(keep.sum())
         if appended == 0:

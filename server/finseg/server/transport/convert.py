@@ -16,7 +16,7 @@ from google.protobuf import duration_pb2, json_format, timestamp_pb2
 from finseg.v1 import common_pb2, ingest_pb2, segments_pb2
 
 from ..domain.segment_types.common import parse_date
-from ..errors import InvalidArgument, Violation
+from ..errors import InvalidArgument, Violation, quoted
 
 ACCOUNT_TYPE_PREFIX = "ACCOUNT_TYPE_"
 MAX_PAGE_SIZE = 10_000
@@ -40,10 +40,17 @@ def _type_name(value: int) -> str:
 def _ipc(data: bytes, field: str) -> pa.RecordBatch:
     try:
         table = pa.ipc.open_stream(pa.py_buffer(data)).read_all()
-        # Full validation checks, among others, that strings are UTF-8.
-        table.validate(full=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
-        raise bad(field, f"is not a valid Arrow IPC stream ({exc})") from exc
+        # Column names are decoded here: they may be invalid UTF-8 too.
+        names = table.schema.names
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
+        raise bad(field, f"is not a valid Arrow IPC stream ({quoted(str(exc), 200)})") from exc
+    for name, column in zip(names, table.columns, strict=True):
+        try:
+            # Full validation checks, among others, that strings are UTF-8.
+            column.validate(full=True)
+        except pa.ArrowException as exc:
+            raise bad(field, f"column {quoted(name)} is not valid Arrow data (text must be "
+                             f"UTF-8): {quoted(str(exc), 200)}") from exc
     table = table.combine_chunks()
     batches = table.to_batches(max_chunksize=max(table.num_rows, 1))
     return batches[0] if batches else pa.RecordBatch.from_pylist([], schema=table.schema)

@@ -18,19 +18,75 @@ from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from ..errors import FinsegError, InvalidArgument
+from ..errors import FinsegError, InvalidArgument, Violation
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+#: The status travels in the trailers: grpc-message (percent-encoded, up to
+#: 3 bytes a byte) and grpc-status-details-bin (base64, 4/3 of the bytes),
+#: which holds the message again with the details. Clients of gRPC core
+#: (Python's among them) refuse metadata beyond 8 KiB by default and report
+#: their own RESOURCE_EXHAUSTED instead; these two stay within TRAILER_BYTES
+#: whatever the error, the details listing as many violations as the
+#: message leaves room for.
+TRAILER_BYTES = 6144
+MESSAGE_BYTES = 1024
+#: One violation's share at most, so a long one cannot crowd out the rest.
+FIELD_BYTES = 256
+DESCRIPTION_BYTES = 1024
+#: Room in the details for what is not a violation: the code, the Any's
+#: type URL, a RetryInfo.
+DETAILS_OVERHEAD = 160
+
+
+def _clipped(text: str, limit: int) -> str:
+    """text cut to at most `limit` bytes of UTF-8, at a character boundary,
+    an ellipsis marking the cut."""
+    raw = text.encode()
+    if len(raw) <= limit:
+        return text
+    return raw[:limit - len("…".encode())].decode(errors="ignore") + "…"
+
+
+def _encoded_size(message: str) -> int:
+    """Bytes of the message in grpc-message (gRPC's percent-encoding)."""
+    return sum(1 if 0x20 <= b <= 0x7E and b != 0x25 else 3 for b in message.encode())
+
+
+def _fitting(violations: list[Violation], budget: int
+             ) -> list[error_details_pb2.BadRequest.FieldViolation]:
+    """The leading violations whose BadRequest fits `budget` bytes."""
+    kept, size = [], 0
+    for v in violations:
+        entry = error_details_pb2.BadRequest.FieldViolation(
+            field=_clipped(v.field, FIELD_BYTES),
+            description=_clipped(v.description, DESCRIPTION_BYTES))
+        size += entry.ByteSize() + 3  # the entry's tag and length
+        if size > budget:
+            break
+        kept.append(entry)
+    return kept
+
+
+def _message(exc: FinsegError, unlisted: int) -> str:
+    note = f" … and {unlisted:,} more violations not listed" if unlisted else ""
+    return _clipped(exc.message, MESSAGE_BYTES - len(note.encode())) + note
+
+
 def _status(exc: FinsegError) -> status_pb2.Status:
-    status = status_pb2.Status(code=getattr(code_pb2, exc.code), message=exc.message)
-    if exc.violations:
+    # The budget is taken with the longest note, as if nothing were listed:
+    # the final note, with a smaller count, is no longer.
+    longest = _message(exc, len(exc.violations) + exc.unlisted)
+    budget = (TRAILER_BYTES - _encoded_size(longest)) * 3 // 4 - len(longest.encode()) \
+        - DETAILS_OVERHEAD
+    violations = _fitting(exc.violations, budget)
+    message = _message(exc, len(exc.violations) - len(violations) + exc.unlisted)
+    status = status_pb2.Status(code=getattr(code_pb2, exc.code), message=message)
+    if violations:
         detail = any_pb2.Any()
-        detail.Pack(error_details_pb2.BadRequest(field_violations=[
-            error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
-            for v in exc.violations]))
+        detail.Pack(error_details_pb2.BadRequest(field_violations=violations))
         status.details.append(detail)
     if exc.retry_after_seconds is not None:
         detail = any_pb2.Any()

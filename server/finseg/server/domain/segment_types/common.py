@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from ...errors import Cancelled, InvalidArgument, Violation
+from ...errors import Cancelled, InvalidArgument, Violation, quoted
 from ...kernels import slots
 from ...storage.store import Snapshot
 from ...storage.transactions import Block
@@ -47,7 +47,8 @@ def parse_threshold(raw: Any, field: str) -> Threshold:
                               [Violation(f"{field}.currency", "is required")])
     currency = raw["currency"]
     if currency not in CURRENCY_EXPONENTS:
-        raise InvalidArgument(f"{field}.currency {currency!r} is not an ISO 4217 currency code",
+        raise InvalidArgument(f"{field}.currency {quoted(str(currency))} is not an ISO 4217 "
+                              "currency code",
                               [Violation(f"{field}.currency", "must be an ISO 4217 code")])
     return Threshold(currency, int(raw.get("amount", 0)))
 

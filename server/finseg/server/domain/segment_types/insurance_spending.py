@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from ...errors import InvalidArgument, ResourceExhausted, Violation
+from ...errors import InvalidArgument, ResourceExhausted, Violation, listing, quoted
 from ...kernels import insurance
 from ...kernels.calendar import complete_months
 from ...storage.store import Snapshot
@@ -83,11 +83,11 @@ def parse(raw: dict[str, Any], taxonomy: Taxonomy | None = None) -> Params:
     for i, name in enumerate(types):
         field = f"{FIELD}.insurance_types[{i}]"
         if name not in allowed:
-            raise InvalidArgument(f"{field} {name!r} is not an insurance type of this tenant's "
-                                  f"taxonomy; allowed: {', '.join(allowed)}",
-                                  [Violation(field, f"must be one of {', '.join(allowed)}")])
+            raise InvalidArgument(f"{field} {quoted(name)} is not an insurance type of this "
+                                  f"tenant's taxonomy; allowed: {listing(allowed)}",
+                                  [Violation(field, f"must be one of {listing(allowed)}")])
         if name in types[:i]:
-            raise InvalidArgument(f"{field} {name!r} is repeated",
+            raise InvalidArgument(f"{field} {quoted(name)} is repeated",
                                   [Violation(field, "repeats an earlier type")])
     return Params(months, types, dict(taxonomy.aliases))
 
