@@ -22,8 +22,7 @@ TAXONOMY = taxonomy.default()
 LABELS = ["", "INSURANCE", "INSURANCE.CAR", "INSURANCE.HEALTH", "INSURANCE.PET",
           "INSURANCE.CAR.EXTRA", "INSURANCES", "GROCERIES", "SALARY"]
 #: Spellings that share a provider key, and ones that do not ("ß" folds to "ss").
-#: (No tab: counterparty names may not hold control characters.)
-NAMES = ["Allianz SE", "allianz se", "  ALLIANZ\u00a0 SE ", "Allianz  SE\u2003", "HUK", "huk ",
+NAMES = ["Allianz SE", "allianz se", "  ALLIANZ\u00a0 SE ", "Allianz  SE\t", "HUK", "huk ",
          "Straße Versicherung", "STRASSE VERSICHERUNG", "", "DEVK"]
 GAPS = [1, 24, 25, 30, 35, 36, 79, 80, 91, 100, 101, 169, 170, 182, 195, 196, 349, 350, 365,
         380, 381]
