@@ -20,11 +20,13 @@ from hypothesis import strategies as st
 
 from finseg.server.app import Service
 from finseg.server.storage.env import DB, U32, new_tenant_state
-from finseg.v1 import ingest_pb2, segments_pb2, taxonomy_pb2
+from finseg.v1 import audit_pb2, ingest_pb2, segments_pb2, taxonomy_pb2, usage_pb2
 
 SERVICES = [ingest_pb2.DESCRIPTOR.services_by_name["IngestionService"],
             segments_pb2.DESCRIPTOR.services_by_name["SegmentService"],
-            taxonomy_pb2.DESCRIPTOR.services_by_name["TaxonomyService"]]
+            taxonomy_pb2.DESCRIPTOR.services_by_name["TaxonomyService"],
+            audit_pb2.DESCRIPTOR.services_by_name["AuditService"],
+            usage_pb2.DESCRIPTOR.services_by_name["UsageService"]]
 METHODS = [(s, m) for s in SERVICES for m in s.methods]
 # Everything a client can be told by a well-behaved service for bad input.
 FORBIDDEN = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN}

@@ -53,8 +53,10 @@ ACCOUNT_REQUIRED = ("account_id", "user_id", "type", "currency", "balance", "bal
 ACCOUNT_OPTIONAL = ("opened_on", "closed_on")
 MAX_ACCOUNTS_PER_REQUEST = 100_000
 #: Text fields that are names: checked like ids for unprintable characters.
-#: The others (purpose, counterparty_iban, mcc) are kept as sent.
-NAMES = ("label", "counterparty_name")
+#: The others are kept as sent: purpose and counterparty_name are the bank's
+#: free text (a provider key folds a name's white space, tabs and line
+#: breaks included), counterparty_iban and mcc are codes.
+NAMES = ("label",)
 DATE_TEXT = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 MIN_DAY, MAX_DAY = day_number(MIN_DATE), day_number(MAX_DATE)
 MISSING_DAY = np.iinfo(np.int64).min

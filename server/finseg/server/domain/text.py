@@ -1,11 +1,11 @@
 """What ids and names may contain (issue 12).
 
-Ids (accounts, users, transactions) and names (labels, counterparty names,
-taxonomy groups and aliases) are printed, compared and used as keys, so they
-may not hold characters that are invisible or break lines: Unicode's
-control, format, surrogate, line and paragraph separator characters
-(U+0000, U+200B, U+FEFF, U+2028, ...). Free text (a transaction's purpose)
-is kept as sent.
+Ids (accounts, users, transactions) and names (labels, taxonomy groups and
+aliases) are printed, compared and used as keys, so they may not hold
+characters that are invisible or break lines: Unicode's control, format,
+surrogate, line and paragraph separator characters (U+0000, U+200B, U+FEFF,
+U+2028, ...). Free text from the bank's records (a transaction's purpose
+and counterparty name) is kept as sent.
 
 The check is one RE2 regex run by Arrow over many values at once; only the
 values that fail are looked at one by one, to name their first such
