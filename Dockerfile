@@ -41,7 +41,7 @@ EXPOSE 50051
 # a PEM public key; see README "Security") as secrets at these paths. The
 # certificate must name "finseg" for the health check below, or override it.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["python", "-m", "finseg.client.healthcheck", "127.0.0.1:50051", \
+  CMD ["python", "-m", "finseg.cli.healthcheck", "127.0.0.1:50051", \
        "--tls-ca", "/run/secrets/finseg-ca.crt", "--server-name", "finseg"]
 
 CMD ["finseg", "serve", "--host", "0.0.0.0", "--port", "50051", "--data-dir", "/data", \

@@ -23,11 +23,11 @@ venv: $(VENV)/.installed
 # Regenerates the Python stubs from protos/. The generated files are
 # committed so that `pip install` needs no code generator.
 proto: venv
-	$(PY) -m finseg.client.protogen $(GEN_DIR)
+	$(PY) -m finseg.cli.protogen $(GEN_DIR)
 
 # Fails when the committed stubs differ from what protos/ generates.
 proto-check: venv
-	$(PY) -m finseg.client.protogen --check $(GEN_DIR)
+	$(PY) -m finseg.cli.protogen --check $(GEN_DIR)
 
 test: venv proto-check lint
 	$(PY) -m pytest -q
@@ -40,7 +40,7 @@ lint: venv
 # Starts the service on the embedded LMDB store with a generated demo bank
 # loaded, and prints a grpcurl command that works against it.
 run: venv
-	$(PY) -m finseg.client.demo --port $(PORT) --data-dir $(DATA) --demo-dir $(DEMO)
+	$(PY) -m finseg.cli.demo --port $(PORT) --data-dir $(DATA) --demo-dir $(DEMO)
 
 # Fails when protos/ breaks wire compatibility with AGAINST (a git ref).
 AGAINST ?= HEAD~1

@@ -27,8 +27,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from finseg.cli.tokens import ensure_secret, mint
 from finseg.client import api
-from finseg.client.tokens import ensure_secret, mint
 
 from .run import Server, free_port
 
@@ -41,7 +41,7 @@ class ModeServer(Server):
         self.target = f"127.0.0.1:{self.port}"
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "finseg.client.cli", "serve", "--port", str(self.port),
+            [sys.executable, "-m", "finseg.cli.main", "serve", "--port", str(self.port),
              "--data-dir", str(data_dir), "--plaintext", *flags],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import grpc
 
+from finseg.cli.main import load_accounts, load_transactions
 from finseg.client import api
-from finseg.client.cli import load_accounts, load_transactions
 
 from .run import AS_OF, BATCH_ROWS, CACHE, TENANT, Server, ensure_bank, token
 

@@ -47,10 +47,11 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from finseg.client import api, generate
-from finseg.client.cli import load_accounts, load_transactions
-from finseg.client.generate import BankParams, generate_bank
-from finseg.client.tokens import ensure_secret, mint
+from finseg.cli import generate
+from finseg.cli.generate import BankParams, generate_bank
+from finseg.cli.main import load_accounts, load_transactions
+from finseg.cli.tokens import ensure_secret, mint
+from finseg.client import api
 from finseg.server.storage.store import Store
 from finseg.v1 import segments_pb2
 
@@ -106,7 +107,7 @@ class Server:
         self.target = f"127.0.0.1:{self.port}"
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "finseg.client.cli", "serve", "--port", str(self.port),
+            [sys.executable, "-m", "finseg.cli.main", "serve", "--port", str(self.port),
              "--data-dir", str(data_dir), "--map-size", str(MAP_SIZE), "--plaintext",
              "--jwt-key-file", str(SECRET_FILE)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from finseg.cli.tokens import ALL_SCOPES, ensure_secret, mint
 from finseg.client.api import FinsegClient
-from finseg.client.tokens import ALL_SCOPES, ensure_secret, mint
 from finseg.server.app import Service, create_server
 from finseg.server.settings import Settings
 

@@ -16,8 +16,8 @@ import pytest
 from conftest import connect, start_server
 
 from bench.peers import Query, differences, plain, queries
-from finseg.client.cli import load_accounts, load_transactions
-from finseg.client.generate import BankParams, generate_bank
+from finseg.cli.generate import BankParams, generate_bank
+from finseg.cli.main import load_accounts, load_transactions
 
 AS_OF = dt.date(2026, 11, 1)
 PEERS = ["duckdb", "polars"]

@@ -20,12 +20,12 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import SECRET_FILE, connect, token_for
 
-from finseg.client import files
+from finseg.cli import files
 from finseg.client.api import high_balance
 from finseg.v1 import segments_pb2
 
 ROOT = Path(__file__).resolve().parents[2]
-FINSEG = [sys.executable, "-m", "finseg.client.cli"]
+FINSEG = [sys.executable, "-m", "finseg.cli.main"]
 
 
 def finseg(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

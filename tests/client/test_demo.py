@@ -22,7 +22,7 @@ def free_port() -> int:
 def test_demo_prints_grpcurl_commands_that_work(tmp_path: Path) -> None:
     port = free_port()
     demo = subprocess.Popen(
-        [sys.executable, "-m", "finseg.client.demo", "--port", str(port),
+        [sys.executable, "-m", "finseg.cli.demo", "--port", str(port),
          "--data-dir", str(tmp_path / "data"), "--demo-dir", str(tmp_path / "bank")],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         cwd=tmp_path)  # it makes ./finseg-dev-secret: not in the checkout

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 from schwifty import IBAN
 
-from finseg.client.generate import (
+from finseg.cli.generate import (
     ACCOUNT_COLUMNS,
     LABELS,
     TRANSACTION_COLUMNS,

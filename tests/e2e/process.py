@@ -16,7 +16,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 def backup(data_dir: Path, dest: Path) -> subprocess.CompletedProcess[str]:
     """`finseg backup` of data_dir into dest, as a separate process."""
-    return subprocess.run([sys.executable, "-m", "finseg.client.cli", "backup", "--data-dir",
+    return subprocess.run([sys.executable, "-m", "finseg.cli.main", "backup", "--data-dir",
                            str(data_dir), "--map-size", str(1 << 30), str(dest)],
                           capture_output=True, text=True, timeout=120)
 
@@ -38,7 +38,7 @@ class ServerProcess:
         self.log = data_dir.parent / f"server-{data_dir.name}-{self.port}.log"
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "finseg.client.cli", "serve", "--port", str(self.port),
+                [sys.executable, "-m", "finseg.cli.main", "serve", "--port", str(self.port),
                  "--data-dir", str(data_dir), "--map-size", str(1 << 30), "--plaintext",
                  "--jwt-key-file", str(SECRET_FILE), *extra],
                 stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from finseg.cli.tokens import ALL_SCOPES
 from finseg.client.api import (
     FinsegClient,
     financial_breakdown,
@@ -34,7 +35,6 @@ from finseg.client.api import (
     insurance_spending,
     low_balance,
 )
-from finseg.client.tokens import ALL_SCOPES
 from finseg.server.transport.auth import ALL_SCOPES as SERVER_SCOPES
 from finseg.server.transport.auth import METHOD_SCOPES
 from finseg.v1 import segments_pb2, taxonomy_pb2

@@ -87,7 +87,7 @@ def healthcheck(service: Service, ca: Path, server_name: str = "finseg", *more: 
                 ) -> subprocess.CompletedProcess[str]:
     """The container's HEALTHCHECK command (Dockerfile), by IP as there."""
     return subprocess.run(
-        [sys.executable, "-m", "finseg.client.healthcheck", f"127.0.0.1:{service.port}",
+        [sys.executable, "-m", "finseg.cli.healthcheck", f"127.0.0.1:{service.port}",
          "--tls-ca", str(ca), "--server-name", server_name, *more],
         capture_output=True, text=True, timeout=30)
 

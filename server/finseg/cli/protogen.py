@@ -1,6 +1,6 @@
 """Generates finseg's Python stubs from protos/ and checks they are current.
 
-`python -m finseg.client.protogen OUT` writes the stubs to OUT;
+`python -m finseg.cli.protogen OUT` writes the stubs to OUT;
 `--check` writes them to a temporary folder and fails when OUT differs, so
 CI catches stubs that were not regenerated after a .proto changed.
 """

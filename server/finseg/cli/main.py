@@ -23,8 +23,10 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from tqdm import tqdm
 
-from ..v1 import segments_pb2
-from . import api, files
+from finseg.client import api
+from finseg.v1 import segments_pb2
+
+from . import files
 
 DEFAULT_TARGET = os.environ.get("FINSEG_TARGET", "127.0.0.1:50051")
 

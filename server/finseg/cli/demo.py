@@ -17,12 +17,12 @@ import sys
 import threading
 from pathlib import Path
 
+from finseg.client import api
 from finseg.server.app import create_server
 from finseg.server.settings import Settings
 
-from . import api
-from .cli import load_accounts, load_transactions
 from .generate import BankParams, generate_bank
+from .main import load_accounts, load_transactions
 from .tokens import DEFAULT_SECRET_FILE, ensure_secret
 
 DEMO_USERS = 2000
