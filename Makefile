@@ -10,7 +10,7 @@ DEMO   ?= ./demo-bank
 GEN_DIR := client/finseg/v1
 PROTOS := $(wildcard protos/finseg/v1/*.proto)
 
-.PHONY: venv proto proto-check proto-breaking test lint run bench bench-crash bench-load bench-cancel bench-auth bench-loops clean
+.PHONY: venv docs proto proto-check proto-breaking test lint run bench bench-crash bench-load bench-cancel bench-auth bench-loops clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ proto: venv
 # Fails when the committed stubs differ from what protos/ generates.
 proto-check: venv
 	$(PY) -m finseg.cli.protogen --check $(GEN_DIR)
+
+# Regenerates docs/api.md from the proto comments (tests/test_api_docs.py
+# fails when the committed one is stale).
+docs: venv
+	$(PY) -m finseg.cli.apidoc docs/api.md
 
 test: venv proto-check lint
 	$(PY) -m pytest -q

@@ -316,7 +316,7 @@ def _flat_rows(member: Any) -> Iterator[dict[str, Any]]:
         yield {"user_id": member.user_id, "label_group": group.label_group,
                "currency": currency, "count": group.count,
                "total": api.major_units(group.total, currency),
-               # The statistics are doubles (SPEC 1): shown rounded to cents.
+               # The statistics are doubles (docs/segment-types.md): shown rounded to cents.
                "average": f"{group.average / scale:.2f}",
                "min": api.major_units(group.min, currency),
                "max": api.major_units(group.max, currency),
@@ -437,7 +437,7 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--refusal-window-seconds", type=float, default=60.0,
                        help="refused calls alike are counted this long, then recorded as one "
                             "audit event (default 60)")
-    security = serve.add_argument_group("security (SPEC §7; README 'Security')")
+    security = serve.add_argument_group("security (README 'Security')")
     security.add_argument("--jwt-algorithm", default="HS256",
                           help="the one JWT algorithm accepted (HS256, RS256, ES256, ...)")
     security.add_argument("--jwt-key-file", type=Path,

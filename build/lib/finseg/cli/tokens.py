@@ -1,0 +1,48 @@
+"""Development tokens: HS256 JWTs signed with a local secret file.
+
+`finseg token` prints one for grpcurl and scripts; the tests mint theirs the
+same way. Production tokens come from the bank's identity provider; the
+service only verifies them (finseg.server.transport.auth).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import jwt
+
+from finseg.v1 import segments_pb2
+
+DEFAULT_SECRET_FILE = Path("finseg-dev-secret")
+AUDIENCE = ISSUER = "finseg"
+
+#: Every scope the service knows (SPEC §7, and docs/decisions.md for the
+#: taxonomy, audit and usage ones).
+ALL_SCOPES = ("ingest:write", "data:delete", "segments:read", "taxonomy:write", "audit:read",
+              "usage:read", "metrics:read",
+              *(f"segments:create:{name.removeprefix('SEGMENT_TYPE_').lower()}"
+                for name in segments_pb2.SegmentType.keys()[1:]))
+
+
+def ensure_secret(path: Path = DEFAULT_SECRET_FILE) -> bytes:
+    """The secret in `path`, made (random, readable by its owner only) when
+    the file does not exist yet."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as out:
+            out.write(secrets.token_hex(32) + "\n")
+    return path.read_bytes().strip()
+
+
+def mint(secret: bytes, tenant: str, scopes: Iterable[str] = ALL_SCOPES, *,
+         subject: str = "developer", ttl_seconds: int = 3600, audience: str = AUDIENCE,
+         issuer: str = ISSUER, now: float | None = None) -> str:
+    issued = int(time.time() if now is None else now)
+    claims = {"sub": subject, "tenant": tenant, "scope": " ".join(scopes), "aud": audience,
+              "iss": issuer, "iat": issued, "nbf": issued, "exp": issued + ttl_seconds}
+    return jwt.encode(claims, secret, algorithm="HS256")

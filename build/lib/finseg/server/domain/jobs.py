@@ -1,0 +1,320 @@
+"""Segment jobs: created at once, computed on worker threads over one
+snapshot, results stored by page (SPEC §3).
+
+A job record is a plain dict stored as JSON; while a job runs, its live
+progress and its done/cancel signals are kept in memory here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from ..errors import (
+    Cancelled,
+    FailedPrecondition,
+    FinsegError,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+    Violation,
+    quoted,
+)
+from ..storage.arrays import batch_from_value
+from ..storage.jobs import PAGE_ROWS
+from ..storage.store import Store
+from .ingest import today
+from .model import ACCOUNT_TYPE_CODES, MAX_DATE, MIN_DATE
+from .segment_types import TYPES
+from .segment_types.common import Common, Progress
+from .taxonomy import Taxonomies
+
+log = logging.getLogger(__name__)
+
+PENDING, RUNNING, SUCCEEDED, FAILED, CANCELLED = (
+    "PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED")
+FINISHED = (SUCCEEDED, FAILED, CANCELLED)
+
+
+@dataclass
+class _Live:
+    progress: float = 0.0
+    done: threading.Event = field(default_factory=threading.Event)
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+
+class JobManager:
+    def __init__(self, store: Store, workers: int, timezone: str, ttl_days: int,
+                 clock: Callable[[], float] = time.time,
+                 taxonomies: Taxonomies | None = None, max_queued: int = 64,
+                 max_queued_per_tenant: int = 16,
+                 encode: Callable[[str, pa.Table], pa.Table] | None = None) -> None:
+        self.store = store
+        # What a finished job's members table is stored as (the transport
+        # encodes members for the wire once, not on every read).
+        self.encode = encode
+        self.taxonomies = taxonomies or Taxonomies(store)
+        self.timezone = timezone
+        self.ttl_seconds = ttl_days * 86400
+        self.clock = clock
+        self._live: dict[tuple[str, str], _Live] = {}
+        self._lock = threading.Lock()
+        self._stopping = False
+        self.max_queued, self.max_queued_per_tenant = max_queued, max_queued_per_tenant
+        self._queued: dict[str, int] = {}  # tenant -> jobs waiting for a worker
+        self._stop_sweeping = threading.Event()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="finseg-job")
+
+    # ---- lifecycle ---------------------------------------------------
+
+    def recover(self) -> None:
+        """Runs again every job a previous process left PENDING or RUNNING:
+        its snapshot died with that process, so it starts over. Jobs that
+        expired while no service ran go first."""
+        self.sweep()
+        for tenant, record in self.store.jobs.all_records():
+            if record["state"] in (PENDING, RUNNING):
+                record["state"], record["progress"] = PENDING, 0.0
+                self.store.jobs.put(tenant, record)
+                self._submit(tenant, record)
+
+    def start_sweeper(self, interval: float) -> None:
+        """Deletes expired jobs every `interval` seconds in the background."""
+        def loop() -> None:
+            while not self._stop_sweeping.wait(interval):
+                try:
+                    self.sweep()
+                except Exception:  # the next round tries again
+                    log.exception("expiry sweep failed")
+        threading.Thread(target=loop, name="finseg-sweeper", daemon=True).start()
+
+    def stop(self) -> None:
+        """Stops running jobs at their next block and leaves them PENDING,
+        so the next start runs them again; nobody cancelled them."""
+        self._stop_sweeping.set()
+        self._stopping = True
+        for live in list(self._live.values()):
+            live.cancel.set()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    # ---- requests ----------------------------------------------------
+
+    def create(self, tenant: str, type_name: str, raw_params: dict[str, Any],
+               account_types: list[str], as_of: dt.date | None) -> dict[str, Any]:
+        module = TYPES[type_name]
+        # The tenant's taxonomy resolves label groups now; the job keeps the
+        # resolution, so a later change of taxonomy does not alter it.
+        params = module.parse(raw_params, self.taxonomies.of(tenant)[0])
+        for i, name in enumerate(account_types):
+            if name not in ACCOUNT_TYPE_CODES:
+                raise InvalidArgument(
+                    f"spec.account_types[{i}] {quoted(name)} is not an account type; allowed: "
+                    f"{', '.join(ACCOUNT_TYPE_CODES)}",
+                    [Violation(f"spec.account_types[{i}]", "unknown account type")])
+        as_of = as_of or today(self.timezone)
+        if not MIN_DATE <= as_of <= MAX_DATE:
+            raise InvalidArgument(f"spec.as_of must be between {MIN_DATE} and {MAX_DATE}",
+                                  [Violation("spec.as_of", "out of range")])
+        self._reserve(tenant)
+        now = self.clock()
+        record = {
+            "id": uuid.uuid4().hex,
+            "type": type_name,
+            "params": module.to_dict(params),
+            "account_types": sorted(set(account_types)),
+            "as_of": as_of.isoformat(),
+            "state": PENDING,
+            "progress": 0.0,
+            "created": now,
+            "expires": now + self.ttl_seconds,
+            "error": "",
+            "total_elements": 0,
+            "pages": 0,
+            "rows_scanned": 0,
+            "compute_seconds": 0.0,
+        }
+        try:
+            self.store.jobs.create(tenant, record)
+        except BaseException:
+            self._release(tenant)
+            raise
+        self._submit(tenant, record, reserved=True)
+        return record
+
+    def _reserve(self, tenant: str) -> None:
+        """Takes a queue place for a new job, or says to come back later."""
+        with self._lock:
+            mine, total = self._queued.get(tenant, 0), sum(self._queued.values())
+            if mine >= self.max_queued_per_tenant or total >= self.max_queued:
+                limit = ("this tenant's" if mine >= self.max_queued_per_tenant else "the")
+                raise ResourceExhausted(
+                    f"{limit} job queue is full ({mine} of this tenant's jobs, {total} in all, "
+                    "wait for a worker); retry in a few seconds", retry_after_seconds=5.0)
+            self._queued[tenant] = mine + 1
+
+    def _release(self, tenant: str) -> None:
+        with self._lock:
+            left = self._queued.get(tenant, 0) - 1
+            if left > 0:
+                self._queued[tenant] = left
+            else:
+                self._queued.pop(tenant, None)
+
+    def get(self, tenant: str, job_id: str) -> dict[str, Any]:
+        record = self.store.jobs.get(tenant, job_id) if job_id else None
+        if record is None or record["expires"] <= self.clock():
+            raise NotFound(f"segment {quoted(job_id)} not found")
+        live = self._live.get((tenant, job_id))
+        if live is not None and record["state"] == RUNNING:
+            record["progress"] = live.progress
+        return record
+
+    def wait(self, tenant: str, job_id: str, timeout: float) -> dict[str, Any]:
+        """The job's record once it ended, or as it is after `timeout`."""
+        record = self.get(tenant, job_id)
+        live = self._live.get((tenant, job_id))
+        if record["state"] not in FINISHED and live is not None:
+            live.done.wait(timeout)
+            record = self.get(tenant, job_id)
+        return record
+
+    def cancel(self, tenant: str, job_id: str, wait: float = 5.0) -> dict[str, Any]:
+        """Asks a PENDING or RUNNING job to stop and waits (a while) until it
+        has: a kernel checks between chunks of rows."""
+        record = self.get(tenant, job_id)
+        if record["state"] in (SUCCEEDED, FAILED):
+            raise FailedPrecondition(f"segment {quoted(job_id)} already {record['state']}; only a "
+                                     "PENDING or RUNNING segment can be cancelled")
+        live = self._live.get((tenant, job_id))
+        if live is not None:
+            with self._lock:
+                live.cancel.set()
+                current = self.store.jobs.get(tenant, job_id)
+                running = current is not None and current["state"] == RUNNING
+                if current is not None and current["state"] == PENDING:
+                    # Still queued: it is cancelled now; the worker skips it.
+                    current.update(state=CANCELLED, error="cancelled")
+                    self.store.jobs.update(tenant, current)
+            if running:
+                live.done.wait(wait)
+        return self.get(tenant, job_id)
+
+    def delete(self, tenant: str, job_id: str) -> None:
+        """Deletes the job and its results now, stopping it if it runs."""
+        self.get(tenant, job_id)  # NOT_FOUND as for any other call
+        live = self._live.get((tenant, job_id))
+        if live is not None:
+            live.cancel.set()
+        if not self.store.jobs.delete(tenant, job_id):
+            raise NotFound(f"segment {quoted(job_id)} not found")
+
+    def list(self, tenant: str, states: set[str], types: set[str]) -> list[dict[str, Any]]:
+        """The tenant's jobs that have not expired, newest first."""
+        now = self.clock()
+        records = [r for r in self.store.jobs.records(tenant)
+                   if r["expires"] > now and (not states or r["state"] in states)
+                   and (not types or r["type"] in types)]
+        for record in records:
+            live = self._live.get((tenant, record["id"]))
+            if live is not None and record["state"] == RUNNING:
+                record["progress"] = live.progress
+        return sorted(records, key=lambda r: (-r["created"], r["id"]))
+
+    def sweep(self) -> int:
+        """Deletes expired jobs and their results; returns how many."""
+        gone = self.store.jobs.sweep(self.clock())
+        if gone:
+            log.info("expiry sweep deleted %d segment(s)", gone)
+        return gone
+
+    def members(self, tenant: str, record: dict[str, Any], offset: int, limit: int
+                ) -> pa.Table:
+        """Members offset..offset+limit-1 of a SUCCEEDED job, from stored pages."""
+        first, last = offset // PAGE_ROWS, (offset + limit - 1) // PAGE_ROWS
+        batches = []
+        for number in range(first, min(last, record["pages"] - 1) + 1):
+            raw = self.store.jobs.page(tenant, record["id"], number)
+            if raw is None:
+                raise NotFound(f"segment {record['id']!r} not found")
+            batches.append(batch_from_value(raw))
+        if not batches:
+            return pa.table({})
+        table = pa.Table.from_batches(batches)
+        return table.slice(offset - first * PAGE_ROWS, limit)
+
+    # ---- running -----------------------------------------------------
+
+    def _submit(self, tenant: str, record: dict[str, Any], reserved: bool = False) -> None:
+        live = _Live()
+        with self._lock:
+            self._live[(tenant, record["id"])] = live
+            if not reserved:  # recovered jobs run whatever the bound
+                self._queued[tenant] = self._queued.get(tenant, 0) + 1
+        self._pool.submit(self._run, tenant, dict(record), live)
+
+    def _run(self, tenant: str, record: dict[str, Any], live: _Live) -> None:
+        self._release(tenant)  # out of the queue, on a worker
+        try:
+            module = TYPES[record["type"]]
+            params = module.parse(record["params"])
+            common = Common(tuple(record["account_types"]),
+                            dt.date.fromisoformat(record["as_of"]))
+            with self._lock:
+                # Cancelled (and so marked) or deleted while queued, or the
+                # service is stopping and the job stays PENDING for the next.
+                if live.cancel.is_set():
+                    return
+                record["state"] = RUNNING
+                if not self.store.jobs.update(tenant, record):
+                    return
+            started = time.perf_counter()
+
+            def report(share: float) -> None:
+                live.progress = share
+
+            with self.store.snapshot(tenant) as snapshot:
+                record["rows_scanned"] = snapshot.n_transactions
+                table = module.run(snapshot, params, common,
+                                   Progress(report, live.cancel.is_set))
+                erasures = snapshot.erasures
+            record["compute_seconds"] = time.perf_counter() - started
+            if live.cancel.is_set():
+                raise Cancelled("the job was cancelled")
+            if self.encode is not None:
+                table = self.encode(record["type"], table)
+            if live.cancel.is_set():  # storing a large result takes a while too
+                raise Cancelled("the job was cancelled")
+            record.update(state=SUCCEEDED, progress=1.0)
+            self.store.jobs.finish(tenant, record, table, erasures)
+        except Cancelled:
+            if self._stopping:
+                record.update(state=PENDING, progress=0.0)
+            else:
+                record.update(state=CANCELLED, error="cancelled")
+            self._put_quietly(tenant, record)
+        except FinsegError as exc:
+            record.update(state=FAILED, error=exc.message)
+            self._put_quietly(tenant, record)
+        except Exception:
+            log.exception("segment job %s of tenant %r failed", record["id"], tenant)
+            record.update(state=FAILED, error="internal error while computing the segment")
+            self._put_quietly(tenant, record)
+        finally:
+            live.done.set()
+            with self._lock:
+                self._live.pop((tenant, record["id"]), None)
+
+    def _put_quietly(self, tenant: str, record: dict[str, Any]) -> None:
+        try:
+            self.store.jobs.update(tenant, record)
+        except Exception:
+            log.exception("could not store the final state of job %s", record["id"])

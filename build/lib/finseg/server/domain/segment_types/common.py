@@ -1,0 +1,212 @@
+"""What every segment type shares: its request, the account filter, the walk
+over a snapshot's blocks with progress and cancellation, and the members
+table (one row per user, ordered by user_id, accounts ordered by id)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from ...errors import Cancelled, InvalidArgument, Violation, quoted
+from ...kernels import slots
+from ...storage.store import Snapshot
+from ...storage.transactions import Block
+from ..model import ACCOUNT_TYPE_CODES, CURRENCY_EXPONENTS
+
+
+@dataclass(frozen=True)
+class Common:
+    """Parameters of every segment type."""
+
+    account_types: tuple[str, ...]
+    as_of: dt.date
+
+
+@dataclass(frozen=True)
+class Threshold:
+    currency: str
+    amount: int
+
+
+@dataclass
+class Progress:
+    """Reports the share of rows processed and stops the job on cancel."""
+
+    report: Callable[[float], None]
+    cancelled: Callable[[], bool]
+
+
+def parse_threshold(raw: Any, field: str) -> Threshold:
+    if not isinstance(raw, dict) or not raw.get("currency"):
+        raise InvalidArgument(f"{field}.currency is required: an ISO 4217 code such as EUR",
+                              [Violation(f"{field}.currency", "is required")])
+    currency = raw["currency"]
+    if currency not in CURRENCY_EXPONENTS:
+        raise InvalidArgument(f"{field}.currency {quoted(str(currency))} is not an ISO 4217 "
+                              "currency code",
+                              [Violation(f"{field}.currency", "must be an ISO 4217 code")])
+    return Threshold(currency, int(raw.get("amount", 0)))
+
+
+def parse_date(raw: Any, field: str) -> dt.date:
+    """A required "YYYY-MM-DD" date; fromisoformat alone would also take
+    "20260325" and week dates."""
+    text = raw if isinstance(raw, str) else ""
+    if len(text) == 10 and text[4] == text[7] == "-":
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            pass
+    why = "is required: a date YYYY-MM-DD" if not text else "must be a date YYYY-MM-DD"
+    raise InvalidArgument(f"{field} {why}, e.g. 2026-03-25", [Violation(field, why)])
+
+
+def parse_months(raw: Any, field: str, upper: int) -> int:
+    months = int(raw or 0)
+    if not 1 <= months <= upper:
+        raise InvalidArgument(f"{field} must be between 1 and {upper}, got {months}",
+                              [Violation(field, f"must be between 1 and {upper}")])
+    return months
+
+
+def eligible_accounts(snapshot: Snapshot, common: Common, currency: str | None = None
+                      ) -> np.ndarray:
+    """Accounts that pass the request's filters: not erased, of an allowed
+    type, and, for a threshold, in its currency (there is no FX)."""
+    accounts = snapshot.accounts
+    mask = ~accounts["deleted"]
+    if currency is not None:
+        mask &= accounts["currency"] == currency.encode()
+    if common.account_types:
+        codes = [ACCOUNT_TYPE_CODES[t] for t in common.account_types]
+        mask &= np.isin(accounts["type"], codes)
+    return mask
+
+
+AccountBlock = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def account_block(snapshot: Snapshot, eligible: np.ndarray, accounts: slice) -> AccountBlock:
+    """The per-account kernel arguments of a block: balance, balance_date,
+    opened_on, closed_on and the eligibility mask (views, no copies)."""
+    acc = snapshot.accounts
+    return (acc["balance"][accounts], acc["balance_date"][accounts], acc["opened_on"][accounts],
+            acc["closed_on"][accounts], eligible[accounts])
+
+
+def walk(snapshot: Snapshot, progress: Progress) -> Iterator[tuple[Block, slice]]:
+    """Blocks of the snapshot with the slice of account columns each covers;
+    reports progress by rows and checks for cancellation between blocks."""
+    total = max(snapshot.n_transactions, 1)
+    done = 0
+    for block in snapshot.blocks():
+        if progress.cancelled():
+            raise Cancelled("the job was cancelled")
+        yield block, slice(block.first, block.first + block.count)
+        done += block.rows
+        progress.report(min(done / total, 0.99))
+    if progress.cancelled():  # before the result is assembled
+        raise Cancelled("the job was cancelled")
+
+
+@dataclass(frozen=True)
+class Slots:
+    """The (user, currency) pairs of the eligible accounts, numbered in
+    result order: by user_id bytes, then currency. Types that add amounts up
+    per user and currency accumulate straight into slots, so the result
+    needs no grouping or sorting afterwards."""
+
+    of_account: np.ndarray   # int64[n_accounts]: the account's slot, -1 if not eligible
+    user: np.ndarray         # int64[n_slots]: user index
+    currency: np.ndarray     # S3[n_slots]
+    user_starts: np.ndarray  # int64[n_users + 1]: slots of the k-th user, CSR
+
+    @property
+    def count(self) -> int:
+        return int(self.user.shape[0])
+
+    @property
+    def users(self) -> np.ndarray:
+        """User indexes in result order, one per run of slots."""
+        return self.user[self.user_starts[:-1]]
+
+    @property
+    def user_position(self) -> np.ndarray:
+        """int64[n_slots]: the position of each slot's user in `users`."""
+        return np.repeat(np.arange(self.user_starts.shape[0] - 1), np.diff(self.user_starts))
+
+
+def user_currency_slots(snapshot: Snapshot, eligible: np.ndarray) -> Slots:
+    accounts = snapshot.accounts
+    of_account, slot_account, user_starts = slots.number_slots(
+        eligible, accounts["user"], snapshot.user_rank(), currency_key(accounts["currency"]))
+    return Slots(of_account, accounts["user"][slot_account].astype(np.int64),
+                 accounts["currency"][slot_account], user_starts)
+
+
+def nest(snapshot: Snapshot, users: np.ndarray, user_rows: np.ndarray, list_name: str,
+         rows: dict[str, pa.Array]) -> pa.Table:
+    """Rows already in result order nested per user: `users` (user indexes,
+    ordered by user_id) with `user_rows` rows each, zero counts allowed."""
+    keep = user_rows > 0
+    offsets = np.concatenate([[0], np.cumsum(user_rows[keep])]).astype(np.int32)
+    struct = pa.StructArray.from_arrays(list(rows.values()), names=list(rows))
+    return pa.table({"user_id": snapshot.user_ids(users[keep]),
+                     list_name: pa.ListArray.from_arrays(pa.array(offsets), struct)})
+
+
+def members_table(snapshot: Snapshot, accounts: np.ndarray, fields: dict[str, pa.Array],
+                  ) -> pa.Table:
+    """One row per user: user_id and the list of their accounts, each with
+    account_id, currency and `fields` (aligned with `accounts`)."""
+    return by_user(snapshot, snapshot.accounts["user"][accounts],
+                   snapshot.account_rank()[accounts], "accounts", {
+                       "account_id": snapshot.account_ids(accounts),
+                       "currency": currency_array(snapshot.accounts["currency"][accounts]),
+                       **fields})
+
+
+def currency_array(codes: np.ndarray, at: np.ndarray | None = None) -> pa.Array:
+    """Currency codes (numpy S3), or codes[at], as an Arrow string array:
+    the few distinct codes are found by hashing integer keys (np.unique's
+    sort of millions of byte strings took most of this) and decoded once,
+    not once per row. `at` picks rows after the hashing, so a result of
+    millions of rows over a few hundred thousand slots hashes the slots."""
+    encoded = pa.array(currency_key(codes)).dictionary_encode()
+    names = pa.array([bytes([k >> 16 & 0xFF, k >> 8 & 0xFF, k & 0xFF]).rstrip(b"\0").decode()
+                      for k in encoded.dictionary.to_pylist()], pa.string())
+    indices = encoded.indices if at is None else pa.array(encoded.indices.to_numpy()[at])
+    return names.take(indices)
+
+
+def currency_key(codes: np.ndarray) -> np.ndarray:
+    """int64 keys of S3 currency codes that sort like the codes."""
+    raw = np.ascontiguousarray(codes).view(np.uint8).reshape(-1, 3).astype(np.int64)
+    return (raw[:, 0] << 16) | (raw[:, 1] << 8) | raw[:, 2]
+
+
+def by_user(snapshot: Snapshot, users: np.ndarray, row_rank: np.ndarray, list_name: str,
+            rows: dict[str, pa.Array]) -> pa.Table:
+    """Rows (aligned with the user indexes `users`) nested per user: one row
+    per user with user_id and the list `list_name` of their rows, users
+    ordered by user_id and each list by `row_rank` (distinct int64 >= 0)."""
+    n = users.shape[0]
+    # Integer ranks cached per snapshot version (Catalog), not strings
+    # sorted for every job: the sort is of one int64 key per row.
+    user_rank = snapshot.user_rank()[users]
+    span = int(row_rank.max()) + 1 if n else 1
+    order = np.argsort(user_rank * span + row_rank)
+    sorted_user = user_rank[order]
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(sorted_user)) + 1]) if n \
+        else np.zeros(0, np.int64)
+    offsets = pa.array(np.concatenate([starts, [n]]).astype(np.int32))
+    take = pa.array(order)
+    struct = pa.StructArray.from_arrays([rows[name].take(take) for name in rows],
+                                        names=list(rows))
+    return pa.table({"user_id": snapshot.user_ids(users[order[starts]]),
+                     list_name: pa.ListArray.from_arrays(offsets, struct)})

@@ -1,0 +1,68 @@
+"""LOW_BALANCE (SPEC §4): accounts below a threshold in each of N complete
+months, with their lowest balance and the N monthly minimums."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from ...kernels import balances
+from ...kernels.calendar import complete_months
+from ...storage.store import Snapshot
+from .common import (
+    Common,
+    Progress,
+    Threshold,
+    account_block,
+    eligible_accounts,
+    members_table,
+    parse_months,
+    parse_threshold,
+    walk,
+)
+
+NAME = "LOW_BALANCE"
+MAX_MONTHS = 24
+
+
+@dataclass(frozen=True)
+class Params:
+    threshold: Threshold
+    months: int
+
+
+def parse(raw: dict[str, Any], taxonomy: object = None) -> Params:
+    return Params(parse_threshold(raw.get("threshold"), "spec.low_balance.threshold"),
+                  parse_months(raw.get("months"), "spec.low_balance.months", MAX_MONTHS))
+
+
+def to_dict(params: Params) -> dict[str, Any]:
+    return {"threshold": {"currency": params.threshold.currency,
+                          "amount": params.threshold.amount}, "months": params.months}
+
+
+def run(snapshot: Snapshot, params: Params, common: Common, progress: Progress) -> pa.Table:
+    eligible = eligible_accounts(snapshot, common, params.threshold.currency)
+    bounds = complete_months(common.as_of, params.months)
+    found, lowest, monthly = [], [], []
+    for block, s in walk(snapshot, progress):
+        qualifies, period_min, monthly_min = balances.low_balance(
+            block.offsets, block.dates, block.amounts, *account_block(snapshot, eligible, s),
+            bounds, params.threshold.amount)
+        local = np.nonzero(qualifies)[0]
+        found.append(local + block.first)
+        lowest.append(period_min[local])
+        monthly.append(monthly_min[local])
+    accounts = np.concatenate(found) if found else np.zeros(0, np.int64)
+    mins = (np.concatenate(monthly) if monthly
+            else np.zeros((0, params.months), np.int64))
+    flat = pa.array(mins.reshape(-1), pa.int64())
+    per_account = pa.FixedSizeListArray.from_arrays(flat, params.months).cast(
+        pa.list_(pa.int64()))
+    return members_table(snapshot, accounts, {
+        "amount": pa.array(np.concatenate(lowest) if lowest else np.zeros(0, np.int64)),
+        "monthly_minimums": per_account,
+    })

@@ -1,0 +1,100 @@
+"""What every kernel's block of accounts shares: the layout check and the
+two ways kernels walk it.
+
+A block holds its accounts' transactions account after account (CSR form):
+`offsets` int64[n + 1] (rows of account i are offsets[i]:offsets[i+1]),
+`dates` int32[m] ascending within an account, `amounts` int64[m], and per
+account arrays of length n. Any of them may be read-only views over LMDB's
+memory map.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._jit import kernel
+
+
+@kernel
+def first_row_from(dates, lo, hi, day):
+    """The first row of lo..hi-1 (one account's, dates ascending) booked on
+    or after `day`; hi if none. Window kernels start there instead of
+    stepping over the account's older history."""
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if dates[mid] < day:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+#: Runs up to this long are sorted by insertion (see sort_run).
+SMALL_RUN = 32
+
+
+@kernel
+def counting_sort(bucket, n_buckets, starts, order):
+    """A stable counting sort of rows by bucket (ints 0..n_buckets-1): the
+    rows of bucket b become order[starts[b]:starts[b + 1]], in row order.
+    Linear, where sorting keys of millions of rows took most of a job's
+    set-up."""
+    for b in range(n_buckets + 1):
+        starts[b] = 0
+    for r in range(bucket.shape[0]):
+        starts[bucket[r] + 1] += 1
+    for b in range(n_buckets):
+        starts[b + 1] += starts[b]
+    fill = starts[:-1].copy()
+    for r in range(bucket.shape[0]):
+        order[fill[bucket[r]]] = r
+        fill[bucket[r]] += 1
+
+
+@kernel
+def sort_run(order, lo, hi, key):
+    """Sorts order[lo:hi] stably by key[order[...]]: by insertion for the
+    handful of rows one user usually has, by merge sort for longer runs so
+    that a user with thousands does not cost a quadratic sort."""
+    if hi - lo <= SMALL_RUN:
+        for q in range(lo + 1, hi):
+            r = order[q]
+            p = q
+            while p > lo and key[order[p - 1]] > key[r]:
+                order[p] = order[p - 1]
+                p -= 1
+            order[p] = r
+    else:
+        run = order[lo:hi].copy()
+        order[lo:hi] = run[np.argsort(key[run], kind="mergesort")]
+
+
+def check_block(offsets, dates, amounts, n: int, **per_account: np.ndarray) -> None:
+    """Raises ValueError unless the block's arrays have the kernels' dtypes
+    and shapes: offsets int64[n + 1], dates int32 and amounts int64 with at
+    least offsets[-1] rows, and each per-account array 1-d of length n."""
+    dtypes = {"balance": np.int64, "balance_date": np.int32, "opened_on": np.int32,
+              "closed_on": np.int32, "eligible": np.bool_}
+    expected = {"offsets": (offsets, np.int64, n + 1),
+                **{name: (array, dtypes[name], n) for name, array in per_account.items()}}
+    for name, (array, dtype, length) in expected.items():
+        if array.dtype != dtype or array.ndim != 1 or array.shape[0] != length:
+            raise ValueError(f"{name} must be 1-d {np.dtype(dtype).name}[{length}], "
+                             f"got {array.dtype}{list(array.shape)}")
+    m = int(offsets[-1]) if n else 0
+    for name, array, dtype in (("dates", dates, np.int32), ("amounts", amounts, np.int64)):
+        if array.dtype != dtype or array.ndim != 1 or array.shape[0] < m:
+            raise ValueError(f"{name} must be 1-d {np.dtype(dtype).name} with at least "
+                             f"{m} rows, got {array.dtype}{list(array.shape)}")
+
+
+def slot_runs(slot_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The accounts of a block grouped by slot, skipping those without one
+    (-1): (runs int64[r + 1], accounts int64[...]) in CSR form."""
+    accounts = np.nonzero(slot_of >= 0)[0]
+    accounts = accounts[np.argsort(slot_of[accounts], kind="stable")]
+    slots = slot_of[accounts]
+    change = np.nonzero(slots[1:] != slots[:-1])[0] + 1
+    runs = np.concatenate([[0], change, [accounts.shape[0]]]) if accounts.size else \
+        np.zeros(1, np.int64)
+    return runs.astype(np.int64), accounts.astype(np.int64)

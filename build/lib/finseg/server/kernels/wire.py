@@ -1,0 +1,135 @@
+"""Protocol Buffers' wire format, a column at a time.
+
+Result pages are served far more often than they are computed, so each
+member is encoded once, when its job finishes, and a page is then a slice
+of bytes. Encoding half a million members one Python message at a time
+took longer than computing them; these kernels encode whole columns.
+
+A *binary column* is (offsets int64[n + 1], data uint8[]): row i is
+data[offsets[i]:offsets[i + 1]], Arrow's large_binary layout. A `tag` is
+a field's key (field number and wire type) already varint-encoded.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._jit import kernel
+
+# Typed constants: numba turns uint64 mixed with a plain int into float64.
+_SEVEN = np.uint64(7)
+_LOW_BITS = np.uint64(0x7F)
+_MORE = np.uint64(0x80)
+_BYTE = np.uint64(0xFF)
+_EIGHT = np.uint64(8)
+
+
+@kernel
+def varint_size(value):
+    """Bytes of the varint of a uint64."""
+    size = 1
+    while value >= _MORE:
+        value >>= _SEVEN
+        size += 1
+    return size
+
+
+@kernel
+def put_varint(out, pos, value):
+    """Writes the varint of a uint64 at out[pos]; returns the next position."""
+    while value >= _MORE:
+        out[pos] = (value & _LOW_BITS) | _MORE
+        value >>= _SEVEN
+        pos += 1
+    out[pos] = value
+    return pos + 1
+
+
+@kernel
+def varints(tag, values, omit_zero):
+    """Row i: tag and the varint of values[i] (uint64). With `omit_zero` a
+    zero row is empty, as proto3 leaves a default scalar out."""
+    n = len(values)
+    offsets = np.empty(n + 1, np.int64)
+    offsets[0] = 0
+    for i in range(n):
+        empty = omit_zero and values[i] == 0
+        offsets[i + 1] = offsets[i] + (0 if empty else len(tag) + varint_size(values[i]))
+    data = np.empty(offsets[n], np.uint8)
+    for i in range(n):
+        pos = offsets[i]
+        if offsets[i + 1] > pos:
+            data[pos:pos + len(tag)] = tag
+            put_varint(data, pos + len(tag), values[i])
+    return offsets, data
+
+
+@kernel
+def fixed64s(tag, bits):
+    """Row i: tag and the 8 little-endian bytes of bits[i] (a double's
+    uint64 bits); empty when all bits are zero (+0.0, proto3's default)."""
+    n = len(bits)
+    offsets = np.empty(n + 1, np.int64)
+    offsets[0] = 0
+    for i in range(n):
+        offsets[i + 1] = offsets[i] + (0 if bits[i] == 0 else len(tag) + 8)
+    data = np.empty(offsets[n], np.uint8)
+    for i in range(n):
+        pos = offsets[i]
+        if offsets[i + 1] > pos:
+            data[pos:pos + len(tag)] = tag
+            pos += len(tag)
+            value = bits[i]
+            for _ in range(8):
+                data[pos] = value & _BYTE
+                value >>= _EIGHT
+                pos += 1
+    return offsets, data
+
+
+@kernel
+def framed(tag, offsets, data, keep_empty):
+    """Row i: tag, the varint length of row i of (offsets, data), then the
+    row: a length-delimited field (string, packed list or message). Empty
+    rows are left out unless `keep_empty` (an element of a repeated message
+    field must be there even when it has no set field)."""
+    n = len(offsets) - 1
+    out_offsets = np.empty(n + 1, np.int64)
+    out_offsets[0] = 0
+    for i in range(n):
+        length = offsets[i + 1] - offsets[i]
+        size = 0
+        if length > 0 or keep_empty:
+            size = len(tag) + varint_size(np.uint64(length)) + length
+        out_offsets[i + 1] = out_offsets[i] + size
+    out = np.empty(out_offsets[n], np.uint8)
+    for i in range(n):
+        pos = out_offsets[i]
+        if out_offsets[i + 1] > pos:
+            length = offsets[i + 1] - offsets[i]
+            out[pos:pos + len(tag)] = tag
+            pos = put_varint(out, pos + len(tag), np.uint64(length))
+            out[pos:pos + length] = data[offsets[i]:offsets[i + 1]]
+    return out_offsets, out
+
+
+@kernel
+def concat_rows(starts, ends, data):
+    """Row i: the k pieces data[starts[j, i]:ends[j, i]] for j = 0..k-1 in
+    order, a message's fields one after another."""
+    k, n = starts.shape
+    offsets = np.empty(n + 1, np.int64)
+    offsets[0] = 0
+    for i in range(n):
+        size = 0
+        for j in range(k):
+            size += ends[j, i] - starts[j, i]
+        offsets[i + 1] = offsets[i] + size
+    out = np.empty(offsets[n], np.uint8)
+    for i in range(n):
+        pos = offsets[i]
+        for j in range(k):
+            length = ends[j, i] - starts[j, i]
+            out[pos:pos + length] = data[starts[j, i]:ends[j, i]]
+            pos += length
+    return offsets, out

@@ -1,0 +1,214 @@
+"""The gRPC servicers: validate, call the domain, convert back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from finseg.v1 import (
+    ingest_pb2,
+    ingest_pb2_grpc,
+    segments_pb2,
+    segments_pb2_grpc,
+    taxonomy_pb2,
+    taxonomy_pb2_grpc,
+    usage_pb2,
+    usage_pb2_grpc,
+)
+
+from ..domain.ingest import Ingestor, PreparedBatch
+from ..domain.jobs import CANCELLED, FAILED, SUCCEEDED, JobManager
+from ..domain.taxonomy import Taxonomies, Taxonomy
+from ..domain.usage import Meter
+from ..errors import Cancelled, FailedPrecondition
+from . import convert, wire
+from .auth import SEGMENT_TYPES, create_scope, identity_of
+from .errors import streaming, unary
+from .pipeline import prefetch
+
+#: How often a waiting StreamSegment looks whether its client went away.
+WAIT_SLICE_SECONDS = 0.5
+
+
+class IngestionServicer(ingest_pb2_grpc.IngestionServiceServicer):
+    def __init__(self, ingestor: Ingestor) -> None:
+        self.ingestor = ingestor
+
+    @unary
+    def UpsertAccounts(self, request, context):  # noqa: N802 - gRPC's method name
+        tenant = identity_of(context).tenant
+        count = self.ingestor.upsert_accounts(tenant, convert.accounts_batch(request))
+        return ingest_pb2.UpsertAccountsResponse(upserted_count=count)
+
+    @streaming
+    def AppendTransactions(self, request_iterator, context):  # noqa: N802
+        tenant = identity_of(context).tenant
+
+        def prepare(request: ingest_pb2.AppendTransactionsRequest) -> PreparedBatch:
+            return self.ingestor.prepare_transactions(convert.transactions_batch(request))
+
+        for index, (request, prepared) in enumerate(prefetch(request_iterator, prepare)):
+            result = self.ingestor.commit_transactions(tenant, prepared)
+            yield ingest_pb2.AppendTransactionsResponse(
+                batch_id=request.batch_id, batch_index=index, appended_count=result.appended,
+                duplicate_count=result.duplicates)
+
+    @unary
+    def DeleteUser(self, request, context):  # noqa: N802
+        tenant = identity_of(context).tenant
+        accounts, transactions = self.ingestor.delete_user(tenant, request.user_id)
+        return ingest_pb2.DeleteUserResponse(deleted_accounts=accounts,
+                                             deleted_transactions=transactions)
+
+
+class SegmentServicer(segments_pb2_grpc.SegmentServiceServicer):
+    def __init__(self, jobs: JobManager, tokens: convert.PageTokens, meter: Meter) -> None:
+        self.jobs = jobs
+        self.tokens = tokens
+        self.meter = meter
+
+    @unary
+    def CreateSegment(self, request, context):  # noqa: N802
+        identity = identity_of(context)
+        if not request.HasField("spec"):
+            raise convert.bad("spec", "is required")
+        type_name, params, types, as_of = convert.segment_request(request.spec)
+        identity.require(create_scope(type_name))
+        record = self.jobs.create(identity.tenant, type_name, params, types, as_of)
+        return segments_pb2.CreateSegmentResponse(segment=convert.segment(record))
+
+    @unary
+    def GetSegment(self, request, context):  # noqa: N802
+        tenant = identity_of(context).tenant
+        size = convert.page_size(request.page_size)
+        record = self.jobs.get(tenant, request.segment_id)
+        response = segments_pb2.GetSegmentResponse(segment=convert.segment(record))
+        if record["state"] != SUCCEEDED:
+            return response
+        total = record["total_elements"]
+        offset = self.tokens.offset(request.page_token, tenant, record["id"], total)
+        response.total_pages = -(-total // size)
+        if offset + size < total:
+            response.next_page_token = self.tokens.make(tenant, record["id"], offset + size)
+        return self._with_page(response, tenant, record, offset, size)
+
+    def _with_page(self, envelope: Any, tenant: str, record: dict[str, Any], offset: int,
+                   size: int) -> bytes:
+        """The envelope serialized with members offset..offset+size-1 as its
+        page, straight from their stored wire bytes."""
+        table = self.jobs.members(tenant, record, offset, size)
+        if table.num_rows == 0:  # an empty segment stores no page
+            return wire.with_page(envelope, record["type"], b"")
+        if wire.MEMBER_COLUMN not in table.column_names:  # stored before members were
+            table = wire.encode_members(record["type"], table)
+        self.meter.returned(tenant, record["type"], table.num_rows)
+        return wire.with_page(envelope, record["type"], wire.members_bytes(table))
+
+    @unary
+    def ListSegments(self, request, context):  # noqa: N802
+        tenant = identity_of(context).tenant
+        size = convert.page_size(request.page_size, default=100, upper=1000)
+        states = _enum_names(request.states, segments_pb2.JobState, "JOB_STATE_", "states")
+        types = _enum_names(request.types, segments_pb2.SegmentType, "SEGMENT_TYPE_", "types")
+        # The token is bound to the filters, as a page token to its job.
+        scope = "list:" + ",".join(sorted(states)) + ":" + ",".join(sorted(types))
+        records = self.jobs.list(tenant, states, types)
+        offset = self.tokens.offset(request.page_token, tenant, scope, len(records))
+        response = segments_pb2.ListSegmentsResponse(
+            segments=[convert.segment(r) for r in records[offset:offset + size]])
+        if offset + size < len(records):
+            response.next_page_token = self.tokens.make(tenant, scope, offset + size)
+        return response
+
+    @unary
+    def CancelSegment(self, request, context):  # noqa: N802
+        tenant = self._may_withdraw(context, request.segment_id)
+        record = self.jobs.cancel(tenant, request.segment_id)
+        return segments_pb2.CancelSegmentResponse(segment=convert.segment(record))
+
+    @unary
+    def DeleteSegment(self, request, context):  # noqa: N802
+        tenant = self._may_withdraw(context, request.segment_id)
+        self.jobs.delete(tenant, request.segment_id)
+        return segments_pb2.DeleteSegmentResponse()
+
+    def _may_withdraw(self, context: Any, segment_id: str) -> str:
+        """The caller's tenant, once it is known to hold the create scope of
+        the segment's type: who may make a type's segments may withdraw
+        them. Another tenant's segment is NOT_FOUND before any scope check."""
+        identity = identity_of(context)
+        identity.require(create_scope(self.jobs.get(identity.tenant, segment_id)["type"]))
+        return identity.tenant
+
+    @streaming
+    def StreamSegment(self, request, context) -> Iterator[bytes]:  # noqa: N802
+        tenant = identity_of(context).tenant
+        size = convert.page_size(request.page_size)
+        record = self.jobs.get(tenant, request.segment_id)
+        while record["state"] not in (SUCCEEDED, FAILED, CANCELLED):
+            if not context.is_active():
+                return
+            record = self.jobs.wait(tenant, request.segment_id, WAIT_SLICE_SECONDS)
+        if record["state"] == FAILED:
+            raise FailedPrecondition(f"segment {record['id']} failed: {record['error']}")
+        if record["state"] == CANCELLED:
+            raise Cancelled(f"segment {record['id']} was cancelled")
+        segment = convert.segment(record)
+        # One message even for an empty segment (its one page is empty), so
+        # the client learns the job's final state from the stream alone.
+        for index, offset in enumerate(range(0, max(record["total_elements"], 1), size)):
+            yield self._with_page(
+                segments_pb2.StreamSegmentResponse(segment=segment, page_index=index),
+                tenant, record, offset, size)
+
+
+def _enum_names(values: Any, enum: Any, prefix: str, field: str) -> set[str]:
+    """Names (without their prefix) of a repeated enum filter; 0 is ignored."""
+    names = set()
+    for i, value in enumerate(values):
+        if value == 0:
+            continue
+        try:
+            names.add(enum.Name(value).removeprefix(prefix))
+        except ValueError:
+            raise convert.bad(f"{field}[{i}]", f"{value} is not a {enum.DESCRIPTOR.name} value"
+                              ) from None
+    return names
+
+
+def _taxonomy_message(taxonomy: Taxonomy) -> taxonomy_pb2.LabelTaxonomy:
+    return taxonomy_pb2.LabelTaxonomy(groups=list(taxonomy.groups),
+                                      aliases=dict(taxonomy.aliases))
+
+
+class TaxonomyServicer(taxonomy_pb2_grpc.TaxonomyServiceServicer):
+    def __init__(self, taxonomies: Taxonomies) -> None:
+        self.taxonomies = taxonomies
+
+    @unary
+    def GetTaxonomy(self, request, context):  # noqa: N802
+        taxonomy, is_default = self.taxonomies.of(identity_of(context).tenant)
+        return taxonomy_pb2.GetTaxonomyResponse(taxonomy=_taxonomy_message(taxonomy),
+                                                is_default=is_default)
+
+    @unary
+    def ReplaceTaxonomy(self, request, context):  # noqa: N802
+        tenant = identity_of(context).tenant
+        raw = None if request.restore_default else {
+            "groups": list(request.taxonomy.groups), "aliases": dict(request.taxonomy.aliases)}
+        taxonomy, is_default = self.taxonomies.replace(tenant, raw)
+        return taxonomy_pb2.ReplaceTaxonomyResponse(taxonomy=_taxonomy_message(taxonomy),
+                                                    is_default=is_default)
+
+
+class UsageServicer(usage_pb2_grpc.UsageServiceServicer):
+    def __init__(self, meter: Meter) -> None:
+        self.meter = meter
+
+    @unary
+    def GetUsage(self, request, context):  # noqa: N802
+        usage = self.meter.usage(identity_of(context).tenant)
+        return usage_pb2.GetUsageResponse(usage=[
+            usage_pb2.SegmentTypeUsage(type=segments_pb2.SegmentType.Value("SEGMENT_TYPE_" + name),
+                                       **usage.get(name, {}))
+            for name in SEGMENT_TYPES])
