@@ -18,7 +18,7 @@ def backup(data_dir: Path, dest: Path) -> subprocess.CompletedProcess[str]:
     """`finseg backup` of data_dir into dest, as a separate process."""
     return subprocess.run([sys.executable, "-m", "finseg.cli.main", "backup", "--data-dir",
                            str(data_dir), "--map-size", str(1 << 30), str(dest)],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=300)
 
 
 def free_port() -> int:
