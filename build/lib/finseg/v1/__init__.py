@@ -1,1 +1,0 @@
-"""Generated protobuf and gRPC stubs for finseg.v1 (make proto)."""
