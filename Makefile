@@ -12,9 +12,12 @@ PROTOS := $(wildcard protos/finseg/v1/*.proto)
 
 .PHONY: venv proto proto-check proto-breaking test lint run bench bench-crash bench-load bench-cancel bench-auth bench-loops clean
 
-$(VENV)/.installed: pyproject.toml
+# The client first: the server's distribution depends on finseg-client,
+# which comes from ./client, not from the package index.
+$(VENV)/.installed: pyproject.toml client/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e ./client
 	$(VENV)/bin/pip install --quiet -e '.[dev]'
 	touch $@
 
