@@ -10,7 +10,7 @@ DEMO   ?= ./demo-bank
 GEN_DIR := client/finseg/v1
 PROTOS := $(wildcard protos/finseg/v1/*.proto)
 
-.PHONY: venv proto proto-check proto-breaking test lint run bench bench-crash bench-load bench-cancel bench-auth bench-loops clean
+.PHONY: venv node proto proto-check proto-breaking test lint run bench bench-crash bench-load bench-cancel bench-auth bench-loops clean
 
 # The client first: the server's distribution depends on finseg-client,
 # which comes from ./client, not from the package index.
@@ -23,6 +23,14 @@ $(VENV)/.installed: pyproject.toml client/pyproject.toml
 
 venv: $(VENV)/.installed
 
+# The Node.js client the tests run (clients/node), from the npm registry at
+# the versions its package-lock.json pins.
+NODE_CLIENT := clients/node
+$(NODE_CLIENT)/node_modules/.package-lock.json: $(NODE_CLIENT)/package.json $(NODE_CLIENT)/package-lock.json
+	cd $(NODE_CLIENT) && npm ci --ignore-scripts --no-audit --no-fund
+
+node: $(NODE_CLIENT)/node_modules/.package-lock.json
+
 # Regenerates the Python stubs from protos/. The generated files are
 # committed so that `pip install` needs no code generator.
 proto: venv
@@ -32,7 +40,7 @@ proto: venv
 proto-check: venv
 	$(PY) -m finseg.cli.protogen --check $(GEN_DIR)
 
-test: venv proto-check lint
+test: venv node proto-check lint
 	$(PY) -m pytest -q
 
 lint: venv
@@ -74,4 +82,4 @@ bench-crash: venv
 	$(PY) -m bench.crash --rounds 20
 
 clean:
-	rm -rf $(VENV) $(DATA) $(DEMO) .pytest_cache
+	rm -rf $(VENV) $(DATA) $(DEMO) .pytest_cache $(NODE_CLIENT)/node_modules
