@@ -10,7 +10,7 @@ DEMO   ?= ./demo-bank
 GEN_DIR := client/finseg/v1
 PROTOS := $(wildcard protos/finseg/v1/*.proto)
 
-.PHONY: venv node proto proto-check proto-breaking test lint run bench bench-crash bench-load bench-cancel bench-auth bench-loops clean
+.PHONY: venv node proto proto-check proto-breaking proto-release-check test lint run bench bench-crash bench-load bench-cancel bench-auth bench-loops clean
 
 # The client first: the server's distribution depends on finseg-client,
 # which comes from ./client, not from the package index.
@@ -40,7 +40,14 @@ proto: venv
 proto-check: venv
 	$(PY) -m finseg.cli.protogen --check $(GEN_DIR)
 
-test: venv node proto-check lint
+# Fails when protos/ breaks the API of the last release, kept as a buf image
+# in protos/releases/ since CI clones only main (README: Cutting a release).
+RELEASE := v0.1.0
+proto-release-check: venv
+	cd protos && ../$(VENV)/bin/buf breaking --against releases/$(RELEASE).binpb \
+	    --config releases/breaking.yaml
+
+test: venv node proto-check proto-release-check lint
 	$(PY) -m pytest -q
 
 lint: venv
