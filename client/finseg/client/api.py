@@ -208,10 +208,14 @@ def page_members(page: segments_pb2.ResultPage) -> Any:
 #: Stands for "the client's default" where None means "no deadline".
 DEFAULT: Any = object()
 
+#: Seconds a stream or a wait for a job may take by default: a load or a
+#: job queued behind others may take long, but not forever.
+STREAM_TIMEOUT = 3600.0
+
 class FinsegClient:
     def __init__(self, target: str, token: str | None = None, *,
                  credentials: grpc.ChannelCredentials | None = None,
-                 timeout: float | None = 60.0, stream_timeout: float | None = 3600.0,
+                 timeout: float | None = 60.0, stream_timeout: float | None = DEFAULT,
                  retry: Retry | None = DEFAULT_RETRY,
                  options: Sequence[tuple[str, Any]] | None = None) -> None:
         """`token`: a JWT naming the tenant and scopes (none: the service
@@ -220,7 +224,8 @@ class FinsegClient:
 
         `timeout`: each unary call's deadline in seconds, retries included;
         `stream_timeout` that of StreamSegment, AppendTransactions and
-        waiting for a job (None: no deadline). `retry`: None for no retries.
+        waiting for a job: an hour, or none when `timeout` is None (None: no
+        deadline). `retry`: None for no retries.
         `options`: gRPC channel options; by default only the message limits
         are raised, so one bulk batch may be up to 256 MiB (pages of
         members never need more than gRPC's default 4 MiB)."""
@@ -231,7 +236,8 @@ class FinsegClient:
                         else grpc.insecure_channel(target, options))
         self.metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self.timeout = timeout
-        self.stream_timeout = stream_timeout
+        self.stream_timeout = (None if timeout is None else STREAM_TIMEOUT) \
+            if stream_timeout is DEFAULT else stream_timeout
         self.retry = retry or NO_RETRY
         self.ingest = ingest_pb2_grpc.IngestionServiceStub(self.channel)
         self.segments = segments_pb2_grpc.SegmentServiceStub(self.channel)
