@@ -176,7 +176,7 @@ class SegmentServicer(segments_pb2_grpc.SegmentServiceServicer):
                 segments_pb2.StreamSegmentResponse(segment=segment, page_index=index),
                 tenant, record, table)
             offset, index = offset + table.num_rows, index + 1
-            if offset >= record["total_elements"]:
+            if table.num_rows == 0 or offset >= record["total_elements"]:
                 return
 
 
