@@ -13,10 +13,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# Dependencies in their own layer: read from pyproject.toml alone, so a code
-# change does not reinstall numpy, numba, grpcio and pyarrow.
+# Dependencies in their own layer: read from the two pyproject.toml files
+# alone, so a code change does not reinstall numpy, numba, grpcio and
+# pyarrow. finseg-client is ./client, installed below, never the index's.
 COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
+COPY client/pyproject.toml ./client/
+RUN python -c "import tomllib; print('\n'.join(d for p in ('pyproject.toml', 'client/pyproject.toml') for d in tomllib.load(open(p, 'rb'))['project']['dependencies'] if not d.startswith('finseg-client')))" > /tmp/requirements.txt \
  && pip install -r /tmp/requirements.txt \
  && rm /tmp/requirements.txt
 
@@ -24,7 +26,7 @@ COPY README.md ./
 COPY protos ./protos
 COPY server ./server
 COPY client ./client
-RUN pip install --no-deps . \
+RUN pip install --no-deps ./client . \
  && groupadd --system --gid 10001 finseg \
  && useradd --system --uid 10001 --gid finseg --home-dir /nonexistent --shell /usr/sbin/nologin finseg \
  && mkdir -p /data "$NUMBA_CACHE_DIR" \

@@ -10,15 +10,26 @@ DEMO   ?= ./demo-bank
 GEN_DIR := client/finseg/v1
 PROTOS := $(wildcard protos/finseg/v1/*.proto)
 
-.PHONY: venv docs proto proto-check proto-breaking test lint run bench bench-crash bench-load bench-cancel bench-auth bench-loops clean
+.PHONY: venv node docs proto proto-check proto-breaking proto-release-check test lint run bench bench-crash bench-load bench-cancel bench-auth bench-loops clean
 
-$(VENV)/.installed: pyproject.toml
+# The client first: the server's distribution depends on finseg-client,
+# which comes from ./client, not from the package index.
+$(VENV)/.installed: pyproject.toml client/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e ./client
 	$(VENV)/bin/pip install --quiet -e '.[dev]'
 	touch $@
 
 venv: $(VENV)/.installed
+
+# The Node.js client the tests run (clients/node), from the npm registry at
+# the versions its package-lock.json pins.
+NODE_CLIENT := clients/node
+$(NODE_CLIENT)/node_modules/.package-lock.json: $(NODE_CLIENT)/package.json $(NODE_CLIENT)/package-lock.json
+	cd $(NODE_CLIENT) && npm ci --ignore-scripts --no-audit --no-fund
+
+node: $(NODE_CLIENT)/node_modules/.package-lock.json
 
 # Regenerates the Python stubs from protos/. The generated files are
 # committed so that `pip install` needs no code generator.
@@ -34,7 +45,14 @@ proto-check: venv
 docs: venv
 	$(PY) -m finseg.cli.apidoc docs/api.md
 
-test: venv proto-check lint
+# Fails when protos/ breaks the API of the last release, kept as a buf image
+# in protos/releases/ since CI clones only main (README: Cutting a release).
+RELEASE := v0.1.0
+proto-release-check: venv
+	cd protos && ../$(VENV)/bin/buf breaking --against releases/$(RELEASE).binpb \
+	    --config releases/breaking.yaml
+
+test: venv node proto-check proto-release-check lint
 	$(PY) -m pytest -q
 
 lint: venv
@@ -76,4 +94,4 @@ bench-crash: venv
 	$(PY) -m bench.crash --rounds 20
 
 clean:
-	rm -rf $(VENV) $(DATA) $(DEMO) .pytest_cache
+	rm -rf $(VENV) $(DATA) $(DEMO) .pytest_cache $(NODE_CLIENT)/node_modules

@@ -151,7 +151,9 @@ def test_a_full_queue_is_resource_exhausted_with_a_retry_hint_per_tenant(tmp_pat
                            max_queued_jobs_per_tenant=3)
     target = f"127.0.0.1:{service.port}"
     try:
-        with connect(target, "busy") as busy, \
+        # No retries: this is about the refusal itself (the client would
+        # wait out its RetryInfo and try again).
+        with connect(target, "busy", retry=None) as busy, \
                 connect(target, "quiet") as quiet:
             small_bank(busy)
             small_bank(quiet, 10, 100)

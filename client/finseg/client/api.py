@@ -1,22 +1,27 @@
-"""A small Python client for finseg's gRPC API.
+"""A Python client for finseg's gRPC API.
 
     with FinsegClient("127.0.0.1:50051", token=jwt) as client:
         client.upsert_accounts([{"account_id": "a1", "user_id": "u1", ...}])
-        job = client.create_segment(low_balance("EUR", 0, months=3))
-        for page in client.stream_segment(job.segment_id):
+        job = client.create_segment(low_balance("EUR", "0.00", months=3))
+        for member in client.iter_members(job.segment_id):   # waits, then pages
             ...
+
+Every call has a deadline (`timeout`, 60 s; streams `stream_timeout`, an
+hour), is retried when waiting may cure its failure (see `Retry`), and
+raises a FinsegError subclass (`errors`) carrying the status details. Arrow
+bulk forms need pyarrow (`pip install 'finseg-client[arrow]'`); nothing else
+does.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
-import pyarrow as pa
-from iso4217 import Currency
 
 from finseg.v1 import (
     audit_pb2,
@@ -32,21 +37,41 @@ from finseg.v1 import (
     usage_pb2_grpc,
 )
 
+from . import errors
+from .currencies import EXPONENTS
+from .retries import DEFAULT_RETRY, NO_RETRY, Deadline, Retry
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 #: Big enough for one bulk batch of a million rows.
 MAX_MESSAGE_BYTES = 256 << 20
+
+#: A money amount a helper takes: an int is minor units (cents), a Decimal
+#: or a string is major units ("10.50" EUR), converted exactly.
+Amount = int | Decimal | str
+
+
+def _exponent(currency: str) -> int:
+    try:
+        return EXPONENTS[currency]
+    except KeyError:
+        raise ValueError(f"{currency!r} is not an ISO 4217 currency code finseg accepts"
+                         ) from None
 
 
 def minor_units(amount: str | int | Decimal, currency: str) -> int:
     """Exact minor units of a major-unit amount: minor_units("10.50", "EUR")
     == 1050. Raises ValueError for more decimals than the currency has."""
+    exponent = _exponent(currency)
+    if isinstance(amount, float | bool):
+        raise TypeError(f"{amount!r}: money is a Decimal, a string or an int, never a float")
     try:
-        exponent = Currency(currency).exponent
-    except ValueError:
-        raise ValueError(f"{currency!r} is not an ISO 4217 currency code") from None
-    try:
-        value = Decimal(str(amount)) * (10 ** (exponent or 0))
+        value = Decimal(str(amount)).scaleb(exponent)
     except InvalidOperation:
-        raise ValueError(f"{amount!r} is not a decimal amount") from None
+        value = Decimal("NaN")
+    if not value.is_finite():
+        raise ValueError(f"{amount!r} is not a decimal amount")
     if value != value.to_integral_value():
         raise ValueError(f"{amount} {currency} has more than {exponent} decimals")
     return int(value)
@@ -54,30 +79,46 @@ def minor_units(amount: str | int | Decimal, currency: str) -> int:
 
 def major_units(amount: int, currency: str) -> str:
     """"-150.00" for minor_units -15000 in EUR: exact, no float."""
-    exponent = (Currency(currency).exponent or 0) if currency else 2
+    exponent = _exponent(currency) if currency else 2
     sign = "-" if amount < 0 else ""
     digits = str(abs(amount)).rjust(exponent + 1, "0")
     return sign + (digits[:-exponent] + "." + digits[-exponent:] if exponent else digits)
 
 
-def high_balance(currency: str, threshold: int, *, as_of: dt.date | None = None,
+def decimal_amount(amount: int, currency: str) -> Decimal:
+    """Decimal("-150.00") for minor units -15000 in EUR."""
+    return Decimal(major_units(amount, currency))
+
+
+def as_minor(amount: Amount, currency: str) -> int:
+    """`amount` in minor units: an int as it is, a Decimal or string taken
+    as major units (as_minor("50.00", "EUR") == as_minor(5000, "EUR"))."""
+    if isinstance(amount, int) and not isinstance(amount, bool):
+        return amount
+    return minor_units(amount, currency)
+
+
+def money(currency: str, amount: Amount) -> common_pb2.Money:
+    return common_pb2.Money(currency=currency, amount=as_minor(amount, currency))
+
+
+def high_balance(currency: str, threshold: Amount, *, as_of: dt.date | None = None,
                  account_types: Iterable[str] = ()) -> segments_pb2.SegmentSpec:
-    """Spec of a HIGH_BALANCE segment; threshold in minor units."""
+    """Spec of a HIGH_BALANCE segment; threshold as `Amount` (an int is minor
+    units, "50.00" major units)."""
     return segments_pb2.SegmentSpec(
-        high_balance=segments_pb2.HighBalance(
-            threshold=common_pb2.Money(currency=currency, amount=threshold)),
+        high_balance=segments_pb2.HighBalance(threshold=money(currency, threshold)),
         **_common(as_of, account_types))
 
 
-def low_balance(currency: str, threshold: int, months: int, *, as_of: dt.date | None = None,
+def low_balance(currency: str, threshold: Amount, months: int, *,
+                as_of: dt.date | None = None,
                 account_types: Iterable[str] = ()) -> segments_pb2.SegmentSpec:
-    """Spec of a LOW_BALANCE segment; threshold in minor units."""
+    """Spec of a LOW_BALANCE segment; threshold as `Amount`."""
     return segments_pb2.SegmentSpec(
-        low_balance=segments_pb2.LowBalance(
-            threshold=common_pb2.Money(currency=currency, amount=threshold), months=months),
+        low_balance=segments_pb2.LowBalance(threshold=money(currency, threshold),
+                                            months=months),
         **_common(as_of, account_types))
-
-
 def income_spending_summary(from_date: dt.date, to_date: dt.date, *,
                             account_types: Iterable[str] = ()) -> segments_pb2.SegmentSpec:
     """Spec of an INCOME_SPENDING_SUMMARY segment over [from_date, to_date]."""
@@ -114,26 +155,90 @@ def _common(as_of: dt.date | None, account_types: Iterable[str]) -> dict[str, An
                               for t in account_types]}
 
 
+def _pyarrow() -> Any:
+    try:
+        import pyarrow
+    except ImportError:
+        raise ImportError("the Arrow bulk forms need pyarrow: "
+                          "pip install 'finseg-client[arrow]'") from None
+    return pyarrow
+
+
+def _is_arrow(value: object) -> bool:
+    """Whether `value` is an Arrow batch or table; without importing
+    pyarrow, which cannot have made one if nobody imported it."""
+    pa = sys.modules.get("pyarrow")
+    return pa is not None and isinstance(value, pa.RecordBatch | pa.Table)
+
+
 def arrow_ipc(batch: pa.RecordBatch | pa.Table) -> bytes:
+    """An Arrow batch or table as the IPC stream the bulk forms take."""
+    pa = _pyarrow()
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, batch.schema) as writer:
         writer.write(batch)
-    return sink.getvalue().to_pybytes()
+    return bytes(sink.getvalue().to_pybytes())
 
+
+def _account(row: dict[str, Any]) -> ingest_pb2.Account:
+    fields = dict(row)
+    if isinstance(fields.get("type"), str):
+        fields["type"] = common_pb2.AccountType.Value("ACCOUNT_TYPE_" + fields["type"])
+    if "balance" in fields:
+        fields["balance"] = as_minor(fields["balance"], fields.get("currency", ""))
+    return ingest_pb2.Account(**fields)
+
+
+def _transaction(row: dict[str, Any]) -> ingest_pb2.Transaction:
+    fields = dict(row)
+    amount = fields.get("amount", 0)
+    if not isinstance(amount, int) and not fields.get("currency"):
+        raise ValueError(f"transaction {fields.get('transaction_id')!r}: an amount in major "
+                         "units needs the row's currency")
+    fields["amount"] = as_minor(amount, fields.get("currency", ""))
+    return ingest_pb2.Transaction(**fields)
+
+
+def page_members(page: segments_pb2.ResultPage) -> Any:
+    """The members of a page, whatever its segment type."""
+    kind = page.WhichOneof("rows")
+    return getattr(page, kind).members if kind else ()
+
+
+#: Stands for "the client's default" where None means "no deadline".
+DEFAULT: Any = object()
+
+#: Seconds a stream or a wait for a job may take by default: a load or a
+#: job queued behind others may take long, but not forever.
+STREAM_TIMEOUT = 3600.0
 
 class FinsegClient:
     def __init__(self, target: str, token: str | None = None, *,
                  credentials: grpc.ChannelCredentials | None = None,
-                 timeout: float | None = 60.0) -> None:
+                 timeout: float | None = 60.0, stream_timeout: float | None = DEFAULT,
+                 retry: Retry | None = DEFAULT_RETRY,
+                 options: Sequence[tuple[str, Any]] | None = None) -> None:
         """`token`: a JWT naming the tenant and scopes (none: the service
         must run in development mode). `credentials`: TLS, e.g.
-        grpc.ssl_channel_credentials(ca_pem); none: plaintext."""
-        options = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-                   ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
+        grpc.ssl_channel_credentials(ca_pem); none: plaintext.
+
+        `timeout`: each unary call's deadline in seconds, retries included;
+        `stream_timeout` that of StreamSegment, AppendTransactions and
+        waiting for a job: an hour, or none when `timeout` is None (None: no
+        deadline). `retry`: None for no retries.
+        `options`: gRPC channel options; by default only the message limits
+        are raised, so one bulk batch may be up to 256 MiB (pages of
+        members never need more than gRPC's default 4 MiB)."""
+        if options is None:
+            options = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                       ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
         self.channel = (grpc.secure_channel(target, credentials, options) if credentials
                         else grpc.insecure_channel(target, options))
         self.metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self.timeout = timeout
+        self.stream_timeout = (None if timeout is None else STREAM_TIMEOUT) \
+            if stream_timeout is DEFAULT else stream_timeout
+        self.retry = retry or NO_RETRY
         self.ingest = ingest_pb2_grpc.IngestionServiceStub(self.channel)
         self.segments = segments_pb2_grpc.SegmentServiceStub(self.channel)
         self.taxonomy = taxonomy_pb2_grpc.TaxonomyServiceStub(self.channel)
@@ -149,70 +254,176 @@ class FinsegClient:
     def close(self) -> None:
         self.channel.close()
 
+    # ---- calling -----------------------------------------------------
+
+    def _unary(self, rpc: Any, request: Any, *, idempotent: bool = True) -> Any:
+        deadline = Deadline(self.timeout)
+        attempt = 0
+        while True:
+            try:
+                return rpc(request, metadata=self.metadata, timeout=deadline.remaining())
+            except grpc.RpcError as exc:
+                error = errors.from_rpc_error(exc)
+                delay = self.retry.delay(error, attempt, idempotent)
+                if delay is None or not deadline.sleep(delay):
+                    raise error from None
+            attempt += 1
+
+    def _stream(self, start: Callable[[float | None], Any], timeout: float | None,
+                retry: bool) -> Iterator[Any]:
+        """The responses of a streaming call, typed errors, and one more
+        attempt while nothing was received (then the stream would have to
+        resume in the middle, which StreamSegment cannot)."""
+        deadline = Deadline(timeout)
+        attempt = 0
+        while True:
+            call = start(deadline.remaining())
+            received = False
+            try:
+                for response in call:
+                    received = True
+                    yield response
+                return
+            except grpc.RpcError as exc:
+                error = errors.from_rpc_error(exc)
+                delay = self.retry.delay(error, attempt, True) if retry and not received \
+                    else None
+                if delay is None or not deadline.sleep(delay):
+                    raise error from None
+            finally:
+                call.cancel()  # a consumer that stops early frees the server's thread
+            attempt += 1
+
+    def _stream_deadline(self, timeout: float | None) -> float | None:
+        return self.stream_timeout if timeout is DEFAULT else timeout
+
     # ---- ingestion ---------------------------------------------------
 
     def upsert_accounts(self, accounts: Iterable[dict[str, Any]] | pa.RecordBatch | pa.Table
                         ) -> int:
-        """Accounts as dicts of Account fields, or as an Arrow batch with the
-        SPEC's file columns (balance as minor-unit ints or decimal strings)."""
-        if isinstance(accounts, pa.RecordBatch | pa.Table):
+        """Accounts as dicts of Account fields (balance as `Amount`), or as
+        an Arrow batch with the SPEC's file columns (balance as minor-unit
+        ints or decimal strings)."""
+        if _is_arrow(accounts):
             request = ingest_pb2.UpsertAccountsRequest(arrow_ipc=arrow_ipc(accounts))
         else:
-            rows = []
-            for a in accounts:
-                fields = dict(a)
-                if isinstance(fields.get("type"), str):
-                    fields["type"] = common_pb2.AccountType.Value("ACCOUNT_TYPE_" + fields["type"])
-                rows.append(ingest_pb2.Account(**fields))
-            request = ingest_pb2.UpsertAccountsRequest(accounts=rows)
-        response = self.ingest.UpsertAccounts(request, metadata=self.metadata,
-                                              timeout=self.timeout)
-        return int(response.upserted_count)
+            request = ingest_pb2.UpsertAccountsRequest(
+                accounts=[_account(a) for a in accounts])  # type: ignore[union-attr]
+        return int(self._unary(self.ingest.UpsertAccounts, request).upserted_count)
 
     def append_transactions(
             self, batches: Iterable[list[dict[str, Any]] | pa.RecordBatch | pa.Table],
+            timeout: float | None = DEFAULT,
     ) -> Iterator[ingest_pb2.AppendTransactionsResponse]:
-        """Streams batches; yields one acknowledgement per durable batch."""
+        """Streams batches; yields one acknowledgement per durable batch.
+        Not retried: the batches cannot be sent twice from an iterator, and
+        the acknowledgements say which are stored; resend from the first
+        unacknowledged one (stored transactions are skipped)."""
 
         def requests() -> Iterator[ingest_pb2.AppendTransactionsRequest]:
             for index, batch in enumerate(batches):
-                if isinstance(batch, pa.RecordBatch | pa.Table):
+                if _is_arrow(batch):
                     yield ingest_pb2.AppendTransactionsRequest(
                         batch_id=str(index), arrow_ipc=arrow_ipc(batch))
                 else:
                     yield ingest_pb2.AppendTransactionsRequest(
-                        batch_id=str(index),
-                        rows=ingest_pb2.TransactionRows(
-                            transactions=[ingest_pb2.Transaction(**t) for t in batch]))
+                        batch_id=str(index), rows=ingest_pb2.TransactionRows(
+                            transactions=[_transaction(t) for t in batch]))  # type: ignore
 
-        return self.ingest.AppendTransactions(requests(), metadata=self.metadata)
+        def start(remaining: float | None) -> Any:
+            return self.ingest.AppendTransactions(requests(), metadata=self.metadata,
+                                                  timeout=remaining)
+
+        return self._stream(start, self._stream_deadline(timeout), retry=False)
 
     def delete_user(self, user_id: str) -> ingest_pb2.DeleteUserResponse:
-        return self.ingest.DeleteUser(ingest_pb2.DeleteUserRequest(user_id=user_id),
-                                      metadata=self.metadata, timeout=self.timeout)
+        """Erases a user. Retried like every idempotent call: when a first
+        attempt succeeded unseen, the retry finds no user (NotFound)."""
+        return self._unary(self.ingest.DeleteUser, ingest_pb2.DeleteUserRequest(user_id=user_id))
 
     # ---- segments ----------------------------------------------------
 
     def create_segment(self, spec: segments_pb2.SegmentSpec) -> segments_pb2.Segment:
-        response = self.segments.CreateSegment(
-            segments_pb2.CreateSegmentRequest(spec=spec), metadata=self.metadata,
-            timeout=self.timeout)
-        return response.segment
+        """Starts a job. Not retried on UNAVAILABLE: the job may have been
+        created before the connection failed, and a second call would make
+        a second job. A full queue (RESOURCE_EXHAUSTED with a RetryInfo)
+        refuses before creating anything, so that is retried."""
+        return self._unary(self.segments.CreateSegment,
+                           segments_pb2.CreateSegmentRequest(spec=spec),
+                           idempotent=False).segment
 
     def get_segment(self, segment_id: str, page_size: int = 0, page_token: str = ""
                     ) -> segments_pb2.GetSegmentResponse:
-        return self.segments.GetSegment(
-            segments_pb2.GetSegmentRequest(segment_id=segment_id, page_size=page_size,
-                                           page_token=page_token),
-            metadata=self.metadata, timeout=self.timeout)
+        return self._unary(self.segments.GetSegment, segments_pb2.GetSegmentRequest(
+            segment_id=segment_id, page_size=page_size, page_token=page_token))
 
     def stream_segment(self, segment_id: str, page_size: int = 0,
-                       timeout: float | None = None
+                       timeout: float | None = DEFAULT
                        ) -> Iterator[segments_pb2.StreamSegmentResponse]:
         """Waits for the job server-side, then yields every page in order."""
-        return self.segments.StreamSegment(
-            segments_pb2.StreamSegmentRequest(segment_id=segment_id, page_size=page_size),
-            metadata=self.metadata, timeout=timeout)
+        request = segments_pb2.StreamSegmentRequest(segment_id=segment_id, page_size=page_size)
+
+        def start(remaining: float | None) -> Any:
+            return self.segments.StreamSegment(request, metadata=self.metadata,
+                                               timeout=remaining)
+
+        return self._stream(start, self._stream_deadline(timeout), retry=True)
+
+    def wait(self, segment_id: str, timeout: float | None = DEFAULT,
+             progress: Callable[[segments_pb2.Segment], None] | None = None
+             ) -> segments_pb2.Segment:
+        """The segment once its job SUCCEEDED, polling GetSegment (at 50 ms
+        growing to 1 s). Raises FailedPrecondition if the job failed,
+        Cancelled if it was cancelled, DeadlineExceeded after `timeout`
+        (default: the client's stream_timeout). `progress` sees each poll."""
+        return self._finished(segment_id, 1, timeout, progress).segment
+
+    def _finished(self, segment_id: str, page_size: int, timeout: float | None,
+                  progress: Callable[[segments_pb2.Segment], None] | None = None
+                  ) -> segments_pb2.GetSegmentResponse:
+        """The first GetSegment response of the finished job: with a
+        SUCCEEDED job it holds the first page."""
+        deadline = Deadline(self._stream_deadline(timeout))
+        pause = 0.05
+        while True:
+            response = self.get_segment(segment_id, page_size)
+            segment = response.segment
+            if progress is not None:
+                progress(segment)
+            if segment.state == segments_pb2.JOB_STATE_SUCCEEDED:
+                return response
+            if segment.state == segments_pb2.JOB_STATE_FAILED:
+                raise errors.error(grpc.StatusCode.FAILED_PRECONDITION,
+                                   f"segment {segment_id} failed: {segment.error}")
+            if segment.state == segments_pb2.JOB_STATE_CANCELLED:
+                raise errors.error(grpc.StatusCode.CANCELLED,
+                                   f"segment {segment_id} was cancelled")
+            if not deadline.sleep(pause):
+                raise errors.error(grpc.StatusCode.DEADLINE_EXCEEDED,
+                                   f"segment {segment_id} is still "
+                                   f"{segments_pb2.JobState.Name(segment.state)}")
+            pause = min(1.0, pause * 1.5)
+
+    def pages(self, segment_id: str, page_size: int = 0, timeout: float | None = DEFAULT
+              ) -> Iterator[segments_pb2.GetSegmentResponse]:
+        """Waits for the job, then yields its pages one GetSegment at a
+        time, following next_page_token: one page in memory at a time, and
+        each page's call retried on its own, so paging outlives a restart
+        of the service (page tokens survive it). A page holds at most
+        page_size members and may hold fewer (the service keeps each under
+        4 MiB)."""
+        response = self._finished(segment_id, page_size, timeout)
+        yield response
+        while response.next_page_token:
+            response = self.get_segment(segment_id, page_size, response.next_page_token)
+            yield response
+
+    def iter_members(self, segment_id: str, page_size: int = 0,
+                     timeout: float | None = DEFAULT) -> Iterator[Any]:
+        """Every member of a segment, in order, fetched a page at a time as
+        the iteration reaches it (see `pages`)."""
+        for response in self.pages(segment_id, page_size, timeout):
+            yield from page_members(response.page)
 
     def list_segments(self, states: Iterable[str] = (), types: Iterable[str] = ()
                       ) -> Iterator[segments_pb2.Segment]:
@@ -222,35 +433,33 @@ class FinsegClient:
             states=[segments_pb2.JobState.Value("JOB_STATE_" + s) for s in states],
             types=[segments_pb2.SegmentType.Value("SEGMENT_TYPE_" + t) for t in types])
         while True:
-            response = self.segments.ListSegments(request, metadata=self.metadata,
-                                                  timeout=self.timeout)
+            response = self._unary(self.segments.ListSegments, request)
             yield from response.segments
             if not response.next_page_token:
                 return
             request.page_token = response.next_page_token
 
     def cancel_segment(self, segment_id: str) -> segments_pb2.Segment:
-        return self.segments.CancelSegment(
-            segments_pb2.CancelSegmentRequest(segment_id=segment_id), metadata=self.metadata,
-            timeout=self.timeout).segment
+        return self._unary(self.segments.CancelSegment,
+                           segments_pb2.CancelSegmentRequest(segment_id=segment_id)).segment
 
     def delete_segment(self, segment_id: str) -> None:
-        self.segments.DeleteSegment(segments_pb2.DeleteSegmentRequest(segment_id=segment_id),
-                                    metadata=self.metadata, timeout=self.timeout)
+        """Deletes a job and its results; like delete_user, a retry after an
+        unseen success finds nothing (NotFound)."""
+        self._unary(self.segments.DeleteSegment,
+                    segments_pb2.DeleteSegmentRequest(segment_id=segment_id))
 
     # ---- taxonomy ----------------------------------------------------
 
     def get_taxonomy(self) -> taxonomy_pb2.GetTaxonomyResponse:
-        return self.taxonomy.GetTaxonomy(taxonomy_pb2.GetTaxonomyRequest(),
-                                         metadata=self.metadata, timeout=self.timeout)
+        return self._unary(self.taxonomy.GetTaxonomy, taxonomy_pb2.GetTaxonomyRequest())
 
     def replace_taxonomy(self, taxonomy: taxonomy_pb2.LabelTaxonomy | None
                          ) -> taxonomy_pb2.ReplaceTaxonomyResponse:
         """The tenant's own taxonomy; None restores the default."""
         request = taxonomy_pb2.ReplaceTaxonomyRequest(restore_default=True) if taxonomy is None \
             else taxonomy_pb2.ReplaceTaxonomyRequest(taxonomy=taxonomy)
-        return self.taxonomy.ReplaceTaxonomy(request, metadata=self.metadata,
-                                             timeout=self.timeout)
+        return self._unary(self.taxonomy.ReplaceTaxonomy, request)
 
     # ---- audit and usage -------------------------------------------
 
@@ -264,8 +473,7 @@ class FinsegClient:
         if until is not None:
             request.to_time.FromDatetime(until)
         while True:
-            response = self.audit.ListAuditEvents(request, metadata=self.metadata,
-                                                  timeout=self.timeout)
+            response = self._unary(self.audit.ListAuditEvents, request)
             yield from response.events
             if not response.next_page_token:
                 return
@@ -273,15 +481,14 @@ class FinsegClient:
 
     def usage_by_type(self) -> dict[str, usage_pb2.SegmentTypeUsage]:
         """The tenant's usage, by segment type name (LOW_BALANCE, ...)."""
-        response = self.usage.GetUsage(usage_pb2.GetUsageRequest(), metadata=self.metadata,
-                                       timeout=self.timeout)
+        response = self._unary(self.usage.GetUsage, usage_pb2.GetUsageRequest())
         return {segments_pb2.SegmentType.Name(u.type).removeprefix("SEGMENT_TYPE_"): u
                 for u in response.usage}
 
     def members(self, segment_id: str, page_size: int = 0) -> list[Any]:
-        """Every member of a segment (waits for the job)."""
+        """Every member of a segment as one list (waits for the job); for a
+        large segment `iter_members` holds one page at a time instead."""
         out: list[Any] = []
         for response in self.stream_segment(segment_id, page_size):
-            kind = response.page.WhichOneof("rows")
-            out.extend(getattr(response.page, kind).members)
+            out.extend(page_members(response.page))
         return out

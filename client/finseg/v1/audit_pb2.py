@@ -25,14 +25,14 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x66inseg/v1/audit.proto\x12\tfinseg.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa7\x01\n\nAuditEvent\x12(\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\x0e\n\x06tenant\x18\x03 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\x12\x0e\n\x06target\x18\x05 \x01(\t\x12\x0f\n\x07outcome\x18\x06 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x07 \x01(\t\x12\r\n\x05\x63ount\x18\x08 \x01(\x03\"\x9b\x01\n\x16ListAuditEventsRequest\x12-\n\tfrom_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07to_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"Y\n\x17ListAuditEventsResponse\x12%\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x15.finseg.v1.AuditEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2h\n\x0c\x41uditService\x12X\n\x0fListAuditEvents\x12!.finseg.v1.ListAuditEventsRequest\x1a\".finseg.v1.ListAuditEventsResponseB4Z2github.com/finseg/finseg/gen/go/finseg/v1;finsegv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x66inseg/v1/audit.proto\x12\tfinseg.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa7\x01\n\nAuditEvent\x12(\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\x0e\n\x06tenant\x18\x03 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\x12\x0e\n\x06target\x18\x05 \x01(\t\x12\x0f\n\x07outcome\x18\x06 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x07 \x01(\t\x12\r\n\x05\x63ount\x18\x08 \x01(\x03\"\x9b\x01\n\x16ListAuditEventsRequest\x12-\n\tfrom_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07to_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"Y\n\x17ListAuditEventsResponse\x12%\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x15.finseg.v1.AuditEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2h\n\x0c\x41uditService\x12X\n\x0fListAuditEvents\x12!.finseg.v1.ListAuditEventsRequest\x1a\".finseg.v1.ListAuditEventsResponseB|\n\rcom.finseg.v1B\nAuditProtoP\x01Z2github.com/finseg/finseg/gen/go/finseg/v1;finsegv1\xa2\x02\x03\x46XX\xaa\x02\tFinseg.V1\xca\x02\tFinseg\\V1\xea\x02\nFinseg::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'finseg.v1.audit_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
-  _globals['DESCRIPTOR']._serialized_options = b'Z2github.com/finseg/finseg/gen/go/finseg/v1;finsegv1'
+  _globals['DESCRIPTOR']._serialized_options = b'\n\rcom.finseg.v1B\nAuditProtoP\001Z2github.com/finseg/finseg/gen/go/finseg/v1;finsegv1\242\002\003FXX\252\002\tFinseg.V1\312\002\tFinseg\\V1\352\002\nFinseg::V1'
   _globals['_AUDITEVENT']._serialized_start=70
   _globals['_AUDITEVENT']._serialized_end=237
   _globals['_LISTAUDITEVENTSREQUEST']._serialized_start=240

@@ -24,14 +24,14 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x66inseg/v1/common.proto\x12\tfinseg.v1\")\n\x05Money\x12\x10\n\x08\x63urrency\x18\x01 \x01(\t\x12\x0e\n\x06\x61mount\x18\x02 \x01(\x03*\x8a\x02\n\x0b\x41\x63\x63ountType\x12\x1c\n\x18\x41\x43\x43OUNT_TYPE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41\x43\x43OUNT_TYPE_CHECKING\x10\x01\x12\x18\n\x14\x41\x43\x43OUNT_TYPE_SAVINGS\x10\x02\x12\x1c\n\x18\x41\x43\x43OUNT_TYPE_CREDIT_CARD\x10\x03\x12\x1b\n\x17\x41\x43\x43OUNT_TYPE_SECURITIES\x10\x04\x12\x15\n\x11\x41\x43\x43OUNT_TYPE_LOAN\x10\x05\x12\x1b\n\x17\x41\x43\x43OUNT_TYPE_MEMBERSHIP\x10\x06\x12!\n\x1d\x41\x43\x43OUNT_TYPE_BUILDING_SAVINGS\x10\x07\x12\x16\n\x12\x41\x43\x43OUNT_TYPE_OTHER\x10\x08\x42\x34Z2github.com/finseg/finseg/gen/go/finseg/v1;finsegv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x66inseg/v1/common.proto\x12\tfinseg.v1\")\n\x05Money\x12\x10\n\x08\x63urrency\x18\x01 \x01(\t\x12\x0e\n\x06\x61mount\x18\x02 \x01(\x03*\x8a\x02\n\x0b\x41\x63\x63ountType\x12\x1c\n\x18\x41\x43\x43OUNT_TYPE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41\x43\x43OUNT_TYPE_CHECKING\x10\x01\x12\x18\n\x14\x41\x43\x43OUNT_TYPE_SAVINGS\x10\x02\x12\x1c\n\x18\x41\x43\x43OUNT_TYPE_CREDIT_CARD\x10\x03\x12\x1b\n\x17\x41\x43\x43OUNT_TYPE_SECURITIES\x10\x04\x12\x15\n\x11\x41\x43\x43OUNT_TYPE_LOAN\x10\x05\x12\x1b\n\x17\x41\x43\x43OUNT_TYPE_MEMBERSHIP\x10\x06\x12!\n\x1d\x41\x43\x43OUNT_TYPE_BUILDING_SAVINGS\x10\x07\x12\x16\n\x12\x41\x43\x43OUNT_TYPE_OTHER\x10\x08\x42}\n\rcom.finseg.v1B\x0b\x43ommonProtoP\x01Z2github.com/finseg/finseg/gen/go/finseg/v1;finsegv1\xa2\x02\x03\x46XX\xaa\x02\tFinseg.V1\xca\x02\tFinseg\\V1\xea\x02\nFinseg::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'finseg.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
-  _globals['DESCRIPTOR']._serialized_options = b'Z2github.com/finseg/finseg/gen/go/finseg/v1;finsegv1'
+  _globals['DESCRIPTOR']._serialized_options = b'\n\rcom.finseg.v1B\013CommonProtoP\001Z2github.com/finseg/finseg/gen/go/finseg/v1;finsegv1\242\002\003FXX\252\002\tFinseg.V1\312\002\tFinseg\\V1\352\002\nFinseg::V1'
   _globals['_ACCOUNTTYPE']._serialized_start=81
   _globals['_ACCOUNTTYPE']._serialized_end=347
   _globals['_MONEY']._serialized_start=37

@@ -24,14 +24,14 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x66inseg/v1/taxonomy.proto\x12\tfinseg.v1\"\x87\x01\n\rLabelTaxonomy\x12\x0e\n\x06groups\x18\x01 \x03(\t\x12\x36\n\x07\x61liases\x18\x02 \x03(\x0b\x32%.finseg.v1.LabelTaxonomy.AliasesEntry\x1a.\n\x0c\x41liasesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x14\n\x12GetTaxonomyRequest\"U\n\x13GetTaxonomyResponse\x12*\n\x08taxonomy\x18\x01 \x01(\x0b\x32\x18.finseg.v1.LabelTaxonomy\x12\x12\n\nis_default\x18\x02 \x01(\x08\"]\n\x16ReplaceTaxonomyRequest\x12*\n\x08taxonomy\x18\x01 \x01(\x0b\x32\x18.finseg.v1.LabelTaxonomy\x12\x17\n\x0frestore_default\x18\x02 \x01(\x08\"Y\n\x17ReplaceTaxonomyResponse\x12*\n\x08taxonomy\x18\x01 \x01(\x0b\x32\x18.finseg.v1.LabelTaxonomy\x12\x12\n\nis_default\x18\x02 \x01(\x08\x32\xb9\x01\n\x0fTaxonomyService\x12L\n\x0bGetTaxonomy\x12\x1d.finseg.v1.GetTaxonomyRequest\x1a\x1e.finseg.v1.GetTaxonomyResponse\x12X\n\x0fReplaceTaxonomy\x12!.finseg.v1.ReplaceTaxonomyRequest\x1a\".finseg.v1.ReplaceTaxonomyResponseB4Z2github.com/finseg/finseg/gen/go/finseg/v1;finsegv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x66inseg/v1/taxonomy.proto\x12\tfinseg.v1\"\x87\x01\n\rLabelTaxonomy\x12\x0e\n\x06groups\x18\x01 \x03(\t\x12\x36\n\x07\x61liases\x18\x02 \x03(\x0b\x32%.finseg.v1.LabelTaxonomy.AliasesEntry\x1a.\n\x0c\x41liasesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x14\n\x12GetTaxonomyRequest\"U\n\x13GetTaxonomyResponse\x12*\n\x08taxonomy\x18\x01 \x01(\x0b\x32\x18.finseg.v1.LabelTaxonomy\x12\x12\n\nis_default\x18\x02 \x01(\x08\"]\n\x16ReplaceTaxonomyRequest\x12*\n\x08taxonomy\x18\x01 \x01(\x0b\x32\x18.finseg.v1.LabelTaxonomy\x12\x17\n\x0frestore_default\x18\x02 \x01(\x08\"Y\n\x17ReplaceTaxonomyResponse\x12*\n\x08taxonomy\x18\x01 \x01(\x0b\x32\x18.finseg.v1.LabelTaxonomy\x12\x12\n\nis_default\x18\x02 \x01(\x08\x32\xb9\x01\n\x0fTaxonomyService\x12L\n\x0bGetTaxonomy\x12\x1d.finseg.v1.GetTaxonomyRequest\x1a\x1e.finseg.v1.GetTaxonomyResponse\x12X\n\x0fReplaceTaxonomy\x12!.finseg.v1.ReplaceTaxonomyRequest\x1a\".finseg.v1.ReplaceTaxonomyResponseB\x7f\n\rcom.finseg.v1B\rTaxonomyProtoP\x01Z2github.com/finseg/finseg/gen/go/finseg/v1;finsegv1\xa2\x02\x03\x46XX\xaa\x02\tFinseg.V1\xca\x02\tFinseg\\V1\xea\x02\nFinseg::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'finseg.v1.taxonomy_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
-  _globals['DESCRIPTOR']._serialized_options = b'Z2github.com/finseg/finseg/gen/go/finseg/v1;finsegv1'
+  _globals['DESCRIPTOR']._serialized_options = b'\n\rcom.finseg.v1B\rTaxonomyProtoP\001Z2github.com/finseg/finseg/gen/go/finseg/v1;finsegv1\242\002\003FXX\252\002\tFinseg.V1\312\002\tFinseg\\V1\352\002\nFinseg::V1'
   _globals['_LABELTAXONOMY_ALIASESENTRY']._loaded_options = None
   _globals['_LABELTAXONOMY_ALIASESENTRY']._serialized_options = b'8\001'
   _globals['_LABELTAXONOMY']._serialized_start=40

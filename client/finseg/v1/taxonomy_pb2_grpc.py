@@ -27,7 +27,7 @@ if _version_not_supported:
 
 class TaxonomyServiceStub:
     """TaxonomyService reads and replaces a tenant's label taxonomy: the label
-    groups that segment requests may name (SPEC §1).
+    groups that segment requests may name (docs/segment-types.md, "Labels").
     """
 
     def __init__(self, channel):
@@ -50,7 +50,7 @@ class TaxonomyServiceStub:
 
 class TaxonomyServiceServicer:
     """TaxonomyService reads and replaces a tenant's label taxonomy: the label
-    groups that segment requests may name (SPEC §1).
+    groups that segment requests may name (docs/segment-types.md, "Labels").
     """
 
     def GetTaxonomy(self, request, context):
@@ -95,7 +95,7 @@ def add_TaxonomyServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class TaxonomyService:
     """TaxonomyService reads and replaces a tenant's label taxonomy: the label
-    groups that segment requests may name (SPEC §1).
+    groups that segment requests may name (docs/segment-types.md, "Labels").
     """
 
     @staticmethod

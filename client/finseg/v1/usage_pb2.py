@@ -25,14 +25,14 @@ _sym_db = _symbol_database.Default()
 from finseg.v1 import segments_pb2 as finseg_dot_v1_dot_segments__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x66inseg/v1/usage.proto\x12\tfinseg.v1\x1a\x18\x66inseg/v1/segments.proto\"\x11\n\x0fGetUsageRequest\"\x82\x01\n\x10SegmentTypeUsage\x12$\n\x04type\x18\x01 \x01(\x0e\x32\x16.finseg.v1.SegmentType\x12\x14\n\x0cjobs_created\x18\x02 \x01(\x03\x12\x14\n\x0crows_scanned\x18\x03 \x01(\x03\x12\x1c\n\x14result_rows_returned\x18\x04 \x01(\x03\">\n\x10GetUsageResponse\x12*\n\x05usage\x18\x01 \x03(\x0b\x32\x1b.finseg.v1.SegmentTypeUsage2S\n\x0cUsageService\x12\x43\n\x08GetUsage\x12\x1a.finseg.v1.GetUsageRequest\x1a\x1b.finseg.v1.GetUsageResponseB4Z2github.com/finseg/finseg/gen/go/finseg/v1;finsegv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x66inseg/v1/usage.proto\x12\tfinseg.v1\x1a\x18\x66inseg/v1/segments.proto\"\x11\n\x0fGetUsageRequest\"\x82\x01\n\x10SegmentTypeUsage\x12$\n\x04type\x18\x01 \x01(\x0e\x32\x16.finseg.v1.SegmentType\x12\x14\n\x0cjobs_created\x18\x02 \x01(\x03\x12\x14\n\x0crows_scanned\x18\x03 \x01(\x03\x12\x1c\n\x14result_rows_returned\x18\x04 \x01(\x03\">\n\x10GetUsageResponse\x12*\n\x05usage\x18\x01 \x03(\x0b\x32\x1b.finseg.v1.SegmentTypeUsage2S\n\x0cUsageService\x12\x43\n\x08GetUsage\x12\x1a.finseg.v1.GetUsageRequest\x1a\x1b.finseg.v1.GetUsageResponseB|\n\rcom.finseg.v1B\nUsageProtoP\x01Z2github.com/finseg/finseg/gen/go/finseg/v1;finsegv1\xa2\x02\x03\x46XX\xaa\x02\tFinseg.V1\xca\x02\tFinseg\\V1\xea\x02\nFinseg::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'finseg.v1.usage_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
-  _globals['DESCRIPTOR']._serialized_options = b'Z2github.com/finseg/finseg/gen/go/finseg/v1;finsegv1'
+  _globals['DESCRIPTOR']._serialized_options = b'\n\rcom.finseg.v1B\nUsageProtoP\001Z2github.com/finseg/finseg/gen/go/finseg/v1;finsegv1\242\002\003FXX\252\002\tFinseg.V1\312\002\tFinseg\\V1\352\002\nFinseg::V1'
   _globals['_GETUSAGEREQUEST']._serialized_start=62
   _globals['_GETUSAGEREQUEST']._serialized_end=79
   _globals['_SEGMENTTYPEUSAGE']._serialized_start=82

@@ -13,7 +13,6 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from finseg.v1 import (
     audit_pb2,
@@ -30,7 +29,7 @@ from .domain.usage import Meter
 from .kernels import warmup
 from .settings import Settings
 from .storage.store import Store
-from .transport import metrics, wire
+from .transport import metrics, reflection, wire
 from .transport.audit import AuditInterceptor, Auditor, AuditServicer
 from .transport.auth import AuthInterceptor, TokenConfig, Verifier
 from .transport.convert import PageTokens
@@ -132,8 +131,7 @@ def create_server(settings: Settings) -> Service:
                 usage_pb2.DESCRIPTOR.services_by_name["UsageService"])
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    reflection.enable(server, (*SERVICE_NAMES, health.SERVICE_NAME))
     try:
         port = _listen(server, settings.host, settings.port, credentials)
     except OSError:

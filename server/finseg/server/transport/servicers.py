@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import pyarrow as pa
+
 from finseg.v1 import (
     ingest_pb2,
     ingest_pb2_grpc,
@@ -88,19 +90,30 @@ class SegmentServicer(segments_pb2_grpc.SegmentServiceServicer):
         total = record["total_elements"]
         offset = self.tokens.offset(request.page_token, tenant, record["id"], total)
         response.total_pages = -(-total // size)
-        if offset + size < total:
-            response.next_page_token = self.tokens.make(tenant, record["id"], offset + size)
-        return self._with_page(response, tenant, record, offset, size)
+        table = self._page(tenant, record, offset, size)
+        # Where this page stopped, which is before offset + size when the
+        # page reached wire.PAGE_BYTES.
+        end = offset + table.num_rows
+        if end < total:
+            response.next_page_token = self.tokens.make(tenant, record["id"], end)
+        return self._with_page(response, tenant, record, table)
 
-    def _with_page(self, envelope: Any, tenant: str, record: dict[str, Any], offset: int,
-                   size: int) -> bytes:
-        """The envelope serialized with members offset..offset+size-1 as its
-        page, straight from their stored wire bytes."""
+    def _page(self, tenant: str, record: dict[str, Any], offset: int, size: int) -> pa.Table:
+        """Members offset..offset+size-1 of a finished job as stored, or
+        fewer, as many as fit in wire.PAGE_BYTES."""
         table = self.jobs.members(tenant, record, offset, size)
         if table.num_rows == 0:  # an empty segment stores no page
-            return wire.with_page(envelope, record["type"], b"")
+            return table
         if wire.MEMBER_COLUMN not in table.column_names:  # stored before members were
             table = wire.encode_members(record["type"], table)
+        return table.slice(0, wire.fitting(table))
+
+    def _with_page(self, envelope: Any, tenant: str, record: dict[str, Any],
+                   table: pa.Table) -> bytes:
+        """The envelope serialized with `table`'s members as its page,
+        straight from their stored wire bytes."""
+        if table.num_rows == 0:
+            return wire.with_page(envelope, record["type"], b"")
         self.meter.returned(tenant, record["type"], table.num_rows)
         return wire.with_page(envelope, record["type"], wire.members_bytes(table))
 
@@ -156,10 +169,15 @@ class SegmentServicer(segments_pb2_grpc.SegmentServiceServicer):
         segment = convert.segment(record)
         # One message even for an empty segment (its one page is empty), so
         # the client learns the job's final state from the stream alone.
-        for index, offset in enumerate(range(0, max(record["total_elements"], 1), size)):
+        offset, index = 0, 0
+        while True:
+            table = self._page(tenant, record, offset, size)
             yield self._with_page(
                 segments_pb2.StreamSegmentResponse(segment=segment, page_index=index),
-                tenant, record, offset, size)
+                tenant, record, table)
+            offset, index = offset + table.num_rows, index + 1
+            if table.num_rows == 0 or offset >= record["total_elements"]:
+                return
 
 
 def _enum_names(values: Any, enum: Any, prefix: str, field: str) -> set[str]:
