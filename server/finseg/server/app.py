@@ -32,8 +32,10 @@ from .settings import Settings
 from .storage.store import Store
 from .transport import metrics, wire
 from .transport.audit import AuditInterceptor, Auditor, AuditServicer
-from .transport.auth import AuthInterceptor, TokenConfig, Verifier
+from .transport.auth import SEGMENT_TYPES, AuthInterceptor, TokenConfig, Verifier
 from .transport.convert import PageTokens
+from .transport.instruments import QueueCollector, ServiceMetrics, StoreCollector
+from .transport.observe import CallInterceptor, JobWatch
 from .transport.registry import add_service
 from .transport.servicers import (
     IngestionServicer,
@@ -65,6 +67,7 @@ class Service:
     health: health.HealthServicer
     meter: Meter
     auditor: Auditor
+    instruments: ServiceMetrics
     #: The /metrics HTTP server, when settings.metrics_port is set.
     metrics: Any = None
 
@@ -98,7 +101,10 @@ def create_server(settings: Settings) -> Service:
     auditor = Auditor(store.audit, settings.refusal_window_seconds,
                       retention_days=settings.audit_retention_days,
                       sweep_seconds=settings.sweep_seconds)
-    interceptors = [AuthInterceptor(verifier, settings.dev_tenant, settings.open_services,
+    instruments = ServiceMetrics(settings.metrics_tenant_labels)
+    # First, outside auth: refused calls are measured and logged too.
+    interceptors = [CallInterceptor(instruments),
+                    AuthInterceptor(verifier, settings.dev_tenant, settings.open_services,
                                     on_denied=auditor.denied),
                     AuditInterceptor(auditor)]  # after auth: it sees the caller
     meter = Meter(store)
@@ -108,7 +114,10 @@ def create_server(settings: Settings) -> Service:
     jobs = JobManager(store, settings.workers, settings.timezone, settings.result_ttl_days,
                       taxonomies=taxonomies, max_queued=settings.max_queued_jobs,
                       max_queued_per_tenant=settings.max_queued_jobs_per_tenant,
-                      encode=wire.encode_members)
+                      encode=wire.encode_members, observer=JobWatch(instruments))
+    for collector in (metrics.UsageCollector(meter, settings.metrics_tenant_labels),
+                      StoreCollector(store.env.space), QueueCollector(jobs.depth, SEGMENT_TYPES)):
+        instruments.add(collector)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.rpc_threads,
                                    thread_name_prefix="finseg-rpc"),
@@ -119,7 +128,7 @@ def create_server(settings: Settings) -> Service:
                  # Else a second process could listen on the port too and
                  # take part of the calls, with its own in-memory state.
                  ("grpc.so_reuseport", 0)])
-    add_service(server, IngestionServicer(ingestor),
+    add_service(server, IngestionServicer(ingestor, instruments),
                 ingest_pb2.DESCRIPTOR.services_by_name["IngestionService"])
     tokens = PageTokens(store.env.secret("page-tokens"))
     add_service(server, SegmentServicer(jobs, tokens, meter),
@@ -152,11 +161,11 @@ def create_server(settings: Settings) -> Service:
     auditor.start()
     endpoint = None
     if settings.metrics_port is not None:
-        endpoint = metrics.serve_metrics(meter, settings, verifier)
+        endpoint = metrics.serve_metrics(instruments.registry, settings, verifier)
     for name in ("", *SERVICE_NAMES):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return Service(server, port, store, jobs, compactor, health_servicer, meter, auditor,
-                   endpoint)
+                   instruments, endpoint)
 
 
 def _listen(server: grpc.Server, host: str, port: int,
