@@ -73,6 +73,10 @@ class Settings:
     #: Label usage counters with tenant names; off by default, since anyone
     #: who may scrape would learn which institutions the service has.
     metrics_tenant_labels: bool = False
+    #: Service log lines: "text" or "json" (one JSON object a line). Each
+    #: call and each job's end is one line at INFO.
+    log_format: str = "text"
+    log_level: str = "INFO"
     #: Days the audit log keeps an event.
     audit_retention_days: float = 90.0
     #: Refused calls alike are counted for this long and recorded as one
