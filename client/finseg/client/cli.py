@@ -68,7 +68,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         metrics_tenant_labels=args.metrics_tenant_labels,
         audit_retention_days=args.audit_retention_days,
         refusal_window_seconds=args.refusal_window_seconds, log_format=args.log_format,
-        log_level=args.log_level)
+        log_level=args.log_level, otlp_endpoint=args.otlp_endpoint)
     try:
         serve(settings)
     except ValueError as exc:  # a configuration the service refuses to start with
@@ -434,6 +434,9 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="INFO",
                        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
                        help="least level logged (default INFO; WARNING drops the call lines)")
+    serve.add_argument("--otlp-endpoint", metavar="URL",
+                       help="export OpenTelemetry spans of calls and jobs over OTLP/HTTP to "
+                            "this receiver, e.g. http://127.0.0.1:4318 (default: no tracing)")
     serve.add_argument("--audit-retention-days", type=float, default=90.0,
                        help="days the audit log keeps an event (default 90)")
     serve.add_argument("--refusal-window-seconds", type=float, default=60.0,

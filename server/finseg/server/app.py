@@ -71,6 +71,8 @@ class Service:
     instruments: ServiceMetrics
     #: The /metrics HTTP server, when settings.metrics_port is set.
     metrics: Any = None
+    #: transport.tracing.Tracing, when settings.otlp_endpoint is set.
+    tracing: Any = None
 
     def stop(self, grace: float | None = None) -> None:
         for name in ("", *SERVICE_NAMES):
@@ -80,6 +82,8 @@ class Service:
             self.metrics.shutdown()
             self.metrics.server_close()
         self.jobs.stop()
+        if self.tracing is not None:
+            self.tracing.shutdown()  # after the jobs: their spans end as they stop
         self.compactor.stop()
         self.meter.stop()
         self.auditor.stop()
@@ -93,6 +97,7 @@ def create_server(settings: Settings) -> Service:
     verifier = _verifier(settings)
     credentials = _credentials(settings)
     metrics.check_settings(settings, verifier)
+    tracing = _tracing(settings)
     if settings.dev_tenant is not None:
         log.warning("DEVELOPMENT MODE: calls without a token act as tenant %r with every "
                     "scope. Never run this where anyone else can reach the port.",
@@ -104,7 +109,7 @@ def create_server(settings: Settings) -> Service:
                       sweep_seconds=settings.sweep_seconds)
     instruments = ServiceMetrics(settings.metrics_tenant_labels)
     # First, outside auth: refused calls are measured and logged too.
-    interceptors = [CallInterceptor(instruments),
+    interceptors = [CallInterceptor(instruments, tracing),
                     AuthInterceptor(verifier, settings.dev_tenant, settings.open_services,
                                     on_denied=auditor.denied),
                     AuditInterceptor(auditor)]  # after auth: it sees the caller
@@ -115,7 +120,7 @@ def create_server(settings: Settings) -> Service:
     jobs = JobManager(store, settings.workers, settings.timezone, settings.result_ttl_days,
                       taxonomies=taxonomies, max_queued=settings.max_queued_jobs,
                       max_queued_per_tenant=settings.max_queued_jobs_per_tenant,
-                      encode=wire.encode_members, observer=JobWatch(instruments))
+                      encode=wire.encode_members, observer=JobWatch(instruments, tracing))
     for collector in (metrics.UsageCollector(meter, settings.metrics_tenant_labels),
                       StoreCollector(store.env.space), QueueCollector(jobs.depth, SEGMENT_TYPES)):
         instruments.add(collector)
@@ -148,6 +153,8 @@ def create_server(settings: Settings) -> Service:
         port = _listen(server, settings.host, settings.port, credentials)
     except OSError:
         store.close()  # and with it the data directory, for whoever comes next
+        if tracing is not None:
+            tracing.shutdown()
         raise
     # Before the server takes calls: a job created now must not be found
     # PENDING by recovery and run twice.
@@ -166,7 +173,16 @@ def create_server(settings: Settings) -> Service:
     for name in ("", *SERVICE_NAMES):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return Service(server, port, store, jobs, compactor, health_servicer, meter, auditor,
-                   instruments, endpoint)
+                   instruments, endpoint, tracing)
+
+
+def _tracing(settings: Settings) -> Any:
+    """Tracing when an endpoint is given; the SDK is imported only then."""
+    if settings.otlp_endpoint is None:
+        return None
+    from .transport.tracing import Tracing
+
+    return Tracing(settings.otlp_endpoint)
 
 
 def _listen(server: grpc.Server, host: str, port: int,

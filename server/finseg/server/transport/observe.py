@@ -1,9 +1,10 @@
-"""Every call and every job, measured and logged.
+"""Every call and every job, measured, logged and (when configured) traced.
 
 `CallInterceptor` goes first, outside the auth interceptor, so calls that
 auth refuses are seen with their status too. Per call it costs a clock
 read, two counter increments and a histogram observation; a log line
-when INFO is on. A log line names the method, tenant, segment id, status
+when INFO is on; a span only with tracing, which is otherwise never
+imported. A log line or span names the method, tenant, segment id, status
 and duration, never a message or value of the request: error messages
 quote what was sent.
 """
@@ -14,13 +15,16 @@ import logging
 import re
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 
 from ..domain.jobs import JobObserver
 from .calls import CallRecord, Observed, kind_of
 from .instruments import ServiceMetrics
+
+if TYPE_CHECKING:
+    from .tracing import Tracing
 
 call_log = logging.getLogger("finseg.calls")
 job_log = logging.getLogger("finseg.jobs")
@@ -32,8 +36,9 @@ _UNKNOWN = "/unknown/unknown"
 
 
 class CallInterceptor(grpc.ServerInterceptor):
-    def __init__(self, metrics: ServiceMetrics) -> None:
+    def __init__(self, metrics: ServiceMetrics, tracing: Tracing | None = None) -> None:
         self.metrics = metrics
+        self.tracing = tracing
 
     def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
         handler = continuation(details)
@@ -49,16 +54,24 @@ class CallInterceptor(grpc.ServerInterceptor):
     def _begin(self, method: str, kind: str, context: Any) -> CallRecord:
         call = CallRecord(method, time.perf_counter())
         call.children = self.metrics.call_started(method, kind)
+        if self.tracing is not None:
+            call.span = self.tracing.start_call(method, context.invocation_metadata())
         return call
 
     def _unary(self, method: str, kind: str, behavior: Any) -> Any:
         def observed(request: Any, context: Any) -> Any:
             call = self._begin(method, kind, context)
+            # Current while the servicer runs, so a job it creates is traced
+            # under this call.
+            token = self.tracing.activate(call.span) if self.tracing is not None else None
             try:
                 response = behavior(request, Observed(context, call))
             except BaseException:
                 self._end(call, _code(context, grpc.StatusCode.UNKNOWN), request, None)
                 raise
+            finally:
+                if token is not None:
+                    self.tracing.deactivate(token)  # type: ignore[union-attr]
             self._end(call, _code(context, grpc.StatusCode.OK), request, response)
             return response
         return observed
@@ -84,15 +97,19 @@ class CallInterceptor(grpc.ServerInterceptor):
              response: Any) -> None:
         seconds = time.perf_counter() - call.started
         self.metrics.call_ended(call.children, code, seconds)
-        if not call_log.isEnabledFor(logging.INFO):
+        logging_on = call_log.isEnabledFor(logging.INFO)
+        if not logging_on and call.span is None:
             return
         job_id = _job_id(request, response)
-        call_log.info("%s %s %.3f ms tenant=%s segment=%s", call.method.lstrip("/"),
-                      code.name, seconds * 1e3, call.tenant or "-", job_id or "-",
-                      extra={"fields": {"event": "call", "method": call.method.lstrip("/"),
-                                        "tenant": call.tenant, "job_id": job_id,
-                                        "status": code.name,
-                                        "duration_ms": round(seconds * 1e3, 3)}})
+        if logging_on:
+            call_log.info("%s %s %.3f ms tenant=%s segment=%s", call.method.lstrip("/"),
+                          code.name, seconds * 1e3, call.tenant or "-", job_id or "-",
+                          extra={"fields": {"event": "call", "method": call.method.lstrip("/"),
+                                            "tenant": call.tenant, "job_id": job_id,
+                                            "status": code.name,
+                                            "duration_ms": round(seconds * 1e3, 3)}})
+        if call.span is not None:
+            self.tracing.end_call(call.span, code, call.tenant, job_id)  # type: ignore[union-attr]
 
 
 def _code(context: Any, otherwise: grpc.StatusCode) -> grpc.StatusCode:
@@ -111,10 +128,15 @@ def _job_id(request: Any, response: Any) -> str:
 
 
 class JobWatch(JobObserver):
-    """Each job's end, in the metrics and the log."""
+    """Each job's end, in the metrics, the log and (with tracing) a span
+    under the CreateSegment call that made it."""
 
-    def __init__(self, metrics: ServiceMetrics) -> None:
+    def __init__(self, metrics: ServiceMetrics, tracing: Tracing | None = None) -> None:
         self.metrics = metrics
+        self.tracing = tracing
+
+    def created(self, tenant: str, record: dict[str, Any]) -> Any:
+        return self.tracing.origin() if self.tracing is not None else None
 
     def ended(self, tenant: str, record: dict[str, Any], origin: Any,
               queued_seconds: float, run_seconds: float) -> None:
@@ -128,3 +150,5 @@ class JobWatch(JobObserver):
                                        "queued_ms": round(queued_seconds * 1e3, 3),
                                        "rows_scanned": record["rows_scanned"],
                                        "members": record["total_elements"]}})
+        if self.tracing is not None:
+            self.tracing.job(tenant, record, origin, queued_seconds, run_seconds)
