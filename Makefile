@@ -10,7 +10,7 @@ DEMO   ?= ./demo-bank
 GEN_DIR := client/finseg/v1
 PROTOS := $(wildcard protos/finseg/v1/*.proto)
 
-.PHONY: venv node docs proto proto-check proto-breaking proto-release-check test lint run bench bench-crash bench-load bench-cancel bench-auth bench-loops clean
+.PHONY: venv node docs proto proto-check proto-breaking proto-release-check test lint run bench bench-crash bench-load bench-cancel bench-auth bench-observe bench-loops clean
 
 # The client first: the server's distribution depends on finseg-client,
 # which comes from ./client, not from the package index.
@@ -88,6 +88,10 @@ bench-loops: venv
 # The added latency of token verification per call (HS256, RS256).
 bench-auth: venv
 	$(PY) -m bench.auth
+
+# The added latency of call logs (text, JSON) and tracing per call.
+bench-observe: venv
+	$(PY) -m bench.observe
 
 # The long crash test: 20 rounds of SIGKILL during ingestion (not in CI).
 bench-crash: venv

@@ -51,13 +51,25 @@ def median_latency(target: str, tokens: list[str | None], calls: int) -> float:
     the verified-token cache answers; a new token per call: it cannot)."""
     with api.FinsegClient(target, tokens[0], timeout=10) as client:
         client.get_taxonomy()  # connection and first-call costs out of the way
-        times = []
-        for i in range(calls):
+
+        def next_token(i: int) -> None:
             token = tokens[(i + 1) % len(tokens)]
             client.metadata = (("authorization", f"Bearer {token}"),) if token else ()
-            started = time.perf_counter()
-            client.get_taxonomy()
-            times.append(time.perf_counter() - started)
+
+        return median_seconds(client.get_taxonomy, calls, before=next_token)
+
+
+def median_seconds(call: Callable[[], object], calls: int,
+                   before: Callable[[int], None] | None = None) -> float:
+    """The median time of `calls` calls of `call`, one after another;
+    `before(i)`, untimed, ahead of the i-th."""
+    times = []
+    for i in range(calls):
+        if before is not None:
+            before(i)
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
     return statistics.median(times)
 
 
@@ -110,13 +122,20 @@ def main() -> None:
     finally:
         for server in servers.values():
             server.stop()
-    base = statistics.median(medians["development (no token)"])
-    print(f"GetTaxonomy, {args.calls} sequential calls x {args.rounds} rounds per mode")
+    print_medians(f"GetTaxonomy, {args.calls} sequential calls x {args.rounds} rounds per mode",
+                  medians, "development (no token)")
+
+
+def print_medians(title: str, medians: dict[str, list[float]], base: str) -> None:
+    """Each mode's median of its rounds' medians, and what it adds to `base`'s."""
+    reference = statistics.median(medians[base])
+    width = max(len(name) for name in medians)
+    print(title)
     for name, values in medians.items():
         value = statistics.median(values)
         runs = ", ".join(f"{1e6 * v:.0f}" for v in values)
-        print(f"{name:>26}: p50 {1e6 * value:6.0f} us  (+{1e6 * (value - base):5.0f} us)  "
-              f"rounds: {runs}")
+        print(f"{name:>{width}}: p50 {1e6 * value:6.0f} us  (+{1e6 * (value - reference):5.0f} "
+              f"us)  rounds: {runs}")
 
 
 if __name__ == "__main__":

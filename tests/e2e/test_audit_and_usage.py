@@ -162,9 +162,12 @@ def scrape(service: Service) -> str:
 
 
 def counters(text: str, *labels: str) -> dict[tuple[str, ...], float]:
+    """The counters that have all of `labels` (the usage counters among the
+    service's others)."""
     return {(s.name, *(s.labels[label] for label in labels)): s.value
             for family in text_string_to_metric_families(text)
-            for s in family.samples if s.name.endswith("_total")}
+            for s in family.samples
+            if s.name.endswith("_total") and all(label in s.labels for label in labels)}
 
 
 def test_metrics_name_tenants_only_when_configured(tmp_path: Path) -> None:

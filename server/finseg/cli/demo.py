@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import logging
 import shutil
 import signal
 import sys
@@ -18,6 +17,7 @@ import threading
 from pathlib import Path
 
 from finseg.client import api
+from finseg.server import logs
 from finseg.server.app import create_server
 from finseg.server.settings import Settings
 
@@ -40,7 +40,7 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=Path("./data"))
     parser.add_argument("--demo-dir", type=Path, default=Path("./demo-bank"))
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logs.configure("text")
 
     today = dt.date.today()
     if not (args.demo_dir / "transactions.parquet").exists():

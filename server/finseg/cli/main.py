@@ -7,7 +7,6 @@ import csv
 import datetime as dt
 import gc
 import json
-import logging
 import os
 import queue
 import sys
@@ -54,8 +53,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from finseg.server.errors import FinsegError
     from finseg.server.settings import OPEN_SERVICES, Settings
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
-                                                   "%(message)s")
     open_services = OPEN_SERVICES if args.open_service is None \
         else tuple(name for name in args.open_service if name)
     settings = Settings(
@@ -72,7 +69,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         metrics_port=args.metrics_port, metrics_host=args.metrics_host,
         metrics_tenant_labels=args.metrics_tenant_labels,
         audit_retention_days=args.audit_retention_days,
-        refusal_window_seconds=args.refusal_window_seconds)
+        refusal_window_seconds=args.refusal_window_seconds, log_format=args.log_format,
+        log_level=args.log_level, otlp_endpoint=args.otlp_endpoint)
     try:
         serve(settings)
     except ValueError as exc:  # a configuration the service refuses to start with
@@ -432,6 +430,15 @@ def parser() -> argparse.ArgumentParser:
                             "files and a token with metrics:read on each scrape)")
     serve.add_argument("--metrics-tenant-labels", action="store_true",
                        help="label usage counters by tenant name (default: summed over tenants)")
+    serve.add_argument("--log-format", choices=("text", "json"), default="text",
+                       help="service log lines on stderr: text (default) or one JSON object "
+                            "a line; each call and each job's end is a line at INFO")
+    serve.add_argument("--log-level", default="INFO",
+                       choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+                       help="least level logged (default INFO; WARNING drops the call lines)")
+    serve.add_argument("--otlp-endpoint", metavar="URL",
+                       help="export OpenTelemetry spans of calls and jobs over OTLP/HTTP to "
+                            "this receiver, e.g. http://127.0.0.1:4318 (default: no tracing)")
     serve.add_argument("--audit-retention-days", type=float, default=90.0,
                        help="days the audit log keeps an event (default 90)")
     serve.add_argument("--refusal-window-seconds", type=float, default=60.0,

@@ -22,6 +22,7 @@ from finseg.v1 import (
     usage_pb2,
 )
 
+from . import logs
 from .domain.ingest import Compactor, Ingestor
 from .domain.jobs import JobManager
 from .domain.taxonomy import Taxonomies
@@ -31,8 +32,10 @@ from .settings import Settings
 from .storage.store import Store
 from .transport import metrics, reflection, wire
 from .transport.audit import AuditInterceptor, Auditor, AuditServicer
-from .transport.auth import AuthInterceptor, TokenConfig, Verifier
+from .transport.auth import SEGMENT_TYPES, AuthInterceptor, TokenConfig, Verifier
 from .transport.convert import PageTokens
+from .transport.instruments import QueueCollector, ServiceMetrics, StoreCollector
+from .transport.observe import CallInterceptor, JobWatch
 from .transport.registry import add_service
 from .transport.servicers import (
     IngestionServicer,
@@ -64,8 +67,11 @@ class Service:
     health: health.HealthServicer
     meter: Meter
     auditor: Auditor
+    instruments: ServiceMetrics
     #: The /metrics HTTP server, when settings.metrics_port is set.
     metrics: Any = None
+    #: transport.tracing.Tracing, when settings.otlp_endpoint is set.
+    tracing: Any = None
 
     def stop(self, grace: float | None = None) -> None:
         for name in ("", *SERVICE_NAMES):
@@ -75,6 +81,8 @@ class Service:
             self.metrics.shutdown()
             self.metrics.server_close()
         self.jobs.stop()
+        if self.tracing is not None:
+            self.tracing.shutdown()  # after the jobs: their spans end as they stop
         self.compactor.stop()
         self.meter.stop()
         self.auditor.stop()
@@ -88,6 +96,7 @@ def create_server(settings: Settings) -> Service:
     verifier = _verifier(settings)
     credentials = _credentials(settings)
     metrics.check_settings(settings, verifier)
+    tracing = _tracing(settings)
     if settings.dev_tenant is not None:
         log.warning("DEVELOPMENT MODE: calls without a token act as tenant %r with every "
                     "scope. Never run this where anyone else can reach the port.",
@@ -97,7 +106,10 @@ def create_server(settings: Settings) -> Service:
     auditor = Auditor(store.audit, settings.refusal_window_seconds,
                       retention_days=settings.audit_retention_days,
                       sweep_seconds=settings.sweep_seconds)
-    interceptors = [AuthInterceptor(verifier, settings.dev_tenant, settings.open_services,
+    instruments = ServiceMetrics(settings.metrics_tenant_labels)
+    # First, outside auth: refused calls are measured and logged too.
+    interceptors = [CallInterceptor(instruments, tracing),
+                    AuthInterceptor(verifier, settings.dev_tenant, settings.open_services,
                                     on_denied=auditor.denied),
                     AuditInterceptor(auditor)]  # after auth: it sees the caller
     meter = Meter(store)
@@ -107,7 +119,10 @@ def create_server(settings: Settings) -> Service:
     jobs = JobManager(store, settings.workers, settings.timezone, settings.result_ttl_days,
                       taxonomies=taxonomies, max_queued=settings.max_queued_jobs,
                       max_queued_per_tenant=settings.max_queued_jobs_per_tenant,
-                      encode=wire.encode_members)
+                      encode=wire.encode_members, observer=JobWatch(instruments, tracing))
+    for collector in (metrics.UsageCollector(meter, settings.metrics_tenant_labels),
+                      StoreCollector(store.env.space), QueueCollector(jobs.depth, SEGMENT_TYPES)):
+        instruments.add(collector)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.rpc_threads,
                                    thread_name_prefix="finseg-rpc"),
@@ -118,7 +133,7 @@ def create_server(settings: Settings) -> Service:
                  # Else a second process could listen on the port too and
                  # take part of the calls, with its own in-memory state.
                  ("grpc.so_reuseport", 0)])
-    add_service(server, IngestionServicer(ingestor),
+    add_service(server, IngestionServicer(ingestor, instruments),
                 ingest_pb2.DESCRIPTOR.services_by_name["IngestionService"])
     tokens = PageTokens(store.env.secret("page-tokens"))
     add_service(server, SegmentServicer(jobs, tokens, meter),
@@ -136,6 +151,8 @@ def create_server(settings: Settings) -> Service:
         port = _listen(server, settings.host, settings.port, credentials)
     except OSError:
         store.close()  # and with it the data directory, for whoever comes next
+        if tracing is not None:
+            tracing.shutdown()
         raise
     # Before the server takes calls: a job created now must not be found
     # PENDING by recovery and run twice.
@@ -150,11 +167,20 @@ def create_server(settings: Settings) -> Service:
     auditor.start()
     endpoint = None
     if settings.metrics_port is not None:
-        endpoint = metrics.serve_metrics(meter, settings, verifier)
+        endpoint = metrics.serve_metrics(instruments.registry, settings, verifier)
     for name in ("", *SERVICE_NAMES):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return Service(server, port, store, jobs, compactor, health_servicer, meter, auditor,
-                   endpoint)
+                   instruments, endpoint, tracing)
+
+
+def _tracing(settings: Settings) -> Any:
+    """Tracing when an endpoint is given; the SDK is imported only then."""
+    if settings.otlp_endpoint is None:
+        return None
+    from .transport.tracing import Tracing
+
+    return Tracing(settings.otlp_endpoint)
 
 
 def _listen(server: grpc.Server, host: str, port: int,
@@ -232,6 +258,7 @@ def _check_tls_files(chain: bytes, key: bytes, client_ca: bytes | None) -> None:
 
 def serve(settings: Settings) -> None:
     """Runs until SIGTERM or SIGINT, then drains."""
+    logs.configure(settings.log_format, settings.log_level)
     service = create_server(settings)
     log.info("finseg listening on %s:%d, data in %s", settings.host, service.port,
              settings.data_dir)

@@ -73,6 +73,13 @@ class Settings:
     #: Label usage counters with tenant names; off by default, since anyone
     #: who may scrape would learn which institutions the service has.
     metrics_tenant_labels: bool = False
+    #: Service log lines: "text" or "json" (one JSON object a line). Each
+    #: call and each job's end is one line at INFO.
+    log_format: str = "text"
+    log_level: str = "INFO"
+    #: OTLP/HTTP receiver for traces (e.g. http://127.0.0.1:4318); None: no
+    #: tracing, and the OpenTelemetry SDK is not even imported.
+    otlp_endpoint: str | None = None
     #: Days the audit log keeps an event.
     audit_retention_days: float = 90.0
     #: Refused calls alike are counted for this long and recorded as one

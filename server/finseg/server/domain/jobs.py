@@ -45,11 +45,30 @@ PENDING, RUNNING, SUCCEEDED, FAILED, CANCELLED = (
 FINISHED = (SUCCEEDED, FAILED, CANCELLED)
 
 
+class JobObserver:
+    """Told how each job ends, for the service's metrics, logs and traces,
+    so the domain needs none of their libraries. Does nothing itself."""
+
+    def created(self, tenant: str, record: dict[str, Any]) -> Any:
+        """Called in the creating call's thread; what it returns comes back
+        to `ended` as `origin` (a trace context, say)."""
+        return None
+
+    def ended(self, tenant: str, record: dict[str, Any], origin: Any,
+              queued_seconds: float, run_seconds: float) -> None:
+        """The job's record carries its last state: SUCCEEDED, FAILED,
+        CANCELLED, or PENDING when a stop leaves it to the next start."""
+
+
 @dataclass
 class _Live:
+    type_name: str
     progress: float = 0.0
     done: threading.Event = field(default_factory=threading.Event)
     cancel: threading.Event = field(default_factory=threading.Event)
+    origin: Any = None
+    submitted: float = field(default_factory=time.monotonic)
+    started: float | None = None  # when a worker took it up
 
 
 class JobManager:
@@ -57,8 +76,10 @@ class JobManager:
                  clock: Callable[[], float] = time.time,
                  taxonomies: Taxonomies | None = None, max_queued: int = 64,
                  max_queued_per_tenant: int = 16,
-                 encode: Callable[[str, pa.Table], pa.Table] | None = None) -> None:
+                 encode: Callable[[str, pa.Table], pa.Table] | None = None,
+                 observer: JobObserver | None = None) -> None:
         self.store = store
+        self.observer = observer or JobObserver()
         # What a finished job's members table is stored as (the transport
         # encodes members for the wire once, not on every read).
         self.encode = encode
@@ -147,8 +168,15 @@ class JobManager:
         except BaseException:
             self._release(tenant)
             raise
-        self._submit(tenant, record, reserved=True)
+        self._submit(tenant, record, reserved=True, origin=self._origin(tenant, record))
         return record
+
+    def _origin(self, tenant: str, record: dict[str, Any]) -> Any:
+        try:
+            return self.observer.created(tenant, record)
+        except Exception:  # the job is stored: it must run whatever the observer does
+            log.exception("job observer failed for job %s", record["id"])
+            return None
 
     def _reserve(self, tenant: str) -> None:
         """Takes a queue place for a new job, or says to come back later."""
@@ -229,6 +257,15 @@ class JobManager:
                 record["progress"] = live.progress
         return sorted(records, key=lambda r: (-r["created"], r["id"]))
 
+    def depth(self) -> dict[str, tuple[int, int]]:
+        """Jobs waiting for a worker and jobs running, by segment type."""
+        counts: dict[str, tuple[int, int]] = {}
+        for live in list(self._live.values()):
+            queued, running = counts.get(live.type_name, (0, 0))
+            counts[live.type_name] = (queued + (live.started is None),
+                                      running + (live.started is not None))
+        return counts
+
     def sweep(self) -> int:
         """Deletes expired jobs and their results; returns how many."""
         gone = self.store.jobs.sweep(self.clock())
@@ -253,8 +290,9 @@ class JobManager:
 
     # ---- running -----------------------------------------------------
 
-    def _submit(self, tenant: str, record: dict[str, Any], reserved: bool = False) -> None:
-        live = _Live()
+    def _submit(self, tenant: str, record: dict[str, Any], reserved: bool = False,
+                origin: Any = None) -> None:
+        live = _Live(record["type"], origin=origin)
         with self._lock:
             self._live[(tenant, record["id"])] = live
             if not reserved:  # recovered jobs run whatever the bound
@@ -268,14 +306,8 @@ class JobManager:
             params = module.parse(record["params"])
             common = Common(tuple(record["account_types"]),
                             dt.date.fromisoformat(record["as_of"]))
-            with self._lock:
-                # Cancelled (and so marked) or deleted while queued, or the
-                # service is stopping and the job stays PENDING for the next.
-                if live.cancel.is_set():
-                    return
-                record["state"] = RUNNING
-                if not self.store.jobs.update(tenant, record):
-                    return
+            if not self._begin(tenant, record, live):
+                return
             started = time.perf_counter()
 
             def report(share: float) -> None:
@@ -309,9 +341,36 @@ class JobManager:
             record.update(state=FAILED, error="internal error while computing the segment")
             self._put_quietly(tenant, record)
         finally:
-            live.done.set()
             with self._lock:
                 self._live.pop((tenant, record["id"]), None)
+            # Before the waiters wake: whoever learns the job ended then
+            # finds it in the metrics too.
+            self._tell_ended(tenant, record, live)
+            live.done.set()
+
+    def _begin(self, tenant: str, record: dict[str, Any], live: _Live) -> bool:
+        """Marks the job RUNNING; False if it must not run after all."""
+        with self._lock:
+            # Cancelled (and so marked) or deleted while queued, or the
+            # service is stopping and the job stays PENDING for the next.
+            if live.cancel.is_set():
+                record["state"] = PENDING if self._stopping else CANCELLED
+                return False
+            record["state"] = RUNNING
+            if not self.store.jobs.update(tenant, record):
+                record["state"] = CANCELLED  # deleted while queued
+                return False
+            live.started = time.monotonic()
+            return True
+
+    def _tell_ended(self, tenant: str, record: dict[str, Any], live: _Live) -> None:
+        now = time.monotonic()
+        began = live.started if live.started is not None else now
+        try:
+            self.observer.ended(tenant, record, live.origin, began - live.submitted,
+                                now - began)
+        except Exception:  # watching a job must never break it
+            log.exception("job observer failed for job %s", record["id"])
 
     def _put_quietly(self, tenant: str, record: dict[str, Any]) -> None:
         try:

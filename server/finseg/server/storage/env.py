@@ -141,13 +141,32 @@ class Environment:
         mark counts pages it could reuse, so the check errs on the safe side.
         """
         info = self.env.info()
-        used = (info["last_pgno"] + 1) * self.page_size
+        used = self._used(info)
         reserve = info["map_size"] // 10
         if used + 2 * incoming_bytes > info["map_size"] - reserve:
             raise ResourceExhausted(
                 f"the database is nearly full ({used >> 20} MiB of the {info['map_size'] >> 20} "
                 "MiB LMDB map_size in use; the last tenth is kept for segment jobs); nothing "
                 "of this request was written. Restart the service with a larger --map-size.")
+
+    def _used(self, info: Any) -> int:
+        """Bytes up to LMDB's high-water mark (it counts reusable pages too)."""
+        return (info["last_pgno"] + 1) * self.page_size
+
+    def space(self) -> dict[str, Any]:
+        """How much of the map and the file the store uses, and each named
+        database's entries and bytes (its pages), from LMDB's own counts."""
+        info, page = self.env.info(), self.page_size
+        databases = {}
+        with self.env.begin() as txn:
+            for db, handle in self.dbs.items():
+                stat = txn.stat(handle)
+                pages = stat["branch_pages"] + stat["leaf_pages"] + stat["overflow_pages"]
+                databases[db.name.lower()] = (stat["entries"], pages * page)
+        return {"map_bytes": info["map_size"], "used_bytes": self._used(info),
+                "file_bytes": (self.path / "data.mdb").stat().st_size,
+                "readers": info["num_readers"], "max_readers": info["max_readers"],
+                "databases": databases}
 
     def backup(self, dest: Path) -> None:
         """A consistent copy of the whole store in `dest` (a new or empty

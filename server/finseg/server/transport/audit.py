@@ -126,7 +126,8 @@ class Auditor:
         except Exception:
             # The call's own work is done (or refused); losing its record is
             # logged loudly rather than turned into the call's failure.
-            log.exception("could not write the audit event %s", event)
+            # Not the event itself: its target and detail may quote the request.
+            log.exception("could not write the audit event of %s (%s)", method, outcome)
 
     def denied(self, method: str, identity: Identity | None, error: FinsegError,
                peer: str) -> None:

@@ -33,6 +33,7 @@ from finseg.v1 import segments_pb2
 
 from ..errors import FinsegError, PermissionDenied, Unauthenticated
 from ..settings import OPEN_SERVICES
+from .calls import WrappedContext, kind_of, note_tenant, with_behavior
 from .errors import abort
 
 log = logging.getLogger(__name__)
@@ -231,16 +232,12 @@ def _reason(exc: Exception) -> str:
     return str(exc) or type(exc).__name__
 
 
-class Authenticated:
-    """A servicer's context with the caller's identity; everything else is
-    the gRPC context's."""
+class Authenticated(WrappedContext):
+    """The context with the caller's identity."""
 
     def __init__(self, context: grpc.ServicerContext, identity: Identity) -> None:
-        self._context = context
+        super().__init__(context)
         self.identity = identity
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._context, name)
 
 
 def identity_of(context: Any) -> Identity:
@@ -284,8 +281,8 @@ class AuthInterceptor(grpc.ServerInterceptor):
             if needed != BY_TYPE:
                 identity.require(needed)
         except FinsegError as exc:
-            return _refusing(handler, exc, functools.partial(self._denied, method, identity,
-                                                             exc))
+            return _refusing(handler, exc, identity,
+                             functools.partial(self._denied, method, identity, exc))
         return _with_identity(handler, identity)
 
     def _denied(self, method: str, identity: Identity | None, error: FinsegError,
@@ -310,32 +307,24 @@ class AuthInterceptor(grpc.ServerInterceptor):
         return Identity(self.dev_tenant, "development", frozenset(ALL_SCOPES))
 
 
-_KINDS = ("unary_unary", "unary_stream", "stream_unary", "stream_stream")
-
-
-def _kind(handler: Any) -> str:
-    return next(kind for kind in _KINDS if getattr(handler, kind) is not None)
-
-
-def _with_behavior(handler: Any, behavior: Any) -> Any:
-    """The handler with `behavior` in place of its own, whatever its shape."""
-    return handler._replace(**{_kind(handler): behavior})
-
-
 def _with_identity(handler: Any, identity: Identity) -> Any:
-    behavior = getattr(handler, _kind(handler))
+    behavior = getattr(handler, kind_of(handler))
 
     def authenticated(request: Any, context: grpc.ServicerContext) -> Any:
+        note_tenant(context, identity.tenant)
         return behavior(request, Authenticated(context, identity))
 
-    return _with_behavior(handler, authenticated)
+    return with_behavior(handler, authenticated)
 
 
-def _refusing(handler: Any, error: FinsegError, report: Callable[[str], None]) -> Any:
+def _refusing(handler: Any, error: FinsegError, identity: Identity | None,
+              report: Callable[[str], None]) -> Any:
     def refuse(request: Any, context: grpc.ServicerContext) -> Any:
+        if identity is not None:  # a valid token without the scope
+            note_tenant(context, identity.tenant)
         # Reported here, not in intercept_service: only the call's context
         # knows the peer.
         report(context.peer())
         abort(context, error)
 
-    return _with_behavior(handler, refuse)
+    return with_behavior(handler, refuse)

@@ -1,4 +1,5 @@
-"""The Prometheus /metrics endpoint.
+"""The Prometheus /metrics endpoint (the service's other metrics are in
+transport/instruments.py).
 
 Usage counters are read from the meter at each scrape, so they equal what
 GetUsage answers and survive restarts (they count from the tenant's first
@@ -112,12 +113,11 @@ def _tls(settings: Settings) -> ssl.SSLContext:
     return context
 
 
-def serve_metrics(meter: Meter, settings: Settings, verifier: Verifier | None) -> Any:
-    """Starts the /metrics endpoint; returns the HTTP server, whose
-    server_port is the port and whose shutdown() stops it."""
+def serve_metrics(registry: CollectorRegistry, settings: Settings,
+                  verifier: Verifier | None) -> Any:
+    """Starts the /metrics endpoint for the service's registry; returns the
+    HTTP server, whose server_port is the port and whose shutdown() stops it."""
     assert settings.metrics_port is not None
-    registry = CollectorRegistry()  # per service: tests run several in one process
-    registry.register(UsageCollector(meter, settings.metrics_tenant_labels))  # type: ignore[arg-type]
     app: App = make_wsgi_app(registry)
     exposed = not is_loopback(settings.metrics_host)
     if exposed:

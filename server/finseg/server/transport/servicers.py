@@ -26,6 +26,7 @@ from ..errors import Cancelled, FailedPrecondition
 from . import convert, wire
 from .auth import SEGMENT_TYPES, create_scope, identity_of
 from .errors import streaming, unary
+from .instruments import ServiceMetrics
 from .pipeline import prefetch
 
 #: How often a waiting StreamSegment looks whether its client went away.
@@ -33,13 +34,16 @@ WAIT_SLICE_SECONDS = 0.5
 
 
 class IngestionServicer(ingest_pb2_grpc.IngestionServiceServicer):
-    def __init__(self, ingestor: Ingestor) -> None:
+    def __init__(self, ingestor: Ingestor, metrics: ServiceMetrics) -> None:
         self.ingestor = ingestor
+        self.metrics = metrics
 
     @unary
     def UpsertAccounts(self, request, context):  # noqa: N802 - gRPC's method name
         tenant = identity_of(context).tenant
+        self.metrics.ingested(tenant, "accounts", request.ByteSize())
         count = self.ingestor.upsert_accounts(tenant, convert.accounts_batch(request))
+        self.metrics.ingested(tenant, "accounts", 0, {"upserted": count})
         return ingest_pb2.UpsertAccountsResponse(upserted_count=count)
 
     @streaming
@@ -47,10 +51,13 @@ class IngestionServicer(ingest_pb2_grpc.IngestionServiceServicer):
         tenant = identity_of(context).tenant
 
         def prepare(request: ingest_pb2.AppendTransactionsRequest) -> PreparedBatch:
+            self.metrics.ingested(tenant, "transactions", request.ByteSize())
             return self.ingestor.prepare_transactions(convert.transactions_batch(request))
 
         for index, (request, prepared) in enumerate(prefetch(request_iterator, prepare)):
             result = self.ingestor.commit_transactions(tenant, prepared)
+            self.metrics.ingested(tenant, "transactions", 0, {
+                "appended": result.appended, "duplicate": result.duplicates})
             yield ingest_pb2.AppendTransactionsResponse(
                 batch_id=request.batch_id, batch_index=index, appended_count=result.appended,
                 duplicate_count=result.duplicates)
