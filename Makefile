@@ -12,62 +12,68 @@ PROTOS := $(wildcard protos/finseg/v1/*.proto)
 
 .PHONY: venv proto proto-check proto-breaking test lint run bench bench-crash bench-load bench-cancel bench-auth bench-loops clean
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[dev]'
+
+# The service and one extra of pyproject.toml (demo, test, lint, bench, dev),
+# so that each target installs only what it uses: `make run` the service
+# and grpcurl, not the linters and benchmark peers.
+$(VENV)/.installed-%: pyproject.toml | $(VENV)/bin/python
+	$(VENV)/bin/pip install --quiet -e '.[$*]'
 	touch $@
 
-venv: $(VENV)/.installed
+# Everything, for development.
+venv: $(VENV)/.installed-dev
 
 # Regenerates the Python stubs from protos/. The generated files are
 # committed so that `pip install` needs no code generator.
-proto: venv
+proto: $(VENV)/.installed-test
 	$(PY) -m finseg.client.protogen $(GEN_DIR)
 
 # Fails when the committed stubs differ from what protos/ generates.
-proto-check: venv
+proto-check: $(VENV)/.installed-test
 	$(PY) -m finseg.client.protogen --check $(GEN_DIR)
 
-test: venv proto-check lint
+test: $(VENV)/.installed-test proto-check lint
 	$(PY) -m pytest -q
 
-lint: venv
+lint: $(VENV)/.installed-lint
 	cd protos && ../$(VENV)/bin/buf lint
 	$(VENV)/bin/ruff check server client tests bench
 	$(VENV)/bin/mypy server/finseg client/finseg/client
 
 # Starts the service on the embedded LMDB store with a generated demo bank
 # loaded, and prints a grpcurl command that works against it.
-run: venv
+run: $(VENV)/.installed-demo
 	$(PY) -m finseg.client.demo --port $(PORT) --data-dir $(DATA) --demo-dir $(DEMO)
 
 # Fails when protos/ breaks wire compatibility with AGAINST (a git ref).
 AGAINST ?= HEAD~1
-proto-breaking: venv
+proto-breaking: $(VENV)/.installed-lint
 	cd protos && ../$(VENV)/bin/buf breaking --against '../.git#ref=$(AGAINST),subdir=protos'
 
-bench: venv
+bench: $(VENV)/.installed-bench
 	$(PY) -m bench.run
 
 # 32 concurrent clients mixing ingest and segment calls for 60 s (not in CI).
-bench-load: venv
+bench-load: $(VENV)/.installed-bench
 	$(PY) -m bench.load
 
 # How fast CancelSegment stops a running job on the store `make bench` loaded.
-bench-cancel: venv
+bench-cancel: $(VENV)/.installed-bench
 	$(PY) -m bench.cancel
 
 # Per-account loops against one flat loop over the same bytes, on the 50M store.
-bench-loops: venv
+bench-loops: $(VENV)/.installed-bench
 	$(PY) -m bench.account_loops
 
 # The added latency of token verification per call (HS256, RS256).
-bench-auth: venv
+bench-auth: $(VENV)/.installed-bench
 	$(PY) -m bench.auth
 
 # The long crash test: 20 rounds of SIGKILL during ingestion (not in CI).
-bench-crash: venv
+bench-crash: $(VENV)/.installed-test
 	$(PY) -m bench.crash --rounds 20
 
 clean:
