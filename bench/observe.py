@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from finseg.client import api
-from finseg.client.tokens import ensure_secret, mint
+from finseg.cli.tokens import ensure_secret, mint
 
 from .auth import ModeServer, median_seconds, print_medians
 

@@ -386,7 +386,7 @@ def test_insurance_spending_from_the_command_line(target: str, tmp_path: Path) -
                        "2026-04-01", "--insurance-type", "LIFE", *at(target, "ins"),
                        "--quiet", "--output", "csv").stdout
     assert [r["provider_key"] for r in csv.DictReader(io.StringIO(only_life))] == ["allianz"]
-    bad = finseg("segment", "insurance-spending", "--months", "12", "--insurance-type", "PET",
-                 *at(target, "ins"), "--quiet", check=False)
+    bad = finseg("segment", "insurance-spending", "--months", "12", "--insurance-type",
+                 "LIFE.TERM", *at(target, "ins"), "--quiet", check=False)
     assert bad.returncode == 1 and "spec.insurance_spending.insurance_types[0]" in bad.stderr
-    assert "allowed: CAR, HEALTH" in bad.stderr
+    assert "contains a dot" in bad.stderr

@@ -73,8 +73,9 @@ INS = "spec.insurance_spending"
     (financial_breakdown(["INCOME"], 13), f"{FB}.months", "between 1 and 12"),
     (insurance_spending(0), f"{INS}.months", "between 1 and 24"),
     (insurance_spending(25), f"{INS}.months", "between 1 and 24"),
-    (insurance_spending(12, ["CAR", "PET"]), f"{INS}.insurance_types[1]",
-     "allowed: CAR, HEALTH, HOUSEHOLD, LEGAL, LIABILITY, LIFE, OTHER, TRAVEL"),
+    (insurance_spending(12, ["CAR", ""]), f"{INS}.insurance_types[1]", "is empty"),
+    (insurance_spending(12, ["PET.DOG"]), f"{INS}.insurance_types[0]", "contains a dot"),
+    (insurance_spending(12, ["PET", "PET"]), f"{INS}.insurance_types[1]", "is repeated"),
 ])
 def test_bad_input_names_the_field_and_what_is_allowed(client: FinsegClient, spec, field,
                                                        says) -> None:
@@ -84,16 +85,28 @@ def test_bad_input_names_the_field_and_what_is_allowed(client: FinsegClient, spe
     assert says in failure.value.details()
 
 
-def test_the_tenants_taxonomy_decides_the_insurance_types(target: str) -> None:
+def test_a_type_outside_the_taxonomy_filters_like_any_other(client: FinsegClient) -> None:
+    # PET is not a node of the default taxonomy, yet INSURANCE.PET labels
+    # give contracts of type PET: the filter must find them too.
+    load(client)
+    job = client.create_segment(insurance_spending(3, ["PET"], as_of=AS_OF))
+    assert [(c.provider_key, c.insurance_type) for m in client.members(job.segment_id)
+            for c in m.contracts] == [("petplan", "PET")]
+    job = client.create_segment(insurance_spending(3, ["CAR"], as_of=AS_OF))
+    assert client.members(job.segment_id) == []
+
+
+def test_the_tenants_aliases_decide_the_insurance_type(target: str) -> None:
     with connect(target, "pet-insurer") as client:  # its own taxonomy
         load(client)
         taxonomy = taxonomy_pb2_grpc.TaxonomyServiceStub(client.channel)
         taxonomy.ReplaceTaxonomy(taxonomy_pb2.ReplaceTaxonomyRequest(
-            taxonomy=taxonomy_pb2.LabelTaxonomy(groups=["INSURANCE", "INSURANCE.PET"])),
+            taxonomy=taxonomy_pb2.LabelTaxonomy(
+                groups=["INSURANCE", "INSURANCE.ANIMAL"],
+                aliases={"INSURANCE.PET": "INSURANCE.ANIMAL"})),
             metadata=client.metadata)
-        job = client.create_segment(insurance_spending(3, ["PET"], as_of=AS_OF))
+        job = client.create_segment(insurance_spending(3, ["ANIMAL"], as_of=AS_OF))
         assert [c.insurance_type for m in client.members(job.segment_id)
-                for c in m.contracts] == ["PET"]
-        with pytest.raises(grpc.RpcError) as failure:
-            client.create_segment(insurance_spending(3, ["CAR"], as_of=AS_OF))
-        assert "allowed: OTHER, PET" in failure.value.details()
+                for c in m.contracts] == ["ANIMAL"]
+        job = client.create_segment(insurance_spending(3, ["PET"], as_of=AS_OF))
+        assert client.members(job.segment_id) == []

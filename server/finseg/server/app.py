@@ -73,9 +73,16 @@ class Service:
     #: transport.tracing.Tracing, when settings.otlp_endpoint is set.
     tracing: Any = None
 
-    def stop(self, grace: float | None = None) -> None:
+    def set_serving(self, serving: bool = True) -> None:
+        """What the health service reports, for the whole server and each
+        of its services."""
+        status = health_pb2.HealthCheckResponse.SERVING if serving \
+            else health_pb2.HealthCheckResponse.NOT_SERVING
         for name in ("", *SERVICE_NAMES):
-            self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+            self.health.set(name, status)
+
+    def stop(self, grace: float | None = None) -> None:
+        self.set_serving(False)
         self.server.stop(grace).wait()
         if self.metrics is not None:
             self.metrics.shutdown()
@@ -89,9 +96,11 @@ class Service:
         self.store.close()
 
 
-def create_server(settings: Settings) -> Service:
+def create_server(settings: Settings, *, serving: bool = True) -> Service:
     """Builds and starts the service; binds settings.port (0 picks a free
-    port, which tests use) and returns it in Service.port."""
+    port, which tests use) and returns it in Service.port. With `serving`
+    False, health reports NOT_SERVING until the caller's set_serving(): for
+    one that must load data before anyone relies on the service."""
     # Configuration is checked before anything is opened or written.
     verifier = _verifier(settings)
     credentials = _credentials(settings)
@@ -145,6 +154,9 @@ def create_server(settings: Settings) -> Service:
     add_service(server, UsageServicer(meter),
                 usage_pb2.DESCRIPTOR.services_by_name["UsageService"])
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
+    # The library starts the server-wide status at SERVING: it is not,
+    # until the end of this function or the caller's set_serving().
+    health_servicer.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable(server, (*SERVICE_NAMES, health.SERVICE_NAME))
     try:
@@ -168,10 +180,10 @@ def create_server(settings: Settings) -> Service:
     endpoint = None
     if settings.metrics_port is not None:
         endpoint = metrics.serve_metrics(instruments.registry, settings, verifier)
-    for name in ("", *SERVICE_NAMES):
-        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return Service(server, port, store, jobs, compactor, health_servicer, meter, auditor,
-                   instruments, endpoint, tracing)
+    service = Service(server, port, store, jobs, compactor, health_servicer, meter, auditor,
+                      instruments, endpoint, tracing)
+    service.set_serving(serving)
+    return service
 
 
 def _tracing(settings: Settings) -> Any:

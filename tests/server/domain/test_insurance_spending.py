@@ -161,10 +161,14 @@ FIELD = "spec.insurance_spending"
 @pytest.mark.parametrize(("raw", "field", "says"), [
     ({"months": 0}, f"{FIELD}.months", "between 1 and 24"),
     ({"months": 25}, f"{FIELD}.months", "between 1 and 24"),
-    ({"months": 12, "insurance_types": ["CAR", "PET"]}, f"{FIELD}.insurance_types[1]",
-     "allowed: CAR, HEALTH, HOUSEHOLD, LEGAL, LIABILITY, LIFE, OTHER, TRAVEL"),
-    ({"months": 12, "insurance_types": ["car"]}, f"{FIELD}.insurance_types[0]",
-     "allowed: CAR, HEALTH"),
+    ({"months": 12, "insurance_types": ["CAR", ""]}, f"{FIELD}.insurance_types[1]",
+     "is empty"),
+    ({"months": 12, "insurance_types": ["PET.DOG"]}, f"{FIELD}.insurance_types[0]",
+     "contains a dot"),
+    ({"months": 12, "insurance_types": ["P" * 129]}, f"{FIELD}.insurance_types[0]",
+     "longer than a label (128 characters)"),
+    ({"months": 12, "insurance_types": ["PET\u200b"]}, f"{FIELD}.insurance_types[0]",
+     "contains U+200B"),
     ({"months": 12, "insurance_types": ["CAR", "CAR"]}, f"{FIELD}.insurance_types[1]",
      "repeated"),
 ])

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from ._jit import kernel, parallel_kernel
+from ._jit import kernel, parallel_kernel, readonly
 from .blocks import check_block, first_row_from
 
 INT64_MAX = np.iinfo(np.int64).max
@@ -144,7 +144,8 @@ def high_balance(offsets, dates, amounts, balance, balance_date, opened_on, clos
     n = balance.shape[0]
     qualifies = np.empty(n, dtype=np.bool_)
     eod = np.empty(n, dtype=np.int64)
-    _high_balance(offsets, dates, amounts, balance, balance_date, opened_on, closed_on, eligible,
+    _high_balance(*readonly(offsets, dates, amounts, balance, balance_date, opened_on,
+                            closed_on, eligible),
                   np.int32(as_of), np.int64(threshold), qualifies, eod)
     return qualifies, eod
 
@@ -172,6 +173,7 @@ def low_balance(offsets, dates, amounts, balance, balance_date, opened_on, close
     qualifies = np.empty(n, dtype=np.bool_)
     period_min = np.empty(n, dtype=np.int64)
     monthly_min = np.empty((n, n_months), dtype=np.int64)
-    _low_balance(offsets, dates, amounts, balance, balance_date, opened_on, closed_on, eligible,
-                 month_bounds, np.int64(threshold), qualifies, period_min, monthly_min)
+    _low_balance(*readonly(offsets, dates, amounts, balance, balance_date, opened_on, closed_on,
+                           eligible, month_bounds),
+                 np.int64(threshold), qualifies, period_min, monthly_min)
     return qualifies, period_min, monthly_min

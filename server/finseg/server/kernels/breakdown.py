@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from ._jit import kernel, parallel_kernel
+from ._jit import kernel, parallel_kernel, readonly
 from .blocks import check_block, first_row_from, slot_runs
 
 
@@ -92,8 +92,9 @@ def monthly_by_group(offsets: np.ndarray, dates: np.ndarray, amounts: np.ndarray
     member = np.concatenate([member, ~member.any(axis=1, keepdims=True)], axis=1)
     labels_of, groups = np.nonzero(member)  # row-major: by label, then group
     group_starts = np.searchsorted(labels_of, np.arange(member.shape[0] + 1)).astype(np.int64)
-    _monthly_by_group(offsets, dates, amounts, labels, runs, run_accounts, slot_of,
-                      month_bounds, group_starts, groups.astype(np.int64), sums, counts)
+    _monthly_by_group(*readonly(offsets, dates, amounts, labels, runs, run_accounts, slot_of,
+                                month_bounds, group_starts, groups.astype(np.int64)),
+                      sums, counts)
 
 
 @kernel
@@ -149,8 +150,8 @@ def stats(monthly: np.ndarray) -> dict[str, np.ndarray]:
     if monthly.dtype != np.int64 or monthly.ndim != 2 or monthly.shape[1] < 1:
         raise ValueError("monthly must be int64[rows, N] with N >= 1")
     out = _stat_columns(monthly.shape[0])
-    _stats(monthly, out["total"], out["average"], out["min"], out["max"], out["median"],
-           out["std_dev"])
+    _stats(*readonly(monthly), out["total"], out["average"], out["min"], out["max"],
+           out["median"], out["std_dev"])
     return out
 
 
@@ -202,13 +203,15 @@ def rows(user_starts: np.ndarray, sums: np.ndarray, counts: np.ndarray
     so the job neither allocates nor touches a second array of that size."""
     if not sums.flags.c_contiguous:
         raise ValueError("sums must be C-contiguous: rows are moved inside it")
+    user_starts, counts = readonly(user_starts, counts)
     per_user = np.empty(user_starts.shape[0] - 1, np.int64)
     _rows_per_user(user_starts, counts, per_user)
     row_starts = np.concatenate([[0], np.cumsum(per_user)]).astype(np.int64)
     n = int(row_starts[-1])
     out = {"slot": np.empty(n, np.int64), "group": np.empty(n, np.int64),
            "count": np.empty(n, np.int64)}
-    _compact(user_starts, sums, counts, row_starts, out["slot"], out["group"], out["count"])
+    _compact(user_starts, sums, counts, *readonly(row_starts), out["slot"], out["group"],
+             out["count"])
     out["monthly"] = sums.reshape(-1, sums.shape[2])[:n]
     out.update(stats(out["monthly"]))
     out["user_rows"] = per_user

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from ._jit import parallel_kernel
+from ._jit import parallel_kernel, readonly
 from .blocks import check_block, first_row_from, slot_runs
 
 
@@ -64,5 +64,5 @@ def in_out(offsets: np.ndarray, dates: np.ndarray, amounts: np.ndarray, slot_of:
     if n and int(slot_of.max()) >= out.shape[0]:
         raise ValueError("a slot is outside out")
     runs, run_accounts = slot_runs(slot_of)
-    _in_out(offsets, dates, amounts, runs, run_accounts, slot_of, np.int32(first_day),
-            np.int32(last_day), out)
+    _in_out(*readonly(offsets, dates, amounts, runs, run_accounts, slot_of),
+            np.int32(first_day), np.int32(last_day), out)

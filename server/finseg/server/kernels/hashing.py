@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._jit import kernel
+from ._jit import kernel, readonly
 
 FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 FNV_PRIME = np.uint64(0x100000001B3)
@@ -29,9 +29,27 @@ def _mix(h):
     return h
 
 
+def hash_strings(offsets: np.ndarray, data: np.ndarray, out: np.ndarray, seed: int | np.uint64
+                 ) -> None:
+    """out[i] = mix(FNV-1a(bytes of string i), seed) for Arrow-style
+    offsets int64[n + 1] into data uint8[]; out uint64[n]."""
+    _hash_strings(*readonly(offsets, data), out, np.uint64(seed))
+
+
+def combine(acc: np.ndarray, values: np.ndarray) -> None:
+    """acc[i] = mix(acc[i] * prime + values[i]) to fold one more field
+    (uint64[n]) into acc (uint64[n])."""
+    _combine(acc, *readonly(values))
+
+
+def first_occurrence(hashes: np.ndarray, out: np.ndarray) -> None:
+    """out[i] = the first row j <= i with hashes[j] == hashes[i] (uint64[n]
+    in, int64[n] out): repeats of a hash within one batch."""
+    _first_occurrence(*readonly(hashes), out)
+
+
 @kernel
-def hash_strings(offsets, data, out, seed):
-    """out[i] = mix(FNV-1a(bytes of string i), seed) for Arrow-style offsets."""
+def _hash_strings(offsets, data, out, seed):
     for i in range(out.shape[0]):
         h = FNV_OFFSET ^ seed
         for j in range(offsets[i], offsets[i + 1]):
@@ -41,8 +59,7 @@ def hash_strings(offsets, data, out, seed):
 
 
 @kernel
-def combine(acc, values):
-    """acc[i] = mix(acc[i] * prime + values[i]) to fold one more field in."""
+def _combine(acc, values):
     for i in range(acc.shape[0]):
         acc[i] = _mix(acc[i] * FNV_PRIME + np.uint64(values[i]))
 
@@ -86,9 +103,8 @@ def index_insert(table, hashes, values):
 
 
 @kernel
-def first_occurrence(hashes, out):
-    """out[i] = the first row j <= i with hashes[j] == hashes[i]: repeats of a
-    hash within one batch, found in one pass with a scratch table."""
+def _first_occurrence(hashes, out):
+    # One pass with a scratch table.
     n = hashes.shape[0]
     capacity = 16
     while capacity < 2 * n:
@@ -120,7 +136,7 @@ class IdIndex:
 
     def lookup(self, hashes: np.ndarray) -> np.ndarray:
         out = np.empty(hashes.shape[0], dtype=np.int64)
-        index_lookup(self.table, hashes, out)
+        index_lookup(self.table, *readonly(hashes), out)
         return out
 
     def insert(self, hashes: np.ndarray, locators: np.ndarray) -> None:
@@ -132,6 +148,6 @@ class IdIndex:
             old = self.table.reshape(-1, 2)
             used = old[:, 1] != 0
             self.table = np.zeros(2 * capacity, dtype=np.uint64)
-            self.size = index_insert(self.table, old[used, 0].copy(),
-                                     old[used, 1].astype(np.int64) - 1)
-        self.size += index_insert(self.table, hashes, locators)
+            self.size = index_insert(self.table, *readonly(old[used, 0].copy(),
+                                                           old[used, 1].astype(np.int64) - 1))
+        self.size += index_insert(self.table, *readonly(hashes, locators))

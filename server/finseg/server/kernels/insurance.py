@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from ._jit import kernel, parallel_kernel
+from ._jit import kernel, parallel_kernel, readonly
 from .blocks import check_block, counting_sort, first_row_from, sort_run
 
 FREQUENCIES = ("ONCE", "MONTHLY", "QUARTERLY", "HALF_YEARLY", "YEARLY", "IRREGULAR")
@@ -78,8 +78,11 @@ def payments(offsets: np.ndarray, dates: np.ndarray, amounts: np.ndarray, labels
         raise ValueError("type_of_label must be int32 and slot_of int64")
     if m and (int(labels[:m].max()) >= type_of_label.shape[0] or int(labels[:m].min()) < 0):
         raise ValueError("a label id is outside type_of_label")
+    offsets, dates, amounts, labels, counterparties, slot_of, type_of_label = readonly(
+        offsets, dates, amounts, labels, counterparties, slot_of, type_of_label)
+    window = np.int64(start), np.int64(stop)
     per_account = np.empty(n, np.int64)
-    _count_payments(offsets, dates, amounts, labels, slot_of, type_of_label, start, stop,
+    _count_payments(offsets, dates, amounts, labels, slot_of, type_of_label, *window,
                     per_account)
     row_starts = np.concatenate([[0], np.cumsum(per_account)]).astype(np.int64)
     k = int(row_starts[-1])
@@ -87,8 +90,8 @@ def payments(offsets: np.ndarray, dates: np.ndarray, amounts: np.ndarray, labels
            "counterparty": np.empty(k, np.int32), "date": np.empty(k, np.int32),
            "amount": np.empty(k, np.int64)}
     _fill_payments(offsets, dates, amounts, labels, counterparties, slot_of, type_of_label,
-                   start, stop, row_starts, out["slot"], out["type"], out["counterparty"],
-                   out["date"], out["amount"])
+                   *window, *readonly(row_starts), out["slot"], out["type"],
+                   out["counterparty"], out["date"], out["amount"])
     return out
 
 
@@ -112,9 +115,9 @@ def contract_runs(user: np.ndarray, key: np.ndarray, n_users: int
         raise ValueError("a user position is outside 0..n_users-1")
     user_starts = np.empty(n_users + 1, np.int64)
     order = np.empty(user.shape[0], np.int64)
-    counting_sort(user, n_users, user_starts, order)
+    counting_sort(*readonly(user), np.int64(n_users), user_starts, order)
     new_run = np.empty(user.shape[0], np.bool_)
-    _sort_within_users(user_starts, key, order, new_run)
+    _sort_within_users(*readonly(user_starts, key), order, new_run)
     starts = np.concatenate([np.nonzero(new_run)[0], [user.shape[0]]]).astype(np.int64)
     return order, starts
 
@@ -189,7 +192,7 @@ def contracts(starts: np.ndarray, date: np.ndarray, amount: np.ndarray,
     out = {"count": np.empty(k, np.int64), "first": np.empty(k, np.int32),
            "last": np.empty(k, np.int32), "typical": np.empty(k), "frequency": np.empty(k, np.int8),
            "annual": np.empty(k), "spelling": np.empty(k, np.int32), "tie": np.empty(k, np.bool_)}
-    _contracts(starts, date, amount, counterparty, longest, out["count"], out["first"],
-               out["last"], out["typical"], out["frequency"], out["annual"], out["spelling"],
-               out["tie"])
+    _contracts(*readonly(starts, date, amount, counterparty), np.int64(longest), out["count"],
+               out["first"], out["last"], out["typical"], out["frequency"], out["annual"],
+               out["spelling"], out["tie"])
     return out

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._jit import kernel
+from ._jit import kernel, readonly
 from .blocks import counting_sort, sort_run
 
 
@@ -47,8 +47,8 @@ def merge(a_offsets: np.ndarray, a: Columns, b_offsets: np.ndarray, b: Columns
     total = int(a_offsets[-1]) + int(b_offsets[-1])
     offsets = np.empty_like(a_offsets, dtype=np.int64)
     order = np.empty(total, dtype=np.int64)
-    merge_order(a_offsets, a["dates"][:int(a_offsets[-1])], b_offsets, b["dates"], offsets,
-                order)
+    merge_order(*readonly(a_offsets, a["dates"][:int(a_offsets[-1])], b_offsets, b["dates"]),
+                offsets, order)
     return offsets, {name: np.concatenate([a[name][:int(a_offsets[-1])], b[name]])[order]
                      for name in a}
 
@@ -68,7 +68,7 @@ def sort_rows(accounts: np.ndarray, dates: np.ndarray) -> np.ndarray:
     """Stable permutation ordering rows by (account, date)."""
     out = np.empty(accounts.shape[0], dtype=np.int64)
     if accounts.shape[0]:
-        _account_date_order(accounts, dates, int(accounts.max()) + 1, out)
+        _account_date_order(*readonly(accounts, dates), np.int64(accounts.max()) + 1, out)
     return out
 
 

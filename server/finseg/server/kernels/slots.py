@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._jit import kernel
+from ._jit import kernel, readonly
 from .blocks import counting_sort, sort_run
 
 
@@ -60,6 +60,6 @@ def number_slots(eligible: np.ndarray, user: np.ndarray, rank: np.ndarray,
     count = int(eligible.sum())
     slot_account = np.empty(count, np.int64)
     user_starts = np.empty(count + 1, np.int64)
-    n_slots, n_runs = _number(eligible, user, rank, currency, of_account, slot_account,
-                              user_starts)
+    n_slots, n_runs = _number(*readonly(eligible, user, rank, currency), of_account,
+                              slot_account, user_starts)
     return of_account, slot_account[:n_slots], user_starts[:n_runs + 1]

@@ -4,6 +4,13 @@ Run at image build time (`python -m finseg.server.kernels.warmup`) so the
 first request of a fresh container does not wait for the JIT, and in the
 background at service start so the first job of a process loads the cached
 machine code before anyone waits for it.
+
+numba compiles per argument type (dtype, dimensions, layout, read-only), so
+each call below goes through the entry point the service calls, with the
+dtypes the service passes: the entry points make every input read-only
+(`_jit.readonly`), so the inputs' origin does not matter. A test runs the
+service's jobs after this and checks that nothing new was compiled
+(tests/e2e/test_warm_start.py).
 """
 
 from __future__ import annotations
@@ -14,45 +21,72 @@ from . import balances, breakdown, flows, hashing, insurance, layout, slots, wir
 from .calendar import NEVER_CLOSED, OPEN_SINCE_EVER
 
 
-def warm() -> None:
-    offsets = np.array([0, 2], np.int64)
-    dates = np.array([1, 2], np.int32)
-    amounts = np.array([5, -5], np.int64)
+def _block() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One account with two rows: offsets int64, dates int32, amounts int64."""
+    return np.array([0, 2], np.int64), np.array([1, 2], np.int32), np.array([5, -5], np.int64)
+
+
+def _jobs() -> None:
+    """The kernels of the segment types, as domain/segment_types calls them."""
+    offsets, dates, amounts = _block()
+    labels = counterparties = np.zeros(2, np.int32)
     per_account = (np.array([0], np.int64), np.array([0], np.int32),
                    np.array([OPEN_SINCE_EVER], np.int32), np.array([NEVER_CLOSED], np.int32),
                    np.array([True]))
+    months = np.array([0, 31], np.int32)
+    slot_of = np.zeros(1, np.int64)
     balances.high_balance(offsets, dates, amounts, *per_account, 3, 0)
-    balances.low_balance(offsets, dates, amounts, *per_account, np.array([0, 31], np.int32), 0)
-    run: dict[str, np.ndarray] = {"dates": dates, "amounts": amounts}
-    layout.merge(offsets, run, offsets, run)
-    flows.in_out(offsets, dates, amounts, np.zeros(1, np.int64), 0, 3, np.zeros((1, 5), np.int64))
+    balances.low_balance(offsets, dates, amounts, *per_account, months, 0)
+    flows.in_out(offsets, dates, amounts, slot_of, 0, 3, np.zeros((1, 5), np.int64))
+
     sums, counts = np.zeros((1, 1, 1), np.int64), np.zeros((1, 1), np.int64)
-    breakdown.monthly_by_group(offsets, dates, amounts, np.array([0, 0], np.int32),
-                               np.zeros(1, np.int64), np.array([0, 31], np.int32),
+    breakdown.monthly_by_group(offsets, dates, amounts, labels, slot_of, months,
                                np.ones((1, 1), np.bool_), sums, counts)
-    breakdown.stats(sums[:, 0, :])
-    breakdown.rows(np.array([0, 1], np.int64), sums, counts)
-    paid = insurance.payments(offsets, dates, amounts, np.array([0, 0], np.int32),
-                              np.array([0, 0], np.int32), np.zeros(1, np.int64),
+    breakdown.rows(np.array([0, 1], np.int64), sums, counts)  # and stats
+
+    paid = insurance.payments(offsets, dates, amounts, labels, counterparties, slot_of,
                               np.zeros(1, np.int32), 0, 3)
-    insurance.contracts(np.array([0, 1], np.int64), paid["date"], paid["amount"],
-                        paid["counterparty"])
-    layout.sort_rows(np.array([0, 0], np.int32), dates)
+    k = paid["slot"].shape[0]
+    order, starts = insurance.contract_runs(np.zeros(k, np.int64), np.arange(k, dtype=np.int64),
+                                            1)
+    insurance.contracts(starts, paid["date"][order], paid["amount"][order],
+                        paid["counterparty"][order])
+
     slots.number_slots(np.array([True]), np.zeros(1, np.int32), np.zeros(1, np.int64),
                        np.zeros(1, np.int64))
-    index = hashing.IdIndex(16)
+
+
+def _storage() -> None:
+    """Ingestion's hashes and id index, and the merge of the tail into the
+    base that jobs and the compactor do."""
     out = np.empty(1, np.uint64)
-    hashing.hash_strings(np.array([0, 1], np.int64), np.array([65], np.uint8), out,
-                         np.uint64(0))
-    hashing.combine(out, np.array([1], np.int64).astype(np.uint64))
-    index.insert(out, np.array([0], np.int64))
+    hashing.hash_strings(np.array([0, 1], np.int64), np.array([65], np.uint8), out, 0)
+    hashing.combine(out, np.ones(1, np.uint64))
+    hashing.first_occurrence(out, np.empty(1, np.int64))
+    index = hashing.IdIndex(2)
+    index.insert(out, np.zeros(1, np.int64))
+    index.insert(np.arange(1, 3, dtype=np.uint64), np.ones(2, np.int64))  # grows the table
     index.lookup(out)
+
+    offsets, dates, amounts = _block()
+    run = {"dates": dates, "amounts": amounts}
+    layout.merge(offsets, run, offsets, run)
+    layout.sort_rows(np.zeros(2, np.int32), dates)
+
+
+def _wire() -> None:
+    """The encoding of a job's members (transport/wire.py)."""
     tag = np.array([8], np.uint8)
     rows, data = wire.varints(tag, np.array([1], np.uint64), True)
     wire.fixed64s(tag, np.array([1], np.uint64))
     wire.framed(tag, rows, data, True)
-    both = np.stack([rows, rows])  # column slices, as the encoder passes them
-    wire.concat_rows(both[:, :-1], both[:, 1:], data)
+    wire.concat_rows(np.stack([rows, rows]), data)
+
+
+def warm() -> None:
+    _jobs()
+    _storage()
+    _wire()
 
 
 if __name__ == "__main__":

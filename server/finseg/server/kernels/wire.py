@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._jit import kernel
+from ._jit import kernel, readonly
 
 # Typed constants: numba turns uint64 mixed with a plain int into float64.
 _SEVEN = np.uint64(7)
@@ -45,10 +45,39 @@ def put_varint(out, pos, value):
     return pos + 1
 
 
-@kernel
-def varints(tag, values, omit_zero):
+def varints(tag: np.ndarray, values: np.ndarray, omit_zero: bool
+            ) -> tuple[np.ndarray, np.ndarray]:
     """Row i: tag and the varint of values[i] (uint64). With `omit_zero` a
     zero row is empty, as proto3 leaves a default scalar out."""
+    return _varints(*readonly(tag, values), bool(omit_zero))
+
+
+def fixed64s(tag: np.ndarray, bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row i: tag and the 8 little-endian bytes of bits[i] (a double's
+    uint64 bits); empty when all bits are zero (+0.0, proto3's default)."""
+    return _fixed64s(*readonly(tag, bits))
+
+
+def framed(tag: np.ndarray, offsets: np.ndarray, data: np.ndarray, keep_empty: bool
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """Row i: tag, the varint length of row i of (offsets, data), then the
+    row: a length-delimited field (string, packed list or message). Empty
+    rows are left out unless `keep_empty` (an element of a repeated message
+    field must be there even when it has no set field)."""
+    return _framed(*readonly(tag, offsets, data), bool(keep_empty))
+
+
+def concat_rows(offsets: np.ndarray, data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row i: the k pieces data[offsets[j, i]:offsets[j, i + 1]] for j =
+    0..k-1 in order, a message's fields one after another; offsets is
+    int64[k, n + 1]."""
+    # One C-contiguous array rather than two column slices of it: slices
+    # are layout 'A', or 'C' when empty, and each layout is a compilation.
+    return _concat_rows(*readonly(np.ascontiguousarray(offsets, np.int64), data))
+
+
+@kernel
+def _varints(tag, values, omit_zero):
     n = len(values)
     offsets = np.empty(n + 1, np.int64)
     offsets[0] = 0
@@ -65,9 +94,7 @@ def varints(tag, values, omit_zero):
 
 
 @kernel
-def fixed64s(tag, bits):
-    """Row i: tag and the 8 little-endian bytes of bits[i] (a double's
-    uint64 bits); empty when all bits are zero (+0.0, proto3's default)."""
+def _fixed64s(tag, bits):
     n = len(bits)
     offsets = np.empty(n + 1, np.int64)
     offsets[0] = 0
@@ -88,11 +115,7 @@ def fixed64s(tag, bits):
 
 
 @kernel
-def framed(tag, offsets, data, keep_empty):
-    """Row i: tag, the varint length of row i of (offsets, data), then the
-    row: a length-delimited field (string, packed list or message). Empty
-    rows are left out unless `keep_empty` (an element of a repeated message
-    field must be there even when it has no set field)."""
+def _framed(tag, offsets, data, keep_empty):
     n = len(offsets) - 1
     out_offsets = np.empty(n + 1, np.int64)
     out_offsets[0] = 0
@@ -114,22 +137,20 @@ def framed(tag, offsets, data, keep_empty):
 
 
 @kernel
-def concat_rows(starts, ends, data):
-    """Row i: the k pieces data[starts[j, i]:ends[j, i]] for j = 0..k-1 in
-    order, a message's fields one after another."""
-    k, n = starts.shape
+def _concat_rows(pieces, data):
+    k, n = pieces.shape[0], pieces.shape[1] - 1
     offsets = np.empty(n + 1, np.int64)
     offsets[0] = 0
     for i in range(n):
         size = 0
         for j in range(k):
-            size += ends[j, i] - starts[j, i]
+            size += pieces[j, i + 1] - pieces[j, i]
         offsets[i + 1] = offsets[i] + size
     out = np.empty(offsets[n], np.uint8)
     for i in range(n):
         pos = offsets[i]
         for j in range(k):
-            length = ends[j, i] - starts[j, i]
-            out[pos:pos + length] = data[starts[j, i]:ends[j, i]]
+            length = pieces[j, i + 1] - pieces[j, i]
+            out[pos:pos + length] = data[pieces[j, i]:pieces[j, i + 1]]
             pos += length
     return offsets, out

@@ -134,8 +134,7 @@ def encode(rows: pa.StructArray | pa.Table, descriptor: Descriptor) -> Column:
     # The pieces side by side in one buffer, so one pass writes every row.
     bases = np.cumsum([0] + [len(data) for _, data in pieces[:-1]])
     offsets = np.stack([offsets for offsets, _ in pieces]) + bases[:, None]
-    starts, ends = offsets[:, :-1], offsets[:, 1:]
-    return wire.concat_rows(starts, ends, np.concatenate([data for _, data in pieces]))
+    return wire.concat_rows(offsets, np.concatenate([data for _, data in pieces]))
 
 
 def _one_chunk(column: Any) -> pa.Array:

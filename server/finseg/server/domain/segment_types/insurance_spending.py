@@ -18,11 +18,13 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from ...errors import InvalidArgument, ResourceExhausted, Violation, listing, quoted
+from ...errors import InvalidArgument, ResourceExhausted, Violation, quoted
 from ...kernels import insurance
 from ...kernels.calendar import complete_months
 from ...storage.store import Snapshot
+from ..model import FIELD_LIMITS
 from ..taxonomy import Taxonomy
+from ..text import unprintable_names
 from .common import (
     Common,
     Progress,
@@ -63,29 +65,34 @@ def insurance_type(taxonomy: Taxonomy, label: str) -> str | None:
     return parts[1] if len(parts) > 1 else PLAIN
 
 
-def known_types(taxonomy: Taxonomy) -> list[str]:
-    """The types a request may name: the INSURANCE group's children in the
-    tenant's taxonomy, and OTHER."""
-    children = {node.split(".")[1] for node in taxonomy.groups
-                if node.startswith(GROUP + ".") and node.count(".") == 1}
-    return sorted(children | {PLAIN})
+def type_name_problem(name: str) -> str | None:
+    """Why `name` cannot be an insurance type, None if some label can yield
+    it: a label's second level is non-empty, holds no dot, is printable and
+    fits in a label. The taxonomy does not bound it, because labels deeper
+    than the taxonomy keep their second level (INSURANCE.PET gives PET)."""
+    if not name:
+        return "is empty; an insurance type is a label's second level (CAR, PET, ...)"
+    if "." in name:
+        return "contains a dot; an insurance type is one level of a label (CAR, PET, ...)"
+    if len(name) > FIELD_LIMITS["label"]:
+        return f"is longer than a label ({FIELD_LIMITS['label']} characters)"
+    return unprintable_names([name]).get(0)
 
 
 def parse(raw: dict[str, Any], taxonomy: Taxonomy | None = None) -> Params:
-    """Checks a request against the tenant's taxonomy, or reads back a stored
-    job's params, which carry the aliases in force when it was created."""
+    """Checks a request, or reads back a stored job's params, which carry
+    the aliases in force when it was created."""
     months = parse_months(raw.get("months"), f"{FIELD}.months", MAX_MONTHS)
     types = tuple(str(t) for t in raw.get("insurance_types") or [])
     if "aliases" in raw:
         return Params(months, types, dict(raw["aliases"]))
-    assert taxonomy is not None, "a new request is checked against the tenant's taxonomy"
-    allowed = known_types(taxonomy)
+    assert taxonomy is not None, "a new request resolves aliases with the tenant's taxonomy"
     for i, name in enumerate(types):
         field = f"{FIELD}.insurance_types[{i}]"
-        if name not in allowed:
-            raise InvalidArgument(f"{field} {quoted(name)} is not an insurance type of this "
-                                  f"tenant's taxonomy; allowed: {listing(allowed)}",
-                                  [Violation(field, f"must be one of {listing(allowed)}")])
+        problem = type_name_problem(name)
+        if problem is not None:
+            raise InvalidArgument(f"{field} {quoted(name)} {problem}",
+                                  [Violation(field, problem)])
         if name in types[:i]:
             raise InvalidArgument(f"{field} {quoted(name)} is repeated",
                                   [Violation(field, "repeats an earlier type")])
