@@ -22,8 +22,8 @@ import threading
 import time
 from pathlib import Path
 
-from finseg.client import api
 from finseg.cli.tokens import ensure_secret, mint
+from finseg.client import api
 
 from .auth import ModeServer, median_seconds, print_medians
 

@@ -20,8 +20,8 @@ from numba.core.dispatcher import Dispatcher
 from process import ServerProcess
 
 import finseg.server.kernels
-from finseg.client import api
 from finseg.cli.generate import BankParams, generate_bank
+from finseg.client import api
 
 AS_OF = dt.date(2026, 4, 15)
 
