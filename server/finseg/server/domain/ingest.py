@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 from ..errors import (
     InvalidArgument,
     NotFound,
+    Reason,
     ResourceExhausted,
     Violation,
     brief,
@@ -89,10 +90,10 @@ class _Checker:
     def field(self, field: str, why: str) -> None:
         self.violations.append(Violation(field, why))
 
-    def raise_if_any(self, summary: str) -> None:
+    def raise_if_any(self, summary: str, reason: Reason = Reason.INVALID_ROWS) -> None:
         if self.violations:
             self.violations.sort(key=lambda v: _row_of(v.field))
-            raise invalid(self.violations, summary, self.unlisted)
+            raise invalid(self.violations, summary, self.unlisted, reason=reason)
 
 
 def _row_of(field: str) -> int:
@@ -117,7 +118,7 @@ def _columns(batch: pa.RecordBatch, required: tuple[str, ...], optional: tuple[s
     for name in sorted(names - set(required) - set(optional)):
         check.field(brief(name), f"unknown column {quoted(name)}; allowed: "
                                  f"{', '.join(required + optional)}")
-    check.raise_if_any(f"{check.what}: bad columns")
+    check.raise_if_any(f"{check.what}: bad columns", Reason.INVALID_COLUMNS)
 
 
 def _text(batch: pa.RecordBatch, name: str, check: _Checker) -> pa.Array | None:
@@ -363,7 +364,8 @@ class Ingestor:
         check = _Checker("accounts")
         if batch.num_rows > MAX_ACCOUNTS_PER_REQUEST:
             raise InvalidArgument(f"accounts: at most {MAX_ACCOUNTS_PER_REQUEST} accounts per "
-                                  f"request, got {batch.num_rows}")
+                                  f"request, got {batch.num_rows}", reason=Reason.BATCH_TOO_LARGE,
+                                  metadata={"max_rows": str(MAX_ACCOUNTS_PER_REQUEST)})
         _columns(batch, ACCOUNT_REQUIRED, ACCOUNT_OPTIONAL, check)
         texts = {name: _text(batch, name, check) for name in
                  ("account_id", "user_id", "type", "currency")}
@@ -423,7 +425,8 @@ class Ingestor:
         n = batch.num_rows
         if n > MAX_BATCH_ROWS:
             raise InvalidArgument(f"transactions: at most {MAX_BATCH_ROWS} rows per batch, "
-                                  f"got {n}")
+                                  f"got {n}", reason=Reason.BATCH_TOO_LARGE,
+                                  metadata={"max_rows": str(MAX_BATCH_ROWS)})
         _columns(batch, TX_REQUIRED, TX_OPTIONAL, check)
         texts = {name: _text(batch, name, check)
                  for name in ("transaction_id", "account_id", *TX_OPTIONAL)
@@ -506,10 +509,11 @@ class Ingestor:
 
     def delete_user(self, tenant: str, user_id: str) -> tuple[int, int]:
         if not user_id:
-            raise invalid([Violation("user_id", "is required")], "DeleteUser")
+            raise invalid([Violation("user_id", "is required")], "DeleteUser",
+                          reason=Reason.INVALID_USER_ID)
         if len(user_id) > MAX_ID_LENGTH:
             raise invalid([Violation("user_id", f"is longer than {MAX_ID_LENGTH} characters")],
-                          "DeleteUser")
+                          "DeleteUser", reason=Reason.INVALID_USER_ID)
         unprintable = text.unprintable_names([user_id])
         try:
             with self.store.writer(tenant) as writer:
@@ -518,7 +522,8 @@ class Ingestor:
             # Ids stored before unprintable characters were refused must stay
             # erasable, so such an id is refused only when no user has it.
             if unprintable:
-                raise invalid([Violation("user_id", unprintable[0])], "DeleteUser") from None
+                raise invalid([Violation("user_id", unprintable[0])], "DeleteUser",
+                              reason=Reason.INVALID_USER_ID) from None
             raise
 
 
