@@ -249,10 +249,15 @@ def connect(args: argparse.Namespace) -> api.FinsegClient:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    from .tokens import ALL_SCOPES, ensure_secret, mint
+    from .failures import CliError
+    from .tokens import ALL_SCOPES, mint, secret
 
-    secret = ensure_secret(args.secret_file)
-    print(mint(secret, args.tenant, args.scope or ALL_SCOPES, subject=args.subject,
+    try:
+        key = secret(args.secret_file, create=args.create_secret)
+    except CliError as error:
+        print(f"finseg token: {error}", file=sys.stderr)
+        return error.code
+    print(mint(key, args.tenant, args.scope or ALL_SCOPES, subject=args.subject,
                ttl_seconds=args.ttl_seconds))
     return 0
 
@@ -466,7 +471,10 @@ def parser() -> argparse.ArgumentParser:
     token.add_argument("--scope", action="append",
                        help="scope to grant (repeatable; default: every scope)")
     token.add_argument("--secret-file", type=Path, default=Path("finseg-dev-secret"),
-                       help="the secret, made on first use; serve with --jwt-key-file on it")
+                       help="the secret the service verifies tokens with (its --jwt-key-file; "
+                            "default ./finseg-dev-secret, which `make run` makes)")
+    token.add_argument("--create-secret", action="store_true",
+                       help="make a new random secret in --secret-file when it does not exist")
     token.add_argument("--subject", default="developer", help="the token's sub claim")
     token.add_argument("--ttl-seconds", type=int, default=3600)
     token.set_defaults(func=cmd_token)
