@@ -15,10 +15,9 @@ from typing import Any
 import grpc
 import pyarrow as pa
 import pytest
-from conftest import connect, start_server, token_for
+from conftest import connect, hold_worker, start_server, token_for
 from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from test_job_lifecycle import hold_worker
 
 from finseg.cli.tokens import mint
 from finseg.client.api import (

@@ -124,14 +124,16 @@ def arrow_ipc(batch: pa.RecordBatch | pa.Table) -> bytes:
 class FinsegClient:
     def __init__(self, target: str, token: str | None = None, *,
                  credentials: grpc.ChannelCredentials | None = None,
-                 timeout: float | None = 60.0) -> None:
+                 timeout: float | None = 60.0,
+                 options: Iterable[tuple[str, Any]] = ()) -> None:
         """`token`: a JWT naming the tenant and scopes (none: the service
         must run in development mode). `credentials`: TLS, e.g.
-        grpc.ssl_channel_credentials(ca_pem); none: plaintext."""
-        options = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-                   ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
-        self.channel = (grpc.secure_channel(target, credentials, options) if credentials
-                        else grpc.insecure_channel(target, options))
+        grpc.ssl_channel_credentials(ca_pem); none: plaintext. `options`:
+        more channel options, e.g. ("grpc.ssl_target_name_override", name)."""
+        settings = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES), *options]
+        self.channel = (grpc.secure_channel(target, credentials, settings) if credentials
+                        else grpc.insecure_channel(target, settings))
         self.metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self.timeout = timeout
         self.ingest = ingest_pb2_grpc.IngestionServiceStub(self.channel)

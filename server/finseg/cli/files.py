@@ -8,8 +8,8 @@ import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import numba
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -195,7 +195,15 @@ def _csv_error(path: Path, error: pa.ArrowInvalid, columns: int) -> FileError:
 _QUOTE, _COMMA, _LF, _CR = ord('"'), ord(","), ord("\n"), ord("\r")
 
 
-@numba.njit(cache=True)
+@functools.cache
+def _walker() -> Any:
+    """_walk compiled; numba is imported only when a load fails: it would
+    add a quarter of a second to every command's start."""
+    import numba
+
+    return numba.njit(cache=True)(_walk)
+
+
 def _walk(data: np.ndarray, targets: np.ndarray, columns: int) -> tuple[np.ndarray, int, int, int]:
     """Arrow's CSV rules (quotes open a field only at its start, "" inside
     quotes is a quote, \\n, \\r and \\r\\n end a line, empty lines are no
@@ -273,7 +281,7 @@ def _bytes(path: Path) -> np.ndarray:
 def _record_lines(path: Path, stamp: tuple[int, int], rows: tuple[int, ...]
                   ) -> dict[int, int]:
     targets = np.array(sorted({row + 1 for row in rows}), np.int64)
-    lines, _, _, _ = _walk(_bytes(path), targets, 0)
+    lines, _, _, _ = _walker()(_bytes(path), targets, 0)
     return {int(t) - 1: int(line) for t, line in zip(targets, lines, strict=True) if line > 0}
 
 
@@ -288,7 +296,7 @@ def record_lines(path: Path, rows: Iterable[int]) -> dict[int, int]:
 def first_misshapen(path: Path, columns: int) -> tuple[int, int] | None:
     """(line, field count) of the first record whose field count is not
     `columns`, or None."""
-    _, _, line, fields = _walk(_bytes(path), np.zeros(0, np.int64), columns)
+    _, _, line, fields = _walker()(_bytes(path), np.zeros(0, np.int64), columns)
     return (int(line), int(fields)) if line > 0 else None
 
 
