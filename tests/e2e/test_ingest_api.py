@@ -62,18 +62,23 @@ def rpc_error(call: Callable[[], Any]) -> grpc.RpcError:
     return info.value
 
 
-def violations(error: grpc.RpcError) -> list[str]:
-    """Field paths of the google.rpc.BadRequest details of an error."""
+def field_violations(error: grpc.RpcError) -> list[tuple[str, str]]:
+    """(field, description) of the google.rpc.BadRequest details of an error."""
     status = rpc_status.from_call(error)  # type: ignore[arg-type]
     if status is None:
         return []
-    fields: list[str] = []
+    found: list[tuple[str, str]] = []
     for detail in status.details:
         if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
             bad = error_details_pb2.BadRequest()
             detail.Unpack(bad)
-            fields.extend(v.field for v in bad.field_violations)
-    return fields
+            found.extend((v.field, v.description) for v in bad.field_violations)
+    return found
+
+
+def violations(error: grpc.RpcError) -> list[str]:
+    """Field paths of the google.rpc.BadRequest details of an error."""
+    return [name for name, _ in field_violations(error)]
 
 
 def assert_invalid(error: grpc.RpcError, *fields: str) -> list[str]:
@@ -465,6 +470,25 @@ def test_append_arrow_bad_decimal_amount(vclient: FinsegClient, account: str, te
     got = assert_invalid(error, "transactions[1].amount")
     assert not [f for f in got if f.startswith("transactions[0]")], got
     assert counts(append(vclient, [tx(good_id, "v-eur", 100)])) == [(1, 0)]
+
+
+def test_too_many_decimals_name_the_currency_and_its_decimals(vclient: FinsegClient) -> None:
+    """A JPY amount with decimals says JPY has none (issue 13, point 2),
+    for balances and amounts alike; a malformed number keeps the rules."""
+    batch = table({
+        "transaction_id": [new_id() for _ in range(4)],
+        "account_id": ["v-jpy", "v-bhd", "v-eur", "v-eur"], "booking_date": ["2026-02-01"] * 4,
+        "amount": pa.array(["1200.50", "1.2345", "1.234", "1,000"], pa.string())})
+    got = dict(field_violations(rpc_error(lambda: append(vclient, batch))))
+    assert got["transactions[0].amount"] == "has more decimals than JPY has (no decimals)"
+    assert got["transactions[1].amount"] == "has more decimals than BHD has (3 decimals)"
+    assert got["transactions[2].amount"] == "has more decimals than EUR has (2 decimals)"
+    assert "no thousands separator" in got["transactions[3].amount"]
+    accounts = table({"account_id": [new_id("acc")], "user_id": ["u"], "type": ["CHECKING"],
+                      "currency": ["JPY"], "balance": pa.array(["10.5"], pa.string()),
+                      "balance_date": ["2026-01-01"]})
+    got = dict(field_violations(rpc_error(lambda: vclient.upsert_accounts(accounts))))
+    assert got["accounts[0].balance"] == "has more decimals than JPY has (no decimals)"
 
 
 def test_append_arrow_names_every_bad_amount(vclient: FinsegClient) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import grpc
 import numpy as np
 import pytest
-from conftest import connect, start_server
+from conftest import connect, hold_worker, start_server
 
 from finseg.client.api import FinsegClient, financial_breakdown, high_balance, low_balance
 from finseg.v1 import segments_pb2
@@ -56,14 +56,6 @@ def test_list_filters_and_pages_newest_first(client: FinsegClient, target: str) 
     assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     with connect(target, "other") as other:
         assert list(other.list_segments()) == []  # another tenant's jobs are not listed
-
-
-def hold_worker(service) -> threading.Event:
-    """Keeps the service's one worker busy until the returned event is set,
-    so jobs created meanwhile stay queued however fast they would run."""
-    gate = threading.Event()
-    service.jobs._pool.submit(gate.wait)
-    return gate
 
 
 def test_cancel_a_queued_job_and_a_finished_one(tmp_path: Path) -> None:

@@ -212,6 +212,13 @@ DEFAULT: Any = object()
 #: job queued behind others may take long, but not forever.
 STREAM_TIMEOUT = 3600.0
 
+#: The channel options a client gets unless it gives its own: only the message
+#: limits raised, so that one bulk batch may be up to MAX_MESSAGE_BYTES.
+DEFAULT_OPTIONS: tuple[tuple[str, Any], ...] = (
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES))
+
+
 class FinsegClient:
     def __init__(self, target: str, token: str | None = None, *,
                  credentials: grpc.ChannelCredentials | None = None,
@@ -230,8 +237,7 @@ class FinsegClient:
         are raised, so one bulk batch may be up to 256 MiB (pages of
         members never need more than gRPC's default 4 MiB)."""
         if options is None:
-            options = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-                       ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
+            options = DEFAULT_OPTIONS
         self.channel = (grpc.secure_channel(target, credentials, options) if credentials
                         else grpc.insecure_channel(target, options))
         self.metadata = (("authorization", f"Bearer {token}"),) if token else ()

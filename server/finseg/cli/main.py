@@ -1,33 +1,30 @@
-"""The `finseg` command: serve, generate, load, segment."""
+"""The `finseg` command: serve, generate, load, segment, and the rest."""
 
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
 import gc
-import json
 import os
-import queue
 import sys
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import NoReturn
 
-import grpc
-from google.protobuf import json_format
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 from tqdm import tqdm
 
-from finseg.client import api
-from finseg.v1 import segments_pb2
+# gRPC's core logs a failed TLS handshake at INFO on stderr, a second line
+# beside the command's own; it reads this once, when grpc is first imported.
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
-from . import files
+from . import files  # noqa: E402
+from .connection import add_arguments as connection_arguments  # noqa: E402
+from .failures import CliError  # noqa: E402
+from .load import cmd_load, load_accounts, load_transactions  # noqa: E402
+from .segments import add_parsers as segment_parsers  # noqa: E402
+from .segments import date_argument  # noqa: E402
 
-DEFAULT_TARGET = os.environ.get("FINSEG_TARGET", "127.0.0.1:50051")
+__all__ = ["load_accounts", "load_transactions", "main", "parser"]
 
 
 def _size(text: str) -> int:
@@ -37,13 +34,6 @@ def _size(text: str) -> int:
     if cleaned and cleaned[-1] in units:
         return int(float(cleaned[:-1]) * units[cleaned[-1]])
     return int(cleaned)
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
 
 
 # ---- serve ---------------------------------------------------------------
@@ -116,292 +106,24 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-# ---- load ----------------------------------------------------------------
-
-def _violations(error: grpc.RpcError) -> list[tuple[str, str]]:
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
-    out: list[tuple[str, str]] = []
-    for detail in status.details if status else ():
-        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            out.extend((v.field, v.description) for v in bad.field_violations)
-    return out
-
-
-def _explain(error: grpc.RpcError, path: Path, first_row: int) -> str:
-    """The server's violations turned into file, line and column."""
-    lines = [f"{path}: {error.code().name}: {error.details()}"]
-    for field, why in _violations(error):
-        try:
-            row = int(field.split("[", 1)[1].split("]", 1)[0])
-            column = field.rsplit(".", 1)[1]
-            lines.append(f"{files.locate(path, first_row + row)}, column {column}: {why}")
-        except (IndexError, ValueError):
-            lines.append(f"{path}: {field}: {why}")
-    return "\n".join(lines)
-
-
-class LoadError(Exception):
-    pass
-
-
-def ahead(items: Iterator[Any], depth: int = 2) -> Iterator[Any]:
-    """Yields items while a thread reads up to `depth` more: reading and
-    decoding the next chunk of the file overlaps sending this one. The
-    thread ends when the consumer stops early (a failed stream)."""
-    box: queue.Queue[Any] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    end = object()
-
-    def put(entry: tuple[Any, BaseException | None]) -> bool:
-        while not stop.is_set():
-            try:
-                box.put(entry, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def read() -> None:
-        try:
-            for item in items:
-                if not put((item, None)):
-                    return
-        except Exception as exc:  # noqa: BLE001 - re-raised in the reader's order
-            put((None, exc))
-            return
-        put((end, None))
-
-    threading.Thread(target=read, name="finseg-read-ahead", daemon=True).start()
-    try:
-        while True:
-            item, error = box.get()
-            if error is not None:
-                raise error
-            if item is end:
-                return
-            yield item
-    finally:
-        stop.set()
-
-
-def load_accounts(client: api.FinsegClient, path: Path, rows: int, ignore_extra: bool,
-                  quiet: bool) -> int:
-    total = files.count_rows(path)
-    done = 0
-    with tqdm(total=total, unit="acc", unit_scale=True, desc=f"accounts {path.name}",
-              disable=quiet) as bar:
-        for chunk in files.read_chunks(path, "accounts", min(rows, 100_000), ignore_extra):
-            try:
-                done += client.upsert_accounts(chunk.batch)
-            except grpc.RpcError as error:
-                raise LoadError(_explain(error, path, chunk.first_row)) from None
-            bar.update(chunk.batch.num_rows)
-    return done
-
-
-def load_transactions(client: api.FinsegClient, path: Path, rows: int, ignore_extra: bool,
-                      quiet: bool) -> tuple[int, int]:
-    total = files.count_rows(path)
-    # First file row of each batch sent, to name the rows of a failing one.
-    # Only the numbers: keeping the batches would hold the whole file.
-    sent: list[int] = []
-
-    file_errors: list[files.FileError] = []
-
-    def batches() -> Iterator[Any]:
-        # A bad file ends the stream cleanly here and is reported below: raised
-        # inside gRPC's request iterator it would become an opaque UNKNOWN.
-        try:
-            for chunk in ahead(files.read_chunks(path, "transactions", rows, ignore_extra)):
-                sent.append(chunk.first_row)
-                yield chunk.batch
-        except files.FileError as error:
-            file_errors.append(error)
-
-    appended = duplicates = 0
-    with tqdm(total=total, unit="tx", unit_scale=True, desc=f"transactions {path.name}",
-              disable=quiet) as bar:
-        try:
-            for ack in client.append_transactions(batches()):
-                appended += ack.appended_count
-                duplicates += ack.duplicate_count
-                bar.update(ack.appended_count + ack.duplicate_count)
-        except grpc.RpcError as error:
-            acked = appended + duplicates
-            first = next((row for row in sent if row >= acked), sent[-1] if sent else 0)
-            raise LoadError(_explain(error, path, first) +
-                            f"\n{acked} rows before it were stored; rerunning the same load "
-                            "skips them") from None
-    if file_errors:
-        raise LoadError(f"{file_errors[0]}\n{appended + duplicates} rows before it were "
-                        "stored; rerunning the same load skips them")
-    return appended, duplicates
-
-
-def connect(args: argparse.Namespace) -> api.FinsegClient:
-    credentials = grpc.ssl_channel_credentials(args.tls_ca.read_bytes()) if args.tls_ca \
-        else None
-    return api.FinsegClient(args.target, args.token, credentials=credentials, timeout=None)
-
+# ---- token ---------------------------------------------------------------
 
 def cmd_token(args: argparse.Namespace) -> int:
-    from .tokens import ALL_SCOPES, ensure_secret, mint
+    from .tokens import ALL_SCOPES, mint, secret
 
-    secret = ensure_secret(args.secret_file)
-    print(mint(secret, args.tenant, args.scope or ALL_SCOPES, subject=args.subject,
+    key = secret(args.secret_file, create=args.create_secret)
+    print(mint(key, args.tenant, args.scope or ALL_SCOPES, subject=args.subject,
                ttl_seconds=args.ttl_seconds))
-    return 0
-
-
-def cmd_load(args: argparse.Namespace) -> int:
-    if not args.accounts and not args.transactions:
-        print("finseg load: give --accounts FILE and/or --transactions FILE", file=sys.stderr)
-        return 2
-    started = time.perf_counter()
-    with connect(args) as client:
-        try:
-            if args.accounts:
-                n = load_accounts(client, args.accounts, args.batch_rows,
-                                  args.ignore_extra_columns, args.quiet)
-                print(f"upserted {n} accounts", file=sys.stderr)
-            if args.transactions:
-                appended, dup = load_transactions(client, args.transactions, args.batch_rows,
-                                                  args.ignore_extra_columns, args.quiet)
-                seconds = time.perf_counter() - started
-                print(f"appended {appended} transactions ({dup} already stored) in "
-                      f"{seconds:.1f} s", file=sys.stderr)
-        except (LoadError, files.FileError) as error:
-            print(f"finseg load: {error}", file=sys.stderr)
-            return 1
-    return 0
-
-
-# ---- segment -------------------------------------------------------------
-
-def _spec(args: argparse.Namespace) -> Any:
-    types = args.account_type or ()
-    if args.kind == "income-spending-summary":
-        return api.income_spending_summary(args.from_date, args.to_date, account_types=types)
-    if args.kind == "financial-breakdown":
-        return api.financial_breakdown(args.group, args.months, as_of=args.as_of,
-                                       account_types=types)
-    if args.kind == "insurance-spending":
-        return api.insurance_spending(args.months, args.insurance_type or (), as_of=args.as_of,
-                                      account_types=types)
-    threshold = api.minor_units(args.threshold, args.currency)
-    common = {"as_of": args.as_of, "account_types": types}
-    if args.kind == "high-balance":
-        return api.high_balance(args.currency, threshold, **common)
-    return api.low_balance(args.currency, threshold, args.months, **common)
-
-
-def _flat_rows(member: Any) -> Iterator[dict[str, Any]]:
-    """One table row per account (balance types) or per currency (money
-    flows), amounts in major units."""
-    for account in getattr(member, "accounts", ()):
-        row = {"user_id": member.user_id, "account_id": account.account_id,
-               "currency": account.currency,
-               "amount": api.major_units(account.amount, account.currency)}
-        if hasattr(account, "monthly_minimums"):
-            row["monthly_minimums"] = " ".join(
-                api.major_units(v, account.currency) for v in account.monthly_minimums)
-        yield row
-    for group in getattr(member, "groups", ()):
-        currency = group.currency
-        scale = 10 ** _exponent(currency)
-        yield {"user_id": member.user_id, "label_group": group.label_group,
-               "currency": currency, "count": group.count,
-               "total": api.major_units(group.total, currency),
-               # The statistics are doubles (docs/segment-types.md): shown rounded to cents.
-               "average": f"{group.average / scale:.2f}",
-               "min": api.major_units(group.min, currency),
-               "max": api.major_units(group.max, currency),
-               "median": f"{group.median / scale:.2f}",
-               "std_dev": f"{group.std_dev / scale:.2f}",
-               "monthly_sums": " ".join(api.major_units(v, currency)
-                                        for v in group.monthly_sums)}
-    for contract in getattr(member, "contracts", ()):
-        scale = 10 ** _exponent(contract.currency)
-        yield {"user_id": member.user_id, "provider_key": contract.provider_key,
-               "provider_name": contract.provider_name,
-               "insurance_type": contract.insurance_type, "currency": contract.currency,
-               "payment_count": contract.payment_count,
-               "first_payment": contract.first_payment, "last_payment": contract.last_payment,
-               "typical_amount": f"{contract.typical_amount / scale:.2f}",
-               "frequency": segments_pb2.Frequency.Name(contract.frequency)
-               .removeprefix("FREQUENCY_"),
-               "annual_cost": f"{contract.annual_cost / scale:.2f}"}
-    for summary in getattr(member, "currencies", ()):
-        yield {"user_id": member.user_id, "currency": summary.currency,
-               "incoming_count": summary.incoming_count,
-               "incoming_sum": api.major_units(summary.incoming_sum, summary.currency),
-               "outgoing_count": summary.outgoing_count,
-               "outgoing_sum": api.major_units(summary.outgoing_sum, summary.currency)}
-
-
-def _exponent(currency: str) -> int:
-    return len(api.major_units(0, currency).partition(".")[2])
-
-
-def _wait(client: api.FinsegClient, segment_id: str, quiet: bool) -> Any:
-    with tqdm(total=100, unit="%", desc="computing", disable=quiet,
-              bar_format="{l_bar}{bar}| {elapsed}") as bar:
-        while True:
-            segment = client.get_segment(segment_id, page_size=1).segment
-            bar.update(round(segment.progress * 100) - bar.n)
-            if segment.state >= 3:  # SUCCEEDED, FAILED or CANCELLED
-                return segment
-            time.sleep(0.1)
-
-
-def cmd_segment(args: argparse.Namespace) -> int:
-    try:
-        spec = _spec(args)
-    except ValueError as error:
-        print(f"finseg segment: {error}", file=sys.stderr)
-        return 2
-    with connect(args) as client:
-        try:
-            segment = client.create_segment(spec)
-            segment = _wait(client, segment.segment_id, args.quiet)
-            if segment.error:
-                print(f"finseg segment: {segment.segment_id} failed: {segment.error}",
-                      file=sys.stderr)
-                return 1
-            members = client.members(segment.segment_id, page_size=args.page_size)
-        except grpc.RpcError as error:
-            print(f"finseg segment: {error.code().name}: {error.details()}", file=sys.stderr)
-            return 1
-    print(f"segment {segment.segment_id}: {len(members)} members (as_of {segment.as_of})",
-          file=sys.stderr)
-    out = sys.stdout
-    if args.output == "jsonl":
-        for member in members:
-            out.write(json.dumps(json_format.MessageToDict(
-                member, preserving_proto_field_name=True)) + "\n")
-        return 0
-    rows = [row for member in members for row in _flat_rows(member)]
-    names = list(rows[0]) if rows else ["user_id", "account_id", "currency", "amount"]
-    if args.output == "csv":
-        writer = csv.DictWriter(out, fieldnames=names, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        return 0
-    widths = {n: max([len(n), *(len(str(r[n])) for r in rows)]) for n in names}
-    out.write("  ".join(n.ljust(widths[n]) for n in names).rstrip() + "\n")
-    for row in rows:
-        out.write("  ".join(str(row[n]).ljust(widths[n]) for n in names).rstrip() + "\n")
     return 0
 
 
 # ---- wiring --------------------------------------------------------------
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="finseg", description="Customer segments from balances "
-                                  "and transactions, over gRPC.")
-    sub = top.add_subparsers(dest="command", required=True)
+    top = Parser(prog="finseg", description="Customer segments from balances and "
+                 "transactions, over gRPC.")
+    top.add_argument("--version", action="version", version=f"finseg {version()}")
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="run the service")
     serve.add_argument("--host", default="127.0.0.1")
@@ -473,7 +195,10 @@ def parser() -> argparse.ArgumentParser:
     token.add_argument("--scope", action="append",
                        help="scope to grant (repeatable; default: every scope)")
     token.add_argument("--secret-file", type=Path, default=Path("finseg-dev-secret"),
-                       help="the secret, made on first use; serve with --jwt-key-file on it")
+                       help="the secret the service verifies tokens with (its --jwt-key-file; "
+                            "default ./finseg-dev-secret, which `make run` makes)")
+    token.add_argument("--create-secret", action="store_true",
+                       help="make a new random secret in --secret-file when it does not exist")
     token.add_argument("--subject", default="developer", help="the token's sub claim")
     token.add_argument("--ttl-seconds", type=int, default=3600)
     token.set_defaults(func=cmd_token)
@@ -492,7 +217,7 @@ def parser() -> argparse.ArgumentParser:
     gen.add_argument("--accounts", type=int, help="exact number of accounts")
     gen.add_argument("--transactions", type=int, help="approximate number of transactions")
     gen.add_argument("--months", type=int, default=24, help="months of history")
-    gen.add_argument("--end", type=_date, default=dt.date(2026, 10, 31),
+    gen.add_argument("--end", type=date_argument, default=dt.date(2026, 10, 31),
                      help="last booking day and balance date")
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--below-zero-share", type=float, default=0.05,
@@ -501,15 +226,8 @@ def parser() -> argparse.ArgumentParser:
     gen.add_argument("--quiet", action="store_true")
     gen.set_defaults(func=cmd_generate)
 
-    conn = argparse.ArgumentParser(add_help=False)
-    conn.add_argument("--target", default=DEFAULT_TARGET, help="host:port of the service")
-    conn.add_argument("--token", default=os.environ.get("FINSEG_TOKEN"),
-                      help="bearer token (JWT; default: $FINSEG_TOKEN; none: the service's "
-                           "development tenant); `finseg token` mints one for development")
-    conn.add_argument("--tls-ca", type=Path,
-                      help="CA certificate (PEM) the service's certificate is checked "
-                           "against; without it the connection is plaintext")
-    conn.add_argument("--quiet", action="store_true", help="no progress bar")
+    conn = Parser(add_help=False)
+    connection_arguments(conn)
 
     load = sub.add_parser("load", parents=[conn],
                           help="load account and transaction files through the API")
@@ -520,44 +238,51 @@ def parser() -> argparse.ArgumentParser:
     load.add_argument("--ignore-extra-columns", action="store_true")
     load.set_defaults(func=cmd_load)
 
-    seg = sub.add_parser("segment", help="create a segment, wait, print its members")
-    kinds = seg.add_subparsers(dest="kind", required=True)
-    for kind in ("high-balance", "low-balance", "income-spending-summary",
-                 "financial-breakdown", "insurance-spending"):
-        k = kinds.add_parser(kind, parents=[conn])
-        if kind == "financial-breakdown":
-            k.add_argument("--group", action="append", required=True,
-                           help="label group (repeatable), e.g. INCOME or INSURANCE.CAR")
-            k.add_argument("--months", type=int, required=True, help="N complete months, 1-12")
-            k.add_argument("--as-of", type=_date, help="reference date (default: today)")
-        elif kind == "insurance-spending":
-            k.add_argument("--months", type=int, required=True, help="N complete months, 1-24")
-            k.add_argument("--insurance-type", action="append",
-                           help="keep only this type (repeatable), e.g. CAR; default: all")
-            k.add_argument("--as-of", type=_date, help="reference date (default: today)")
-        elif kind == "income-spending-summary":
-            k.add_argument("--from", dest="from_date", type=_date, required=True,
-                           help="first booking day, YYYY-MM-DD")
-            k.add_argument("--to", dest="to_date", type=_date, required=True,
-                           help="last booking day, YYYY-MM-DD (included)")
-        else:
-            k.add_argument("--threshold", required=True, help="in major units, e.g. 1000.00")
-            k.add_argument("--currency", default="EUR")
-            k.add_argument("--as-of", type=_date, help="reference date (default: today)")
-        if kind == "low-balance":
-            k.add_argument("--months", type=int, required=True, help="N complete months, 1-24")
-        k.add_argument("--account-type", action="append",
-                       help="keep only this type (repeatable), e.g. CHECKING")
-        k.add_argument("--output", choices=("table", "jsonl", "csv"), default="table")
-        k.add_argument("--page-size", type=int, default=1000)
-    seg.set_defaults(func=cmd_segment)
+    segment_parsers(sub, conn)
     return top
+
+
+def version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("finseg")
+    except metadata.PackageNotFoundError:  # run from a checkout without installing
+        return "unknown (not installed)"
+
+
+class Parser(argparse.ArgumentParser):
+    """Usage errors as one line naming the command, like every other
+    failure, instead of argparse's usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _command(args: argparse.Namespace) -> str:
+    words = ["finseg", args.command, getattr(args, "kind", None), getattr(args, "action", None)]
+    return " ".join(w for w in words if w)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
+    except CliError as error:
+        print(f"{_command(args)}: {error}", file=sys.stderr)
+        return error.code
+    except files.FileError as error:
+        print(f"{_command(args)}: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{_command(args)}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 - one line, never a traceback
+        if os.environ.get("FINSEG_DEBUG"):
+            raise
+        print(f"{_command(args)}: unexpected {type(error).__name__}: {error} (FINSEG_DEBUG=1 "
+              "shows the traceback)", file=sys.stderr)
+        return 1
     finally:
         # Readers left in a failed load's frames must go while Arrow is still
         # alive: freed during interpreter teardown, one of Arrow's pool

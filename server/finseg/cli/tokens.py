@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -16,6 +17,8 @@ from pathlib import Path
 import jwt
 
 from finseg.v1 import segments_pb2
+
+from .failures import CliError
 
 DEFAULT_SECRET_FILE = Path("finseg-dev-secret")
 AUDIENCE = ISSUER = "finseg"
@@ -26,6 +29,22 @@ ALL_SCOPES = ("ingest:write", "data:delete", "segments:read", "taxonomy:write", 
               "usage:read", "metrics:read",
               *(f"segments:create:{name.removeprefix('SEGMENT_TYPE_').lower()}"
                 for name in segments_pb2.SegmentType.keys()[1:]))
+
+
+def secret(path: Path = DEFAULT_SECRET_FILE, create: bool = False) -> bytes:
+    """The secret in `path`; a new one only when asked. Made silently, a
+    secret in whatever directory `finseg token` ran in would sign tokens
+    the service (verifying with its own file) refuses."""
+    if not path.exists() and not create:
+        raise CliError(f"no secret at {path.resolve()}; give --secret-file with the file the "
+                       "service verifies tokens with (its --jwt-key-file; `make run` uses "
+                       "./finseg-dev-secret in the project directory), or --create-secret to "
+                       "make a new one there", 2)
+    if not path.exists():
+        ensure_secret(path)
+        print(f"finseg token: made a new secret in {path.resolve()}; the service verifies "
+              f"tokens with it when run with --jwt-key-file {path.resolve()}", file=sys.stderr)
+    return path.read_bytes().strip()
 
 
 def ensure_secret(path: Path = DEFAULT_SECRET_FILE) -> bytes:

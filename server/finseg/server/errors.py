@@ -1,10 +1,65 @@
 """Domain errors. Each carries the status it stands for, by name, so the
-transport maps it to a gRPC code without the domain knowing about gRPC."""
+transport maps it to a gRPC code without the domain knowing about gRPC, and
+a reason (google.rpc.ErrorInfo) clients can branch on instead of the text."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Reason(StrEnum):
+    """ErrorInfo reasons, stable across releases: clients branch on them,
+    so one is never renamed or reused for another meaning. docs/errors.md
+    has the table (a test compares the two)."""
+
+    # INVALID_ARGUMENT
+    INVALID_ROWS = "INVALID_ROWS"
+    INVALID_COLUMNS = "INVALID_COLUMNS"
+    BATCH_TOO_LARGE = "BATCH_TOO_LARGE"
+    INVALID_ARROW_IPC = "INVALID_ARROW_IPC"
+    MALFORMED_REQUEST = "MALFORMED_REQUEST"
+    INVALID_USER_ID = "INVALID_USER_ID"
+    INVALID_SPEC = "INVALID_SPEC"
+    UNKNOWN_LABEL_GROUP = "UNKNOWN_LABEL_GROUP"
+    UNKNOWN_INSURANCE_TYPE = "UNKNOWN_INSURANCE_TYPE"
+    INVALID_PAGE_SIZE = "INVALID_PAGE_SIZE"
+    INVALID_PAGE_TOKEN = "INVALID_PAGE_TOKEN"
+    INVALID_FILTER = "INVALID_FILTER"
+    INVALID_TIME_RANGE = "INVALID_TIME_RANGE"
+    INVALID_TAXONOMY = "INVALID_TAXONOMY"
+    # NOT_FOUND
+    SEGMENT_NOT_FOUND = "SEGMENT_NOT_FOUND"
+    USER_NOT_FOUND = "USER_NOT_FOUND"
+    # ALREADY_EXISTS
+    TRANSACTION_ID_CONFLICT = "TRANSACTION_ID_CONFLICT"
+    # RESOURCE_EXHAUSTED
+    QUEUE_FULL = "QUEUE_FULL"
+    DATABASE_FULL = "DATABASE_FULL"
+    TOO_MANY_PROVIDERS = "TOO_MANY_PROVIDERS"
+    # FAILED_PRECONDITION
+    SEGMENT_FAILED = "SEGMENT_FAILED"
+    SEGMENT_FINISHED = "SEGMENT_FINISHED"
+    STORE_INCONSISTENT = "STORE_INCONSISTENT"
+    STORE_FORMAT_MISMATCH = "STORE_FORMAT_MISMATCH"
+    DATA_DIR_IN_USE = "DATA_DIR_IN_USE"
+    BACKUP_DIR_NOT_EMPTY = "BACKUP_DIR_NOT_EMPTY"
+    # CANCELLED
+    SEGMENT_CANCELLED = "SEGMENT_CANCELLED"
+    # UNAUTHENTICATED
+    TOKEN_MISSING = "TOKEN_MISSING"
+    TOKEN_MALFORMED = "TOKEN_MALFORMED"
+    TOKEN_INVALID = "TOKEN_INVALID"
+    TOKEN_SIGNATURE_INVALID = "TOKEN_SIGNATURE_INVALID"
+    TOKEN_EXPIRED = "TOKEN_EXPIRED"
+    TOKEN_NOT_YET_VALID = "TOKEN_NOT_YET_VALID"
+    TOKEN_CLAIM_INVALID = "TOKEN_CLAIM_INVALID"
+    # PERMISSION_DENIED
+    MISSING_SCOPE = "MISSING_SCOPE"
+    METHOD_NOT_GRANTED = "METHOD_NOT_GRANTED"
+    # INTERNAL
+    INTERNAL_ERROR = "INTERNAL_ERROR"
 
 
 @dataclass
@@ -23,6 +78,12 @@ class FinsegError(Exception):
     #: Violations found but never built (a rule that fails on a million rows
     #: names the first of them), counted so the client learns the total.
     unlisted: int = 0
+    #: Required at every raise site (keyword-only, no default), so mypy
+    #: names a site that forgets it before a client sees no reason.
+    reason: Reason = field(kw_only=True)
+    #: ErrorInfo.metadata: facts a client may act on (the missing scope,
+    #: the segment id); values are clipped by the transport.
+    metadata: dict[str, str] = field(default_factory=dict, kw_only=True)
     code = "UNKNOWN"
 
     def __str__(self) -> str:
@@ -61,6 +122,10 @@ class PermissionDenied(FinsegError):
     code = "PERMISSION_DENIED"
 
 
+class Internal(FinsegError):
+    code = "INTERNAL"
+
+
 #: How much of an input a message quotes. Statuses travel in gRPC trailers,
 #: which clients refuse beyond 8 KiB by default; an echoed 20 KB id would
 #: replace the error with the client's own RESOURCE_EXHAUSTED.
@@ -97,11 +162,13 @@ def listing(names: Sequence[str], characters: int = 600) -> str:
     return ", ".join(shown) + (f" and {rest:,} more" if rest else "")
 
 
-def invalid(violations: list[Violation], what: str, unlisted: int = 0) -> InvalidArgument:
+def invalid(violations: list[Violation], what: str, unlisted: int = 0, *, reason: Reason
+            ) -> InvalidArgument:
     """One error for every violation found; the transport lists as many in
     detail as a trailer can carry, and says how many more there were."""
     total = len(violations) + unlisted
     head = "; ".join(f"{v.field}: {v.description}" for v in violations[:5])
     tail = f" (and {total - 5:,} more)" if total > 5 else ""
     return InvalidArgument(f"{what}: {total:,} invalid field(s): {head}{tail}", violations,
-                           unlisted=unlisted)
+                           unlisted=unlisted, reason=reason,
+                           metadata={"violations": str(total)})

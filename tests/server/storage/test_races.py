@@ -146,7 +146,7 @@ def test_shutdown_leaves_running_jobs_pending_and_a_restart_runs_them(tmp_path: 
         started.set()
         while not progress.cancelled():  # a kernel checks between blocks
             jobs_module.time.sleep(0.01)
-        raise jobs_module.Cancelled("stopped")
+        raise jobs_module.Cancelled("stopped", reason=jobs_module.Reason.SEGMENT_CANCELLED)
 
     monkeypatch.setattr(high_balance, "run", long_run)
     manager = JobManager(store, workers=1, timezone="UTC", ttl_days=14)

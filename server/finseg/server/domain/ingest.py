@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 from ..errors import (
     InvalidArgument,
     NotFound,
+    Reason,
     ResourceExhausted,
     Violation,
     brief,
@@ -89,10 +90,10 @@ class _Checker:
     def field(self, field: str, why: str) -> None:
         self.violations.append(Violation(field, why))
 
-    def raise_if_any(self, summary: str) -> None:
+    def raise_if_any(self, summary: str, reason: Reason = Reason.INVALID_ROWS) -> None:
         if self.violations:
             self.violations.sort(key=lambda v: _row_of(v.field))
-            raise invalid(self.violations, summary, self.unlisted)
+            raise invalid(self.violations, summary, self.unlisted, reason=reason)
 
 
 def _row_of(field: str) -> int:
@@ -117,7 +118,7 @@ def _columns(batch: pa.RecordBatch, required: tuple[str, ...], optional: tuple[s
     for name in sorted(names - set(required) - set(optional)):
         check.field(brief(name), f"unknown column {quoted(name)}; allowed: "
                                  f"{', '.join(required + optional)}")
-    check.raise_if_any(f"{check.what}: bad columns")
+    check.raise_if_any(f"{check.what}: bad columns", Reason.INVALID_COLUMNS)
 
 
 def _text(batch: pa.RecordBatch, name: str, check: _Checker) -> pa.Array | None:
@@ -214,11 +215,12 @@ TOO_LARGE = f"is larger in magnitude than {MAX_ABS_AMOUNT} minor units"
 MAX_ABS_DIGITS = len(str(MAX_ABS_AMOUNT))
 
 
-def parse_minor_units(column: pa.Array, exponents: np.ndarray, field: str, check: _Checker
-                      ) -> np.ndarray:
+def parse_minor_units(column: pa.Array, exponents: np.ndarray, field: str, check: _Checker,
+                      currencies: np.ndarray | None = None) -> np.ndarray:
     """Exact minor units from an integer column (already minor units) or a
     decimal-string column in major units ("-150.00", "12" for JPY), each
-    value within ±MAX_ABS_AMOUNT.
+    value within ±MAX_ABS_AMOUNT. `currencies` (row i's code) lets a
+    violation name the currency whose decimals a value exceeds.
 
     Strings are checked against the currency's decimals first, so "1.234"
     for EUR, "+5", "1e3" and "1,000" are errors; the digits are then joined
@@ -232,7 +234,7 @@ def parse_minor_units(column: pa.Array, exponents: np.ndarray, field: str, check
         out, too_large = _integer_units(column)
     elif pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
         out, too_large = _decimal_units(pc.fill_null(column, "0"), exponents, nulls, field,
-                                        check)
+                                        check, currencies)
     else:
         check.field(field.split(".")[-1],
                     f"must be an integer (minor units) or a decimal string, got "
@@ -258,7 +260,8 @@ def _integer_units(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _decimal_units(text: pa.Array, exponents: np.ndarray, nulls: np.ndarray, field: str,
-                   check: _Checker) -> tuple[np.ndarray, np.ndarray]:
+                   check: _Checker, currencies: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """(values, out of range) of decimal strings, row i in major units of a
     currency with exponents[i] decimals; malformed rows are named here."""
     n = len(text)
@@ -269,11 +272,23 @@ def _decimal_units(text: pa.Array, exponents: np.ndarray, nulls: np.ndarray, fie
         sub = text.take(pa.array(at))
         frac = "" if exponent <= 0 else rf"(\.[0-9]{{1,{exponent}}})?"
         ok = _mask(pc.match_substring_regex(sub, rf"^-?[0-9]+{frac}$"))
+        # A well-formed decimal with too many decimals is the usual case (a
+        # JPY amount written "1200.50"): say which currency allows how many.
+        decimal = _mask(pc.match_substring_regex(sub, r"^-?[0-9]+\.[0-9]+$"))
         allowed = ("a whole number" if exponent <= 0 else
                    f"a decimal with at most {exponent} decimals")
-        check.rows(np.isin(np.arange(n), at[~ok]) & ~nulls, field,
+        check.rows(np.isin(np.arange(n), at[~ok & ~decimal]) & ~nulls, field,
                    f"is not {allowed} in major units (e.g. -150.00); no sign other "
                    "than a leading minus, no exponent, no thousands separator")
+        has = "no decimals" if exponent <= 0 else f"{exponent} decimal" + \
+            ("s" if exponent > 1 else "")
+
+        def too_precise(rows: np.ndarray, has: str = has) -> list[str]:
+            codes = [str(currencies[r]) if currencies is not None else "" for r in rows]
+            return [f"has more decimals than {code or 'its currency'} has ({has})"
+                    for code in codes]
+
+        check.rows(np.isin(np.arange(n), at[~ok & decimal]) & ~nulls, field, too_precise)
         good = at[ok]
         if good.size:
             out[good], too_large[good] = _joined_digits(text.take(pa.array(good)), int(exponent))
@@ -363,7 +378,8 @@ class Ingestor:
         check = _Checker("accounts")
         if batch.num_rows > MAX_ACCOUNTS_PER_REQUEST:
             raise InvalidArgument(f"accounts: at most {MAX_ACCOUNTS_PER_REQUEST} accounts per "
-                                  f"request, got {batch.num_rows}")
+                                  f"request, got {batch.num_rows}", reason=Reason.BATCH_TOO_LARGE,
+                                  metadata={"max_rows": str(MAX_ACCOUNTS_PER_REQUEST)})
         _columns(batch, ACCOUNT_REQUIRED, ACCOUNT_OPTIONAL, check)
         texts = {name: _text(batch, name, check) for name in
                  ("account_id", "user_id", "type", "currency")}
@@ -387,7 +403,7 @@ class Ingestor:
         exponents = np.array([CURRENCY_EXPONENTS.get(c, -1) for c in currencies])
         check.rows(exponents < 0, "currency", "must be an ISO 4217 currency code, e.g. EUR")
         balance = parse_minor_units(batch.column("balance"), np.maximum(exponents, 0),
-                                    "balance", check)
+                                    "balance", check, np.array(currencies, dtype=object))
         balance_date = parse_dates(batch.column("balance_date"), "balance_date", check, True)
         n = batch.num_rows
         opened = (parse_dates(batch.column("opened_on"), "opened_on", check, False)
@@ -423,7 +439,8 @@ class Ingestor:
         n = batch.num_rows
         if n > MAX_BATCH_ROWS:
             raise InvalidArgument(f"transactions: at most {MAX_BATCH_ROWS} rows per batch, "
-                                  f"got {n}")
+                                  f"got {n}", reason=Reason.BATCH_TOO_LARGE,
+                                  metadata={"max_rows": str(MAX_BATCH_ROWS)})
         _columns(batch, TX_REQUIRED, TX_OPTIONAL, check)
         texts = {name: _text(batch, name, check)
                  for name in ("transaction_id", "account_id", *TX_OPTIONAL)
@@ -484,7 +501,8 @@ class Ingestor:
                 given = np.array(p.currency.to_pylist(), dtype=object)
                 wrong = (given != "") & (given != stored_currency.astype(str)) & ~unknown
                 check.rows(wrong, "currency", "differs from the account's currency")
-            amounts = parse_minor_units(p.amount, exponents, "amount", check)
+            amounts = parse_minor_units(p.amount, exponents, "amount", check,
+                                        stored_currency.astype(str))
             check.raise_if_any("AppendTransactions batch rejected, nothing was written")
 
             label_ids = _dictionary_ids(p.optional["label"], writer.label_ids)
@@ -506,10 +524,11 @@ class Ingestor:
 
     def delete_user(self, tenant: str, user_id: str) -> tuple[int, int]:
         if not user_id:
-            raise invalid([Violation("user_id", "is required")], "DeleteUser")
+            raise invalid([Violation("user_id", "is required")], "DeleteUser",
+                          reason=Reason.INVALID_USER_ID)
         if len(user_id) > MAX_ID_LENGTH:
             raise invalid([Violation("user_id", f"is longer than {MAX_ID_LENGTH} characters")],
-                          "DeleteUser")
+                          "DeleteUser", reason=Reason.INVALID_USER_ID)
         unprintable = text.unprintable_names([user_id])
         try:
             with self.store.writer(tenant) as writer:
@@ -518,7 +537,8 @@ class Ingestor:
             # Ids stored before unprintable characters were refused must stay
             # erasable, so such an id is refused only when no user has it.
             if unprintable:
-                raise invalid([Violation("user_id", unprintable[0])], "DeleteUser") from None
+                raise invalid([Violation("user_id", unprintable[0])], "DeleteUser",
+                              reason=Reason.INVALID_USER_ID) from None
             raise
 
 

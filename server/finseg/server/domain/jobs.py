@@ -25,6 +25,7 @@ from ..errors import (
     FinsegError,
     InvalidArgument,
     NotFound,
+    Reason,
     ResourceExhausted,
     Violation,
     quoted,
@@ -140,11 +141,13 @@ class JobManager:
                 raise InvalidArgument(
                     f"spec.account_types[{i}] {quoted(name)} is not an account type; allowed: "
                     f"{', '.join(ACCOUNT_TYPE_CODES)}",
-                    [Violation(f"spec.account_types[{i}]", "unknown account type")])
+                    [Violation(f"spec.account_types[{i}]", "unknown account type")],
+                    reason=Reason.INVALID_SPEC)
         as_of = as_of or today(self.timezone)
         if not MIN_DATE <= as_of <= MAX_DATE:
             raise InvalidArgument(f"spec.as_of must be between {MIN_DATE} and {MAX_DATE}",
-                                  [Violation("spec.as_of", "out of range")])
+                                  [Violation("spec.as_of", "out of range")],
+                                  reason=Reason.INVALID_SPEC)
         self._reserve(tenant)
         now = self.clock()
         record = {
@@ -186,7 +189,10 @@ class JobManager:
                 limit = ("this tenant's" if mine >= self.max_queued_per_tenant else "the")
                 raise ResourceExhausted(
                     f"{limit} job queue is full ({mine} of this tenant's jobs, {total} in all, "
-                    "wait for a worker); retry in a few seconds", retry_after_seconds=5.0)
+                    "wait for a worker); retry in a few seconds", retry_after_seconds=5.0,
+                    reason=Reason.QUEUE_FULL,
+                    metadata={"queue": "tenant" if mine >= self.max_queued_per_tenant
+                              else "service"})
             self._queued[tenant] = mine + 1
 
     def _release(self, tenant: str) -> None:
@@ -200,7 +206,8 @@ class JobManager:
     def get(self, tenant: str, job_id: str) -> dict[str, Any]:
         record = self.store.jobs.get(tenant, job_id) if job_id else None
         if record is None or record["expires"] <= self.clock():
-            raise NotFound(f"segment {quoted(job_id)} not found")
+            raise NotFound(f"segment {quoted(job_id)} not found", reason=Reason.SEGMENT_NOT_FOUND,
+                           metadata={"segment_id": job_id})
         live = self._live.get((tenant, job_id))
         if live is not None and record["state"] == RUNNING:
             record["progress"] = live.progress
@@ -221,7 +228,9 @@ class JobManager:
         record = self.get(tenant, job_id)
         if record["state"] in (SUCCEEDED, FAILED):
             raise FailedPrecondition(f"segment {quoted(job_id)} already {record['state']}; only a "
-                                     "PENDING or RUNNING segment can be cancelled")
+                                     "PENDING or RUNNING segment can be cancelled",
+                                     reason=Reason.SEGMENT_FINISHED,
+                                     metadata={"state": record["state"]})
         live = self._live.get((tenant, job_id))
         if live is not None:
             with self._lock:
@@ -243,7 +252,8 @@ class JobManager:
         if live is not None:
             live.cancel.set()
         if not self.store.jobs.delete(tenant, job_id):
-            raise NotFound(f"segment {quoted(job_id)} not found")
+            raise NotFound(f"segment {quoted(job_id)} not found", reason=Reason.SEGMENT_NOT_FOUND,
+                           metadata={"segment_id": job_id})
 
     def list(self, tenant: str, states: set[str], types: set[str]) -> list[dict[str, Any]]:
         """The tenant's jobs that have not expired, newest first."""
@@ -281,7 +291,9 @@ class JobManager:
         for number in range(first, min(last, record["pages"] - 1) + 1):
             raw = self.store.jobs.page(tenant, record["id"], number)
             if raw is None:
-                raise NotFound(f"segment {record['id']!r} not found")
+                raise NotFound(f"segment {record['id']!r} not found",
+                               reason=Reason.SEGMENT_NOT_FOUND,
+                               metadata={"segment_id": record["id"]})
             batches.append(batch_from_value(raw))
         if not batches:
             return pa.table({})
@@ -320,11 +332,11 @@ class JobManager:
                 erasures = snapshot.erasures
             record["compute_seconds"] = time.perf_counter() - started
             if live.cancel.is_set():
-                raise Cancelled("the job was cancelled")
+                raise Cancelled("the job was cancelled", reason=Reason.SEGMENT_CANCELLED)
             if self.encode is not None:
                 table = self.encode(record["type"], table)
             if live.cancel.is_set():  # storing a large result takes a while too
-                raise Cancelled("the job was cancelled")
+                raise Cancelled("the job was cancelled", reason=Reason.SEGMENT_CANCELLED)
             record.update(state=SUCCEEDED, progress=1.0)
             self.store.jobs.finish(tenant, record, table, erasures)
         except Cancelled:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InvalidArgument, Violation, listing, quoted
+from ..errors import InvalidArgument, Reason, Violation, listing, quoted
 from ..storage.store import Store
 from . import text
 
@@ -50,7 +50,8 @@ class Taxonomy:
             known = listing(sorted({*self.groups, *self.aliases}))
             raise InvalidArgument(
                 f"{field_name} {quoted(name)} is not a label group of this tenant's taxonomy; "
-                f"known groups: {known}", [Violation(field_name, "unknown label group")])
+                f"known groups: {known}", [Violation(field_name, "unknown label group")],
+                reason=Reason.UNKNOWN_LABEL_GROUP, metadata={"field": field_name})
         return node
 
     def contains(self, group: str, label: str) -> bool:
@@ -88,7 +89,7 @@ def parse(raw: dict[str, Any], field_name: str = "taxonomy") -> Taxonomy:
     if violations:
         raise InvalidArgument(f"{field_name}: {len(violations):,} problem(s): "
                               + "; ".join(f"{v.field}: {v.description}" for v in violations[:5]),
-                              violations)
+                              violations, reason=Reason.INVALID_TAXONOMY)
     return Taxonomy(tuple(groups), aliases)
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..errors import FailedPrecondition
+from ..errors import FailedPrecondition, Reason
 from ..kernels.calendar import NEVER_CLOSED, OPEN_SINCE_EVER
 from .arrays import batch_from_value, batch_to_value, from_value, to_value
 from .env import DB, U32, Environment, tenant_prefix
@@ -110,7 +110,8 @@ class Catalog:
     def take(self, indexes: np.ndarray) -> pa.Array:
         indexes = np.asarray(indexes, dtype=np.int64)
         if indexes.size and (int(indexes.min()) < 0 or int(indexes.max()) >= len(self.names)):
-            raise FailedPrecondition("the store is inconsistent: an index has no id")
+            raise FailedPrecondition("the store is inconsistent: an index has no id",
+                                     reason=Reason.STORE_INCONSISTENT)
         names = self.names.take(pa.array(indexes))
         if names.type == pa.large_string() and names.nbytes <= STRING_BYTES:
             names = names.cast(pa.string())
@@ -220,7 +221,8 @@ class IdMap:
             existing = self._chunk(txn, tenant_no, chunk)
             if len(existing) != offset:
                 raise FailedPrecondition(f"the store is inconsistent: id chunk {chunk} holds "
-                                         f"{len(existing)} ids, expected {offset}")
+                                         f"{len(existing)} ids, expected {offset}",
+                                         reason=Reason.STORE_INCONSISTENT)
             take = texts[done:done + CHUNK - offset]
             self._put_chunk(txn, tenant_no, chunk,
                             pa.concat_arrays([existing, pa.array(take, pa.string())]))
@@ -237,7 +239,8 @@ class IdMap:
             names = self._chunk(txn, tenant_no, int(chunk))
             local = indexes[at] - chunk * CHUNK
             if local.size and int(local.max()) >= len(names):
-                raise FailedPrecondition(f"the store is inconsistent: id chunk {chunk} is short")
+                raise FailedPrecondition(f"the store is inconsistent: id chunk {chunk} is short",
+                                         reason=Reason.STORE_INCONSISTENT)
             out.append(names.take(pa.array(local)))
             positions.append(at)
         if not out:
@@ -260,7 +263,7 @@ class IdMap:
         stored = sum(len(chunk) for chunk in chunks)
         if stored < count:
             raise FailedPrecondition(f"the store is inconsistent: {stored} ids stored, "
-                                     f"expected {count}")
+                                     f"expected {count}", reason=Reason.STORE_INCONSISTENT)
         if chunks:
             chunks[-1] = chunks[-1].slice(0, count - (len(chunks) - 1) * CHUNK)
         catalog = Catalog.of_chunks(chunks)

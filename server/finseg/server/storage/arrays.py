@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from ..errors import FailedPrecondition
+from ..errors import FailedPrecondition, Reason
 
 
 def required(value: memoryview | bytes | None, what: str) -> memoryview | bytes:
     """An LMDB value the store's own records say exists."""
     if value is None:
-        raise FailedPrecondition(f"the store is inconsistent: {what} is missing")
+        raise FailedPrecondition(f"the store is inconsistent: {what} is missing",
+                                 reason=Reason.STORE_INCONSISTENT)
     return value
 
 

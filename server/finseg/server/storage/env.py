@@ -21,7 +21,7 @@ from typing import Any
 
 import lmdb
 
-from ..errors import FailedPrecondition, ResourceExhausted
+from ..errors import FailedPrecondition, Reason, ResourceExhausted
 
 #: Bump when the on-disk layout changes; `open` refuses other versions.
 FORMAT_VERSION = 4
@@ -112,7 +112,7 @@ class Environment:
             if stored is not None and int(stored) != FORMAT_VERSION:
                 raise FailedPrecondition(
                     f"data directory {self.path} has format version {int(stored)}; this finseg "
-                    f"reads version {FORMAT_VERSION}")
+                    f"reads version {FORMAT_VERSION}", reason=Reason.STORE_FORMAT_MISMATCH)
 
     def db(self, which: DB) -> Any:
         return self.dbs[which]
@@ -129,7 +129,7 @@ class Environment:
                 raise ResourceExhausted(
                     "the database is full (LMDB map_size reached); nothing of this request "
                     "was written. Restart the service with a larger --map-size.",
-                    retry_after_seconds=None) from exc
+                    retry_after_seconds=None, reason=Reason.DATABASE_FULL) from exc
             except BaseException:
                 txn.abort()
                 raise
@@ -147,7 +147,8 @@ class Environment:
             raise ResourceExhausted(
                 f"the database is nearly full ({used >> 20} MiB of the {info['map_size'] >> 20} "
                 "MiB LMDB map_size in use; the last tenth is kept for segment jobs); nothing "
-                "of this request was written. Restart the service with a larger --map-size.")
+                "of this request was written. Restart the service with a larger --map-size.",
+                reason=Reason.DATABASE_FULL)
 
     def _used(self, info: Any) -> int:
         """Bytes up to LMDB's high-water mark (it counts reusable pages too)."""
@@ -174,7 +175,8 @@ class Environment:
         meanwhile; free pages are left out (LMDB's compacting copy)."""
         dest.mkdir(parents=True, exist_ok=True)
         if any(dest.iterdir()):
-            raise FailedPrecondition(f"backup directory {dest} is not empty")
+            raise FailedPrecondition(f"backup directory {dest} is not empty",
+                                     reason=Reason.BACKUP_DIR_NOT_EMPTY)
         self.env.copy(str(dest), compact=True)
 
     @property
@@ -248,7 +250,8 @@ class DirectoryLock:
             os.close(self._fd)
             raise FailedPrecondition(
                 f"the data directory {path} is in use by another finseg process (pid "
-                f"{holder}); stop it or choose another --data-dir") from None
+                f"{holder}); stop it or choose another --data-dir",
+                reason=Reason.DATA_DIR_IN_USE) from None
         # The pid is for the message above only; the lock is what counts.
         os.ftruncate(self._fd, 0)
         os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)

@@ -17,7 +17,7 @@ import lmdb
 import numpy as np
 import pyarrow as pa
 
-from ..errors import NotFound, quoted
+from ..errors import NotFound, Reason, quoted
 from .accounts import AccountTable, Catalog, IdMap
 from .audit import AuditLog
 from .env import DB, Environment, tenant_prefix
@@ -76,7 +76,7 @@ class TenantWriter:
         accounts = self.store.accounts
         user = accounts.user_ids.lookup(self.txn, self.tenant_no, [user_id])[0]
         if user < 0:
-            raise NotFound(f"user {quoted(user_id)} not found")
+            raise NotFound(f"user {quoted(user_id)} not found", reason=Reason.USER_NOT_FOUND)
         columns = self.account_columns()
         owned = np.nonzero((columns["user"] == user) & ~columns["deleted"])[0]
         removed, orphans = self.store.transactions.delete_accounts(

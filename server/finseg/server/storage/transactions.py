@@ -29,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..errors import AlreadyExists, Violation, quoted
+from ..errors import AlreadyExists, Reason, Violation, quoted
 from ..kernels import layout
 from ..kernels.hashing import EMPTY, IdIndex, first_occurrence
 from . import faults
@@ -251,7 +251,8 @@ class TransactionStore:
         if conflicts:
             raise AlreadyExists(
                 f"{len(conflicts)} transaction(s) reuse a stored transaction id with different "
-                "content; nothing of this batch was written", conflicts)
+                "content; nothing of this batch was written", conflicts,
+                reason=Reason.TRANSACTION_ID_CONFLICT)
 
         appended = int(keep.sum())
         if appended == 0:

@@ -31,7 +31,7 @@ import jwt
 
 from finseg.v1 import segments_pb2
 
-from ..errors import FinsegError, PermissionDenied, Unauthenticated
+from ..errors import FinsegError, PermissionDenied, Reason, Unauthenticated
 from ..settings import OPEN_SERVICES
 from .calls import WrappedContext, kind_of, note_tenant, with_behavior
 from .errors import abort
@@ -88,7 +88,8 @@ class Identity:
     def require(self, scope: str) -> None:
         if scope not in self.scopes:
             raise PermissionDenied(f"this call needs the scope {scope!r}, which the token "
-                                   "does not grant")
+                                   "does not grant", reason=Reason.MISSING_SCOPE,
+                                   metadata={"scope": scope})
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,8 @@ class Verifier:
     def identify(self, authorization: str) -> Identity:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthenticated("the authorization metadata must be 'Bearer <JWT>'")
+            raise Unauthenticated("the authorization metadata must be 'Bearer <JWT>'",
+                                  reason=Reason.TOKEN_MALFORMED)
         # A client sends the same token on every call; verifying it once and
         # then only checking its time window saves most of the cost per call.
         with self._lock:
@@ -160,7 +162,8 @@ class Verifier:
             if self._jwks is not None:
                 kid = jwt.get_unverified_header(token).get("kid")
                 if not isinstance(kid, str):
-                    raise Unauthenticated("the bearer token names no key (kid) of the key set")
+                    raise Unauthenticated("the bearer token names no key (kid) of the key set",
+                                          reason=Reason.TOKEN_INVALID)
                 key = self._jwks[kid].key
             # The time claims are checked below, by RFC 7519's rules: PyJWT
             # takes numeric strings and, before 2.10, crashed on 1e400.
@@ -171,12 +174,15 @@ class Verifier:
         # Whatever fails while verifying, the token is not valid; PyJWT also
         # raises TypeError and ValueError for keys and headers it cannot use.
         except (jwt.InvalidTokenError, jwt.PyJWKError, KeyError, TypeError, ValueError) as exc:
-            raise Unauthenticated(f"the bearer token is not valid: {_reason(exc)}") from exc
+            raise Unauthenticated(f"the bearer token is not valid: {_reason(exc)}",
+                                  reason=_token_reason(exc)) from exc
         tenant = claims.get(config.tenant_claim)
         if not isinstance(tenant, str) or not tenant or not tenant.isprintable() \
                 or len(tenant.encode()) > MAX_TENANT_BYTES:
             raise Unauthenticated(f"the token's {config.tenant_claim!r} claim must be a tenant "
-                                  f"name of 1 to {MAX_TENANT_BYTES} bytes of printable UTF-8")
+                                  f"name of 1 to {MAX_TENANT_BYTES} bytes of printable UTF-8",
+                                  reason=Reason.TOKEN_CLAIM_INVALID,
+                                  metadata={"claim": config.tenant_claim})
         not_before, expires = _valid_window(claims)
         scopes = claims.get(config.scope_claim, "")
         if isinstance(scopes, str):
@@ -185,7 +191,9 @@ class Verifier:
             scopes = [scope for scope in scopes.split(" ") if scope]
         if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
             raise Unauthenticated(f"the token's {config.scope_claim!r} claim must be a "
-                                  "space-separated string of scopes")
+                                  "space-separated string of scopes",
+                                  reason=Reason.TOKEN_CLAIM_INVALID,
+                                  metadata={"claim": config.scope_claim})
         subject = claims.get("sub", "")
         identity = Identity(tenant, subject if isinstance(subject, str) else "", frozenset(scopes))
         return identity, not_before, expires
@@ -206,7 +214,8 @@ def _numeric_date(claims: dict[str, Any], name: str) -> float | None:
             not -MAX_NUMERIC_DATE <= value <= MAX_NUMERIC_DATE:
         raise Unauthenticated(f"the bearer token is not valid: its {name!r} claim must be a "
                               "number of seconds since 1970 (RFC 7519 NumericDate) before "
-                              "year 10000")
+                              "year 10000", reason=Reason.TOKEN_CLAIM_INVALID,
+                              metadata={"claim": name})
     return float(value)
 
 
@@ -218,12 +227,27 @@ def _valid_window(claims: dict[str, Any]) -> tuple[float, float]:
     now = time.time()
     assert expires is not None  # PyJWT requires it
     if expires <= now:
-        raise Unauthenticated("the bearer token is not valid: Signature has expired")
+        raise Unauthenticated("the bearer token is not valid: Signature has expired",
+                              reason=Reason.TOKEN_EXPIRED)
     if not_before is not None and not_before > now:
-        raise Unauthenticated("the bearer token is not valid: The token is not yet valid (nbf)")
+        raise Unauthenticated("the bearer token is not valid: The token is not yet valid (nbf)",
+                              reason=Reason.TOKEN_NOT_YET_VALID, metadata={"claim": "nbf"})
     if issued is not None and issued > now:
-        raise Unauthenticated("the bearer token is not valid: The token is not yet valid (iat)")
+        raise Unauthenticated("the bearer token is not valid: The token is not yet valid (iat)",
+                              reason=Reason.TOKEN_NOT_YET_VALID, metadata={"claim": "iat"})
     return (not_before if not_before is not None else float("-inf")), expires
+
+
+def _token_reason(exc: Exception) -> Reason:
+    # A wrong signature gets its own reason: it is the usual mistake (a
+    # token minted with another secret), and a client can say so.
+    if isinstance(exc, jwt.InvalidSignatureError):
+        return Reason.TOKEN_SIGNATURE_INVALID
+    if isinstance(exc, jwt.DecodeError):
+        return Reason.TOKEN_MALFORMED
+    if isinstance(exc, jwt.MissingRequiredClaimError):
+        return Reason.TOKEN_CLAIM_INVALID
+    return Reason.TOKEN_INVALID
 
 
 def _reason(exc: Exception) -> str:
@@ -277,7 +301,8 @@ class AuthInterceptor(grpc.ServerInterceptor):
             identity = self._identify(method, details.invocation_metadata)  # type: ignore[attr-defined]
             needed = METHOD_SCOPES.get(method)
             if needed is None:
-                raise PermissionDenied(f"no scope grants {method}")
+                raise PermissionDenied(f"no scope grants {method}",
+                                       reason=Reason.METHOD_NOT_GRANTED)
             if needed != BY_TYPE:
                 identity.require(needed)
         except FinsegError as exc:
@@ -297,7 +322,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
             return self.verifier.identify(authorization)
         if self.dev_tenant is None:
             raise Unauthenticated("the call carries no bearer token (metadata "
-                                  "'authorization: Bearer <JWT>')")
+                                  "'authorization: Bearer <JWT>')", reason=Reason.TOKEN_MISSING)
         with self._lock:
             first = method not in self._warned
             self._warned.add(method)

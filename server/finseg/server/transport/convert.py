@@ -16,15 +16,15 @@ from google.protobuf import duration_pb2, json_format, timestamp_pb2
 from finseg.v1 import common_pb2, ingest_pb2, segments_pb2
 
 from ..domain.segment_types.common import parse_date
-from ..errors import InvalidArgument, Violation, quoted
+from ..errors import InvalidArgument, Reason, Violation, quoted
 
 ACCOUNT_TYPE_PREFIX = "ACCOUNT_TYPE_"
 MAX_PAGE_SIZE = 10_000
 DEFAULT_PAGE_SIZE = 1_000
 
 
-def bad(field: str, why: str) -> InvalidArgument:
-    return InvalidArgument(f"{field} {why}", [Violation(field, why)])
+def bad(field: str, why: str, reason: Reason) -> InvalidArgument:
+    return InvalidArgument(f"{field} {why}", [Violation(field, why)], reason=reason)
 
 
 # ---- ingestion ------------------------------------------------------------
@@ -43,14 +43,15 @@ def _ipc(data: bytes, field: str) -> pa.RecordBatch:
         # Column names are decoded here: they may be invalid UTF-8 too.
         names = table.schema.names
     except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
-        raise bad(field, f"is not a valid Arrow IPC stream ({quoted(str(exc), 200)})") from exc
+        raise bad(field, f"is not a valid Arrow IPC stream ({quoted(str(exc), 200)})",
+                  Reason.INVALID_ARROW_IPC) from exc
     for name, column in zip(names, table.columns, strict=True):
         try:
             # Full validation checks, among others, that strings are UTF-8.
             column.validate(full=True)
         except pa.ArrowException as exc:
             raise bad(field, f"column {quoted(name)} is not valid Arrow data (text must be "
-                             f"UTF-8): {quoted(str(exc), 200)}") from exc
+                             f"UTF-8): {quoted(str(exc), 200)}", Reason.INVALID_ARROW_IPC) from exc
     table = table.combine_chunks()
     batches = table.to_batches(max_chunksize=max(table.num_rows, 1))
     return batches[0] if batches else pa.RecordBatch.from_pylist([], schema=table.schema)
@@ -59,7 +60,8 @@ def _ipc(data: bytes, field: str) -> pa.RecordBatch:
 def accounts_batch(request: ingest_pb2.UpsertAccountsRequest) -> pa.RecordBatch:
     if request.arrow_ipc:
         if request.accounts:
-            raise bad("arrow_ipc", "must not be set together with accounts")
+            raise bad("arrow_ipc", "must not be set together with accounts",
+                      Reason.INVALID_ARROW_IPC)
         return _ipc(request.arrow_ipc, "arrow_ipc")
     rows = request.accounts
     return pa.record_batch({
@@ -105,7 +107,8 @@ def segment_request(spec: segments_pb2.SegmentSpec
     if kind is None:
         allowed = ", ".join(f.name for f in segments_pb2.SegmentSpec.DESCRIPTOR
                             .oneofs_by_name["kind"].fields)
-        raise bad("spec.kind", f"is required: set one segment type ({allowed})")
+        raise bad("spec.kind", f"is required: set one segment type ({allowed})",
+                  Reason.INVALID_SPEC)
     params = json_format.MessageToDict(getattr(spec, kind), preserving_proto_field_name=True)
     types = []
     for i, value in enumerate(spec.account_types):
@@ -113,7 +116,8 @@ def segment_request(spec: segments_pb2.SegmentSpec
             continue  # documented as ignored in filters
         name = _type_name(value)
         if not name:
-            raise bad(f"spec.account_types[{i}]", f"{value} is not an AccountType value")
+            raise bad(f"spec.account_types[{i}]", f"{value} is not an AccountType value",
+                      Reason.INVALID_SPEC)
         types.append(name)
     return kind.upper(), params, types, _date(spec.as_of, "spec.as_of")
 
@@ -129,7 +133,7 @@ def nanoseconds(stamp: timestamp_pb2.Timestamp, field: str) -> int:
     selects what it should; outside Timestamp's own range is an error."""
     if not (_MIN_SECONDS <= stamp.seconds <= _MAX_SECONDS and 0 <= stamp.nanos < 10**9):
         raise bad(field, "must be a timestamp from 0001-01-01T00:00:00Z to "
-                         "9999-12-31T23:59:59Z")
+                         "9999-12-31T23:59:59Z", Reason.INVALID_TIME_RANGE)
     return min(max(stamp.seconds * 10**9 + stamp.nanos, 0), _MAX_NS)
 
 
@@ -175,7 +179,8 @@ def page_size(value: int, field: str = "page_size", default: int = DEFAULT_PAGE_
     if value == 0:
         return default
     if not 1 <= value <= upper:
-        raise bad(field, f"must be between 1 and {upper} (0 means {default}), got {value}")
+        raise bad(field, f"must be between 1 and {upper} (0 means {default}), got {value}",
+                  Reason.INVALID_PAGE_SIZE)
     return value
 
 
@@ -216,5 +221,6 @@ class PageTokens:
             valid = False
         if not valid:
             raise bad("page_token", "is not a page token of this segment; use next_page_token "
-                                    "of a previous response, or empty for the first page")
+                                    "of a previous response, or empty for the first page",
+                      Reason.INVALID_PAGE_TOKEN)
         return int(offset)

@@ -1,7 +1,8 @@
 """Turns domain errors into gRPC statuses, one decorator per RPC shape.
 
 Domain errors carry their status by name; rich details travel as
-google.rpc.BadRequest (field violations) and google.rpc.RetryInfo. Anything
+google.rpc.BadRequest (field violations), google.rpc.RetryInfo and, on every
+error, google.rpc.ErrorInfo (a stable reason, docs/errors.md). Anything
 unexpected is logged with its traceback and becomes INTERNAL with a generic
 message: a client never sees a stack trace.
 """
@@ -18,7 +19,7 @@ from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from ..errors import FinsegError, InvalidArgument, Violation
+from ..errors import FinsegError, Internal, InvalidArgument, Reason, Violation
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -36,9 +37,14 @@ MESSAGE_BYTES = 1024
 #: One violation's share at most, so a long one cannot crowd out the rest.
 FIELD_BYTES = 256
 DESCRIPTION_BYTES = 1024
-#: Room in the details for what is not a violation: the code, the Any's
-#: type URL, a RetryInfo.
+#: Room in the details for what is not a violation or the ErrorInfo
+#: (measured apart): the code, the Any's type URL, a RetryInfo.
 DETAILS_OVERHEAD = 160
+#: ErrorInfo.domain of every finseg error.
+DOMAIN = "finseg.v1"
+#: One ErrorInfo.metadata value at most: a field path, a scope, a segment
+#: id fit; an id the caller sent may be 20 KB and is not echoed whole.
+METADATA_BYTES = 64
 
 
 def _clipped(text: str, limit: int) -> str:
@@ -75,12 +81,21 @@ def _message(exc: FinsegError, unlisted: int) -> str:
     return _clipped(exc.message, MESSAGE_BYTES - len(note.encode())) + note
 
 
+def _error_info(exc: FinsegError) -> any_pb2.Any:
+    detail = any_pb2.Any()
+    detail.Pack(error_details_pb2.ErrorInfo(
+        reason=exc.reason, domain=DOMAIN,
+        metadata={key: _clipped(value, METADATA_BYTES) for key, value in exc.metadata.items()}))
+    return detail
+
+
 def _status(exc: FinsegError) -> status_pb2.Status:
     # The budget is taken with the longest note, as if nothing were listed:
     # the final note, with a smaller count, is no longer.
     longest = _message(exc, len(exc.violations) + exc.unlisted)
+    info = _error_info(exc)
     budget = (TRAILER_BYTES - _encoded_size(longest)) * 3 // 4 - len(longest.encode()) \
-        - DETAILS_OVERHEAD
+        - DETAILS_OVERHEAD - info.ByteSize() - 4
     violations = _fitting(exc.violations, budget)
     message = _message(exc, len(exc.violations) - len(violations) + exc.unlisted)
     status = status_pb2.Status(code=getattr(code_pb2, exc.code), message=message)
@@ -94,6 +109,9 @@ def _status(exc: FinsegError) -> status_pb2.Status:
         delay.FromMilliseconds(int(exc.retry_after_seconds * 1000))
         detail.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
         status.details.append(detail)
+    # Last, so clients that read details[0] as the BadRequest or RetryInfo
+    # before ErrorInfo existed still find it there.
+    status.details.append(info)
     return status
 
 
@@ -107,7 +125,8 @@ def _abort(context: grpc.ServicerContext, exc: BaseException, method: str) -> No
     if isinstance(exc, FinsegError):
         abort(context, exc)
     log.error("unexpected error in %s", method, exc_info=exc)
-    context.abort(grpc.StatusCode.INTERNAL, "internal error; the service log has the details")
+    abort(context, Internal("internal error; the service log has the details",
+                            reason=Reason.INTERNAL_ERROR))
 
 
 class Malformed:
@@ -122,7 +141,7 @@ def _checked(request: Any) -> Any:
     did not parse."""
     if isinstance(request, Malformed):
         raise InvalidArgument(f"the request is not a valid {request.message_name} message "
-                              "(its bytes do not parse)")
+                              "(its bytes do not parse)", reason=Reason.MALFORMED_REQUEST)
     if isinstance(request, Iterator):
         return (_checked(message) for message in request)
     return request

@@ -22,7 +22,7 @@ from ..domain.ingest import Ingestor, PreparedBatch
 from ..domain.jobs import CANCELLED, FAILED, SUCCEEDED, JobManager
 from ..domain.taxonomy import Taxonomies, Taxonomy
 from ..domain.usage import Meter
-from ..errors import Cancelled, FailedPrecondition
+from ..errors import Cancelled, FailedPrecondition, Reason
 from . import convert, wire
 from .auth import SEGMENT_TYPES, create_scope, identity_of
 from .errors import streaming, unary
@@ -80,7 +80,7 @@ class SegmentServicer(segments_pb2_grpc.SegmentServiceServicer):
     def CreateSegment(self, request, context):  # noqa: N802
         identity = identity_of(context)
         if not request.HasField("spec"):
-            raise convert.bad("spec", "is required")
+            raise convert.bad("spec", "is required", Reason.INVALID_SPEC)
         type_name, params, types, as_of = convert.segment_request(request.spec)
         identity.require(create_scope(type_name))
         record = self.jobs.create(identity.tenant, type_name, params, types, as_of)
@@ -170,9 +170,12 @@ class SegmentServicer(segments_pb2_grpc.SegmentServiceServicer):
                 return
             record = self.jobs.wait(tenant, request.segment_id, WAIT_SLICE_SECONDS)
         if record["state"] == FAILED:
-            raise FailedPrecondition(f"segment {record['id']} failed: {record['error']}")
+            raise FailedPrecondition(f"segment {record['id']} failed: {record['error']}",
+                                     reason=Reason.SEGMENT_FAILED,
+                                     metadata={"segment_id": record["id"]})
         if record["state"] == CANCELLED:
-            raise Cancelled(f"segment {record['id']} was cancelled")
+            raise Cancelled(f"segment {record['id']} was cancelled",
+                            reason=Reason.SEGMENT_CANCELLED, metadata={"segment_id": record["id"]})
         segment = convert.segment(record)
         # One message even for an empty segment (its one page is empty), so
         # the client learns the job's final state from the stream alone.
@@ -196,8 +199,8 @@ def _enum_names(values: Any, enum: Any, prefix: str, field: str) -> set[str]:
         try:
             names.add(enum.Name(value).removeprefix(prefix))
         except ValueError:
-            raise convert.bad(f"{field}[{i}]", f"{value} is not a {enum.DESCRIPTOR.name} value"
-                              ) from None
+            raise convert.bad(f"{field}[{i}]", f"{value} is not a {enum.DESCRIPTOR.name} value",
+                              Reason.INVALID_FILTER) from None
     return names
 
 

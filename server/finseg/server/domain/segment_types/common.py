@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from ...errors import Cancelled, InvalidArgument, Violation, quoted
+from ...errors import Cancelled, InvalidArgument, Reason, Violation, quoted
 from ...kernels import slots
 from ...storage.store import Snapshot
 from ...storage.transactions import Block
@@ -44,12 +44,14 @@ class Progress:
 def parse_threshold(raw: Any, field: str) -> Threshold:
     if not isinstance(raw, dict) or not raw.get("currency"):
         raise InvalidArgument(f"{field}.currency is required: an ISO 4217 code such as EUR",
-                              [Violation(f"{field}.currency", "is required")])
+                              [Violation(f"{field}.currency", "is required")],
+                              reason=Reason.INVALID_SPEC)
     currency = raw["currency"]
     if currency not in CURRENCY_EXPONENTS:
         raise InvalidArgument(f"{field}.currency {quoted(str(currency))} is not an ISO 4217 "
                               "currency code",
-                              [Violation(f"{field}.currency", "must be an ISO 4217 code")])
+                              [Violation(f"{field}.currency", "must be an ISO 4217 code")],
+                              reason=Reason.INVALID_SPEC)
     return Threshold(currency, int(raw.get("amount", 0)))
 
 
@@ -63,14 +65,16 @@ def parse_date(raw: Any, field: str) -> dt.date:
         except ValueError:
             pass
     why = "is required: a date YYYY-MM-DD" if not text else "must be a date YYYY-MM-DD"
-    raise InvalidArgument(f"{field} {why}, e.g. 2026-03-25", [Violation(field, why)])
+    raise InvalidArgument(f"{field} {why}, e.g. 2026-03-25", [Violation(field, why)],
+                          reason=Reason.INVALID_SPEC)
 
 
 def parse_months(raw: Any, field: str, upper: int) -> int:
     months = int(raw or 0)
     if not 1 <= months <= upper:
         raise InvalidArgument(f"{field} must be between 1 and {upper}, got {months}",
-                              [Violation(field, f"must be between 1 and {upper}")])
+                              [Violation(field, f"must be between 1 and {upper}")],
+                              reason=Reason.INVALID_SPEC)
     return months
 
 
@@ -106,12 +110,12 @@ def walk(snapshot: Snapshot, progress: Progress) -> Iterator[tuple[Block, slice]
     done = 0
     for block in snapshot.blocks():
         if progress.cancelled():
-            raise Cancelled("the job was cancelled")
+            raise Cancelled("the job was cancelled", reason=Reason.SEGMENT_CANCELLED)
         yield block, slice(block.first, block.first + block.count)
         done += block.rows
         progress.report(min(done / total, 0.99))
     if progress.cancelled():  # before the result is assembled
-        raise Cancelled("the job was cancelled")
+        raise Cancelled("the job was cancelled", reason=Reason.SEGMENT_CANCELLED)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from ...errors import InvalidArgument, Violation
+from ...errors import InvalidArgument, Reason, Violation
 from ...kernels import breakdown
 from ...kernels.calendar import complete_months
 from ...storage.store import Snapshot
@@ -47,11 +47,13 @@ def parse(raw: dict[str, Any], taxonomy: Taxonomy | None = None) -> Params:
     groups = [str(g) for g in raw.get("label_groups") or []]
     if not groups:
         raise InvalidArgument(f"{FIELD}.label_groups must name at least one label group",
-                              [Violation(f"{FIELD}.label_groups", "is required")])
+                              [Violation(f"{FIELD}.label_groups", "is required")],
+                              reason=Reason.INVALID_SPEC)
     if len(groups) > MAX_GROUPS or len(set(groups)) != len(groups):
         raise InvalidArgument(f"{FIELD}.label_groups takes 1 to {MAX_GROUPS} groups, no "
                               "repeats", [Violation(f"{FIELD}.label_groups",
-                                                    f"1 to {MAX_GROUPS} distinct groups")])
+                                                    f"1 to {MAX_GROUPS} distinct groups")],
+                              reason=Reason.INVALID_SPEC)
     if "nodes" in raw:
         return Params(tuple(groups), months, tuple(raw["nodes"]), dict(raw["aliases"]))
     assert taxonomy is not None, "a new request is checked against the tenant's taxonomy"

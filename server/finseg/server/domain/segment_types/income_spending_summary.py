@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from ...errors import InvalidArgument, Violation
+from ...errors import InvalidArgument, Reason, Violation
 from ...kernels import flows
 from ...kernels.calendar import day_number
 from ...storage.store import Snapshot
@@ -41,7 +41,8 @@ def parse(raw: dict[str, Any], taxonomy: object = None) -> Params:
     last = parse_date(raw.get("to_date"), f"{FIELD}.to_date")
     if first > last:
         raise InvalidArgument(f"{FIELD}.from_date {first} is after to_date {last}",
-                              [Violation(f"{FIELD}.from_date", "must not be after to_date")])
+                              [Violation(f"{FIELD}.from_date", "must not be after to_date")],
+                              reason=Reason.INVALID_SPEC)
     return Params(first, last)
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from ...errors import InvalidArgument, ResourceExhausted, Violation, quoted
+from ...errors import InvalidArgument, Reason, ResourceExhausted, Violation, quoted
 from ...kernels import insurance
 from ...kernels.calendar import complete_months
 from ...storage.store import Snapshot
@@ -92,10 +92,12 @@ def parse(raw: dict[str, Any], taxonomy: Taxonomy | None = None) -> Params:
         problem = type_name_problem(name)
         if problem is not None:
             raise InvalidArgument(f"{field} {quoted(name)} {problem}",
-                                  [Violation(field, problem)])
+                                  [Violation(field, problem)],
+                                  reason=Reason.UNKNOWN_INSURANCE_TYPE)
         if name in types[:i]:
             raise InvalidArgument(f"{field} {quoted(name)} is repeated",
-                                  [Violation(field, "repeats an earlier type")])
+                                  [Violation(field, "repeats an earlier type")],
+                                  reason=Reason.INVALID_SPEC)
     return Params(months, types, dict(taxonomy.aliases))
 
 
@@ -136,7 +138,8 @@ def run(snapshot: Snapshot, params: Params, common: Common, progress: Progress) 
     currencies, currency_of_slot = np.unique(slots.currency, return_inverse=True)
     currency_of_slot = currency_of_slot.reshape(-1)
     if int(len(key_names) * max(len(types), 1) * len(currencies)).bit_length() > 52:
-        raise ResourceExhausted("too many distinct providers for one INSURANCE_SPENDING job")
+        raise ResourceExhausted("too many distinct providers for one INSURANCE_SPENDING job",
+                                reason=Reason.TOO_MANY_PROVIDERS)
     slot = rows["slot"]
     contract = ((key_of[rows["counterparty"]] * len(types) + rows["type"]) * len(currencies)
                 + currency_of_slot[slot])
