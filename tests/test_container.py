@@ -63,7 +63,7 @@ def test_the_image_installs_the_service_and_its_dependencies_only() -> None:
     assert "['project']['dependencies']" in installs[0]
     commands = [re.findall(r"pip install ([^&]*)", i) for i in installs]
     assert [c.strip() for found in commands for c in found] == [
-        "-r /tmp/requirements.txt", "--no-deps ."]
+        "-r /tmp/requirements.txt", "--no-deps ./client ."]
 
 
 @pytest.mark.parametrize("target", ["production", "dev"])

@@ -219,6 +219,27 @@ DEFAULT_OPTIONS: tuple[tuple[str, Any], ...] = (
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES))
 
 
+class Stream:
+    """The responses of a streaming call, which another thread may cancel
+    (as it may a gRPC call): a watchdog ending a stalled stream does."""
+
+    def __init__(self) -> None:
+        self.call: Any = None
+        self.cancelled = False
+        self.responses: Iterator[Any] = iter(())
+
+    def __iter__(self) -> Stream:
+        return self
+
+    def __next__(self) -> Any:
+        return next(self.responses)
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        if self.call is not None:
+            self.call.cancel()
+
+
 class FinsegClient:
     def __init__(self, target: str, token: str | None = None, *,
                  credentials: grpc.ChannelCredentials | None = None,
@@ -280,10 +301,16 @@ class FinsegClient:
         """The responses of a streaming call, typed errors, and one more
         attempt while nothing was received (then the stream would have to
         resume in the middle, which StreamSegment cannot)."""
+        stream = Stream()
+        stream.responses = self._attempts(stream, start, timeout, retry)
+        return stream
+
+    def _attempts(self, stream: Stream, start: Callable[[float | None], Any],
+                  timeout: float | None, retry: bool) -> Iterator[Any]:
         deadline = Deadline(timeout)
         attempt = 0
         while True:
-            call = start(deadline.remaining())
+            call = stream.call = start(deadline.remaining())
             received = False
             try:
                 for response in call:
@@ -292,8 +319,8 @@ class FinsegClient:
                 return
             except grpc.RpcError as exc:
                 error = errors.from_rpc_error(exc)
-                delay = self.retry.delay(error, attempt, True) if retry and not received \
-                    else None
+                delay = self.retry.delay(error, attempt, True) \
+                    if retry and not received and not stream.cancelled else None
                 if delay is None or not deadline.sleep(delay):
                     raise error from None
             finally:

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import grpc
+from google.protobuf.message import DecodeError
 from google.rpc import error_details_pb2, status_pb2
 
 #: The trailer gRPC servers put a serialized google.rpc.Status in.
@@ -65,7 +66,12 @@ class FinsegError(grpc.RpcError):
             self._read_details(raw)
 
     def _read_details(self, raw: bytes) -> None:
-        status = status_pb2.Status.FromString(raw)
+        try:
+            status = status_pb2.Status.FromString(raw)
+        except DecodeError:
+            return  # details a proxy mangled are no details, not a crash
+        if status.code != self.code().value[0]:
+            return  # the status of another hop, not this error's
         self.status = status
         violations = []
         for detail in status.details:
