@@ -62,6 +62,15 @@ def hold_worker(service: Service) -> threading.Event:
     return gate
 
 
+@pytest.fixture(scope="module")
+def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """One real server shared by a test module's tests (each keeps to its own
+    tenant or ids), so the module pays for one start."""
+    service = start_server(tmp_path_factory.mktemp("module") / "data")
+    yield service
+    service.stop(0)
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "data"

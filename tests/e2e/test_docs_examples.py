@@ -8,11 +8,10 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import start_server, token_for
+from conftest import token_for
 from test_grpcurl import grpcurl
 
 from finseg.server.app import Service
@@ -27,13 +26,6 @@ def blocks() -> dict[tuple[str, str], str]:
 
 
 TYPES = sorted(name for kind, name in blocks() if kind == "request")
-
-
-@pytest.fixture(scope="module")
-def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    service = start_server(tmp_path_factory.mktemp("docs") / "data")
-    yield service
-    service.stop(0)
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ import grpc
 import numpy as np
 import pyarrow as pa
 import pytest
-from conftest import connect, start_server
+from conftest import connect
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
@@ -65,10 +65,8 @@ TENANT = "hostile-values"
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    server = start_server(tmp_path_factory.mktemp("hostile-values") / "data")
-    yield server
-    server.stop(0)
+def service(module_server: Service) -> Service:
+    return module_server
 
 
 @pytest.fixture(scope="module")
