@@ -16,12 +16,11 @@ import hashlib
 import shutil
 import signal
 import sys
-import threading
 from pathlib import Path
 
 from finseg.client import api
 from finseg.server import logs
-from finseg.server.app import create_server
+from finseg.server.app import StopSignal, create_server, stop_within
 from finseg.server.settings import Settings
 
 from .generate import BankParams, generate_bank
@@ -80,13 +79,23 @@ def main() -> None:
     # Development mode, loudly: calls without a token act as tenant "demo";
     # tokens from `finseg token` (same secret file) name other tenants.
     ensure_secret(DEFAULT_SECRET_FILE)
-    service = create_server(Settings(data_dir=args.data_dir, port=args.port,
-                                     dev_tenant=DEMO_TENANT, plaintext=True,
-                                     jwt_key_file=DEFAULT_SECRET_FILE), serving=False)
-    target = f"127.0.0.1:{service.port}"
-    load_demo_bank(target, args.demo_dir, args.data_dir)
+    # Until the bank is loaded, Ctrl-C or SIGTERM interrupts the load; a
+    # load cut short is sent again, harmlessly, next time.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    service = None
+    try:
+        service = create_server(Settings(data_dir=args.data_dir, port=args.port,
+                                         dev_tenant=DEMO_TENANT, plaintext=True,
+                                         jwt_key_file=DEFAULT_SECRET_FILE), serving=False)
+        target = f"127.0.0.1:{service.port}"
+        load_demo_bank(target, args.demo_dir, args.data_dir)
+    except KeyboardInterrupt:
+        print("interrupted: the demo bank is not loaded", file=sys.stderr)
+        if service is not None:
+            stop_within(service, 5)
+        sys.exit(130)
+    stop = StopSignal()  # before the banner: a user may act on it at once
     service.set_serving()
-
     grpcurl = grpcurl_binary()
     spec = '{"spec":{"low_balance":{"threshold":{"currency":"EUR","amount":"0"},"months":3}}}'
     print(f"""
@@ -103,11 +112,8 @@ DEVELOPMENT MODE: calls without a token act as tenant "{DEMO_TENANT}" with every
 Tokens for other tenants: .venv/bin/finseg token --tenant NAME (secret in ./{DEFAULT_SECRET_FILE}).
 Press Ctrl-C to stop.
 """, flush=True)
-    stopping = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stopping.set())
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    stopping.wait()
-    service.stop(5)
+    stop.wait()
+    stop_within(service, 5)
 
 
 if __name__ == "__main__":

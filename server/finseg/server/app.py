@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import faulthandler
 import logging
 import signal
 import socket
@@ -45,6 +46,9 @@ from .transport.servicers import (
 )
 
 log = logging.getLogger("finseg")
+#: Beyond the drain grace, how long stopping may take before the process
+#: gives up on a clean stop (jobs stop at their next block, well within it).
+STOP_MARGIN_SECONDS = 30.0
 
 SERVICE_NAMES = (
     ingest_pb2.DESCRIPTOR.services_by_name["IngestionService"].full_name,
@@ -271,19 +275,48 @@ def _check_tls_files(chain: bytes, key: bytes, client_ca: bytes | None) -> None:
 def serve(settings: Settings) -> None:
     """Runs until SIGTERM or SIGINT, then drains."""
     logs.configure(settings.log_format, settings.log_level)
+    stop = StopSignal()  # a signal while starting up stops it cleanly once up
     service = create_server(settings)
     log.info("finseg listening on %s:%d, data in %s", settings.host, service.port,
              settings.data_dir)
-    stopping = threading.Event()
-
-    def on_signal(signum: int, _frame: object) -> None:
-        log.info("signal %d: draining", signum)
-        stopping.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    stopping.wait()
+    signum = stop.wait()
+    log.info("signal %d: draining", signum)
     # In-flight calls get `grace_seconds` to finish (a bulk batch commits in
     # well under a second; a StreamSegment is cut after the grace and the
     # client resumes it); new calls are refused at once.
-    service.stop(settings.grace_seconds)
+    stop_within(service, settings.grace_seconds)
+
+
+class StopSignal:
+    """SIGTERM and SIGINT, caught from construction on: one that arrives
+    before wait() is kept, not lost to the default action (death)."""
+
+    def __init__(self) -> None:
+        self._received: list[int] = []
+        self._event = threading.Event()
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        self._received.append(signum)
+        self._event.set()
+
+    def wait(self) -> int:
+        """Blocks until a signal came and returns which. The wait wakes every
+        half second: a signal the kernel hands to one of gRPC's threads only
+        flags the main thread, which an untimed wait would never notice."""
+        while not self._event.wait(0.5):
+            pass
+        # A second signal while draining stops at once, as users expect of Ctrl-C.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        return self._received[0]
+
+
+def stop_within(service: Service, grace: float) -> None:
+    """Stops the service; if that hangs, the threads' stacks go to stderr
+    for the operator and the process exits (code 1) rather than hold the
+    store's lock until someone kills it."""
+    faulthandler.dump_traceback_later(grace + STOP_MARGIN_SECONDS, exit=True)
+    service.stop(grace)
+    faulthandler.cancel_dump_traceback_later()
