@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from finseg.server.kernels.balances import high_balance, low_balance
+from finseg.server.kernels.balances import high_balance, low_balance, monthly_minimums
 from finseg.server.kernels.calendar import (
     NEVER_CLOSED,
     OPEN_SINCE_EVER,
@@ -653,3 +653,18 @@ def test_full_blocks_match_reference(seed):
         qualified += sum(q for q, _, _ in check_low(accounts, txs, as_of, n_months, threshold,
                                                     readonly=seed % 2 == 1))
     assert qualified > 0  # the comparison did cover qualifying accounts
+
+
+@settings(PROPERTY, max_examples=150)
+@given(block=blocks(), readonly=st.booleans())
+def test_monthly_minimums_match_reference_for_every_account(block, readonly):
+    """RULE's low_balance_months reads every month of every account, also the
+    months in which it was not open (INT64_MAX) and ineligible accounts."""
+    as_of, n_months, accounts, txs = block
+    arrays = naive.to_block(accounts, txs, readonly=readonly)
+    got = monthly_minimums(**arrays, month_bounds=complete_months(as_of, n_months))
+    assert got.shape == (len(accounts), n_months)
+    for i, account in enumerate(accounts):
+        want = naive.monthly_minimums(naive.as_account(account), naive.own_transactions(txs, i),
+                                      as_of, n_months) if account.eligible else [None] * n_months
+        assert [None if v == np.iinfo(np.int64).max else int(v) for v in got[i]] == want, i

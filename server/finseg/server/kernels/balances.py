@@ -126,6 +126,53 @@ def _low_balance(offsets, dates, amounts, balance, balance_date, opened_on, clos
         qualifies[i] = all_below
 
 
+@parallel_kernel
+def _monthly_minimums(offsets, dates, amounts, balance, balance_date, opened_on, closed_on,
+                      eligible, month_bounds, monthly_min):
+    # _low_balance's walk without its early exit: every month is measured,
+    # and a month without an open day is INT64_MAX, which no threshold is
+    # above.
+    n_months = month_bounds.shape[0] - 1
+    for i in prange(balance.shape[0]):
+        for k in range(n_months):
+            monthly_min[i, k] = INT64_MAX
+        if not eligible[i]:
+            continue
+        start, end = offsets[i], offsets[i + 1]
+        origin = min(month_bounds[0], balance_date[i] + 1)
+        first_row = first_row_from(dates, start, end, origin)
+        r = first_row
+        s = np.int64(0)
+        for k in range(n_months):
+            first = max(month_bounds[k], opened_on[i])
+            stop = min(month_bounds[k + 1], closed_on[i])
+            if first >= stop:
+                continue  # the next open month's walk adds these rows
+            while r < end and dates[r] <= first:
+                s += amounts[r]
+                r += 1
+            m = s
+            while r < end and dates[r] < stop:
+                s += amounts[r]
+                if (r + 1 == end or dates[r + 1] != dates[r]) and s < m:
+                    m = s
+                r += 1
+            monthly_min[i, k] = m
+        snapshot = s
+        q = r
+        while q < end and dates[q] <= balance_date[i]:
+            snapshot += amounts[q]
+            q += 1
+        q = r - 1
+        while q >= first_row and dates[q] > balance_date[i]:
+            snapshot -= amounts[q]
+            q -= 1
+        base = balance[i] - snapshot
+        for k in range(n_months):
+            if monthly_min[i, k] != INT64_MAX:
+                monthly_min[i, k] += base
+
+
 def _check_block(offsets, dates, amounts, balance, balance_date, opened_on, closed_on, eligible):
     check_block(offsets, dates, amounts, balance.shape[0], balance=balance,
                 balance_date=balance_date, opened_on=opened_on, closed_on=closed_on,
@@ -177,3 +224,18 @@ def low_balance(offsets, dates, amounts, balance, balance_date, opened_on, close
                            eligible, month_bounds),
                  np.int64(threshold), qualifies, period_min, monthly_min)
     return qualifies, period_min, monthly_min
+
+
+def monthly_minimums(offsets, dates, amounts, balance, balance_date, opened_on, closed_on,
+                     eligible, month_bounds: np.ndarray) -> np.ndarray:
+    """Each account's lowest EOD over its open days of each of the N months
+    of `month_bounds` (as in low_balance): int64[n, N], INT64_MAX for a month
+    in which the account was not open on any day and for every month of an
+    account that is not eligible."""
+    _check_block(offsets, dates, amounts, balance, balance_date, opened_on, closed_on, eligible)
+    if month_bounds.dtype != np.int32 or month_bounds.ndim != 1 or month_bounds.shape[0] < 2:
+        raise ValueError("month_bounds must be int32[N + 1] with N >= 1")
+    monthly_min = np.empty((balance.shape[0], month_bounds.shape[0] - 1), dtype=np.int64)
+    _monthly_minimums(*readonly(offsets, dates, amounts, balance, balance_date, opened_on,
+                                closed_on, eligible, month_bounds), monthly_min)
+    return monthly_min
