@@ -291,7 +291,7 @@ def test_readme_grpcurl_call_per_segment_type(target: str, client, tmp_path: Pat
              if line.startswith(".venv/bin/grpcurl")]
     kinds = [re.search(r'"spec":\{(?:"as_of":"[^"]+",)?"(\w+)"', c).group(1) for c in calls]
     assert kinds == ["high_balance", "low_balance", "income_spending_summary",
-                     "financial_breakdown", "insurance_spending"]
+                     "financial_breakdown", "insurance_spending", "rule"]
     venv_bin = Path(sys.executable).parent
     readme_shell(tmp_path, target)(_readme_tour()[0])
 
@@ -306,7 +306,15 @@ def test_readme_grpcurl_call_per_segment_type(target: str, client, tmp_path: Pat
             pages = list(tour.stream_segment(segment_id))
             members = getattr(pages[0].page, kind).members
             assert [m.user_id for m in members] == ["alice"], kind
-    (car,) = members[0].contracts  # the last call: the tour's car insurance
+    assert [m.metric for m in members[0].metrics] == ["frequency(days=60)",
+                                                      "avg_spend(days=60)"]
+    with connect(target, "tour") as tour:
+        pages = list(tour.stream_segment(json.loads(subprocess.run(
+            ["bash", "-c", calls[4].replace(".venv/bin/", f"{venv_bin}/").replace(
+                "127.0.0.1:50051", target)], capture_output=True, text=True, timeout=60,
+            env=tour_env(target)).stdout)["segment"]["segment_id"]))
+    members = pages[0].page.insurance_spending.members
+    (car,) = members[0].contracts  # the tour's car insurance
     assert (car.provider_key, car.provider_name, car.insurance_type, car.payment_count,
             car.first_payment, car.last_payment, car.typical_amount, car.annual_cost) == \
         ("huk-coburg", "HUK-COBURG", "CAR", 2, "2025-11-03", "2025-12-01", 4500.0, 54000.0)

@@ -149,6 +149,16 @@ def insurance_spending(months: int, insurance_types: Iterable[str] = (), *,
         **_common(as_of, account_types))
 
 
+def rule(expression: str, *, currency: str = "EUR", as_of: dt.date | None = None,
+         account_types: Iterable[str] = ()) -> segments_pb2.SegmentSpec:
+    """Spec of a RULE segment: the users for whom `expression` holds, e.g.
+    "frequency(days=30) > 3 AND avg_spend(days=30) > 50" (money literals in
+    major units of `currency`)."""
+    return segments_pb2.SegmentSpec(
+        rule=segments_pb2.Rule(expression=expression, currency=currency),
+        **_common(as_of, account_types))
+
+
 def _common(as_of: dt.date | None, account_types: Iterable[str]) -> dict[str, Any]:
     return {"as_of": as_of.isoformat() if as_of else "",
             "account_types": [common_pb2.AccountType.Value("ACCOUNT_TYPE_" + t)

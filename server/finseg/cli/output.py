@@ -27,7 +27,10 @@ MEMBER_COLUMNS = {
     "INSURANCE_SPENDING": ("user_id", "provider_key", "provider_name", "insurance_type",
                            "currency", "payment_count", "first_payment", "last_payment",
                            "typical_amount", "frequency", "annual_cost"),
+    "RULE": ("user_id", "metric", "value"),
 }
+#: RULE's metrics whose values are money (the others are counts or days).
+MONEY_METRICS = ("spend(", "avg_spend(", "income(", "balance(")
 SEGMENT_COLUMNS = ("segment_id", "type", "state", "created", "as_of", "members", "error")
 AUDIT_COLUMNS = ("time", "subject", "action", "target", "outcome", "count", "detail")
 USAGE_COLUMNS = ("type", "jobs_created", "rows_scanned", "result_rows_returned")
@@ -48,7 +51,8 @@ def statistic(value: float, currency: str) -> str:
     return f"{value / 10 ** exponent:.{exponent}f}"
 
 
-def member_rows(member: Any) -> Iterator[dict[str, Any]]:
+def member_rows(member: Any, currency: str = "EUR") -> Iterator[dict[str, Any]]:
+    """A member's rows; `currency` is that of a RULE's money metrics."""
     for account in getattr(member, "accounts", ()):
         row: dict[str, Any] = {"user_id": member.user_id, "account_id": account.account_id,
                                "currency": account.currency,
@@ -78,6 +82,9 @@ def member_rows(member: Any) -> Iterator[dict[str, Any]]:
                "frequency": segments_pb2.Frequency.Name(contract.frequency)
                .removeprefix("FREQUENCY_"),
                "annual_cost": statistic(contract.annual_cost, currency)}
+    for metric in getattr(member, "metrics", ()):
+        yield {"user_id": member.user_id, "metric": metric.metric,
+               "value": rule_value(metric, currency)}
     for summary in getattr(member, "currencies", ()):
         currency = summary.currency
         yield {"user_id": member.user_id, "currency": currency,
@@ -85,6 +92,18 @@ def member_rows(member: Any) -> Iterator[dict[str, Any]]:
                "incoming_sum": money(summary.incoming_sum, currency),
                "outgoing_count": summary.outgoing_count,
                "outgoing_sum": money(summary.outgoing_sum, currency)}
+
+
+def rule_value(metric: Any, currency: str) -> str | int:
+    """A RULE metric's value: money in major units, counts and days as
+    integers, "" when the member has none."""
+    if metric.missing:
+        return ""
+    if metric.metric.startswith("avg_spend("):
+        return statistic(metric.average, currency)
+    if metric.metric.startswith(MONEY_METRICS):
+        return money(metric.value, currency)
+    return int(metric.value)
 
 
 def type_name(value: int) -> str:

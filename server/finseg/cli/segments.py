@@ -23,7 +23,7 @@ from .connection import StreamStalled, connect, timeout_of, watched
 from .failures import CliError
 
 KINDS = ("high-balance", "low-balance", "income-spending-summary", "financial-breakdown",
-         "insurance-spending")
+         "insurance-spending", "rule")
 ACCOUNT_TYPES = tuple(name.removeprefix("ACCOUNT_TYPE_")
                       for name in common_pb2.AccountType.keys()[1:])
 STATES = tuple(name.removeprefix("JOB_STATE_") for name in segments_pb2.JobState.keys()[1:])
@@ -37,6 +37,8 @@ FLAGS = (
     (r"spec\.income_spending_summary\.to_date", "--to"),
     (r"spec\.financial_breakdown\.label_groups(?:\[\d+\])?", "--group"),
     (r"spec\.insurance_spending\.insurance_types(?:\[\d+\])?", "--insurance-type"),
+    (r"spec\.rule\.expression", "the rule"),
+    (r"spec\.rule\.currency", "--currency"),
     (r"spec\.\w+\.threshold\.currency", "--currency"),
     (r"spec\.\w+\.threshold(?:\.amount)?", "--threshold"),
     (r"spec\.\w+\.months", "--months"),
@@ -110,6 +112,9 @@ def spec(args: argparse.Namespace) -> segments_pb2.SegmentSpec:
     if args.kind == "financial-breakdown":
         return api.financial_breakdown(args.group, args.months, as_of=args.as_of,
                                        account_types=types)
+    if args.kind == "rule":
+        return api.rule(args.expression, currency=args.currency, as_of=args.as_of,
+                        account_types=types)
     if args.kind == "insurance-spending":
         return api.insurance_spending(args.months, args.insurance_type or (), as_of=args.as_of,
                                       account_types=types)
@@ -156,7 +161,8 @@ def print_members(client: api.FinsegClient, segment_id: str, args: argparse.Name
     print(f"segment {segment_id}: {len(members)} members"
           + (f" (as_of {segment.as_of}{note})" if segment.as_of else ""), file=sys.stderr)
     type_name = output.type_name(segment.type)
-    output.write((row for member in members for row in output.member_rows(member)),
+    currency = segment.spec.rule.currency or "EUR"  # a RULE's money is in its currency
+    output.write((row for member in members for row in output.member_rows(member, currency)),
                  output.MEMBER_COLUMNS[type_name], args.output, sys.stdout)
     return 0
 
@@ -259,6 +265,11 @@ def add_parsers(sub: Any, conn: argparse.ArgumentParser) -> None:
             k.add_argument("--months", type=int, required=True, help="N complete months, 1-24")
             k.add_argument("--insurance-type", action="append",
                            help="keep only this type (repeatable), e.g. CAR; default: all")
+        elif kind == "rule":
+            k.add_argument("expression", help="e.g. 'frequency(days=30) > 3 AND "
+                                              "avg_spend(days=30) > 50' (docs/segment-types.md)")
+            k.add_argument("--currency", default="EUR",
+                           help="of the accounts read and of the money in the rule")
         elif kind == "income-spending-summary":
             k.add_argument("--from", dest="from_date", type=date_argument, required=True,
                            help="first booking day, YYYY-MM-DD")
