@@ -486,3 +486,30 @@ def _wait_for(port: int, server: subprocess.Popen[str]) -> None:
                 return
         time.sleep(0.2)
     raise AssertionError("finseg serve did not listen")
+
+
+def test_rule_from_the_command_line(target: str, tmp_path: Path) -> None:
+    accounts = tmp_path / "accounts.csv"
+    accounts.write_text("account_id,user_id,type,currency,balance,balance_date\n"
+                        "e1,ann,CHECKING,EUR,12.34,2026-03-31\n"
+                        "e2,bob,CHECKING,EUR,0.00,2026-03-31\n")
+    transactions = tmp_path / "transactions.csv"
+    transactions.write_text("transaction_id,account_id,booking_date,amount,label\n"
+                            "1,e1,2026-03-20,-10.00,GROCERIES\n"
+                            "2,e1,2026-03-21,-5.01,GROCERIES\n")
+    finseg("load", *at(target, "rules"), "--quiet", "--accounts",
+           str(accounts), "--transactions", str(transactions))
+    out = finseg("segment", "rule", "spend(group=GROCERIES) > 15 OR NOT recency < 3",
+                 "--as-of", "2026-03-31", *at(target, "rules"), "--quiet",
+                 "--output", "csv").stdout
+    # Money in major units, days as integers, a missing value empty.
+    assert list(csv.DictReader(io.StringIO(out))) == [
+        {"user_id": "ann", "metric": "spend(days=30, group=GROCERIES)", "value": "15.01"},
+        {"user_id": "ann", "metric": "recency(days=30)", "value": "10"},
+        {"user_id": "bob", "metric": "spend(days=30, group=GROCERIES)", "value": "0.00"},
+        {"user_id": "bob", "metric": "recency(days=30)", "value": ""},
+    ]
+    bad = finseg("segment", "rule", "spend >", *at(target, "rules"), "--quiet", check=False)
+    assert bad.returncode == 1, bad.stderr
+    assert bad.stderr.strip().splitlines() == [
+        "finseg segment rule: the rule at 7: expected a number after '>'"], bad.stderr

@@ -33,8 +33,8 @@ from finseg.client.api import (
     high_balance,
     income_spending_summary,
     insurance_spending,
-    rule,
     low_balance,
+    rule,
 )
 from finseg.server.transport.auth import ALL_SCOPES as SERVER_SCOPES
 from finseg.server.transport.auth import METHOD_SCOPES

@@ -32,7 +32,9 @@ def compare(metric: Metric, op: str, value: int | str) -> Compare:
 def error(text: str, exponent: int = EUR, currency: str | None = None) -> str:
     with pytest.raises(InvalidArgument) as caught:
         parse(text, exponent, currency=currency)
-    return caught.value.message
+    message = caught.value.message
+    assert message.startswith("spec.rule.expression at "), message
+    return message.removeprefix("spec.rule.expression ")
 
 
 def test_the_specs_example() -> None:
@@ -211,8 +213,9 @@ def test_an_error_carries_the_reason_field_and_position() -> None:
         parse("frequency > 3 x", EUR, "spec.rule")
     err = caught.value
     assert err.code == "INVALID_ARGUMENT" and err.reason == Reason.INVALID_RULE
-    assert err.message == "at 14: expected AND, OR or the end"
-    assert [(v.field, v.description) for v in err.violations] == [("spec.rule", err.message)]
+    assert err.message == "spec.rule at 14: expected AND, OR or the end"
+    assert [(v.field, v.description) for v in err.violations] == [
+        ("spec.rule", "at 14: expected AND, OR or the end")]
     assert err.metadata == {"position": "14"}
     with pytest.raises(InvalidArgument) as caught:
         parse("x", EUR)
@@ -515,7 +518,7 @@ def test_any_text_parses_or_fails_with_a_position(text: str, exponent: int) -> N
         rule = parse(text, exponent)
     except InvalidArgument as err:
         assert err.reason == Reason.INVALID_RULE
-        head, _, _ = err.message.partition(":")
+        head, _, _ = err.message.removeprefix("spec.rule.expression ").partition(":")
         assert head.startswith("at ") and head[3:].isdigit(), err.message
         assert 0 <= int(head[3:]) <= len(text)
         assert err.metadata == {"position": head[3:]}

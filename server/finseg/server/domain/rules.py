@@ -497,8 +497,11 @@ class _Parser:
         self.fail(self.peek().start, expected)
 
     def fail(self, at: int, message: str) -> NoReturn:
+        # The message names the field like every other error of a request;
+        # the violation, which carries the field, only where and what.
         text = f"at {at}: {message}"
-        raise InvalidArgument(text, [Violation(self.field, text)], reason=Reason.INVALID_RULE,
+        raise InvalidArgument(f"{self.field} {text}", [Violation(self.field, text)],
+                              reason=Reason.INVALID_RULE,
                               metadata={"position": str(at)})
 
 

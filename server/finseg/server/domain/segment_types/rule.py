@@ -47,7 +47,8 @@ def parse(raw: dict[str, Any], taxonomy: Taxonomy | None = None) -> Params:
                                                           "must be an ISO 4217 code")],
                               reason=Reason.INVALID_SPEC)
     expression = str(raw.get("expression") or "")
-    rule = rules.parse(expression, CURRENCY_EXPONENTS[currency], f"{FIELD}.expression")
+    rule = rules.parse(expression, CURRENCY_EXPONENTS[currency], f"{FIELD}.expression",
+                       currency=currency)
     if "nodes" in raw:
         return Params(expression, currency, rule, dict(raw["nodes"]), dict(raw["aliases"]))
     assert taxonomy is not None, "a new request is checked against the tenant's taxonomy"
