@@ -108,9 +108,12 @@ def high_balance(con: duckdb.DuckDBPyConnection, q: Query) -> pa.Table:
         {"currency": q.currency, "as_of": q.as_of, "threshold": q.threshold})
 
 
-def low_balance(con: duckdb.DuckDBPyConnection, q: Query) -> pa.Table:
-    """Accounts whose lowest EOD over their open days is below the threshold
-    in each of the N complete months.
+def monthly_lows(every_month: bool) -> str:
+    """CTEs (after WINDOW, with $currency and $months) ending in
+    `monthly_low(account_id, k, low)`: the lowest EOD of each account in the
+    currency over its open days of month k, for each month in which it was
+    open on some day; with `every_month`, only of the accounts open on some
+    day of every month (LOW_BALANCE's; RULE's low_balance_months reads all).
 
     EOD only changes on booking days, so a month's lowest EOD is the lowest of
     the EOD on its first open day (carried in from before) and on its booking
@@ -118,9 +121,11 @@ def low_balance(con: duckdb.DuckDBPyConnection, q: Query) -> pa.Table:
     R(d), where opening = EOD(win_start - 1) and R(d) is the running sum of the
     window's rows up to d. One running sum over the window's rows and a
     0.00 marker on each month's first open day gives R on all those days:
-    the default RANGE frame gives every row of a day the sum up to its end."""
-    return _arrow(con, f"""
-        WITH {WINDOW},
+    the default RANGE frame gives every row of a day the sum up to its end.
+    A month without an open day adds nothing: its marker falls on a closed
+    day or on a later month's first open day, where that month has its own."""
+    opened = "bool_and" if every_month else "bool_or"
+    return f"""
         months AS (
             SELECT k, CAST(win_start + to_months(k) AS DATE) AS month_start,
                       CAST(win_start + to_months(k + 1) AS DATE) AS month_stop
@@ -131,10 +136,10 @@ def low_balance(con: duckdb.DuckDBPyConnection, q: Query) -> pa.Table:
                    least(m.month_stop, coalesce(a.closed_on, m.month_stop)) AS stop_day
             FROM accounts a, months m
             WHERE a.currency = $currency),
-        candidate AS (  -- open on some day of every month
+        candidate AS (  -- open on some day of every month, or of some month
             SELECT a.account_id, a.opened_on, a.closed_on
             FROM open_days JOIN accounts a USING (account_id)
-            GROUP BY ALL HAVING bool_and(first_day < stop_day)),
+            GROUP BY ALL HAVING {opened}(first_day < stop_day)),
         opening AS (  -- EOD(win_start - 1) = balance + S(win_start - 1) - S(balance_date)
             SELECT a.account_id,
                    a.balance + coalesce(sum(t.amount) FILTER (
@@ -159,13 +164,23 @@ def low_balance(con: duckdb.DuckDBPyConnection, q: Query) -> pa.Table:
             WHERE (c.opened_on IS NULL OR c.opened_on <= day)
               AND (c.closed_on IS NULL OR day < c.closed_on)
             GROUP BY ALL),
+        monthly_low AS (
+            SELECT account_id, k, p.eod + m.low AS low
+            FROM monthly m JOIN opening p USING (account_id))"""
+
+
+def low_balance(con: duckdb.DuckDBPyConnection, q: Query) -> pa.Table:
+    """Accounts whose lowest EOD over their open days is below the threshold
+    in each of the N complete months (`monthly_lows`)."""
+    return _arrow(con, f"""
+        WITH {WINDOW}, {monthly_lows(every_month=True)},
         qualifying AS (
             SELECT a.user_id, a.account_id, a.currency,
-                   CAST(min(p.eod + m.low) AS BIGINT) AS amount,
-                   list(CAST(p.eod + m.low AS BIGINT) ORDER BY m.k) AS monthly_minimums
-            FROM monthly m JOIN opening p USING (account_id) JOIN accounts a USING (account_id)
+                   CAST(min(m.low) AS BIGINT) AS amount,
+                   list(CAST(m.low AS BIGINT) ORDER BY m.k) AS monthly_minimums
+            FROM monthly_low m JOIN accounts a USING (account_id)
             GROUP BY a.user_id, a.account_id, a.currency
-            HAVING max(p.eod + m.low) < $threshold)
+            HAVING max(m.low) < $threshold)
         SELECT user_id,
                list({{'account_id': account_id, 'currency': currency, 'amount': amount,
                      'monthly_minimums': monthly_minimums}} ORDER BY account_id) AS accounts
@@ -335,3 +350,4 @@ def insurance_spending(con: duckdb.DuckDBPyConnection, q: Query) -> pa.Table:
         con.execute("DROP TABLE IF EXISTS insurance_payment")
         con.unregister("provider")
         con.unregister("insurance_label")
+

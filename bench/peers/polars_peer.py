@@ -79,48 +79,10 @@ class PolarsPeer:
 
     def low_balance(self, query: Query) -> pl.DataFrame:
         """Accounts whose lowest EOD over the open days of each of the N
-        complete months is below the threshold.
-
-        EOD changes only on booking days. So a month's lowest EOD is the
-        lowest of EOD on its first open day (a checkpoint row, where the
-        balance carries over) and EOD on its booking days after that and
-        before the month or the account closes: a running sum per account
-        over the window's booking days and checkpoints, on top of EOD on the
-        eve of the window."""
-        bounds = complete_months(query.as_of, query.months)
-        start, stop = bounds[0], bounds[-1]
+        complete months is below the threshold (`_monthly_lows`)."""
         accounts = self.accounts.lazy().filter(pl.col("currency") == query.currency)
-        months = pl.LazyFrame({"k": list(range(query.months)), "month_start": bounds[:-1],
-                               "month_stop": bounds[1:]},
-                              schema={"k": pl.Int32, "month_start": pl.Date,
-                                      "month_stop": pl.Date})
-        # Open days of month k: [first, stop); null dates mean open since ever / still open.
-        open_days = (accounts.join(months, how="cross")
-                     .select("account_id", "k",
-                             first=pl.max_horizontal("month_start", "opened_on"),
-                             stop=pl.min_horizontal("month_stop", "closed_on"))
-                     # not open on any day of one month: the account cannot qualify
-                     .filter((pl.col("first") < pl.col("stop")).all().over("account_id")))
-        booking_days = (self.transactions.lazy()
-                        .filter((DAY >= start) & (DAY < stop))
-                        .join(open_days.select("account_id").unique(), on="account_id",
-                              how="semi")
-                        .group_by("account_id", "booking_date").agg(AMOUNT.sum())
-                        .with_columns(k=month_index(DAY, start), checkpoint=pl.lit(False)))
-        checkpoints = open_days.select("account_id", booking_date="first",
-                                       amount=pl.lit(0, pl.Int64), k="k",
-                                       checkpoint=pl.lit(True))
-        eve = self._eod(accounts, start - dt.timedelta(days=1)).select("account_id", "eod")
-        monthly = (pl.concat([booking_days, checkpoints])
-                   # a checkpoint after its day's rows: EOD includes the day's bookings
-                   .with_columns(moved=AMOUNT.cum_sum().over(
-                       "account_id", order_by=["booking_date", "checkpoint"]))
-                   .join(open_days, on=["account_id", "k"])
-                   .filter(pl.col("checkpoint")
-                           | ((DAY > pl.col("first")) & (DAY < pl.col("stop"))))
-                   .join(eve, on="account_id")
-                   .group_by("account_id", "k")
-                   .agg(low=(pl.col("eod") + pl.col("moved")).min()))
+        monthly = self._monthly_lows(query.currency, query.as_of, query.months,
+                                     every_month=True)
         found = (monthly.group_by("account_id")
                  .agg(monthly_minimums=pl.col("low").sort_by("k"),
                       amount=pl.col("low").min(),
@@ -252,6 +214,57 @@ class PolarsPeer:
                  .agg(move=pl.when(DAY <= day).then(AMOUNT).otherwise(-AMOUNT).sum()))
         return (accounts.join(moves, on="account_id", how="left")
                 .with_columns(eod=pl.col("balance") + pl.col("move").fill_null(0)))
+
+    def _monthly_lows(self, currency: str, as_of: dt.date, months: int, every_month: bool
+                      ) -> pl.LazyFrame:
+        """(account_id, k, low): the lowest EOD of each account in `currency`
+        over its open days of month k of the N complete months before
+        as_of's, for each month in which it was open on some day; with
+        `every_month`, only of the accounts open on some day of every month
+        (LOW_BALANCE's; RULE's low_balance_months reads all).
+
+        EOD changes only on booking days. So a month's lowest EOD is the
+        lowest of EOD on its first open day (a checkpoint row, where the
+        balance carries over) and EOD on its booking days after that and
+        before the month or the account closes: a running sum per account
+        over the window's booking days and checkpoints, on top of EOD on the
+        eve of the window."""
+        bounds = complete_months(as_of, months)
+        start, stop = bounds[0], bounds[-1]
+        accounts = self.accounts.lazy().filter(pl.col("currency") == currency)
+        calendar = pl.LazyFrame({"k": list(range(months)), "month_start": bounds[:-1],
+                                 "month_stop": bounds[1:]},
+                                schema={"k": pl.Int32, "month_start": pl.Date,
+                                        "month_stop": pl.Date})
+        is_open = pl.col("first") < pl.col("stop")
+        # Open days of month k: [first, stop); null dates mean open since ever / still open.
+        open_days = (accounts.join(calendar, how="cross")
+                     .select("account_id", "k",
+                             first=pl.max_horizontal("month_start", "opened_on"),
+                             stop=pl.min_horizontal("month_stop", "closed_on"))
+                     # LOW_BALANCE: not open on any day of one month, the account
+                     # cannot qualify; RULE: such a month is not below
+                     .filter(is_open.all().over("account_id") if every_month else is_open))
+        booking_days = (self.transactions.lazy()
+                        .filter((DAY >= start) & (DAY < stop))
+                        .join(open_days.select("account_id").unique(), on="account_id",
+                              how="semi")
+                        .group_by("account_id", "booking_date").agg(AMOUNT.sum())
+                        .with_columns(k=month_index(DAY, start), checkpoint=pl.lit(False)))
+        checkpoints = open_days.select("account_id", booking_date="first",
+                                       amount=pl.lit(0, pl.Int64), k="k",
+                                       checkpoint=pl.lit(True))
+        eve = self._eod(accounts, start - dt.timedelta(days=1)).select("account_id", "eod")
+        return (pl.concat([booking_days, checkpoints])
+                # a checkpoint after its day's rows: EOD includes the day's bookings
+                .with_columns(moved=AMOUNT.cum_sum().over(
+                    "account_id", order_by=["booking_date", "checkpoint"]))
+                .join(open_days, on=["account_id", "k"])
+                .filter(pl.col("checkpoint")
+                        | ((DAY > pl.col("first")) & (DAY < pl.col("stop"))))
+                .join(eve, on="account_id")
+                .group_by("account_id", "k")
+                .agg(low=(pl.col("eod") + pl.col("moved")).min()))
 
     def _labels(self) -> list[str]:
         """The distinct labels in the data, for the category table."""
