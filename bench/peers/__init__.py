@@ -40,6 +40,7 @@ class Query:
     to_date: dt.date | None = None
     label_groups: tuple[str, ...] = ()
     insurance_types: tuple[str, ...] = ()
+    expression: str = ""
 
     def spec(self) -> segments_pb2.SegmentSpec:
         """The same request for finseg."""
@@ -56,6 +57,8 @@ class Query:
         if self.type == "INSURANCE_SPENDING":
             return api.insurance_spending(self.months, list(self.insurance_types),
                                           as_of=self.as_of)
+        if self.type == "RULE":
+            return api.rule(self.expression, currency=self.currency, as_of=self.as_of)
         raise ValueError(self.type)
 
 
@@ -72,7 +75,42 @@ def queries(as_of: dt.date, high_threshold: int = 1_000_000) -> list[Query]:
         Query("FINANCIAL_BREAKDOWN 5 groups N=12", "FINANCIAL_BREAKDOWN", as_of, months=12,
               label_groups=("INCOME", "RENTANDLIVING", "INSURANCE", "GROCERIES", "SHOPPING")),
         Query("INSURANCE_SPENDING N=12", "INSURANCE_SPENDING", as_of, months=12),
+        Query("RULE 3 metrics", "RULE", as_of, expression=RULE_3_METRICS),
     ]
+
+
+#: The benchmark's RULE. The peers implement this one expression with the
+#: numbers of `ThreeMetricRule`, not RULE's language: a general parser is
+#: finseg's work (domain/rules.py), and an analyst writes one query per rule.
+RULE_3_METRICS = ("frequency(days=30) > 3 AND avg_spend(days=30) > 50 "
+                  "OR low_balance_months(threshold=0, months=3) >= 2")
+
+
+@dataclass(frozen=True)
+class ThreeMetricRule:
+    """RULE_3_METRICS spelt out (money in minor units of the query's
+    currency, EUR): members have frequency > min_frequency and spend >
+    min_average * frequency (avg_spend > 50.00, decided on integers), or
+    low_balance_months >= min_low_months. `metrics` are the canonical texts
+    finseg names them by, in the order the expression names them."""
+
+    days: int = 30
+    min_frequency: int = 3
+    min_average: int = 5_000
+    threshold: int = 0
+    months: int = 3
+    min_low_months: int = 2
+    metrics: tuple[str, str, str] = ("frequency(days=30)", "avg_spend(days=30)",
+                                     "low_balance_months(threshold=0.00, months=3)")
+
+
+def three_metric_rule(query: Query) -> ThreeMetricRule:
+    """The numbers of the one RULE the peers implement; any other expression
+    is refused rather than answered wrongly."""
+    if query.expression != RULE_3_METRICS:
+        raise NotImplementedError(f"the peers implement only the RULE {RULE_3_METRICS!r}, "
+                                  f"not {query.expression!r}")
+    return ThreeMetricRule()
 
 
 def label_groups(labels: Iterable[str], groups: Iterable[str]) -> list[tuple[str, str]]:

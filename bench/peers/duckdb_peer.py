@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from . import Query, group_order, label_groups
+from . import Query, group_order, label_groups, three_metric_rule
 
 #: N complete months before as_of's month: [win_start, win_stop).
 WINDOW = """
@@ -66,6 +66,7 @@ class DuckDBPeer:
 
     def run(self, query: Query) -> pa.Table:
         segment = {"HIGH_BALANCE": high_balance, "LOW_BALANCE": low_balance,
+                   "RULE": rule,
                    "INCOME_SPENDING_SUMMARY": income_spending_summary,
                    "FINANCIAL_BREAKDOWN": financial_breakdown,
                    "INSURANCE_SPENDING": insurance_spending}[query.type]
@@ -189,6 +190,56 @@ def low_balance(con: duckdb.DuckDBPyConnection, q: Query) -> pa.Table:
         ORDER BY user_id""",
         {"currency": q.currency, "as_of": q.as_of, "months": q.months,
          "threshold": q.threshold})
+
+
+def rule(con: duckdb.DuckDBPyConnection, q: Query) -> pa.Table:
+    """The benchmark's one RULE (RULE_3_METRICS, bench/peers), written for
+    its metrics, not a parser of the language: over the users with an
+    account in the currency, frequency and spend of the outgoing rows of
+    (as_of - days, as_of] on any of those accounts, and the months in which
+    one of them, open on some day, had its lowest EOD below the threshold
+    (`monthly_lows`). avg_spend > 50 is decided on the integers; the average
+    shown is spend / frequency, and missing without an outgoing row."""
+    r = three_metric_rule(q)
+    frequency, avg_spend, low_months = r.metrics
+    return _arrow(con, f"""
+        WITH {WINDOW}, {monthly_lows(every_month=False)},
+        candidate_user AS (
+            SELECT DISTINCT user_id FROM accounts WHERE currency = $currency),
+        outgoing AS (
+            SELECT a.user_id, count(*) AS frequency, sum(-t.amount) AS spend
+            FROM transactions t JOIN accounts a USING (account_id)
+            WHERE a.currency = $currency AND t.amount < 0
+              AND t.booking_date > $as_of::DATE - $days AND t.booking_date <= $as_of
+            GROUP BY a.user_id),
+        low AS (
+            SELECT a.user_id, count(DISTINCT m.k) AS months
+            FROM monthly_low m JOIN accounts a USING (account_id)
+            WHERE m.low < $threshold
+            GROUP BY a.user_id),
+        metric AS (
+            SELECT c.user_id, coalesce(o.frequency, 0) AS frequency,
+                   coalesce(o.spend, 0) AS spend, coalesce(l.months, 0) AS low_months
+            FROM candidate_user c LEFT JOIN outgoing o USING (user_id)
+                 LEFT JOIN low l USING (user_id))
+        SELECT user_id,
+               [{{'metric': $frequency_name, 'value': frequency, 'average': 0::DOUBLE,
+                  'missing': false}},
+                {{'metric': $avg_spend_name, 'value': 0::BIGINT,
+                  'average': CASE WHEN frequency > 0 THEN spend::DOUBLE / frequency
+                                  ELSE 0::DOUBLE END,
+                  'missing': frequency = 0}},
+                {{'metric': $low_months_name, 'value': low_months, 'average': 0::DOUBLE,
+                  'missing': false}}] AS metrics
+        FROM metric
+        WHERE frequency > $min_frequency AND spend > $min_average * frequency
+           OR low_months >= $min_low_months
+        ORDER BY user_id""",
+        {"currency": q.currency, "as_of": q.as_of, "days": r.days, "months": r.months,
+         "threshold": r.threshold, "min_frequency": r.min_frequency,
+         "min_average": r.min_average, "min_low_months": r.min_low_months,
+         "frequency_name": frequency, "avg_spend_name": avg_spend,
+         "low_months_name": low_months})
 
 
 def income_spending_summary(con: duckdb.DuckDBPyConnection, q: Query) -> pa.Table:

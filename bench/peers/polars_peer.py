@@ -21,7 +21,7 @@ os.environ.setdefault("POLARS_MAX_THREADS", "2")
 
 import polars as pl  # noqa: E402
 
-from . import Query, group_order, label_groups  # noqa: E402
+from . import Query, group_order, label_groups, three_metric_rule  # noqa: E402
 
 ACCOUNT_COLUMNS = ["account_id", "user_id", "type", "currency", "balance", "balance_date",
                    "opened_on", "closed_on"]
@@ -57,6 +57,7 @@ class PolarsPeer:
     def run(self, query: Query) -> pl.DataFrame:
         """One row per member (user_id and a list of structs), in finseg's order."""
         kinds = {"HIGH_BALANCE": self.high_balance, "LOW_BALANCE": self.low_balance,
+                 "RULE": self.rule,
                  "INCOME_SPENDING_SUMMARY": self.income_spending_summary,
                  "FINANCIAL_BREAKDOWN": self.financial_breakdown,
                  "INSURANCE_SPENDING": self.insurance_spending}
@@ -91,6 +92,51 @@ class PolarsPeer:
                  .join(accounts.select("account_id", "user_id", "currency"), on="account_id"))
         return _nest(found, "accounts", ["account_id"],
                      ["account_id", "currency", "amount", "monthly_minimums"])
+
+    def rule(self, query: Query) -> pl.DataFrame:
+        """The benchmark's one RULE (RULE_3_METRICS, bench/peers), written for
+        its metrics, not a parser of the language: over the users with an
+        account in the currency, frequency and spend of the outgoing rows of
+        (as_of - days, as_of] on any of those accounts, and the months in
+        which one of them, open on some day, had its lowest EOD below the
+        threshold (`_monthly_lows`). avg_spend > 50 is decided on the
+        integers; the average shown is spend / frequency, and missing
+        without an outgoing row."""
+        r = three_metric_rule(query)
+        accounts = (self.accounts.lazy().filter(pl.col("currency") == query.currency)
+                    .select("account_id", "user_id"))
+        first_day = query.as_of - dt.timedelta(days=r.days - 1)
+        outgoing = (self.transactions.lazy()
+                    .filter(DAY.is_between(first_day, query.as_of), AMOUNT < 0)
+                    .join(accounts, on="account_id")
+                    .group_by("user_id")
+                    .agg(frequency=pl.len().cast(pl.Int64), spend=(-AMOUNT).sum()))
+        low = (self._monthly_lows(query.currency, query.as_of, r.months, every_month=False)
+               .filter(pl.col("low") < r.threshold)
+               .join(accounts, on="account_id")
+               .group_by("user_id")
+               .agg(low_months=pl.col("k").n_unique().cast(pl.Int64)))
+        frequency, spend, low_months = pl.col("frequency"), pl.col("spend"), pl.col("low_months")
+        names = r.metrics
+        zero = pl.lit(0.0, pl.Float64)
+        return (accounts.select("user_id").unique()
+                .join(outgoing, on="user_id", how="left")
+                .join(low, on="user_id", how="left")
+                .with_columns(frequency.fill_null(0), spend.fill_null(0),
+                              low_months.fill_null(0))
+                .filter(((frequency > r.min_frequency) & (spend > r.min_average * frequency))
+                        | (low_months >= r.min_low_months))
+                .select("user_id", metrics=pl.concat_list(
+                    pl.struct(metric=pl.lit(names[0]), value=frequency, average=zero,
+                              missing=pl.lit(False)),
+                    pl.struct(metric=pl.lit(names[1]), value=pl.lit(0, pl.Int64),
+                              average=pl.when(frequency > 0).then(spend / frequency)
+                              .otherwise(zero),
+                              missing=frequency == 0),
+                    pl.struct(metric=pl.lit(names[2]), value=low_months, average=zero,
+                              missing=pl.lit(False))))
+                .sort("user_id")
+                .collect())
 
     def income_spending_summary(self, query: Query) -> pl.DataFrame:
         """Per user and currency with a row in [from, to]: count and sum of the

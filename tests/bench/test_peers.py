@@ -42,7 +42,8 @@ def edge_bank(directory: Path) -> Path:
     currency, accounts opened and closed inside the window, balance dates
     before and after the history, 0.00 rows, refunds, aliases, labels deeper
     than the taxonomy, provider names differing in case and white space,
-    same-day payments, ids that sort differently as bytes."""
+    same-day payments, ids that sort differently as bytes; and the users
+    named rule-* for RULE (RULE_ACCOUNTS)."""
     directory.mkdir(parents=True)
     accounts = [
         ("a1", "user1", "CHECKING", "EUR", 10_000, d("2026-10-31"), None, None),
@@ -52,6 +53,7 @@ def edge_bank(directory: Path) -> Path:
         ("a5", "user2", "CREDIT_CARD", "EUR", -70_000, d("2026-11-20"), d("2025-01-01"), None),
         ("a6", "Müller, \"M\"", "CHECKING", "EUR", 1_500_000, d("2026-10-31"), None, None),
         ("b1", "user10", "CHECKING", "EUR", 0, d("2026-10-31"), d("2026-10-31"), None),
+        *RULE_ACCOUNTS,
     ]
     rows: list[tuple[Any, ...]] = []
 
@@ -84,6 +86,8 @@ def edge_bank(directory: Path) -> Path:
     tx("late", "a5", "2026-11-15", 10_000, "", "")  # after as_of, before balance_date
     tx("dip", "a2", "2026-07-31", -900_000, "TRANSFER", "")
     tx("back", "a2", "2026-08-01", 900_000, "TRANSFER", "")
+    for tid, account, day, amount in RULE_ROWS:
+        tx(tid, account, day, amount)
     pq.write_table(pa.Table.from_pylist(
         [dict(zip(ACCOUNT_SCHEMA.names, a, strict=True)) for a in accounts],
         schema=ACCOUNT_SCHEMA), directory / "accounts.parquet")
@@ -91,6 +95,53 @@ def edge_bank(directory: Path) -> Path:
         [dict(zip(TRANSACTION_SCHEMA.names, r, strict=True)) for r in rows],
         schema=TRANSACTION_SCHEMA), directory / "transactions.parquet")
     return directory
+
+
+#: RULE_3_METRICS at AS_OF reads the outgoing rows of 2026-10-03..2026-11-01
+#: and the months August to October 2026. Each rule-* user is a member by
+#: one side of the OR, or misses being one by one boundary: frequency 3, an
+#: average of exactly 50.00, one low month.
+RULE_ACCOUNTS = [
+    # 4 payments averaging 50.0025 EUR, one on as_of; a 0.00 row and a
+    # payment after as_of do not count; an account opened after the months
+    # with a negative balance is never below.
+    ("r1", "rule-spender", "CHECKING", "EUR", 100_000, d("2026-10-31"), None, None),
+    ("r1n", "rule-spender", "SAVINGS", "EUR", -50_000, d("2026-11-01"), d("2026-11-01"), None),
+    # 4 payments averaging exactly 50.00 EUR: not above 50.
+    ("r2", "rule-at-50", "CHECKING", "EUR", 100_000, d("2026-10-31"), None, None),
+    # 3 payments in the window; one the day before it, one after as_of and
+    # two in USD do not count.
+    ("r3", "rule-three", "CHECKING", "EUR", 100_000, d("2026-10-31"), None, None),
+    ("r3u", "rule-three", "CHECKING", "USD", 100_000, d("2026-10-31"), None, None),
+    # 4 payments over two accounts, two of them after the card was closed.
+    ("r4", "rule-split", "CHECKING", "EUR", 100_000, d("2026-10-31"), None, None),
+    ("r4c", "rule-split", "CREDIT_CARD", "EUR", 0, d("2026-10-31"), None, d("2026-10-01")),
+    # Below 0 in August on one account and in September (its last day) on the
+    # other: two months, and no payment in the window (no avg_spend).
+    ("r5", "rule-two-months", "SAVINGS", "EUR", 10_000, d("2026-10-31"), None, None),
+    ("r6", "rule-two-months", "LOAN", "EUR", 5_000, d("2026-10-31"), None, None),
+    # Below 0 in August; in September only from its closing day, in October
+    # only before its opening day, and 0.00 is not below: one month.
+    ("r7", "rule-one-month", "CHECKING", "EUR", 1_000, d("2026-07-31"), None, d("2026-09-15")),
+    ("r8", "rule-one-month", "CHECKING", "EUR", 0, d("2026-10-31"), d("2026-10-10"), None),
+]
+RULE_ROWS = [
+    ("r1-1", "r1", "2026-10-03", -6_000), ("r1-0", "r1", "2026-10-10", 0),
+    ("r1-2", "r1", "2026-10-15", -5_000), ("r1-3", "r1", "2026-10-20", -5_000),
+    ("r1-in", "r1", "2026-10-25", 7_000), ("r1-4", "r1", "2026-11-01", -4_001),
+    ("r1-late", "r1", "2026-11-02", -50_000),
+    *[(f"r2-{i}", "r2", f"2026-10-0{4 + i}", -5_000) for i in range(1, 5)],
+    ("r3-early", "r3", "2026-10-02", -30_000), ("r3-late", "r3", "2026-11-02", -30_000),
+    *[(f"r3-{i}", "r3", f"2026-10-1{i}", -30_000) for i in range(3)],
+    ("r3u-1", "r3u", "2026-10-13", -30_000), ("r3u-2", "r3u", "2026-10-14", -30_000),
+    ("r4-1", "r4", "2026-10-05", -10_000), ("r4-2", "r4", "2026-10-06", -10_000),
+    ("r4c-1", "r4c", "2026-10-20", -10_000), ("r4c-2", "r4c", "2026-10-21", -10_000),
+    ("r5-1", "r5", "2026-08-10", -20_000), ("r5-2", "r5", "2026-08-20", 20_000),
+    ("r6-1", "r6", "2026-09-30", -6_000), ("r6-2", "r6", "2026-10-01", 6_000),
+    ("r7-1", "r7", "2026-08-05", -2_000), ("r7-2", "r7", "2026-08-06", 2_000),
+    ("r7-3", "r7", "2026-09-15", -5_000),
+    ("r8-1", "r8", "2026-10-05", -3_000), ("r8-2", "r8", "2026-10-10", 3_000),
+]
 
 
 def edge_queries() -> list[Query]:
@@ -156,6 +207,18 @@ def test_peer_gives_finsegs_members(banks, finseg_answers, peer_name: str, bank:
     assert expected or query_name in {"HIGH_BALANCE USD"}, "a check on nothing proves nothing"
     found = peer.members(peer.run(query))
     assert differences(expected, found) == []
+
+
+def test_edge_rule_has_members_by_each_side(finseg_answers) -> None:
+    """The edge bank's RULE members are what RULE_ACCOUNTS sets out: by
+    frequency and average, by low months (some without an avg_spend), and
+    none of the users one boundary short."""
+    members = {m["user_id"]: m["metrics"] for m in finseg_answers[("edge", "RULE 3 metrics")]}
+    assert list(members) == ["rule-spender", "rule-split", "rule-two-months", "user1", "user2"]
+    assert [members["rule-spender"][0]["value"], members["rule-split"][0]["value"]] == [4, 4]
+    assert [members[u][2]["value"] for u in ("rule-two-months", "user1", "user2")] == [2, 3, 3]
+    assert [u for u, metrics in members.items() if metrics[1]["missing"]] == \
+        ["rule-two-months", "user2"]
 
 
 _PEERS: dict[tuple[str, Path], Any] = {}
