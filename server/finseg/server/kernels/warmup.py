@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import balances, breakdown, flows, hashing, insurance, layout, slots, wire
+from . import balances, breakdown, flows, hashing, insurance, layout, rfm, slots, wire
 from .calendar import NEVER_CLOSED, OPEN_SINCE_EVER
 
 
@@ -38,6 +38,8 @@ def _jobs() -> None:
     balances.high_balance(offsets, dates, amounts, *per_account, 3, 0)
     balances.low_balance(offsets, dates, amounts, *per_account, months, 0)
     flows.in_out(offsets, dates, amounts, slot_of, 0, 3, np.zeros((1, 5), np.int64))
+    rfm.outgoing(offsets, dates, amounts, labels, slot_of, np.ones(1, np.bool_), 0, 3,
+                 np.zeros((1, 3), np.int64))
 
     sums, counts = np.zeros((1, 1, 1), np.int64), np.zeros((1, 1), np.int64)
     breakdown.monthly_by_group(offsets, dates, amounts, labels, slot_of, months,
