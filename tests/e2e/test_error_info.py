@@ -26,6 +26,7 @@ from finseg.client.api import (
     high_balance,
     insurance_spending,
     low_balance,
+    rfm,
 )
 from finseg.server.errors import Reason
 from finseg.v1 import audit_pb2, ingest_pb2, segments_pb2, taxonomy_pb2
@@ -147,6 +148,9 @@ def test_segment_errors(client: FinsegClient, seen: Seen) -> None:
     assert info.metadata["field"] == "spec.financial_breakdown.label_groups[0]"
     seen.expect(Reason.UNKNOWN_INSURANCE_TYPE, lambda: client.create_segment(
         insurance_spending(3, ["PET.DOG"])))
+    info = seen.expect(Reason.UNKNOWN_SEGMENT_NAME, lambda: client.create_segment(
+        rfm(30, segment_names=["VIP"])))
+    assert info.metadata["field"] == "spec.rfm.segment_names[0]"
     info = seen.expect(Reason.SEGMENT_NOT_FOUND, lambda: client.get_segment("nope"))
     assert info.metadata["segment_id"] == "nope"
     seen.expect(Reason.SEGMENT_NOT_FOUND, lambda: client.get_segment("n" * 20_000))
