@@ -417,6 +417,51 @@ def test_insurance_spending_from_the_command_line(target: str, tmp_path: Path) -
     assert "contains a dot" in bad.stderr and "spec." not in bad.stderr
 
 
+def test_rfm_from_the_command_line(target: str, tmp_path: Path) -> None:
+    accounts = tmp_path / "accounts.csv"
+    accounts.write_text("account_id,user_id,type,currency,balance,balance_date\n" + "".join(
+        f"{account},{user},{kind},{currency},0,2026-03-31\n" for account, user, kind, currency
+        in (("e1", "ann", "CHECKING", "EUR"), ("e2", "ann", "SAVINGS", "EUR"),
+            ("e3", "bob", "CHECKING", "EUR"), ("j1", "bob", "CHECKING", "JPY"),
+            ("e4", "cy", "CHECKING", "EUR"))))
+    transactions = tmp_path / "transactions.csv"
+    transactions.write_text("transaction_id,account_id,booking_date,amount,label\n"
+                            "1,e1,2026-03-30,-20.50,GROCERIES\n2,e2,2026-03-01,-100.00,SHOPPING\n"
+                            "3,e3,2026-01-15,-5.25,GROCERIES\n4,j1,2026-03-31,-9000,SHOPPING\n"
+                            "5,e4,2025-03-31,-70.00,SHOPPING\n6,e3,2026-03-02,40.00,SALARY\n")
+    finseg("load", *at(target, "rfm"), "--quiet", "--accounts", str(accounts),
+           "--transactions", str(transactions))
+    common = ["segment", "rfm", "--window-days", "365", "--as-of", "2026-03-31",
+              *at(target, "rfm"), "--quiet"]
+    rows = list(csv.DictReader(io.StringIO(finseg(*common, "--output", "csv").stdout)))
+    # cy's purchase is 365 days before as_of: outside the window.
+    assert rows == [
+        {"user_id": "ann", "currency": "EUR", "recency": "1", "frequency": "2",
+         "monetary": "120.50", "r_score": "3", "f_score": "3", "m_score": "3",
+         "rfm_code": "333", "segment_name": "Need attention"},
+        {"user_id": "bob", "currency": "EUR", "recency": "75", "frequency": "1",
+         "monetary": "5.25", "r_score": "1", "f_score": "1", "m_score": "1",
+         "rfm_code": "111", "segment_name": "Lost"}]
+    table = finseg(*common, "--segment-name", "Need attention").stdout.splitlines()
+    assert table[0].split() == list(rows[0]) and len(table) == 2
+    assert table[1].split(maxsplit=9) == [*list(rows[0].values())[:-1], "Need attention"]
+    yen = finseg(*common, "--currency", "JPY", "--label-group", "SHOPPING", "--output",
+                 "jsonl").stdout
+    assert [json.loads(line) for line in yen.splitlines()] == [
+        {"user_id": "bob", "currency": "JPY", "recency": 0, "frequency": 1, "monetary": "9000",
+         "r_score": 1, "f_score": 1, "m_score": 1, "rfm_code": "111", "segment_name": "Lost"}]
+    # The flags the user typed, not the API's field paths.
+    for flags, says in ((["--window-days", "0"], "--window-days must be between 1 and 3660"),
+                        (["--segment-name", "VIP"], "--segment-name 'VIP' is not an RFM "
+                                                    "segment name"),
+                        (["--label-group", "INCOMETAX"], "--label-group 'INCOMETAX' is not a "
+                                                         "label group"),
+                        (["--currency", "EURO"], "--currency 'EURO' is not an ISO 4217")):
+        bad = finseg(*common, *flags, check=False)
+        assert bad.returncode == 1 and says in bad.stderr, bad.stderr
+        assert "spec." not in bad.stderr
+
+
 def _readme_cli_blocks() -> list[str]:
     """The README's shell blocks outside the tour that run `finseg`."""
     text = (ROOT / "README.md").read_text()

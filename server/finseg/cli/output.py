@@ -16,7 +16,7 @@ from finseg.v1 import segments_pb2
 FORMATS = ("table", "csv", "json", "jsonl")
 
 #: The columns of each segment type's rows: one per account (balances),
-#: per currency (summaries), per label group or per contract.
+#: per currency (summaries), per label group, per contract or per user (RFM).
 MEMBER_COLUMNS = {
     "HIGH_BALANCE": ("user_id", "account_id", "currency", "amount"),
     "LOW_BALANCE": ("user_id", "account_id", "currency", "amount", "monthly_minimums"),
@@ -27,6 +27,8 @@ MEMBER_COLUMNS = {
     "INSURANCE_SPENDING": ("user_id", "provider_key", "provider_name", "insurance_type",
                            "currency", "payment_count", "first_payment", "last_payment",
                            "typical_amount", "frequency", "annual_cost"),
+    "RFM": ("user_id", "currency", "recency", "frequency", "monetary", "r_score", "f_score",
+            "m_score", "rfm_code", "segment_name"),
 }
 SEGMENT_COLUMNS = ("segment_id", "type", "state", "created", "as_of", "members", "error")
 AUDIT_COLUMNS = ("time", "subject", "action", "target", "outcome", "count", "detail")
@@ -48,7 +50,15 @@ def statistic(value: float, currency: str) -> str:
     return f"{value / 10 ** exponent:.{exponent}f}"
 
 
-def member_rows(member: Any) -> Iterator[dict[str, Any]]:
+def member_rows(member: Any, currency: str = "") -> Iterator[dict[str, Any]]:
+    """The rows of one member; `currency` is that of an RFM segment, whose
+    members are one row each and carry none."""
+    if hasattr(member, "rfm_code"):
+        yield {"user_id": member.user_id, "currency": currency, "recency": member.recency,
+               "frequency": member.frequency, "monetary": money(member.monetary, currency),
+               "r_score": member.r_score, "f_score": member.f_score, "m_score": member.m_score,
+               "rfm_code": member.rfm_code, "segment_name": member.segment_name}
+        return
     for account in getattr(member, "accounts", ()):
         row: dict[str, Any] = {"user_id": member.user_id, "account_id": account.account_id,
                                "currency": account.currency,

@@ -23,7 +23,7 @@ from .connection import StreamStalled, connect, timeout_of, watched
 from .failures import CliError
 
 KINDS = ("high-balance", "low-balance", "income-spending-summary", "financial-breakdown",
-         "insurance-spending")
+         "insurance-spending", "rfm")
 ACCOUNT_TYPES = tuple(name.removeprefix("ACCOUNT_TYPE_")
                       for name in common_pb2.AccountType.keys()[1:])
 STATES = tuple(name.removeprefix("JOB_STATE_") for name in segments_pb2.JobState.keys()[1:])
@@ -37,6 +37,10 @@ FLAGS = (
     (r"spec\.income_spending_summary\.to_date", "--to"),
     (r"spec\.financial_breakdown\.label_groups(?:\[\d+\])?", "--group"),
     (r"spec\.insurance_spending\.insurance_types(?:\[\d+\])?", "--insurance-type"),
+    (r"spec\.rfm\.window_days", "--window-days"),
+    (r"spec\.rfm\.label_groups(?:\[\d+\])?", "--label-group"),
+    (r"spec\.rfm\.segment_names(?:\[\d+\])?", "--segment-name"),
+    (r"spec\.rfm\.currency", "--currency"),
     (r"spec\.\w+\.threshold\.currency", "--currency"),
     (r"spec\.\w+\.threshold(?:\.amount)?", "--threshold"),
     (r"spec\.\w+\.months", "--months"),
@@ -113,6 +117,10 @@ def spec(args: argparse.Namespace) -> segments_pb2.SegmentSpec:
     if args.kind == "insurance-spending":
         return api.insurance_spending(args.months, args.insurance_type or (), as_of=args.as_of,
                                       account_types=types)
+    if args.kind == "rfm":
+        return api.rfm(args.window_days, args.label_group or (), currency=args.currency,
+                       segment_names=args.segment_name or (), account_types=types,
+                       as_of=args.as_of)
     try:
         api.minor_units("0", args.currency)
     except ValueError as error:
@@ -156,7 +164,9 @@ def print_members(client: api.FinsegClient, segment_id: str, args: argparse.Name
     print(f"segment {segment_id}: {len(members)} members"
           + (f" (as_of {segment.as_of}{note})" if segment.as_of else ""), file=sys.stderr)
     type_name = output.type_name(segment.type)
-    output.write((row for member in members for row in output.member_rows(member)),
+    # RFM members carry no currency: the spec's (echoed with its default).
+    currency = segment.spec.rfm.currency
+    output.write((row for member in members for row in output.member_rows(member, currency)),
                  output.MEMBER_COLUMNS[type_name], args.output, sys.stdout)
     return 0
 
@@ -259,6 +269,17 @@ def add_parsers(sub: Any, conn: argparse.ArgumentParser) -> None:
             k.add_argument("--months", type=int, required=True, help="N complete months, 1-24")
             k.add_argument("--insurance-type", action="append",
                            help="keep only this type (repeatable), e.g. CAR; default: all")
+        elif kind == "rfm":
+            k.add_argument("--window-days", type=int, required=True, metavar="N",
+                           help="the N days up to --as-of, which is included: 1-3660")
+            k.add_argument("--label-group", action="append",
+                           help="count only transactions of this label group (repeatable), "
+                                "e.g. SHOPPING; default: all")
+            k.add_argument("--currency", default="EUR",
+                           help="only accounts in this currency (default EUR)")
+            k.add_argument("--segment-name", action="append",
+                           help="keep only users of this segment (repeatable), e.g. "
+                                "Champions or 'At risk'; default: all")
         elif kind == "income-spending-summary":
             k.add_argument("--from", dest="from_date", type=date_argument, required=True,
                            help="first booking day, YYYY-MM-DD")
