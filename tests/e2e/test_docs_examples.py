@@ -57,7 +57,7 @@ def members(stream: str) -> list[dict]:
 
 def test_the_page_has_an_example_of_every_type() -> None:
     assert TYPES == ["financial_breakdown", "high_balance", "income_spending_summary",
-                     "insurance_spending", "low_balance"]
+                     "insurance_spending", "low_balance", "rfm"]
     assert all(("result", name) in blocks() for name in TYPES)
 
 
