@@ -291,10 +291,11 @@ def test_readme_grpcurl_call_per_segment_type(target: str, client, tmp_path: Pat
              if line.startswith(".venv/bin/grpcurl")]
     kinds = [re.search(r'"spec":\{(?:"as_of":"[^"]+",)?"(\w+)"', c).group(1) for c in calls]
     assert kinds == ["high_balance", "low_balance", "income_spending_summary",
-                     "financial_breakdown", "insurance_spending"]
+                     "financial_breakdown", "insurance_spending", "rfm"]
     venv_bin = Path(sys.executable).parent
     readme_shell(tmp_path, target)(_readme_tour()[0])
 
+    found = {}
     with connect(target, "tour") as tour:
         for call, kind in zip(calls, kinds, strict=True):
             command = call.replace(".venv/bin/", f"{venv_bin}/").replace("127.0.0.1:50051",
@@ -304,32 +305,26 @@ def test_readme_grpcurl_call_per_segment_type(target: str, client, tmp_path: Pat
             assert out.returncode == 0, out.stderr
             segment_id = json.loads(out.stdout)["segment"]["segment_id"]
             pages = list(tour.stream_segment(segment_id))
-            members = getattr(pages[0].page, kind).members
-            assert [m.user_id for m in members] == ["alice"], kind
-    (car,) = members[0].contracts  # the last call: the tour's car insurance
+            found[kind] = getattr(pages[0].page, kind).members
+            assert [m.user_id for m in found[kind]] == ["alice"], kind
+    (car,) = found["insurance_spending"][0].contracts  # the tour's car insurance
     assert (car.provider_key, car.provider_name, car.insurance_type, car.payment_count,
             car.first_payment, car.last_payment, car.typical_amount, car.annual_cost) == \
         ("huk-coburg", "HUK-COBURG", "CAR", 2, "2025-11-03", "2025-12-01", 4500.0, 54000.0)
     assert segments_pb2.Frequency.Name(car.frequency) == "FREQUENCY_MONTHLY"
-    out = subprocess.run(["bash", "-c", calls[3].replace(".venv/bin/", f"{venv_bin}/").replace(
-        "127.0.0.1:50051", target)], capture_output=True, text=True, timeout=60,
-        env=tour_env(target))
-    with connect(target, "tour") as tour:
-        pages = list(tour.stream_segment(json.loads(out.stdout)["segment"]["segment_id"]))
-    income, rent = pages[0].page.financial_breakdown.members[0].groups  # in request order
+    income, rent = found["financial_breakdown"][0].groups  # in group order
     assert (income.label_group, income.count, list(income.monthly_sums)) == \
         ("INCOME", 1, [20000, 0])
     assert (rent.label_group, rent.total, rent.median, rent.min) == \
         ("RENTANDLIVING", -15000, -7500.0, -15000)
-    out = subprocess.run(["bash", "-c", calls[2].replace(".venv/bin/", f"{venv_bin}/").replace(
-        "127.0.0.1:50051", target)], capture_output=True, text=True, timeout=60,
-        env=tour_env(target))
-    with connect(target, "tour") as tour:
-        pages = list(tour.stream_segment(json.loads(out.stdout)["segment"]["segment_id"]))
-    summary = pages[0].page.income_spending_summary.members[0].currencies[0]
+    summary = found["income_spending_summary"][0].currencies[0]
     # January of the tour: -150.00 rent and +200.00 salary.
     assert (summary.incoming_count, summary.incoming_sum, summary.outgoing_count,
             summary.outgoing_sum) == (1, 20000, 1, -15000)
+    # RFM: the rent and groceries rows; alone, alice has the lowest scores.
+    (alice,) = found["rfm"]
+    assert (alice.recency, alice.frequency, alice.monetary, alice.rfm_code,
+            alice.segment_name) == (11, 2, 23000, "111", "Lost")
 
 
 def test_income_spending_summary_from_the_command_line(target: str, tmp_path: Path) -> None:
