@@ -138,8 +138,13 @@ def test_the_currency_defaults_to_eur_and_the_job_says_so(target: str) -> None:
      "'Need attention', 'About to sleep', 'At risk', 'Cannot lose them', 'Hibernating', "
      "'Lost'"),
     (rfm(30, currency="EURO"), "spec.rfm.currency", "INVALID_SPEC", "ISO 4217"),
+    (rfm(30, segment_names=["Lost", "Lost"]), "spec.rfm.segment_names[1]", "INVALID_SPEC",
+     "is repeated"),
+    # A name sent 20,000 characters long is quoted, not echoed whole.
+    (rfm(30, segment_names=["L" * 20_000]), "spec.rfm.segment_names[0]",
+     "UNKNOWN_SEGMENT_NAME", "(20,000 characters) is not an RFM segment name"),
 ], ids=["zero", "too-long", "negative", "unknown-group", "repeated-group", "unknown-name",
-        "currency"])
+        "currency", "repeated-name", "huge-name"])
 def test_bad_input_names_the_field_and_the_reason(target: str, spec, field: str, reason: str,
                                                   says: str) -> None:
     with connect(target, "rfm-bad") as client, pytest.raises(FinsegError) as failure:
