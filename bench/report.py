@@ -16,13 +16,12 @@ from typing import Any
 #: every row's date (4) and amount (8), plus the label id (4) for label
 #: groups and the counterparty id (4) for insurance providers; per account
 #: its row offsets (8), balance (8), balance date, opening and closing day
-#: (4 each) and currency (1), or for the flow types its row offsets and
-#: (user, currency) slot (8 + 8). RULE reads both per account (its monthly
+#: (4 each) and currency (1), or for the flow types and RFM its row offsets
+#: and (user, currency) slot (8 + 8). RULE reads both per account (its monthly
 #: minimums and its user's slot); its labels only in the metrics' windows.
 COLUMN_BYTES = {"HIGH_BALANCE": (12, 29), "LOW_BALANCE": (12, 29),
                 "INCOME_SPENDING_SUMMARY": (12, 16), "FINANCIAL_BREAKDOWN": (16, 29),
-                "INSURANCE_SPENDING": (20, 29),
-                "RULE": (12, 37)}
+                "INSURANCE_SPENDING": (20, 29), "RFM": (16, 16), "RULE": (12, 37)}
 #: How much faster than both peers finseg's kernel must be (issue 6).
 SPEED_TARGET = {"LOW_BALANCE": 10, "FINANCIAL_BREAKDOWN": 10}
 #: How close to the bandwidth limit the scan must be (issue 6).

@@ -4,10 +4,11 @@ would write it, to compare finseg with (issue 6).
 Every peer implements the same `Query` list on the same Parquet files and
 answers in the same plain form as finseg's members (`plain`), so results
 are compared exactly before anything is timed. The peers read the bank's
-files, not finseg's store; the only shared input beyond the files is
+files, not finseg's store; the only shared inputs beyond the files are
 `label_groups`, the label -> requested group pairs that the tenant's
 taxonomy (the default one here) defines, as an analyst would join a
-category table.
+category table, and `rfm_segments`, the product's table of RFM segment
+names.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
 from finseg.client import api
+from finseg.server.domain.segment_types.rfm import GRID as RFM_GRID
 from finseg.server.domain.taxonomy import default as default_taxonomy
 from finseg.v1 import segments_pb2
 
@@ -41,6 +43,7 @@ class Query:
     label_groups: tuple[str, ...] = ()
     insurance_types: tuple[str, ...] = ()
     expression: str = ""
+    window_days: int = 0
 
     def spec(self) -> segments_pb2.SegmentSpec:
         """The same request for finseg."""
@@ -59,6 +62,9 @@ class Query:
                                           as_of=self.as_of)
         if self.type == "RULE":
             return api.rule(self.expression, currency=self.currency, as_of=self.as_of)
+        if self.type == "RFM":
+            return api.rfm(self.window_days, list(self.label_groups), currency=self.currency,
+                           as_of=self.as_of)
         raise ValueError(self.type)
 
 
@@ -76,6 +82,7 @@ def queries(as_of: dt.date, high_threshold: int = 1_000_000) -> list[Query]:
               label_groups=("INCOME", "RENTANDLIVING", "INSURANCE", "GROCERIES", "SHOPPING")),
         Query("INSURANCE_SPENDING N=12", "INSURANCE_SPENDING", as_of, months=12),
         Query("RULE 3 metrics", "RULE", as_of, expression=RULE_3_METRICS),
+        Query("RFM 365 days", "RFM", as_of, window_days=365),
     ]
 
 
@@ -119,6 +126,14 @@ def label_groups(labels: Iterable[str], groups: Iterable[str]) -> list[tuple[str
     taxonomy = default_taxonomy()
     return [(label, group) for group in groups for label in sorted(set(labels))
             if label and taxonomy.contains(taxonomy.group(group, "label_groups"), label)]
+
+
+def rfm_segments() -> dict[str, list[Any]]:
+    """RFM's segment name of each (R, F) cell, the product's grid, as a
+    table to join on (r_score, f_score)."""
+    cells = [(r + 1, f + 1, name) for r, row in enumerate(RFM_GRID) for f, name in enumerate(row)]
+    return {"r_score": [r for r, _, _ in cells], "f_score": [f for _, f, _ in cells],
+            "segment_name": [name for _, _, name in cells]}
 
 
 def group_order(groups: Iterable[str]) -> dict[str, int]:

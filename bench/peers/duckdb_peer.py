@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from . import Query, group_order, label_groups, three_metric_rule
+from . import Query, group_order, label_groups, rfm_segments, three_metric_rule
 
 #: N complete months before as_of's month: [win_start, win_stop).
 WINDOW = """
@@ -69,7 +69,7 @@ class DuckDBPeer:
                    "RULE": rule,
                    "INCOME_SPENDING_SUMMARY": income_spending_summary,
                    "FINANCIAL_BREAKDOWN": financial_breakdown,
-                   "INSURANCE_SPENDING": insurance_spending}[query.type]
+                   "INSURANCE_SPENDING": insurance_spending, "RFM": rfm}[query.type]
         return segment(self.con, query)
 
     def members(self, result: pa.Table) -> list[dict[str, Any]]:
@@ -402,3 +402,48 @@ def insurance_spending(con: duckdb.DuckDBPyConnection, q: Query) -> pa.Table:
         con.unregister("provider")
         con.unregister("insurance_label")
 
+
+def rfm(con: duckdb.DuckDBPyConnection, q: Query) -> pa.Table:
+    """Per user with an outgoing row of the currency in (as_of - window,
+    as_of] (with groups: labelled in one): recency, frequency, monetary,
+    their 1-5 scores 1 + 5 b // n, where b counts the users strictly worse,
+    from rank(), which is 1 + the number of rows ordered before a value's
+    ties; the code, and the segment name joined from the grid."""
+    labels = con.sql("SELECT DISTINCT label FROM transactions").fetchall()
+    pairs = label_groups([label for (label,) in labels], q.label_groups)
+    con.register("rfm_label", pa.table({"label": pa.array(sorted({label for label, _ in pairs}),
+                                                          pa.string())}))
+    con.register("rfm_segment", pa.table(rfm_segments()))
+    try:
+        return _arrow(con, """
+            WITH spent AS (
+                SELECT a.user_id, t.booking_date, -t.amount AS amount
+                FROM transactions t JOIN accounts a USING (account_id)
+                WHERE a.currency = $currency AND t.amount < 0
+                  AND t.booking_date > $as_of::DATE - $window_days
+                  AND t.booking_date <= $as_of::DATE
+                  AND (NOT $grouped OR t.label IN (SELECT label FROM rfm_label))),
+            figures AS (
+                SELECT user_id, CAST($as_of::DATE - max(booking_date) AS INTEGER) AS recency,
+                       count(*) AS frequency, CAST(sum(amount) AS BIGINT) AS monetary
+                FROM spent
+                GROUP BY user_id),
+            scored AS (
+                SELECT *,
+                       1 + 5 * (rank() OVER (ORDER BY recency DESC) - 1)
+                           // count(*) OVER () AS r_score,
+                       1 + 5 * (rank() OVER (ORDER BY frequency) - 1)
+                           // count(*) OVER () AS f_score,
+                       1 + 5 * (rank() OVER (ORDER BY monetary) - 1)
+                           // count(*) OVER () AS m_score
+                FROM figures)
+            SELECT s.user_id, s.recency, s.frequency, s.monetary, s.r_score, s.f_score,
+                   s.m_score, printf('%d%d%d', s.r_score, s.f_score, s.m_score) AS rfm_code,
+                   g.segment_name
+            FROM scored s JOIN rfm_segment g USING (r_score, f_score)
+            ORDER BY s.user_id""",
+            {"currency": q.currency, "as_of": q.as_of, "window_days": q.window_days,
+             "grouped": bool(q.label_groups)})
+    finally:
+        con.unregister("rfm_segment")
+        con.unregister("rfm_label")

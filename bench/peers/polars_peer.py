@@ -21,7 +21,7 @@ os.environ.setdefault("POLARS_MAX_THREADS", "2")
 
 import polars as pl  # noqa: E402
 
-from . import Query, group_order, label_groups, three_metric_rule  # noqa: E402
+from . import Query, group_order, label_groups, rfm_segments, three_metric_rule  # noqa: E402
 
 ACCOUNT_COLUMNS = ["account_id", "user_id", "type", "currency", "balance", "balance_date",
                    "opened_on", "closed_on"]
@@ -60,7 +60,7 @@ class PolarsPeer:
                  "RULE": self.rule,
                  "INCOME_SPENDING_SUMMARY": self.income_spending_summary,
                  "FINANCIAL_BREAKDOWN": self.financial_breakdown,
-                 "INSURANCE_SPENDING": self.insurance_spending}
+                 "INSURANCE_SPENDING": self.insurance_spending, "RFM": self.rfm}
         return kinds[query.type](query)
 
     def members(self, result: pl.DataFrame) -> list[dict[str, Any]]:
@@ -245,6 +245,37 @@ class PolarsPeer:
                       "payment_count", "first_payment", "last_payment", "typical_amount",
                       "frequency", "annual_cost"])
 
+    def rfm(self, query: Query) -> pl.DataFrame:
+        """Per user with an outgoing row of the currency in (as_of - window,
+        as_of] (with groups: labelled in one): recency, frequency, monetary
+        and their 1-5 scores, the code and the segment name of the grid."""
+        start = query.as_of - dt.timedelta(days=query.window_days)
+        rows = (self.transactions.lazy()
+                .filter(DAY > start, DAY <= query.as_of, AMOUNT < 0))
+        if query.label_groups:
+            labels = pl.LazyFrame({"label": [label for label, _ in
+                                             label_groups(self._labels(), query.label_groups)]},
+                                  schema={"label": pl.String})
+            rows = rows.join(labels, on="label", how="semi")
+        segments = pl.LazyFrame(rfm_segments(), schema={
+            "r_score": pl.Int64, "f_score": pl.Int64, "segment_name": pl.String})
+        found = (rows
+                 .join(self.accounts.lazy().filter(pl.col("currency") == query.currency)
+                       .select("account_id", "user_id"), on="account_id")
+                 .group_by("user_id")
+                 .agg(recency=(pl.lit(query.as_of) - DAY.max()).dt.total_days(),
+                      frequency=pl.len().cast(pl.Int64),
+                      monetary=(-AMOUNT).sum())
+                 .with_columns(r_score=_score(pl.col("recency"), more_is_better=False),
+                               f_score=_score(pl.col("frequency"), more_is_better=True),
+                               m_score=_score(pl.col("monetary"), more_is_better=True))
+                 .with_columns(rfm_code=pl.concat_str("r_score", "f_score", "m_score"))
+                 .join(segments, on=["r_score", "f_score"])
+                 .sort("user_id")
+                 .select("user_id", "recency", "frequency", "monetary", "r_score", "f_score",
+                         "m_score", "rfm_code", "segment_name"))
+        return found.collect()
+
     def _eod(self, accounts: pl.LazyFrame, day: dt.date) -> pl.LazyFrame:
         """The accounts with `eod`, their EOD on `day`: the snapshot balance
         moved by the rows booked between the snapshot date and `day` (added
@@ -343,6 +374,13 @@ def insurance_type(label: str) -> str:
 def provider_key(name: str) -> str:
     """Case-folded, runs of white space made one space, trimmed."""
     return _SPACES.sub(" ", name.casefold()).strip()
+
+
+def _score(figure: pl.Expr, more_is_better: bool) -> pl.Expr:
+    """1 + 5 b // n over all rows, b the number of rows strictly worse: a
+    "min" rank counts the rows ordered before a value's ties, plus one."""
+    worse = figure.rank("min", descending=not more_is_better).cast(pl.Int64) - 1
+    return 1 + 5 * worse // pl.len()
 
 
 def _open_on(day: dt.date) -> pl.Expr:

@@ -158,6 +158,11 @@ def edge_queries() -> list[Query]:
         Query("INSURANCE_SPENDING CAR and LIFE", "INSURANCE_SPENDING", as_of, months=24,
               insurance_types=("CAR", "LIFE")),
         Query("INSURANCE_SPENDING N=1", "INSURANCE_SPENDING", d("2026-05-20"), months=1),
+        Query("RFM 90 days of two groups", "RFM", as_of, window_days=90,
+              label_groups=("SHOPPING", "INSURANCE.CAR")),
+        Query("RFM USD since the leap day", "RFM", d("2028-02-29"), currency="USD",
+              window_days=3660),
+        Query("RFM 1 day", "RFM", d("2026-03-01"), window_days=1),
     ]
 
 

@@ -291,10 +291,11 @@ def test_readme_grpcurl_call_per_segment_type(target: str, client, tmp_path: Pat
              if line.startswith(".venv/bin/grpcurl")]
     kinds = [re.search(r'"spec":\{(?:"as_of":"[^"]+",)?"(\w+)"', c).group(1) for c in calls]
     assert kinds == ["high_balance", "low_balance", "income_spending_summary",
-                     "financial_breakdown", "insurance_spending", "rule"]
+                     "financial_breakdown", "insurance_spending", "rfm", "rule"]
     venv_bin = Path(sys.executable).parent
     readme_shell(tmp_path, target)(_readme_tour()[0])
 
+    found = {}
     with connect(target, "tour") as tour:
         for call, kind in zip(calls, kinds, strict=True):
             command = call.replace(".venv/bin/", f"{venv_bin}/").replace("127.0.0.1:50051",
@@ -304,40 +305,28 @@ def test_readme_grpcurl_call_per_segment_type(target: str, client, tmp_path: Pat
             assert out.returncode == 0, out.stderr
             segment_id = json.loads(out.stdout)["segment"]["segment_id"]
             pages = list(tour.stream_segment(segment_id))
-            members = getattr(pages[0].page, kind).members
-            assert [m.user_id for m in members] == ["alice"], kind
-    assert [m.metric for m in members[0].metrics] == ["frequency(days=60)",
-                                                      "avg_spend(days=60)"]
-    with connect(target, "tour") as tour:
-        pages = list(tour.stream_segment(json.loads(subprocess.run(
-            ["bash", "-c", calls[4].replace(".venv/bin/", f"{venv_bin}/").replace(
-                "127.0.0.1:50051", target)], capture_output=True, text=True, timeout=60,
-            env=tour_env(target)).stdout)["segment"]["segment_id"]))
-    members = pages[0].page.insurance_spending.members
-    (car,) = members[0].contracts  # the tour's car insurance
+            found[kind] = getattr(pages[0].page, kind).members
+            assert [m.user_id for m in found[kind]] == ["alice"], kind
+    assert [m.metric for m in found["rule"][0].metrics] == ["frequency(days=60)",
+                                                            "avg_spend(days=60)"]
+    (car,) = found["insurance_spending"][0].contracts  # the tour's car insurance
     assert (car.provider_key, car.provider_name, car.insurance_type, car.payment_count,
             car.first_payment, car.last_payment, car.typical_amount, car.annual_cost) == \
         ("huk-coburg", "HUK-COBURG", "CAR", 2, "2025-11-03", "2025-12-01", 4500.0, 54000.0)
     assert segments_pb2.Frequency.Name(car.frequency) == "FREQUENCY_MONTHLY"
-    out = subprocess.run(["bash", "-c", calls[3].replace(".venv/bin/", f"{venv_bin}/").replace(
-        "127.0.0.1:50051", target)], capture_output=True, text=True, timeout=60,
-        env=tour_env(target))
-    with connect(target, "tour") as tour:
-        pages = list(tour.stream_segment(json.loads(out.stdout)["segment"]["segment_id"]))
-    income, rent = pages[0].page.financial_breakdown.members[0].groups  # in request order
+    income, rent = found["financial_breakdown"][0].groups  # in group order
     assert (income.label_group, income.count, list(income.monthly_sums)) == \
         ("INCOME", 1, [20000, 0])
     assert (rent.label_group, rent.total, rent.median, rent.min) == \
         ("RENTANDLIVING", -15000, -7500.0, -15000)
-    out = subprocess.run(["bash", "-c", calls[2].replace(".venv/bin/", f"{venv_bin}/").replace(
-        "127.0.0.1:50051", target)], capture_output=True, text=True, timeout=60,
-        env=tour_env(target))
-    with connect(target, "tour") as tour:
-        pages = list(tour.stream_segment(json.loads(out.stdout)["segment"]["segment_id"]))
-    summary = pages[0].page.income_spending_summary.members[0].currencies[0]
+    summary = found["income_spending_summary"][0].currencies[0]
     # January of the tour: -150.00 rent and +200.00 salary.
     assert (summary.incoming_count, summary.incoming_sum, summary.outgoing_count,
             summary.outgoing_sum) == (1, 20000, 1, -15000)
+    # RFM: the rent and groceries rows; alone, alice has the lowest scores.
+    (alice,) = found["rfm"]
+    assert (alice.recency, alice.frequency, alice.monetary, alice.rfm_code,
+            alice.segment_name) == (11, 2, 23000, "111", "Lost")
 
 
 def test_income_spending_summary_from_the_command_line(target: str, tmp_path: Path) -> None:
@@ -423,6 +412,51 @@ def test_insurance_spending_from_the_command_line(target: str, tmp_path: Path) -
                  "LIFE.TERM", *at(target, "ins"), "--quiet", check=False)
     assert bad.returncode == 1 and "--insurance-type 'LIFE.TERM'" in bad.stderr
     assert "contains a dot" in bad.stderr and "spec." not in bad.stderr
+
+
+def test_rfm_from_the_command_line(target: str, tmp_path: Path) -> None:
+    accounts = tmp_path / "accounts.csv"
+    accounts.write_text("account_id,user_id,type,currency,balance,balance_date\n" + "".join(
+        f"{account},{user},{kind},{currency},0,2026-03-31\n" for account, user, kind, currency
+        in (("e1", "ann", "CHECKING", "EUR"), ("e2", "ann", "SAVINGS", "EUR"),
+            ("e3", "bob", "CHECKING", "EUR"), ("j1", "bob", "CHECKING", "JPY"),
+            ("e4", "cy", "CHECKING", "EUR"))))
+    transactions = tmp_path / "transactions.csv"
+    transactions.write_text("transaction_id,account_id,booking_date,amount,label\n"
+                            "1,e1,2026-03-30,-20.50,GROCERIES\n2,e2,2026-03-01,-100.00,SHOPPING\n"
+                            "3,e3,2026-01-15,-5.25,GROCERIES\n4,j1,2026-03-31,-9000,SHOPPING\n"
+                            "5,e4,2025-03-31,-70.00,SHOPPING\n6,e3,2026-03-02,40.00,SALARY\n")
+    finseg("load", *at(target, "rfm"), "--quiet", "--accounts", str(accounts),
+           "--transactions", str(transactions))
+    common = ["segment", "rfm", "--window-days", "365", "--as-of", "2026-03-31",
+              *at(target, "rfm"), "--quiet"]
+    rows = list(csv.DictReader(io.StringIO(finseg(*common, "--output", "csv").stdout)))
+    # cy's purchase is 365 days before as_of: outside the window.
+    assert rows == [
+        {"user_id": "ann", "currency": "EUR", "recency": "1", "frequency": "2",
+         "monetary": "120.50", "r_score": "3", "f_score": "3", "m_score": "3",
+         "rfm_code": "333", "segment_name": "Need attention"},
+        {"user_id": "bob", "currency": "EUR", "recency": "75", "frequency": "1",
+         "monetary": "5.25", "r_score": "1", "f_score": "1", "m_score": "1",
+         "rfm_code": "111", "segment_name": "Lost"}]
+    table = finseg(*common, "--segment-name", "Need attention").stdout.splitlines()
+    assert table[0].split() == list(rows[0]) and len(table) == 2
+    assert table[1].split(maxsplit=9) == [*list(rows[0].values())[:-1], "Need attention"]
+    yen = finseg(*common, "--currency", "JPY", "--label-group", "SHOPPING", "--output",
+                 "jsonl").stdout
+    assert [json.loads(line) for line in yen.splitlines()] == [
+        {"user_id": "bob", "currency": "JPY", "recency": 0, "frequency": 1, "monetary": "9000",
+         "r_score": 1, "f_score": 1, "m_score": 1, "rfm_code": "111", "segment_name": "Lost"}]
+    # The flags the user typed, not the API's field paths.
+    for flags, says in ((["--window-days", "0"], "--window-days must be between 1 and 3660"),
+                        (["--segment-name", "VIP"], "--segment-name 'VIP' is not an RFM "
+                                                    "segment name"),
+                        (["--label-group", "INCOMETAX"], "--label-group 'INCOMETAX' is not a "
+                                                         "label group"),
+                        (["--currency", "EURO"], "--currency 'EURO' is not an ISO 4217")):
+        bad = finseg(*common, *flags, check=False)
+        assert bad.returncode == 1 and says in bad.stderr, bad.stderr
+        assert "spec." not in bad.stderr
 
 
 def _readme_cli_blocks() -> list[str]:

@@ -69,6 +69,7 @@ EMPTY = {
     "income-spending-summary": ["--from", "2026-01-01", "--to", "2026-01-31"],
     "financial-breakdown": ["--group", "INCOME", "--months", "2", "--as-of", "2026-01-31"],
     "insurance-spending": ["--months", "2", "--as-of", "2026-01-31"],
+    "rfm": ["--window-days", "30", "--as-of", "2026-01-31"],
 }
 
 

@@ -18,7 +18,8 @@ SPECS = [api.high_balance("EUR", -10**9, as_of=AS_OF),
          api.income_spending_summary(dt.date(2026, 1, 1), dt.date(2026, 3, 31)),
          api.financial_breakdown(["INSURANCE", "GROCERIES"], 3, as_of=AS_OF),
          api.insurance_spending(3, as_of=AS_OF),
-         api.rule("spend(days=365) > 0 AND balance() > 0", as_of=AS_OF)]
+         api.rule("spend(days=365) > 0 AND balance() > 0", as_of=AS_OF),
+         api.rfm(365, as_of=AS_OF)]
 #: Text only the erased user's data holds.
 THEIRS = [b"erika-user", b"erika-acct", b"erika-tx", b"Erika Private Payee",
           b"Erika secret purpose", b"DE02120300000000202051"]

@@ -26,6 +26,7 @@ from finseg.client.api import (
     high_balance,
     insurance_spending,
     low_balance,
+    rfm,
     rule,
 )
 from finseg.server.errors import Reason
@@ -151,6 +152,9 @@ def test_segment_errors(client: FinsegClient, seen: Seen) -> None:
     info = seen.expect(Reason.INVALID_RULE, lambda: client.create_segment(
         rule("frequency(days=30) > ")))
     assert info.metadata["position"] == "21"
+    info = seen.expect(Reason.UNKNOWN_SEGMENT_NAME, lambda: client.create_segment(
+        rfm(30, segment_names=["VIP"])))
+    assert info.metadata["field"] == "spec.rfm.segment_names[0]"
     info = seen.expect(Reason.SEGMENT_NOT_FOUND, lambda: client.get_segment("nope"))
     assert info.metadata["segment_id"] == "nope"
     seen.expect(Reason.SEGMENT_NOT_FOUND, lambda: client.get_segment("n" * 20_000))

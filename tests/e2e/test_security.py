@@ -34,6 +34,7 @@ from finseg.client.api import (
     income_spending_summary,
     insurance_spending,
     low_balance,
+    rfm,
     rule,
 )
 from finseg.server.transport.auth import ALL_SCOPES as SERVER_SCOPES
@@ -47,6 +48,7 @@ SPECS = {
     "INCOME_SPENDING_SUMMARY": income_spending_summary(dt.date(2026, 1, 1), dt.date(2026, 2, 1)),
     "FINANCIAL_BREAKDOWN": financial_breakdown(["GROCERIES"], 2, as_of=AS_OF),
     "INSURANCE_SPENDING": insurance_spending(2, as_of=AS_OF),
+    "RFM": rfm(60, as_of=AS_OF),
     "RULE": rule("frequency(days=30) >= 0", as_of=AS_OF),
 }
 

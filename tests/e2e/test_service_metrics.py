@@ -118,7 +118,7 @@ def test_jobs_ingestion_store_and_process_are_measured(service: Service) -> None
     assert value(samples, "finseg_job_duration_seconds_sum", **job) > 0
     assert value(samples, "finseg_job_queue_seconds_count", type="HIGH_BALANCE") == 1
     for type_name in ("HIGH_BALANCE", "LOW_BALANCE", "INCOME_SPENDING_SUMMARY",
-                      "FINANCIAL_BREAKDOWN", "INSURANCE_SPENDING"):
+                      "FINANCIAL_BREAKDOWN", "INSURANCE_SPENDING", "RFM"):
         assert value(samples, "finseg_jobs_queued", type=type_name) == 0
         assert value(samples, "finseg_jobs_running", type=type_name) == 0
 

@@ -58,6 +58,7 @@ def every_type(client: api.FinsegClient, empty: bool = False) -> dict[str, float
                                                        as_of=AS_OF if not empty
                                                        else dt.date(1900, 6, 1)),
         "INSURANCE_SPENDING": api.insurance_spending(6, ["NONE"] if empty else [], as_of=AS_OF),
+        "RFM": api.rfm(90, ["SHOPPING"], as_of=AS_OF if not empty else dt.date(1900, 6, 1)),
     }
     seconds = {}
     for name, spec in specs.items():

@@ -159,6 +159,18 @@ def rule(expression: str, *, currency: str = "EUR", as_of: dt.date | None = None
         **_common(as_of, account_types))
 
 
+def rfm(window_days: int, label_groups: Iterable[str] = (), *, currency: str = "EUR",
+        segment_names: Iterable[str] = (), account_types: Iterable[str] = (),
+        as_of: dt.date | None = None) -> segments_pb2.SegmentSpec:
+    """Spec of an RFM segment over the outgoing transactions of the window
+    (as_of - window_days, as_of] in `currency`; no label_groups means every
+    such transaction, no segment_names every scored user."""
+    return segments_pb2.SegmentSpec(
+        rfm=segments_pb2.Rfm(window_days=window_days, label_groups=list(label_groups),
+                             currency=currency, segment_names=list(segment_names)),
+        **_common(as_of, account_types))
+
+
 def _common(as_of: dt.date | None, account_types: Iterable[str]) -> dict[str, Any]:
     return {"as_of": as_of.isoformat() if as_of else "",
             "account_types": [common_pb2.AccountType.Value("ACCOUNT_TYPE_" + t)

@@ -20,6 +20,7 @@ class SegmentType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SEGMENT_TYPE_INCOME_SPENDING_SUMMARY: _ClassVar[SegmentType]
     SEGMENT_TYPE_FINANCIAL_BREAKDOWN: _ClassVar[SegmentType]
     SEGMENT_TYPE_INSURANCE_SPENDING: _ClassVar[SegmentType]
+    SEGMENT_TYPE_RFM: _ClassVar[SegmentType]
     SEGMENT_TYPE_RULE: _ClassVar[SegmentType]
 
 class JobState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
@@ -46,6 +47,7 @@ SEGMENT_TYPE_LOW_BALANCE: SegmentType
 SEGMENT_TYPE_INCOME_SPENDING_SUMMARY: SegmentType
 SEGMENT_TYPE_FINANCIAL_BREAKDOWN: SegmentType
 SEGMENT_TYPE_INSURANCE_SPENDING: SegmentType
+SEGMENT_TYPE_RFM: SegmentType
 SEGMENT_TYPE_RULE: SegmentType
 JOB_STATE_UNSPECIFIED: JobState
 JOB_STATE_PENDING: JobState
@@ -107,8 +109,20 @@ class Rule(_message.Message):
     currency: str
     def __init__(self, expression: _Optional[str] = ..., currency: _Optional[str] = ...) -> None: ...
 
+class Rfm(_message.Message):
+    __slots__ = ("window_days", "label_groups", "currency", "segment_names")
+    WINDOW_DAYS_FIELD_NUMBER: _ClassVar[int]
+    LABEL_GROUPS_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_NAMES_FIELD_NUMBER: _ClassVar[int]
+    window_days: int
+    label_groups: _containers.RepeatedScalarFieldContainer[str]
+    currency: str
+    segment_names: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, window_days: _Optional[int] = ..., label_groups: _Optional[_Iterable[str]] = ..., currency: _Optional[str] = ..., segment_names: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class SegmentSpec(_message.Message):
-    __slots__ = ("account_types", "as_of", "high_balance", "low_balance", "income_spending_summary", "financial_breakdown", "insurance_spending", "rule")
+    __slots__ = ("account_types", "as_of", "high_balance", "low_balance", "income_spending_summary", "financial_breakdown", "insurance_spending", "rfm", "rule")
     ACCOUNT_TYPES_FIELD_NUMBER: _ClassVar[int]
     AS_OF_FIELD_NUMBER: _ClassVar[int]
     HIGH_BALANCE_FIELD_NUMBER: _ClassVar[int]
@@ -116,6 +130,7 @@ class SegmentSpec(_message.Message):
     INCOME_SPENDING_SUMMARY_FIELD_NUMBER: _ClassVar[int]
     FINANCIAL_BREAKDOWN_FIELD_NUMBER: _ClassVar[int]
     INSURANCE_SPENDING_FIELD_NUMBER: _ClassVar[int]
+    RFM_FIELD_NUMBER: _ClassVar[int]
     RULE_FIELD_NUMBER: _ClassVar[int]
     account_types: _containers.RepeatedScalarFieldContainer[_common_pb2.AccountType]
     as_of: str
@@ -124,8 +139,9 @@ class SegmentSpec(_message.Message):
     income_spending_summary: IncomeSpendingSummary
     financial_breakdown: FinancialBreakdown
     insurance_spending: InsuranceSpending
+    rfm: Rfm
     rule: Rule
-    def __init__(self, account_types: _Optional[_Iterable[_Union[_common_pb2.AccountType, str]]] = ..., as_of: _Optional[str] = ..., high_balance: _Optional[_Union[HighBalance, _Mapping]] = ..., low_balance: _Optional[_Union[LowBalance, _Mapping]] = ..., income_spending_summary: _Optional[_Union[IncomeSpendingSummary, _Mapping]] = ..., financial_breakdown: _Optional[_Union[FinancialBreakdown, _Mapping]] = ..., insurance_spending: _Optional[_Union[InsuranceSpending, _Mapping]] = ..., rule: _Optional[_Union[Rule, _Mapping]] = ...) -> None: ...
+    def __init__(self, account_types: _Optional[_Iterable[_Union[_common_pb2.AccountType, str]]] = ..., as_of: _Optional[str] = ..., high_balance: _Optional[_Union[HighBalance, _Mapping]] = ..., low_balance: _Optional[_Union[LowBalance, _Mapping]] = ..., income_spending_summary: _Optional[_Union[IncomeSpendingSummary, _Mapping]] = ..., financial_breakdown: _Optional[_Union[FinancialBreakdown, _Mapping]] = ..., insurance_spending: _Optional[_Union[InsuranceSpending, _Mapping]] = ..., rfm: _Optional[_Union[Rfm, _Mapping]] = ..., rule: _Optional[_Union[Rule, _Mapping]] = ...) -> None: ...
 
 class Segment(_message.Message):
     __slots__ = ("segment_id", "type", "spec", "state", "progress", "create_time", "expire_time", "as_of", "error", "total_elements", "compute_time", "rows_scanned")
@@ -250,20 +266,22 @@ class DeleteSegmentResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class ResultPage(_message.Message):
-    __slots__ = ("high_balance", "low_balance", "income_spending_summary", "financial_breakdown", "insurance_spending", "rule")
+    __slots__ = ("high_balance", "low_balance", "income_spending_summary", "financial_breakdown", "insurance_spending", "rfm", "rule")
     HIGH_BALANCE_FIELD_NUMBER: _ClassVar[int]
     LOW_BALANCE_FIELD_NUMBER: _ClassVar[int]
     INCOME_SPENDING_SUMMARY_FIELD_NUMBER: _ClassVar[int]
     FINANCIAL_BREAKDOWN_FIELD_NUMBER: _ClassVar[int]
     INSURANCE_SPENDING_FIELD_NUMBER: _ClassVar[int]
+    RFM_FIELD_NUMBER: _ClassVar[int]
     RULE_FIELD_NUMBER: _ClassVar[int]
     high_balance: HighBalancePage
     low_balance: LowBalancePage
     income_spending_summary: IncomeSpendingSummaryPage
     financial_breakdown: FinancialBreakdownPage
     insurance_spending: InsuranceSpendingPage
+    rfm: RfmPage
     rule: RulePage
-    def __init__(self, high_balance: _Optional[_Union[HighBalancePage, _Mapping]] = ..., low_balance: _Optional[_Union[LowBalancePage, _Mapping]] = ..., income_spending_summary: _Optional[_Union[IncomeSpendingSummaryPage, _Mapping]] = ..., financial_breakdown: _Optional[_Union[FinancialBreakdownPage, _Mapping]] = ..., insurance_spending: _Optional[_Union[InsuranceSpendingPage, _Mapping]] = ..., rule: _Optional[_Union[RulePage, _Mapping]] = ...) -> None: ...
+    def __init__(self, high_balance: _Optional[_Union[HighBalancePage, _Mapping]] = ..., low_balance: _Optional[_Union[LowBalancePage, _Mapping]] = ..., income_spending_summary: _Optional[_Union[IncomeSpendingSummaryPage, _Mapping]] = ..., financial_breakdown: _Optional[_Union[FinancialBreakdownPage, _Mapping]] = ..., insurance_spending: _Optional[_Union[InsuranceSpendingPage, _Mapping]] = ..., rfm: _Optional[_Union[RfmPage, _Mapping]] = ..., rule: _Optional[_Union[RulePage, _Mapping]] = ...) -> None: ...
 
 class HighBalancePage(_message.Message):
     __slots__ = ("members",)
@@ -444,3 +462,31 @@ class RuleMetric(_message.Message):
     average: float
     missing: bool
     def __init__(self, metric: _Optional[str] = ..., value: _Optional[int] = ..., average: _Optional[float] = ..., missing: _Optional[bool] = ...) -> None: ...
+
+class RfmPage(_message.Message):
+    __slots__ = ("members",)
+    MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    members: _containers.RepeatedCompositeFieldContainer[RfmMember]
+    def __init__(self, members: _Optional[_Iterable[_Union[RfmMember, _Mapping]]] = ...) -> None: ...
+
+class RfmMember(_message.Message):
+    __slots__ = ("user_id", "recency", "frequency", "monetary", "r_score", "f_score", "m_score", "rfm_code", "segment_name")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    RECENCY_FIELD_NUMBER: _ClassVar[int]
+    FREQUENCY_FIELD_NUMBER: _ClassVar[int]
+    MONETARY_FIELD_NUMBER: _ClassVar[int]
+    R_SCORE_FIELD_NUMBER: _ClassVar[int]
+    F_SCORE_FIELD_NUMBER: _ClassVar[int]
+    M_SCORE_FIELD_NUMBER: _ClassVar[int]
+    RFM_CODE_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_NAME_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    recency: int
+    frequency: int
+    monetary: int
+    r_score: int
+    f_score: int
+    m_score: int
+    rfm_code: str
+    segment_name: str
+    def __init__(self, user_id: _Optional[str] = ..., recency: _Optional[int] = ..., frequency: _Optional[int] = ..., monetary: _Optional[int] = ..., r_score: _Optional[int] = ..., f_score: _Optional[int] = ..., m_score: _Optional[int] = ..., rfm_code: _Optional[str] = ..., segment_name: _Optional[str] = ...) -> None: ...

@@ -16,7 +16,7 @@ from finseg.v1 import segments_pb2
 FORMATS = ("table", "csv", "json", "jsonl")
 
 #: The columns of each segment type's rows: one per account (balances),
-#: per currency (summaries), per label group or per contract.
+#: per currency (summaries), per label group, per contract or per user (RFM).
 MEMBER_COLUMNS = {
     "HIGH_BALANCE": ("user_id", "account_id", "currency", "amount"),
     "LOW_BALANCE": ("user_id", "account_id", "currency", "amount", "monthly_minimums"),
@@ -28,6 +28,8 @@ MEMBER_COLUMNS = {
                            "currency", "payment_count", "first_payment", "last_payment",
                            "typical_amount", "frequency", "annual_cost"),
     "RULE": ("user_id", "metric", "value"),
+    "RFM": ("user_id", "currency", "recency", "frequency", "monetary", "r_score", "f_score",
+            "m_score", "rfm_code", "segment_name"),
 }
 #: RULE's metrics whose values are money (the others are counts or days).
 MONEY_METRICS = ("spend(", "avg_spend(", "income(", "balance(")
@@ -52,7 +54,14 @@ def statistic(value: float, currency: str) -> str:
 
 
 def member_rows(member: Any, currency: str = "EUR") -> Iterator[dict[str, Any]]:
-    """A member's rows; `currency` is that of a RULE's money metrics."""
+    """The rows of one member; `currency` is that of an RFM or RULE segment,
+    whose members carry none (RFM's are one row each)."""
+    if hasattr(member, "rfm_code"):
+        yield {"user_id": member.user_id, "currency": currency, "recency": member.recency,
+               "frequency": member.frequency, "monetary": money(member.monetary, currency),
+               "r_score": member.r_score, "f_score": member.f_score, "m_score": member.m_score,
+               "rfm_code": member.rfm_code, "segment_name": member.segment_name}
+        return
     for account in getattr(member, "accounts", ()):
         row: dict[str, Any] = {"user_id": member.user_id, "account_id": account.account_id,
                                "currency": account.currency,

@@ -23,7 +23,7 @@ from .connection import StreamStalled, connect, timeout_of, watched
 from .failures import CliError
 
 KINDS = ("high-balance", "low-balance", "income-spending-summary", "financial-breakdown",
-         "insurance-spending", "rule")
+         "insurance-spending", "rfm", "rule")
 ACCOUNT_TYPES = tuple(name.removeprefix("ACCOUNT_TYPE_")
                       for name in common_pb2.AccountType.keys()[1:])
 STATES = tuple(name.removeprefix("JOB_STATE_") for name in segments_pb2.JobState.keys()[1:])
@@ -39,6 +39,10 @@ FLAGS = (
     (r"spec\.insurance_spending\.insurance_types(?:\[\d+\])?", "--insurance-type"),
     (r"spec\.rule\.expression", "the rule"),
     (r"spec\.rule\.currency", "--currency"),
+    (r"spec\.rfm\.window_days", "--window-days"),
+    (r"spec\.rfm\.label_groups(?:\[\d+\])?", "--label-group"),
+    (r"spec\.rfm\.segment_names(?:\[\d+\])?", "--segment-name"),
+    (r"spec\.rfm\.currency", "--currency"),
     (r"spec\.\w+\.threshold\.currency", "--currency"),
     (r"spec\.\w+\.threshold(?:\.amount)?", "--threshold"),
     (r"spec\.\w+\.months", "--months"),
@@ -118,6 +122,10 @@ def spec(args: argparse.Namespace) -> segments_pb2.SegmentSpec:
     if args.kind == "insurance-spending":
         return api.insurance_spending(args.months, args.insurance_type or (), as_of=args.as_of,
                                       account_types=types)
+    if args.kind == "rfm":
+        return api.rfm(args.window_days, args.label_group or (), currency=args.currency,
+                       segment_names=args.segment_name or (), account_types=types,
+                       as_of=args.as_of)
     try:
         api.minor_units("0", args.currency)
     except ValueError as error:
@@ -161,7 +169,9 @@ def print_members(client: api.FinsegClient, segment_id: str, args: argparse.Name
     print(f"segment {segment_id}: {len(members)} members"
           + (f" (as_of {segment.as_of}{note})" if segment.as_of else ""), file=sys.stderr)
     type_name = output.type_name(segment.type)
-    currency = segment.spec.rule.currency or "EUR"  # a RULE's money is in its currency
+    # RULE and RFM members carry no currency: the spec names it (RFM echoes
+    # its default).
+    currency = segment.spec.rule.currency or segment.spec.rfm.currency or "EUR"
     output.write((row for member in members for row in output.member_rows(member, currency)),
                  output.MEMBER_COLUMNS[type_name], args.output, sys.stdout)
     return 0
@@ -270,6 +280,17 @@ def add_parsers(sub: Any, conn: argparse.ArgumentParser) -> None:
                                               "avg_spend(days=30) > 50' (docs/segment-types.md)")
             k.add_argument("--currency", default="EUR",
                            help="of the accounts read and of the money in the rule")
+        elif kind == "rfm":
+            k.add_argument("--window-days", type=int, required=True, metavar="N",
+                           help="the N days up to --as-of, which is included: 1-3660")
+            k.add_argument("--label-group", action="append",
+                           help="count only transactions of this label group (repeatable), "
+                                "e.g. SHOPPING; default: all")
+            k.add_argument("--currency", default="EUR",
+                           help="only accounts in this currency (default EUR)")
+            k.add_argument("--segment-name", action="append",
+                           help="keep only users of this segment (repeatable), e.g. "
+                                "Champions or 'At risk'; default: all")
         elif kind == "income-spending-summary":
             k.add_argument("--from", dest="from_date", type=date_argument, required=True,
                            help="first booking day, YYYY-MM-DD")

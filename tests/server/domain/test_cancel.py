@@ -20,7 +20,8 @@ RAW = {"HIGH_BALANCE": {"threshold": {"currency": "EUR", "amount": 0}},
        "LOW_BALANCE": {"threshold": {"currency": "EUR", "amount": 0}, "months": 3},
        "INCOME_SPENDING_SUMMARY": {"from_date": "2025-01-01", "to_date": "2025-12-31"},
        "FINANCIAL_BREAKDOWN": {"label_groups": ["INCOME"], "months": 3},
-       "INSURANCE_SPENDING": {"months": 3}}
+       "INSURANCE_SPENDING": {"months": 3},
+       "RFM": {"window_days": 365}}
 
 
 @pytest.mark.parametrize("name", sorted(TYPES))

@@ -1,4 +1,4 @@
-"""Plain-Python references for the balance segments, written from SPEC.md only.
+"""Plain-Python references for the balance segments and RFM, written from SPEC.md only.
 
 Nothing here looks at the kernels: these are the obvious, slow loops over
 Python ints and `datetime.date` that SPEC §1 ("End-of-day balance",
@@ -172,6 +172,68 @@ def low_balance_ref(accounts: Sequence[Any], transactions: Sequence[Any], as_of:
         else:
             results.append(LowResult(False, None, None))
     return results
+
+
+# --- RFM --------------------------------------------------------------------------------------
+
+#: The segment name of each (R, F) cell, by R then F; M plays no part.
+RFM_GRID = {
+    5: ["New", "Potential loyalist", "Potential loyalist", "Champions", "Champions"],
+    4: ["Promising", "Potential loyalist", "Potential loyalist", "Loyal", "Loyal"],
+    3: ["About to sleep", "About to sleep", "Need attention", "Loyal", "Loyal"],
+    2: ["Hibernating", "Hibernating", "At risk", "At risk", "Cannot lose them"],
+    1: ["Lost", "Lost", "At risk", "At risk", "Cannot lose them"],
+}
+
+
+def rfm_score(value: int, values: Sequence[int], more_is_better: bool) -> int:
+    """1 + floor(5 b / n): b counts the values strictly worse than `value`."""
+    worse = sum(1 for v in values if (v < value if more_is_better else v > value))
+    return 1 + (5 * worse) // len(values)
+
+
+def rfm_ref(accounts: Sequence[Mapping[str, Any]], transactions: Sequence[Mapping[str, Any]],
+            as_of: dt.date, window_days: int, *, currency: str = "EUR",
+            account_types: Sequence[str] = (), in_groups: Any = None,
+            segment_names: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """RFM members, ordered by user_id bytes. Accounts are dicts with
+    account_id, user_id, type and currency; transactions dicts with
+    account_id, booking_date, amount and label. `in_groups(label)` says
+    whether a label is in one of the requested groups (None: no filter).
+
+    A transaction counts when its account is in `currency` (and of one of
+    `account_types`, if any), it is outgoing (amount < 0), booked in
+    (as_of - window_days, as_of] and, with groups, its label is in one."""
+    counted = {a["account_id"]: a["user_id"] for a in accounts
+               if a["currency"] == currency and (not account_types or a["type"] in account_types)}
+    start = as_of - dt.timedelta(days=window_days)  # not in the window
+    rows: dict[str, list[tuple[dt.date, int]]] = {}
+    for t in transactions:
+        if t["account_id"] not in counted or t["amount"] >= 0:
+            continue
+        if not start < t["booking_date"] <= as_of:
+            continue
+        if in_groups is not None and not in_groups(t.get("label") or ""):
+            continue
+        rows.setdefault(counted[t["account_id"]], []).append((t["booking_date"], t["amount"]))
+    figures = {user: ((as_of - max(day for day, _ in own)).days, len(own),
+                      sum(-amount for _, amount in own)) for user, own in rows.items()}
+    recencies = [r for r, _, _ in figures.values()]
+    frequencies = [f for _, f, _ in figures.values()]
+    monetaries = [m for _, _, m in figures.values()]
+    members = []
+    for user in sorted(figures, key=lambda u: u.encode()):
+        recency, frequency, monetary = figures[user]
+        r = rfm_score(recency, recencies, more_is_better=False)
+        f = rfm_score(frequency, frequencies, more_is_better=True)
+        m = rfm_score(monetary, monetaries, more_is_better=True)
+        name = RFM_GRID[r][f - 1]
+        if segment_names and name not in segment_names:
+            continue
+        members.append({"user_id": user, "recency": recency, "frequency": frequency,
+                        "monetary": monetary, "r_score": r, "f_score": f, "m_score": m,
+                        "rfm_code": f"{r}{f}{m}", "segment_name": name})
+    return members
 
 
 # --- the kernels' array layout (not SPEC) ------------------------------------------------------

@@ -88,6 +88,16 @@ def check_block(offsets, dates, amounts, n: int, **per_account: np.ndarray) -> N
                              f"{m} rows, got {array.dtype}{list(array.shape)}")
 
 
+def check_slots(slot_of: np.ndarray, out: np.ndarray, columns: int) -> None:
+    """Raises ValueError unless slot_of is int64[n] and out int64[slots,
+    columns] has a row for every slot in slot_of (-1: none)."""
+    if slot_of.dtype != np.int64 or out.dtype != np.int64 or out.ndim != 2 \
+            or out.shape[1] != columns:
+        raise ValueError(f"slot_of must be int64[n] and out int64[slots, {columns}]")
+    if slot_of.shape[0] and int(slot_of.max()) >= out.shape[0]:
+        raise ValueError("a slot is outside out")
+
+
 def slot_runs(slot_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The accounts of a block grouped by slot, skipping those without one
     (-1): (runs int64[r + 1], accounts int64[...]) in CSR form."""

@@ -13,7 +13,7 @@ import numpy as np
 from numba import prange
 
 from ._jit import parallel_kernel, readonly
-from .blocks import check_block, first_row_from, slot_runs
+from .blocks import check_block, check_slots, first_row_from, slot_runs
 
 
 @parallel_kernel
@@ -56,13 +56,8 @@ def in_out(offsets: np.ndarray, dates: np.ndarray, amounts: np.ndarray, slot_of:
     int64[n] (-1: left out). Incoming is amount > 0, outgoing amount < 0 (its
     sum stays negative); a row of 0 counts only in the last column. Called
     once per block with the same `out`."""
-    n = slot_of.shape[0]
-    check_block(offsets, dates, amounts, n)
-    if slot_of.dtype != np.int64 or out.dtype != np.int64 or out.ndim != 2 \
-            or out.shape[1] != 5:
-        raise ValueError("slot_of must be int64[n] and out int64[slots, 5]")
-    if n and int(slot_of.max()) >= out.shape[0]:
-        raise ValueError("a slot is outside out")
+    check_block(offsets, dates, amounts, slot_of.shape[0])
+    check_slots(slot_of, out, 5)
     runs, run_accounts = slot_runs(slot_of)
     _in_out(*readonly(offsets, dates, amounts, runs, run_accounts, slot_of),
             np.int32(first_day), np.int32(last_day), out)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import balances, breakdown, flows, hashing, insurance, layout, rules, slots, wire
+from . import balances, breakdown, flows, hashing, insurance, layout, rfm, rules, slots, wire
 from .calendar import NEVER_CLOSED, OPEN_SINCE_EVER
 
 
@@ -45,6 +45,8 @@ def _jobs() -> None:
     rules.sum_by_slot(np.zeros(1, np.int64), slot_of, np.array([True]), np.zeros(1, np.int64))
     rules.months_below(np.zeros((1, 1), np.bool_), slot_of, np.array([True]),
                        np.zeros((1, 1), np.bool_))
+    rfm.outgoing(offsets, dates, amounts, labels, slot_of, np.ones(1, np.bool_), 0, 3,
+                 np.zeros((1, 3), np.int64))
 
     sums, counts = np.zeros((1, 1, 1), np.int64), np.zeros((1, 1), np.int64)
     breakdown.monthly_by_group(offsets, dates, amounts, labels, slot_of, months,

@@ -13,9 +13,10 @@ from . import (
     income_spending_summary,
     insurance_spending,
     low_balance,
+    rfm,
     rule,
 )
 
 TYPES: dict[str, ModuleType] = {
     module.NAME: module for module in (high_balance, low_balance, income_spending_summary,
-                                       financial_breakdown, insurance_spending, rule)}
+                                       financial_breakdown, insurance_spending, rfm, rule)}

@@ -17,6 +17,7 @@ from ...kernels import slots
 from ...storage.store import Snapshot
 from ...storage.transactions import Block
 from ..model import ACCOUNT_TYPE_CODES, CURRENCY_EXPONENTS
+from ..taxonomy import Taxonomy
 
 
 @dataclass(frozen=True)
@@ -46,13 +47,18 @@ def parse_threshold(raw: Any, field: str) -> Threshold:
         raise InvalidArgument(f"{field}.currency is required: an ISO 4217 code such as EUR",
                               [Violation(f"{field}.currency", "is required")],
                               reason=Reason.INVALID_SPEC)
-    currency = raw["currency"]
+    return Threshold(parse_currency(raw["currency"], f"{field}.currency"),
+                     int(raw.get("amount", 0)))
+
+
+def parse_currency(currency: Any, field: str) -> str:
+    """A currency code finseg knows (there is no FX: amounts of other
+    currencies are never compared or added)."""
     if currency not in CURRENCY_EXPONENTS:
-        raise InvalidArgument(f"{field}.currency {quoted(str(currency))} is not an ISO 4217 "
-                              "currency code",
-                              [Violation(f"{field}.currency", "must be an ISO 4217 code")],
+        raise InvalidArgument(f"{field} {quoted(str(currency))} is not an ISO 4217 "
+                              "currency code", [Violation(field, "must be an ISO 4217 code")],
                               reason=Reason.INVALID_SPEC)
-    return Threshold(currency, int(raw.get("amount", 0)))
+    return str(currency)
 
 
 def parse_date(raw: Any, field: str) -> dt.date:
@@ -69,13 +75,42 @@ def parse_date(raw: Any, field: str) -> dt.date:
                           reason=Reason.INVALID_SPEC)
 
 
-def parse_months(raw: Any, field: str, upper: int) -> int:
-    months = int(raw or 0)
-    if not 1 <= months <= upper:
-        raise InvalidArgument(f"{field} must be between 1 and {upper}, got {months}",
+def parse_count(raw: Any, field: str, upper: int) -> int:
+    """A required whole number from 1 to `upper`: months, days."""
+    count = int(raw or 0)
+    if not 1 <= count <= upper:
+        raise InvalidArgument(f"{field} must be between 1 and {upper}, got {count}",
                               [Violation(field, f"must be between 1 and {upper}")],
                               reason=Reason.INVALID_SPEC)
-    return months
+    return count
+
+
+parse_months = parse_count
+
+
+def parse_label_groups(raw: dict[str, Any], field: str, taxonomy: Taxonomy | None,
+                       upper: int, required: bool
+                       ) -> tuple[tuple[str, ...], tuple[str, ...], dict[str, str]]:
+    """(groups as requested, the taxonomy nodes they stand for, the
+    taxonomy's aliases) of raw["label_groups"]: at most `upper` distinct
+    groups, at least one if `required`. A new request is resolved against
+    the tenant's taxonomy; a stored job's params carry the resolution made
+    when it was created (its "nodes"), so a later taxonomy does not change
+    it."""
+    groups = tuple(str(g) for g in raw.get("label_groups") or [])
+    if required and not groups:
+        raise InvalidArgument(f"{field} must name at least one label group",
+                              [Violation(field, "is required")], reason=Reason.INVALID_SPEC)
+    if len(groups) > upper or len(set(groups)) != len(groups):
+        allowed = f"1 to {upper}" if required else f"at most {upper}"
+        raise InvalidArgument(f"{field} takes {allowed} groups, no repeats",
+                              [Violation(field, f"{allowed} distinct groups")],
+                              reason=Reason.INVALID_SPEC)
+    if "nodes" in raw:
+        return groups, tuple(raw["nodes"]), dict(raw["aliases"])
+    assert taxonomy is not None, "a new request is checked against the tenant's taxonomy"
+    nodes = tuple(taxonomy.group(g, f"{field}[{i}]") for i, g in enumerate(groups))
+    return groups, nodes, dict(taxonomy.aliases)
 
 
 def eligible_accounts(snapshot: Snapshot, common: Common, currency: str | None = None

@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from ...errors import InvalidArgument, Reason, Violation
 from ...kernels import breakdown
 from ...kernels.calendar import complete_months
 from ...storage.store import Snapshot
@@ -21,6 +20,7 @@ from .common import (
     currency_array,
     eligible_accounts,
     nest,
+    parse_label_groups,
     parse_months,
     user_currency_slots,
     walk,
@@ -44,21 +44,9 @@ def parse(raw: dict[str, Any], taxonomy: Taxonomy | None = None) -> Params:
     """Checks a request against the tenant's taxonomy, or reads back a stored
     job's params, which carry the resolution made when the job was created."""
     months = parse_months(raw.get("months"), f"{FIELD}.months", MAX_MONTHS)
-    groups = [str(g) for g in raw.get("label_groups") or []]
-    if not groups:
-        raise InvalidArgument(f"{FIELD}.label_groups must name at least one label group",
-                              [Violation(f"{FIELD}.label_groups", "is required")],
-                              reason=Reason.INVALID_SPEC)
-    if len(groups) > MAX_GROUPS or len(set(groups)) != len(groups):
-        raise InvalidArgument(f"{FIELD}.label_groups takes 1 to {MAX_GROUPS} groups, no "
-                              "repeats", [Violation(f"{FIELD}.label_groups",
-                                                    f"1 to {MAX_GROUPS} distinct groups")],
-                              reason=Reason.INVALID_SPEC)
-    if "nodes" in raw:
-        return Params(tuple(groups), months, tuple(raw["nodes"]), dict(raw["aliases"]))
-    assert taxonomy is not None, "a new request is checked against the tenant's taxonomy"
-    nodes = tuple(taxonomy.group(g, f"{FIELD}.label_groups[{i}]") for i, g in enumerate(groups))
-    return Params(tuple(groups), months, nodes, dict(taxonomy.aliases))
+    groups, nodes, aliases = parse_label_groups(raw, f"{FIELD}.label_groups", taxonomy,
+                                                MAX_GROUPS, required=True)
+    return Params(groups, months, nodes, aliases)
 
 
 def to_dict(params: Params) -> dict[str, Any]:

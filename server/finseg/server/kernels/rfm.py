@@ -1,0 +1,97 @@
+"""RFM kernels: per result slot, the last day, count and sum of absolute
+amounts of the outgoing rows booked in a window whose label counts; then
+the 1-5 scores of those figures over all slots at once.
+
+Blocks are laid out as in `breakdown`: CSR `offsets` int64[n + 1] into
+`dates` int32[m] (ascending within an account), `amounts` int64[m] and
+`labels` int32[m], each row's id in the tenant's label dictionary; `keep`
+bool[n_labels] says which label ids count. Each account adds into its
+result slot, so a user's accounts in the currency add up. Arrays may be
+read-only views over LMDB's memory map.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import prange
+
+from ._jit import parallel_kernel, readonly
+from .blocks import check_block, check_slots, first_row_from, slot_runs
+
+#: Columns of `outgoing`'s result: the last day counted (a day number,
+#: meaningful only with a count), the count and the sum of |amount|.
+LAST, COUNT, MONETARY = range(3)
+#: Scores go from 1 to SCORES.
+SCORES = 5
+
+
+@parallel_kernel
+def _outgoing(offsets, dates, amounts, labels, runs, run_accounts, slot_of, keep, first_day,
+              last_day, out):
+    # One run holds the block's accounts of one slot, so parallel runs never
+    # write the same slot.
+    for j in prange(runs.shape[0] - 1):
+        slot = slot_of[run_accounts[runs[j]]]
+        last = np.int64(0)
+        count = monetary = np.int64(0)
+        for q in range(runs[j], runs[j + 1]):
+            i = run_accounts[q]
+            for r in range(first_row_from(dates, offsets[i], offsets[i + 1], first_day),
+                           offsets[i + 1]):
+                day = dates[r]
+                if day > last_day:
+                    break  # dates ascend within an account
+                amount = amounts[r]
+                if amount < 0 and keep[labels[r]]:
+                    # Several accounts of the slot: their last days differ.
+                    if count == 0 or day > last:
+                        last = day
+                    count += 1
+                    monetary -= amount
+        if count:
+            # Another block may have counted rows of this slot already.
+            if out[slot, COUNT] == 0 or last > out[slot, LAST]:
+                out[slot, LAST] = last
+            out[slot, COUNT] += count
+            out[slot, MONETARY] += monetary
+
+
+def outgoing(offsets: np.ndarray, dates: np.ndarray, amounts: np.ndarray, labels: np.ndarray,
+             slot_of: np.ndarray, keep: np.ndarray, first_day: int, last_day: int,
+             out: np.ndarray) -> None:
+    """Adds the block's outgoing rows (amount < 0) booked in [first_day,
+    last_day] whose label id is kept to out int64[slots, 3] of (last day,
+    count, sum of |amount|): each account's rows go to its slot, slot_of
+    int64[n] (-1: left out). `out` starts as zeros and is passed to every
+    block of the snapshot; a slot's last day holds only where its count is
+    not 0."""
+    n = slot_of.shape[0]
+    check_block(offsets, dates, amounts, n)
+    m = int(offsets[-1]) if n else 0
+    if labels.dtype != np.int32 or labels.ndim != 1 or labels.shape[0] < m:
+        raise ValueError(f"labels must be 1-d int32 with at least {m} rows")
+    if keep.dtype != np.bool_ or keep.ndim != 1:
+        raise ValueError("keep must be bool[n_labels]")
+    if m and (int(labels[:m].max()) >= keep.shape[0] or int(labels[:m].min()) < 0):
+        raise ValueError("a label id is outside keep")
+    check_slots(slot_of, out, 3)
+    runs, run_accounts = slot_runs(slot_of)
+    _outgoing(*readonly(offsets, dates, amounts, labels, runs, run_accounts, slot_of, keep),
+              np.int32(first_day), np.int32(last_day), out)
+
+
+def scores(values: np.ndarray, more_is_better: bool) -> np.ndarray:
+    """int32 scores 1..5 of each of n values against all of them:
+    1 + floor(5 b / n), where b counts the values strictly worse (smaller
+    when more is better, larger otherwise). Equal values share a score.
+    Counted by binary search in the sorted values, O(n log n), exact in
+    integers."""
+    if values.ndim != 1 or values.dtype.kind not in "iu":
+        raise ValueError("values must be a 1-d integer array")
+    n = values.shape[0]
+    ordered = np.sort(values)
+    if more_is_better:
+        worse = np.searchsorted(ordered, values, side="left")
+    else:
+        worse = n - np.searchsorted(ordered, values, side="right")
+    return (1 + SCORES * worse.astype(np.int64) // max(n, 1)).astype(np.int32)
