@@ -1,7 +1,7 @@
 """The columnar protobuf encoder against protobuf's own serializer.
 
 For every result member message, random members (with the values that
-bite: int64 extremes, -0.0, NaN, empty strings and lists, multi-byte
+bite: int64 and int32 extremes, -0.0, NaN, empty strings and lists, multi-byte
 UTF-8, lengths past one varint byte) are built once as Arrow columns and
 once as protobuf messages; the encoder's bytes must equal
 `SerializeToString` byte for byte, and pages cut from stored members must
@@ -27,6 +27,8 @@ INT64 = st.one_of(st.sampled_from([0, 1, -1, 127, 128, 2**63 - 1, -2**63, 16383,
 DOUBLE = st.one_of(st.sampled_from([0.0, -0.0, float("nan"), float("inf"), -float("inf"),
                                     5e-324]),
                    st.floats(allow_nan=False))
+INT32 = st.one_of(st.sampled_from([0, 1, -1, 127, 128, 2**31 - 1, -2**31]),
+                  st.integers(-2**31, 2**31 - 1))
 TEXT = st.one_of(st.sampled_from(["", "EUR", "ü€😀", "x" * 127, "y" * 128, "z" * 16384]),
                  st.text(max_size=40))
 
@@ -46,6 +48,10 @@ def _arrow_type(field: FieldDescriptor) -> pa.DataType:
         item = pa.float64()
     elif field.type == FieldDescriptor.TYPE_ENUM:
         item = pa.string()  # the domain names enum values
+    elif field.type == FieldDescriptor.TYPE_BOOL:
+        item = pa.bool_()
+    elif field.type == FieldDescriptor.TYPE_INT32:
+        item = pa.int32()
     else:
         item = pa.int64()
     return pa.list_(item) if field.is_repeated else item
@@ -60,6 +66,10 @@ def _value(field: FieldDescriptor) -> st.SearchStrategy[Any]:
         item = DOUBLE
     elif field.type == FieldDescriptor.TYPE_ENUM:
         item = st.sampled_from([v.name for v in field.enum_type.values])
+    elif field.type == FieldDescriptor.TYPE_BOOL:
+        item = st.booleans()
+    elif field.type == FieldDescriptor.TYPE_INT32:
+        item = INT32
     else:
         item = INT64
     return st.lists(item, max_size=4) if field.is_repeated else item

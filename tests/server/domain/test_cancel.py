@@ -21,7 +21,9 @@ RAW = {"HIGH_BALANCE": {"threshold": {"currency": "EUR", "amount": 0}},
        "INCOME_SPENDING_SUMMARY": {"from_date": "2025-01-01", "to_date": "2025-12-31"},
        "FINANCIAL_BREAKDOWN": {"label_groups": ["INCOME"], "months": 3},
        "INSURANCE_SPENDING": {"months": 3},
-       "RFM": {"window_days": 365}}
+       "RFM": {"window_days": 365},
+       "RULE": {"expression": "frequency(days=365) > 0 OR low_balance_months(threshold=0, "
+                              "months=3) > 0"}}
 
 
 @pytest.mark.parametrize("name", sorted(TYPES))
