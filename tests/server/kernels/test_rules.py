@@ -114,3 +114,11 @@ def test_argument_checks():
         args = {**good, "labels": labels, name: bad}
         with pytest.raises(ValueError, match=match):
             rules.window_flows(offsets, dates, amounts, **args)
+
+
+def test_a_label_id_outside_the_table_is_refused_where_it_is_read():
+    offsets, dates, amounts, labels = arrays([[(AS_OF, -1, 5)]], False)
+    with pytest.raises(ValueError, match="label id is outside"):
+        rules.window_flows(offsets, dates, amounts, labels, np.zeros(1, np.int64),
+                           np.array([AS_OF], np.int32), AS_OF, np.ones((1, 1), bool),
+                           np.ones((1, 1), bool), rules.new_flows(1, 1))
