@@ -70,18 +70,20 @@ BATCH_ROWS = 500_000
 AS_OF = dt.date(2026, 11, 1)  # the generated history ends 2026-10-31
 
 
-def ensure_bank(accounts: int, transactions: int) -> Path:
+def ensure_bank(accounts: int, transactions: int, months: int = BankParams.months) -> Path:
+    """The bank's folder, generated the first time (`months` of history)."""
     # Named after the generator's source too: a bank cached by an older
     # generator is other data, and a fresh clone must get what was measured.
     version = hashlib.sha256(Path(generate.__file__).read_bytes()).hexdigest()[:12]
-    folder = CACHE / f"bank-{accounts}-{transactions}-{version}"
+    history = "" if months == BankParams.months else f"-{months}m"
+    folder = CACHE / f"bank-{accounts}-{transactions}{history}-{version}"
     if not (folder / "transactions.parquet").exists():
         print(f"generating {accounts} accounts / {transactions} transactions into {folder}")
         started = time.perf_counter()
         partial = folder.with_suffix(".partial")
         shutil.rmtree(partial, ignore_errors=True)
         generate_bank(partial, BankParams(accounts=accounts, transactions=transactions,
-                                          seed=42), fmt="parquet")
+                                          months=months, seed=42), fmt="parquet")
         partial.rename(folder)
         print(f"  generated in {time.perf_counter() - started:.0f} s")
     return folder
