@@ -76,11 +76,16 @@ def _storage() -> None:
 
 def _wire() -> None:
     """The encoding of a job's members (transport/wire.py)."""
-    tag = np.array([8], np.uint8)
-    rows, data = wire.varints(tag, np.array([1], np.uint64), True)
-    wire.fixed64s(tag, np.array([1], np.uint64))
-    wire.framed(tag, rows, data, True)
-    wire.concat_rows(np.stack([rows, rows]), data)
+    tag, at, values = np.array([8], np.uint8), np.zeros(1, np.int64), np.ones(1, np.uint64)
+    out = np.zeros(16, np.uint8)
+    sizes = wire.scalar_sizes(tag, values)
+    wire.framed_sizes(tag, sizes, True)
+    wire.put_varints(out, at, tag, values, True)
+    wire.put_fixed64s(out, at, tag, values)
+    wire.put_framed(out, at, tag, np.array([0, 1], np.int64), out[:1])
+    lengths = wire.packed_lengths(np.array([0, 1], np.int64), values)
+    wire.put_packed(out, at, tag, np.array([0, 1], np.int64), values, lengths)
+    wire.put_headers(out, at, tag, sizes)
 
 
 def warm() -> None:

@@ -5,9 +5,15 @@ member is encoded once, when its job finishes, and a page is then a slice
 of bytes. Encoding half a million members one Python message at a time
 took longer than computing them; these kernels encode whole columns.
 
-A *binary column* is (offsets int64[n + 1], data uint8[]): row i is
-data[offsets[i]:offsets[i + 1]], Arrow's large_binary layout. A `tag` is
-a field's key (field number and wire type) already varint-encoded.
+The encoder (transport/wire.py) first works out every field's size in
+every row, from the innermost messages out, so it knows where each field
+of each member goes in one output buffer; these kernels then write each
+field there, a whole column at a time: every byte is written once, and no
+intermediate encoding is copied. `out` is that buffer (uint8, writable),
+`at` the position of each row's field in it. A *binary column* is
+(offsets int64[n + 1], data uint8[]): row i is data[offsets[i]:offsets[i + 1]],
+Arrow's large_binary layout. A `tag` is a field's key (field number and
+wire type) already varint-encoded.
 """
 
 from __future__ import annotations
@@ -24,14 +30,17 @@ _BYTE = np.uint64(0xFF)
 _EIGHT = np.uint64(8)
 
 
+_LIMITS = [np.uint64(1) << np.uint64(7 * k) for k in range(1, 10)]
+_L1, _L2, _L3, _L4, _L5, _L6, _L7, _L8, _L9 = _LIMITS
+
+
 @kernel
 def varint_size(value):
-    """Bytes of the varint of a uint64."""
-    size = 1
-    while value >= _MORE:
-        value >>= _SEVEN
-        size += 1
-    return size
+    """Bytes of the varint of a uint64: comparisons rather than a loop, so
+    that the ten bytes of a negative amount cost no more than one."""
+    return (1 + (value >= _L1) + (value >= _L2) + (value >= _L3) + (value >= _L4)
+            + (value >= _L5) + (value >= _L6) + (value >= _L7) + (value >= _L8)
+            + (value >= _L9))
 
 
 @kernel
@@ -45,112 +54,161 @@ def put_varint(out, pos, value):
     return pos + 1
 
 
-def varints(tag: np.ndarray, values: np.ndarray, omit_zero: bool
-            ) -> tuple[np.ndarray, np.ndarray]:
-    """Row i: tag and the varint of values[i] (uint64). With `omit_zero` a
-    zero row is empty, as proto3 leaves a default scalar out."""
-    return _varints(*readonly(tag, values), bool(omit_zero))
+def scalar_sizes(tag: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """int64[n]: bytes of a varint field of values[i] (uint64), tag
+    included; 0 for a zero, which proto3 leaves out."""
+    return _scalar_sizes(*readonly(tag, np.ascontiguousarray(values, np.uint64)))
 
 
-def fixed64s(tag: np.ndarray, bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Row i: tag and the 8 little-endian bytes of bits[i] (a double's
-    uint64 bits); empty when all bits are zero (+0.0, proto3's default)."""
-    return _fixed64s(*readonly(tag, bits))
+def framed_sizes(tag: np.ndarray, lengths: np.ndarray, keep_empty: bool) -> np.ndarray:
+    """int64[n]: bytes of a length-delimited field of lengths[i] bytes: tag,
+    varint length and the bytes; 0 for an empty one unless `keep_empty`
+    (an element of a repeated message field is there even when empty)."""
+    return _framed_sizes(*readonly(tag, np.ascontiguousarray(lengths, np.int64)),
+                         bool(keep_empty))
 
 
-def framed(tag: np.ndarray, offsets: np.ndarray, data: np.ndarray, keep_empty: bool
-           ) -> tuple[np.ndarray, np.ndarray]:
-    """Row i: tag, the varint length of row i of (offsets, data), then the
-    row: a length-delimited field (string, packed list or message). Empty
-    rows are left out unless `keep_empty` (an element of a repeated message
-    field must be there even when it has no set field)."""
-    return _framed(*readonly(tag, offsets, data), bool(keep_empty))
+def put_varints(out: np.ndarray, at: np.ndarray, tag: np.ndarray, values: np.ndarray,
+                omit_zero: bool) -> None:
+    """Writes tag and the varint of values[i] (uint64) at out[at[i]]; with
+    `omit_zero` nothing for a zero, as proto3 leaves a default scalar out."""
+    _put_varints(out, *readonly(at, tag, np.ascontiguousarray(values, np.uint64)),
+                 bool(omit_zero))
 
 
-def concat_rows(offsets: np.ndarray, data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Row i: the k pieces data[offsets[j, i]:offsets[j, i + 1]] for j =
-    0..k-1 in order, a message's fields one after another; offsets is
-    int64[k, n + 1]."""
-    # One C-contiguous array rather than two column slices of it: slices
-    # are layout 'A', or 'C' when empty, and each layout is a compilation.
-    return _concat_rows(*readonly(np.ascontiguousarray(offsets, np.int64), data))
+def put_fixed64s(out: np.ndarray, at: np.ndarray, tag: np.ndarray, bits: np.ndarray) -> None:
+    """Writes tag and the 8 little-endian bytes of bits[i] (a double's
+    uint64 bits) at out[at[i]]; nothing when all bits are zero (+0.0,
+    proto3's default)."""
+    _put_fixed64s(out, *readonly(at, tag, np.ascontiguousarray(bits, np.uint64)))
 
 
-@kernel
-def _varints(tag, values, omit_zero):
-    n = len(values)
-    offsets = np.empty(n + 1, np.int64)
-    offsets[0] = 0
-    for i in range(n):
-        empty = omit_zero and values[i] == 0
-        offsets[i + 1] = offsets[i] + (0 if empty else len(tag) + varint_size(values[i]))
-    data = np.empty(offsets[n], np.uint8)
-    for i in range(n):
-        pos = offsets[i]
-        if offsets[i + 1] > pos:
-            data[pos:pos + len(tag)] = tag
-            put_varint(data, pos + len(tag), values[i])
-    return offsets, data
+def put_framed(out: np.ndarray, at: np.ndarray, tag: np.ndarray, offsets: np.ndarray,
+               data: np.ndarray) -> None:
+    """Writes row i of the binary column (offsets, data) at out[at[i]] as a
+    length-delimited field (tag, varint length, bytes); nothing for an
+    empty row (proto3's default string)."""
+    _put_framed(out, *readonly(at, tag, np.ascontiguousarray(offsets, np.int64),
+                               np.ascontiguousarray(data, np.uint8)))
 
 
-@kernel
-def _fixed64s(tag, bits):
-    n = len(bits)
-    offsets = np.empty(n + 1, np.int64)
-    offsets[0] = 0
-    for i in range(n):
-        offsets[i + 1] = offsets[i] + (0 if bits[i] == 0 else len(tag) + 8)
-    data = np.empty(offsets[n], np.uint8)
-    for i in range(n):
-        pos = offsets[i]
-        if offsets[i + 1] > pos:
-            data[pos:pos + len(tag)] = tag
-            pos += len(tag)
-            value = bits[i]
-            for _ in range(8):
-                data[pos] = value & _BYTE
-                value >>= _EIGHT
-                pos += 1
-    return offsets, data
+def packed_lengths(list_offsets: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """int64[n]: bytes of the varints of values[list_offsets[i]:list_offsets[i + 1]]
+    (uint64), a packed field's payload."""
+    return _packed_lengths(*readonly(np.ascontiguousarray(list_offsets, np.int64),
+                                     np.ascontiguousarray(values, np.uint64)))
+
+
+def put_packed(out: np.ndarray, at: np.ndarray, tag: np.ndarray, list_offsets: np.ndarray,
+               values: np.ndarray, lengths: np.ndarray) -> None:
+    """Writes row i, values[list_offsets[i]:list_offsets[i + 1]] (uint64),
+    at out[at[i]] as one packed field: tag, varint length, the varints;
+    nothing for an empty list. `lengths` are the rows' `packed_lengths`."""
+    _put_packed(out, *readonly(at, tag, np.ascontiguousarray(list_offsets, np.int64),
+                               np.ascontiguousarray(values, np.uint64),
+                               np.ascontiguousarray(lengths, np.int64)))
+
+
+def put_headers(out: np.ndarray, at: np.ndarray, tag: np.ndarray, lengths: np.ndarray
+                ) -> np.ndarray:
+    """Writes tag and the varint of lengths[i] at out[at[i]], the head of a
+    length-delimited field whose bytes follow (every row: an element of a
+    repeated message field is there even when empty); returns where each
+    row's bytes start."""
+    return _put_headers(out, *readonly(at, tag, np.ascontiguousarray(lengths, np.int64)))
 
 
 @kernel
-def _framed(tag, offsets, data, keep_empty):
-    n = len(offsets) - 1
-    out_offsets = np.empty(n + 1, np.int64)
-    out_offsets[0] = 0
-    for i in range(n):
-        length = offsets[i + 1] - offsets[i]
-        size = 0
-        if length > 0 or keep_empty:
-            size = len(tag) + varint_size(np.uint64(length)) + length
-        out_offsets[i + 1] = out_offsets[i] + size
-    out = np.empty(out_offsets[n], np.uint8)
-    for i in range(n):
-        pos = out_offsets[i]
-        if out_offsets[i + 1] > pos:
-            length = offsets[i + 1] - offsets[i]
-            out[pos:pos + len(tag)] = tag
-            pos = put_varint(out, pos + len(tag), np.uint64(length))
-            out[pos:pos + length] = data[offsets[i]:offsets[i + 1]]
-    return out_offsets, out
+def _scalar_sizes(tag, values):
+    sizes = np.empty(len(values), np.int64)
+    for i in range(len(values)):
+        sizes[i] = 0 if values[i] == 0 else len(tag) + varint_size(values[i])
+    return sizes
 
 
 @kernel
-def _concat_rows(pieces, data):
-    k, n = pieces.shape[0], pieces.shape[1] - 1
-    offsets = np.empty(n + 1, np.int64)
-    offsets[0] = 0
-    for i in range(n):
-        size = 0
-        for j in range(k):
-            size += pieces[j, i + 1] - pieces[j, i]
-        offsets[i + 1] = offsets[i] + size
-    out = np.empty(offsets[n], np.uint8)
-    for i in range(n):
-        pos = offsets[i]
-        for j in range(k):
-            length = pieces[j, i + 1] - pieces[j, i]
-            out[pos:pos + length] = data[pieces[j, i]:pieces[j, i + 1]]
-            pos += length
-    return offsets, out
+def _framed_sizes(tag, lengths, keep_empty):
+    sizes = np.empty(len(lengths), np.int64)
+    for i in range(len(lengths)):
+        length = lengths[i]
+        sizes[i] = 0 if length == 0 and not keep_empty \
+            else len(tag) + varint_size(np.uint64(length)) + length
+    return sizes
+
+
+@kernel
+def _put_varints(out, at, tag, values, omit_zero):
+    for i in range(len(values)):
+        if omit_zero and values[i] == 0:
+            continue
+        pos = at[i]
+        for k in range(len(tag)):
+            out[pos + k] = tag[k]
+        put_varint(out, pos + len(tag), values[i])
+
+
+@kernel
+def _put_fixed64s(out, at, tag, bits):
+    for i in range(len(bits)):
+        value = bits[i]
+        if value == 0:
+            continue
+        pos = at[i]
+        for k in range(len(tag)):
+            out[pos + k] = tag[k]
+        pos += len(tag)
+        for _ in range(8):
+            out[pos] = value & _BYTE
+            value >>= _EIGHT
+            pos += 1
+
+
+@kernel
+def _put_framed(out, at, tag, offsets, data):
+    for i in range(len(offsets) - 1):
+        first, last = offsets[i], offsets[i + 1]
+        if last == first:
+            continue
+        pos = at[i]
+        for k in range(len(tag)):
+            out[pos + k] = tag[k]
+        pos = put_varint(out, pos + len(tag), np.uint64(last - first))
+        for k in range(first, last):
+            out[pos] = data[k]
+            pos += 1
+
+
+@kernel
+def _packed_lengths(list_offsets, values):
+    lengths = np.empty(len(list_offsets) - 1, np.int64)
+    for i in range(len(list_offsets) - 1):
+        length = 0
+        for k in range(list_offsets[i], list_offsets[i + 1]):
+            length += varint_size(values[k])
+        lengths[i] = length
+    return lengths
+
+
+@kernel
+def _put_packed(out, at, tag, list_offsets, values, lengths):
+    for i in range(len(list_offsets) - 1):
+        first, last = list_offsets[i], list_offsets[i + 1]
+        if last == first:
+            continue
+        pos = at[i]
+        for k in range(len(tag)):
+            out[pos + k] = tag[k]
+        pos = put_varint(out, pos + len(tag), np.uint64(lengths[i]))
+        for k in range(first, last):
+            pos = put_varint(out, pos, values[k])
+
+
+@kernel
+def _put_headers(out, at, tag, lengths):
+    starts = np.empty(len(lengths), np.int64)
+    for i in range(len(lengths)):
+        pos = at[i]
+        for k in range(len(tag)):
+            out[pos + k] = tag[k]
+        starts[i] = put_varint(out, pos + len(tag), np.uint64(lengths[i]))
+    return starts

@@ -68,14 +68,6 @@ def _binary(array: pa.Array) -> Column:
     return offsets - offsets[0], data[offsets[0]:offsets[-1]]
 
 
-def _group(list_offsets: np.ndarray, rows: Column) -> Column:
-    """Row i: the rows list_offsets[i]..list_offsets[i+1]-1 of `rows` one
-    after another; contiguous already, so nothing is copied."""
-    offsets, data = rows
-    grouped = offsets[list_offsets]
-    return grouped - grouped[0], data[grouped[0]:grouped[-1]]
-
-
 def _uint64(array: pa.Array, field: FieldDescriptor) -> np.ndarray:
     if field.type == FieldDescriptor.TYPE_ENUM and pa.types.is_string(array.type):
         names = field.enum_type.values_by_name
@@ -84,61 +76,118 @@ def _uint64(array: pa.Array, field: FieldDescriptor) -> np.ndarray:
                            np.int64)
         values = numbers[encoded.indices.to_numpy(zero_copy_only=False)]
     else:
-        values = array.to_numpy(zero_copy_only=False).astype(np.int64)
+        values = array.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
     # Negative int32 and int64 are ten bytes on the wire: their uint64 bits.
     return values.view(np.uint64)
 
 
-def _scalars(field: FieldDescriptor, array: pa.Array, tag: np.ndarray, omit_zero: bool
-             ) -> Column:
-    if field.type in _VARINT_TYPES:
-        return wire.varints(tag, _uint64(array, field), omit_zero)
-    if field.type == FieldDescriptor.TYPE_DOUBLE and omit_zero:  # packed doubles: no need yet
-        bits = array.to_numpy(zero_copy_only=False).astype(np.float64).view(np.uint64)
-        return wire.fixed64s(tag, bits)
-    raise TypeError(f"field {field.full_name} has a type the encoder does not support")
+class _Field:
+    """One field of a message column: its bytes in each row (`sizes`,
+    tag included, 0 where proto3 leaves it out), and `put`, which writes
+    it at the given position of each row."""
+
+    def __init__(self, field: FieldDescriptor, array: pa.Array) -> None:
+        self.field = field
+        if field.is_repeated:
+            self.list_offsets = np.asarray(array.offsets, np.int64)
+            self.list_offsets = self.list_offsets - self.list_offsets[0]
+            values = array.flatten()
+            if field.type == FieldDescriptor.TYPE_MESSAGE:
+                self.tag = _tag(field.number, _LENGTH_DELIMITED)
+                self.message = _Message(values, field.message_type)
+                framed = wire.framed_sizes(self.tag, self.message.sizes, True)
+                self.element_starts = np.zeros(framed.shape[0] + 1, np.int64)
+                np.cumsum(framed, out=self.element_starts[1:])
+                self.sizes = (self.element_starts[self.list_offsets[1:]]
+                              - self.element_starts[self.list_offsets[:-1]])
+                return
+            # proto3 packs repeated scalars: one length-delimited run of values.
+            self.tag = _tag(field.number, _LENGTH_DELIMITED)
+            self.values = self._scalars(values)
+            self.payload = wire.packed_lengths(self.list_offsets, self.values)
+            self.sizes = wire.framed_sizes(self.tag, self.payload, False)
+        elif field.type in (FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_BYTES):
+            self.tag = _tag(field.number, _LENGTH_DELIMITED)
+            self.offsets, self.data = _binary(array)
+            self.sizes = wire.framed_sizes(self.tag, np.diff(self.offsets), False)
+        elif field.type == FieldDescriptor.TYPE_DOUBLE:
+            self.tag = _tag(field.number, _FIXED64)
+            self.bits = array.to_numpy(zero_copy_only=False).astype(np.float64, copy=False) \
+                .view(np.uint64)
+            self.sizes = np.where(self.bits != 0, len(self.tag) + 8, 0).astype(np.int64)
+        else:
+            self.tag = _tag(field.number, _VARINT)
+            self.values = self._scalars(array)
+            self.sizes = wire.scalar_sizes(self.tag, self.values)
+
+    def _scalars(self, array: pa.Array) -> np.ndarray:
+        if self.field.type in _VARINT_TYPES:  # packed doubles: no need yet
+            return _uint64(array, self.field)
+        raise TypeError(f"field {self.field.full_name} has a type the encoder does not support")
+
+    def put(self, out: np.ndarray, at: np.ndarray) -> None:
+        field = self.field
+        if field.is_repeated and field.type == FieldDescriptor.TYPE_MESSAGE:
+            # Element k of row i starts after the elements before it in row i.
+            counts = np.diff(self.list_offsets)
+            first = self.element_starts[self.list_offsets[:-1]]
+            element_at = np.repeat(at - first, counts) + self.element_starts[:-1]
+            self.message.put(out, wire.put_headers(out, element_at, self.tag, self.message.sizes))
+        elif field.is_repeated:
+            wire.put_packed(out, at, self.tag, self.list_offsets, self.values, self.payload)
+        elif field.type in (FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_BYTES):
+            wire.put_framed(out, at, self.tag, self.offsets, self.data)
+        elif field.type == FieldDescriptor.TYPE_DOUBLE:
+            wire.put_fixed64s(out, at, self.tag, self.bits)
+        else:
+            wire.put_varints(out, at, self.tag, self.values, True)
 
 
-def _field(field: FieldDescriptor, array: pa.Array) -> Column:
-    if field.is_repeated:
-        list_offsets = np.asarray(array.offsets, np.int64)
-        values = array.flatten()
-        if field.type == FieldDescriptor.TYPE_MESSAGE:
-            elements = wire.framed(_tag(field.number, _LENGTH_DELIMITED),
-                                   *encode(values, field.message_type), True)
-            return _group(list_offsets - list_offsets[0], elements)
-        # proto3 packs repeated scalars: one length-delimited run of values.
-        payload = _group(list_offsets - list_offsets[0],
-                         _scalars(field, values, np.zeros(0, np.uint8), omit_zero=False))
-        return wire.framed(_tag(field.number, _LENGTH_DELIMITED), *payload, False)
-    if field.type in (FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_BYTES):
-        return wire.framed(_tag(field.number, _LENGTH_DELIMITED), *_binary(array), False)
-    wire_type = _FIXED64 if field.type == FieldDescriptor.TYPE_DOUBLE else _VARINT
-    return _scalars(field, array, _tag(field.number, wire_type), omit_zero=True)
+class _Message:
+    """A column of messages of `descriptor`: its columns named after the
+    message's fields (absent ones are left at their default), each row's
+    size, and `put`, which writes each row at its position."""
+
+    def __init__(self, rows: pa.StructArray | pa.Table, descriptor: Descriptor) -> None:
+        columns = dict(zip(rows.column_names, rows.columns, strict=True)) \
+            if isinstance(rows, pa.Table) else \
+            {rows.type.field(i).name: child for i, child in enumerate(rows.flatten())}
+        unknown = set(columns) - set(descriptor.fields_by_name)
+        if unknown:
+            raise ValueError(f"{descriptor.full_name} has no field {sorted(unknown)}")
+        self.fields = [_Field(field, _one_chunk(columns[field.name]))
+                       for field in sorted(descriptor.fields, key=lambda f: f.number)
+                       if field.name in columns]
+        self.sizes = np.zeros(len(rows), np.int64)
+        for field in self.fields:
+            self.sizes += field.sizes
+
+    def put(self, out: np.ndarray, at: np.ndarray) -> None:
+        """Writes row i at out[at[i]]: its fields one after another."""
+        for field in self.fields:
+            field.put(out, at)
+            at = at + field.sizes
 
 
 def encode(rows: pa.StructArray | pa.Table, descriptor: Descriptor) -> Column:
     """Each row serialized as a `descriptor` message; its columns are named
     after the message's fields (absent ones are left at their default)."""
-    columns = dict(zip(rows.column_names, rows.columns, strict=True)) \
-        if isinstance(rows, pa.Table) else \
-        {rows.type.field(i).name: child for i, child in enumerate(rows.flatten())}
-    unknown = set(columns) - set(descriptor.fields_by_name)
-    if unknown:
-        raise ValueError(f"{descriptor.full_name} has no field {sorted(unknown)}")
-    pieces = [_field(field, _one_chunk(columns[field.name]))
-              for field in sorted(descriptor.fields, key=lambda f: f.number)
-              if field.name in columns]
-    if not pieces:
-        return np.zeros(len(rows) + 1, np.int64), np.zeros(0, np.uint8)
-    # The pieces side by side in one buffer, so one pass writes every row.
-    bases = np.cumsum([0] + [len(data) for _, data in pieces[:-1]])
-    offsets = np.stack([offsets for offsets, _ in pieces]) + bases[:, None]
-    return wire.concat_rows(offsets, np.concatenate([data for _, data in pieces]))
+    message = _Message(rows, descriptor)
+    offsets = np.zeros(len(rows) + 1, np.int64)
+    np.cumsum(message.sizes, out=offsets[1:])
+    out = np.empty(int(offsets[-1]), np.uint8)
+    message.put(out, offsets[:-1])
+    return offsets, out
 
 
 def _one_chunk(column: Any) -> pa.Array:
-    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    """The array of a column; chunks are joined only when there are several
+    (combine_chunks copies even one)."""
+    if not isinstance(column, pa.ChunkedArray):
+        return column
+    if column.num_chunks == 1:
+        return column.chunk(0)
+    return pa.concat_arrays(column.chunks) if column.num_chunks else pa.array([], column.type)
 
 
 def encode_members(type_name: str, table: pa.Table) -> pa.Table:
@@ -147,8 +196,12 @@ def encode_members(type_name: str, table: pa.Table) -> pa.Table:
     `members` field."""
     page = _page_field(type_name).message_type
     member = page.fields_by_name["members"]
-    offsets, data = wire.framed(_tag(member.number, _LENGTH_DELIMITED),
-                                *encode(table, member.message_type), True)
+    tag = _tag(member.number, _LENGTH_DELIMITED)
+    message = _Message(table, member.message_type)
+    offsets = np.zeros(table.num_rows + 1, np.int64)
+    np.cumsum(wire.framed_sizes(tag, message.sizes, True), out=offsets[1:])
+    data = np.empty(int(offsets[-1]), np.uint8)
+    message.put(data, wire.put_headers(data, offsets[:-1], tag, message.sizes))
     column = pa.Array.from_buffers(pa.large_binary(), table.num_rows,
                                    [None, pa.py_buffer(offsets), pa.py_buffer(data)])
     return pa.table({"user_id": table.column("user_id"), MEMBER_COLUMN: column})
