@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from finseg.server.kernels import wire as kernels
 from finseg.server.transport import wire
 from finseg.v1 import segments_pb2
 
@@ -84,7 +86,12 @@ def test_encoded_members_equal_protobufs_serialization(type_name: str, data: Any
     table = _table(descriptor, rows)
     # Sliced and in two chunks: the encoder must honour Arrow's offsets.
     table = pa.concat_tables([table.slice(0, cut), table.slice(cut)])
-    offsets, encoded = wire.encode(table, descriptor)
+    # Written in blocks of a few members too, as a large result is.
+    block, wire.BLOCK_ROWS = wire.BLOCK_ROWS, data.draw(st.sampled_from([1, 2, wire.BLOCK_ROWS]))
+    try:
+        offsets, encoded = wire.encode(table, descriptor)
+    finally:
+        wire.BLOCK_ROWS = block
     message = segments_pb2.__dict__[descriptor.name]
     expected = [message(**row).SerializeToString() for row in rows]
     assert [encoded[offsets[i]:offsets[i + 1]].tobytes() for i in range(len(rows))] == expected
@@ -96,7 +103,11 @@ def test_encoded_members_equal_protobufs_serialization(type_name: str, data: Any
 def test_pages_cut_from_stored_members_parse_to_the_members(type_name: str, data: Any) -> None:
     descriptor = _member_descriptor(type_name)
     rows = data.draw(st.lists(_message(descriptor), max_size=8))
-    stored = wire.encode_members(type_name, _table(descriptor, rows))
+    block, wire.BLOCK_ROWS = wire.BLOCK_ROWS, data.draw(st.sampled_from([1, 3, wire.BLOCK_ROWS]))
+    try:
+        stored = wire.encode_members(type_name, _table(descriptor, rows))
+    finally:
+        wire.BLOCK_ROWS = block
     assert stored.column("user_id").to_pylist() == [r["user_id"] for r in rows]
     offset = data.draw(st.integers(0, len(rows)))
     size = data.draw(st.integers(1, 10))
@@ -114,3 +125,12 @@ def test_unknown_columns_are_refused() -> None:
     descriptor = _member_descriptor("HIGH_BALANCE")
     with pytest.raises(ValueError, match="no field"):
         wire.encode(pa.table({"user_id": ["u"], "balance": [1]}), descriptor)
+
+
+def test_varint_sizes_at_every_length_boundary() -> None:
+    """The kernels' size of a varint (arithmetic, not a loop) at each value
+    where the varint grows a byte, and one below."""
+    values = sorted({0} | {2**k for k in range(64)} | {2**k - 1 for k in range(1, 65)})
+    tag = np.zeros(0, np.uint8)
+    sizes = kernels.scalar_sizes(tag, np.array(values, np.uint64))
+    assert sizes.tolist() == [0] + [len(wire._varint(v)) for v in values[1:]]

@@ -19,6 +19,7 @@ wire type) already varint-encoded.
 from __future__ import annotations
 
 import numpy as np
+from numba.cpython.unsafe.numbers import leading_zeros
 
 from ._jit import kernel, readonly
 
@@ -28,19 +29,17 @@ _LOW_BITS = np.uint64(0x7F)
 _MORE = np.uint64(0x80)
 _BYTE = np.uint64(0xFF)
 _EIGHT = np.uint64(8)
-
-
-_LIMITS = [np.uint64(1) << np.uint64(7 * k) for k in range(1, 10)]
-_L1, _L2, _L3, _L4, _L5, _L6, _L7, _L8, _L9 = _LIMITS
+_ONE = np.uint64(1)
 
 
 @kernel
 def varint_size(value):
-    """Bytes of the varint of a uint64: comparisons rather than a loop, so
-    that the ten bytes of a negative amount cost no more than one."""
-    return (1 + (value >= _L1) + (value >= _L2) + (value >= _L3) + (value >= _L4)
-            + (value >= _L5) + (value >= _L6) + (value >= _L7) + (value >= _L8)
-            + (value >= _L9))
+    """Bytes of the varint of a uint64: its significant bits (at least
+    one) over 7, rounded up. (bits + 6) * 37 >> 8 is (bits + 6) // 7 for
+    bits of 1 to 64, without the zero check numba puts in a division; no
+    loop, so the ten bytes of a negative amount cost no more than one."""
+    bits = np.int64(64) - np.int64(leading_zeros(value | _ONE))
+    return (bits + 6) * 37 >> 8
 
 
 @kernel

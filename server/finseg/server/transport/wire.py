@@ -11,6 +11,9 @@ what it reads. GetSegment and StreamSegment build no member message.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -125,22 +128,27 @@ class _Field:
             return _uint64(array, self.field)
         raise TypeError(f"field {self.field.full_name} has a type the encoder does not support")
 
-    def put(self, out: np.ndarray, at: np.ndarray) -> None:
+    def put(self, out: np.ndarray, at: np.ndarray, lo: int, hi: int) -> None:
+        """Writes the field of rows lo..hi-1 at out[at[i - lo]]."""
         field = self.field
         if field.is_repeated and field.type == FieldDescriptor.TYPE_MESSAGE:
             # Element k of row i starts after the elements before it in row i.
-            counts = np.diff(self.list_offsets)
-            first = self.element_starts[self.list_offsets[:-1]]
-            element_at = np.repeat(at - first, counts) + self.element_starts[:-1]
-            self.message.put(out, wire.put_headers(out, element_at, self.tag, self.message.sizes))
+            runs = self.list_offsets[lo:hi + 1]
+            first, last = int(runs[0]), int(runs[-1])
+            element_at = np.repeat(at - self.element_starts[runs[:-1]], np.diff(runs)) \
+                + self.element_starts[first:last]
+            self.message.put(out, wire.put_headers(out, element_at, self.tag,
+                                                   self.message.sizes[first:last]),
+                             first, last)
         elif field.is_repeated:
-            wire.put_packed(out, at, self.tag, self.list_offsets, self.values, self.payload)
+            wire.put_packed(out, at, self.tag, self.list_offsets[lo:hi + 1], self.values,
+                            self.payload[lo:hi])
         elif field.type in (FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_BYTES):
-            wire.put_framed(out, at, self.tag, self.offsets, self.data)
+            wire.put_framed(out, at, self.tag, self.offsets[lo:hi + 1], self.data)
         elif field.type == FieldDescriptor.TYPE_DOUBLE:
-            wire.put_fixed64s(out, at, self.tag, self.bits)
+            wire.put_fixed64s(out, at, self.tag, self.bits[lo:hi])
         else:
-            wire.put_varints(out, at, self.tag, self.values, True)
+            wire.put_varints(out, at, self.tag, self.values[lo:hi], True)
 
 
 class _Message:
@@ -162,11 +170,38 @@ class _Message:
         for field in self.fields:
             self.sizes += field.sizes
 
-    def put(self, out: np.ndarray, at: np.ndarray) -> None:
-        """Writes row i at out[at[i]]: its fields one after another."""
+    def put(self, out: np.ndarray, at: np.ndarray, lo: int, hi: int) -> None:
+        """Writes rows lo..hi-1, row i at out[at[i - lo]]: its fields one
+        after another."""
         for field in self.fields:
-            field.put(out, at)
-            at = at + field.sizes
+            field.put(out, at, lo, hi)
+            at = at + field.sizes[lo:hi]
+
+
+#: Members written at a time. A block's fields are written one after
+#: another, each over the whole block, so its bytes stay in the processor's
+#: cache from one field to the next (whole results went to memory once per
+#: field, a third slower), and blocks are written by as many threads as the
+#: process may use cores (the kernels release the GIL), each taking the
+#: next block when it is done, so a core that is busy elsewhere only takes
+#: fewer blocks.
+BLOCK_ROWS = 16384
+_writers: ThreadPoolExecutor | None = None
+
+
+def _in_blocks(rows: int, write: Callable[[int, int], None]) -> None:
+    """Calls write(lo, hi) for the blocks of `rows`, on the writer threads."""
+    global _writers
+    blocks = [(lo, min(rows, lo + BLOCK_ROWS)) for lo in range(0, rows, BLOCK_ROWS)]
+    if len(blocks) <= 1:
+        for lo, hi in blocks:
+            write(lo, hi)
+        return
+    if _writers is None:
+        _writers = ThreadPoolExecutor(len(os.sched_getaffinity(0)),
+                                      thread_name_prefix="finseg-encode")
+    for done in [_writers.submit(write, lo, hi) for lo, hi in blocks]:
+        done.result()
 
 
 def encode(rows: pa.StructArray | pa.Table, descriptor: Descriptor) -> Column:
@@ -176,7 +211,7 @@ def encode(rows: pa.StructArray | pa.Table, descriptor: Descriptor) -> Column:
     offsets = np.zeros(len(rows) + 1, np.int64)
     np.cumsum(message.sizes, out=offsets[1:])
     out = np.empty(int(offsets[-1]), np.uint8)
-    message.put(out, offsets[:-1])
+    _in_blocks(len(rows), lambda lo, hi: message.put(out, offsets[lo:hi], lo, hi))
     return offsets, out
 
 
@@ -201,7 +236,12 @@ def encode_members(type_name: str, table: pa.Table) -> pa.Table:
     offsets = np.zeros(table.num_rows + 1, np.int64)
     np.cumsum(wire.framed_sizes(tag, message.sizes, True), out=offsets[1:])
     data = np.empty(int(offsets[-1]), np.uint8)
-    message.put(data, wire.put_headers(data, offsets[:-1], tag, message.sizes))
+
+    def write(lo: int, hi: int) -> None:
+        at = wire.put_headers(data, offsets[lo:hi], tag, message.sizes[lo:hi])
+        message.put(data, at, lo, hi)
+
+    _in_blocks(table.num_rows, write)
     column = pa.Array.from_buffers(pa.large_binary(), table.num_rows,
                                    [None, pa.py_buffer(offsets), pa.py_buffer(data)])
     return pa.table({"user_id": table.column("user_id"), MEMBER_COLUMN: column})
