@@ -12,7 +12,7 @@ what it reads. GetSegment and StreamSegment build no member message.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -247,8 +247,9 @@ def encode_members(type_name: str, table: pa.Table) -> pa.Table:
     return pa.table({"user_id": table.column("user_id"), MEMBER_COLUMN: column})
 
 
-def _length_delimited(number: int, payload: bytes) -> bytes:
-    return _tag(number, _LENGTH_DELIMITED).tobytes() + _varint(len(payload)) + payload
+def _head(number: int, length: int) -> bytes:
+    """The key and length of a length-delimited field of `length` bytes."""
+    return _tag(number, _LENGTH_DELIMITED).tobytes() + _varint(length)
 
 
 def fitting(table: pa.Table, limit: int = PAGE_BYTES) -> int:
@@ -259,14 +260,17 @@ def fitting(table: pa.Table, limit: int = PAGE_BYTES) -> int:
     return max(1, int(np.searchsorted(np.cumsum(sizes), limit, side="right")))
 
 
-def members_bytes(table: pa.Table) -> bytes:
-    """The concatenated member bytes of a slice of a stored members table."""
-    return b"".join(_binary(chunk)[1].tobytes() for chunk in table.column(MEMBER_COLUMN).chunks)
+def members_bytes(table: pa.Table) -> list[memoryview]:
+    """The member bytes of a slice of a stored members table, one after
+    another: views of the buffers they are stored in, not copied."""
+    return [_binary(chunk)[1].data for chunk in table.column(MEMBER_COLUMN).chunks]
 
 
-def with_page(envelope: Any, type_name: str, members: bytes) -> bytes:
+def with_page(envelope: Any, type_name: str, members: Sequence[bytes | memoryview]) -> bytes:
     """`envelope` (a GetSegmentResponse or StreamSegmentResponse without its
-    page) serialized, with the page of `members` as its field `page`."""
-    result_page = _length_delimited(_page_field(type_name).number, members)
-    page_number = envelope.DESCRIPTOR.fields_by_name["page"].number
-    return envelope.SerializeToString() + _length_delimited(page_number, result_page)
+    page) serialized, with the page of `members` (`members_bytes`) as its
+    field `page`: the one copy of the member bytes is into the response."""
+    length = sum(len(piece) for piece in members)
+    inner = _head(_page_field(type_name).number, length)
+    outer = _head(envelope.DESCRIPTOR.fields_by_name["page"].number, len(inner) + length)
+    return b"".join([envelope.SerializeToString(), outer, inner, *members])
