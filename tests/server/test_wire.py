@@ -131,6 +131,6 @@ def test_varint_sizes_at_every_length_boundary() -> None:
     """The kernels' size of a varint (arithmetic, not a loop) at each value
     where the varint grows a byte, and one below."""
     values = sorted({0} | {2**k for k in range(64)} | {2**k - 1 for k in range(1, 65)})
-    tag = np.zeros(0, np.uint8)
-    sizes = kernels.scalar_sizes(tag, np.array(values, np.uint64))
+    sizes = np.zeros(len(values), np.int64)
+    kernels.add_scalar_sizes(sizes, np.zeros(0, np.uint8), np.array(values, np.uint64))
     assert sizes.tolist() == [0] + [len(wire._varint(v)) for v in values[1:]]

@@ -77,15 +77,20 @@ def _storage() -> None:
 def _wire() -> None:
     """The encoding of a job's members (transport/wire.py)."""
     tag, at, values = np.array([8], np.uint8), np.zeros(1, np.int64), np.ones(1, np.uint64)
-    out = np.zeros(16, np.uint8)
-    sizes = wire.scalar_sizes(tag, values)
-    wire.framed_sizes(tag, sizes, True)
-    wire.put_varints(out, at, tag, values, True)
+    offsets, sizes = np.array([0, 1], np.int64), np.ones(1, np.int64)
+    out, total = np.zeros(16, np.uint8), np.zeros(1, np.int64)
+    wire.add_scalar_sizes(total, tag, values)
+    wire.add_fixed64_sizes(total, tag, values)
+    wire.add_framed_sizes(total, tag, offsets)
+    wire.add_packed_sizes(total, tag, offsets, values)
+    wire.add_element_sizes(total, tag, offsets, sizes)
+    wire.element_sizes(tag, sizes)
+    wire.put_varints(out, at, tag, values)
     wire.put_fixed64s(out, at, tag, values)
-    wire.put_framed(out, at, tag, np.array([0, 1], np.int64), out[:1])
-    lengths = wire.packed_lengths(np.array([0, 1], np.int64), values)
-    wire.put_packed(out, at, tag, np.array([0, 1], np.int64), values, lengths)
-    wire.put_headers(out, at, tag, sizes)
+    wire.put_framed(out, at, tag, offsets, out[:1])
+    wire.put_packed(out, at, tag, offsets, values)
+    wire.put_elements(out, at, tag, offsets, sizes)
+    wire.put_heads(out, at, tag, sizes)
 
 
 def warm() -> None:

@@ -5,15 +5,18 @@ member is encoded once, when its job finishes, and a page is then a slice
 of bytes. Encoding half a million members one Python message at a time
 took longer than computing them; these kernels encode whole columns.
 
-The encoder (transport/wire.py) first works out every field's size in
-every row, from the innermost messages out, so it knows where each field
-of each member goes in one output buffer; these kernels then write each
-field there, a whole column at a time: every byte is written once, and no
-intermediate encoding is copied. `out` is that buffer (uint8, writable),
-`at` the position of each row's field in it. A *binary column* is
-(offsets int64[n + 1], data uint8[]): row i is data[offsets[i]:offsets[i + 1]],
-Arrow's large_binary layout. A `tag` is a field's key (field number and
-wire type) already varint-encoded.
+The encoder (transport/wire.py) first adds up each message's size, field
+by field (`add_*_sizes`, into `total`), from the innermost messages out, so
+it knows where each member goes in one output buffer; the `put_*` kernels
+then write a field of each row at `at`, its position in `out` (uint8,
+writable), and return where each row's next field goes: every byte is
+written once, and no intermediate encoding is copied or kept. Offsets are
+absolute: `offsets[lo:hi + 1]` of a column with `data` (or `values`) whole
+stands for rows lo..hi-1. A *binary column* is (offsets int64[n + 1],
+data uint8[]): row i is data[offsets[i]:offsets[i + 1]], Arrow's
+large_binary layout. A `tag` is a field's key (field number and wire type)
+already varint-encoded. proto3 leaves out zero scalars, empty strings and
+empty packed lists; an element of a repeated message field is always there.
 """
 
 from __future__ import annotations
@@ -53,161 +56,233 @@ def put_varint(out, pos, value):
     return pos + 1
 
 
-def scalar_sizes(tag: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """int64[n]: bytes of a varint field of values[i] (uint64), tag
-    included; 0 for a zero, which proto3 leaves out."""
-    return _scalar_sizes(*readonly(tag, np.ascontiguousarray(values, np.uint64)))
+def _u64(values: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(values, np.uint64)
 
 
-def framed_sizes(tag: np.ndarray, lengths: np.ndarray, keep_empty: bool) -> np.ndarray:
-    """int64[n]: bytes of a length-delimited field of lengths[i] bytes: tag,
-    varint length and the bytes; 0 for an empty one unless `keep_empty`
-    (an element of a repeated message field is there even when empty)."""
-    return _framed_sizes(*readonly(tag, np.ascontiguousarray(lengths, np.int64)),
-                         bool(keep_empty))
+def _i64(values: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(values, np.int64)
 
 
-def put_varints(out: np.ndarray, at: np.ndarray, tag: np.ndarray, values: np.ndarray,
-                omit_zero: bool) -> None:
-    """Writes tag and the varint of values[i] (uint64) at out[at[i]]; with
-    `omit_zero` nothing for a zero, as proto3 leaves a default scalar out."""
-    _put_varints(out, *readonly(at, tag, np.ascontiguousarray(values, np.uint64)),
-                 bool(omit_zero))
+def add_scalar_sizes(total: np.ndarray, tag: np.ndarray, values: np.ndarray) -> None:
+    """total[i] += bytes of a varint field of values[i] (uint64)."""
+    _add_scalar_sizes(total, *readonly(tag, _u64(values)))
 
 
-def put_fixed64s(out: np.ndarray, at: np.ndarray, tag: np.ndarray, bits: np.ndarray) -> None:
-    """Writes tag and the 8 little-endian bytes of bits[i] (a double's
-    uint64 bits) at out[at[i]]; nothing when all bits are zero (+0.0,
-    proto3's default)."""
-    _put_fixed64s(out, *readonly(at, tag, np.ascontiguousarray(bits, np.uint64)))
+def add_fixed64_sizes(total: np.ndarray, tag: np.ndarray, bits: np.ndarray) -> None:
+    """total[i] += bytes of a double field of bits[i] (its uint64 bits;
+    all zero is +0.0, left out)."""
+    _add_fixed64_sizes(total, *readonly(tag, _u64(bits)))
+
+
+def add_framed_sizes(total: np.ndarray, tag: np.ndarray, offsets: np.ndarray) -> None:
+    """total[i] += bytes of row i of a binary column as a length-delimited
+    field (string or bytes)."""
+    _add_framed_sizes(total, *readonly(tag, _i64(offsets)))
+
+
+def add_packed_sizes(total: np.ndarray, tag: np.ndarray, list_offsets: np.ndarray,
+                     values: np.ndarray) -> None:
+    """total[i] += bytes of values[list_offsets[i]:list_offsets[i + 1]]
+    (uint64) as one packed repeated field."""
+    _add_packed_sizes(total, *readonly(tag, _i64(list_offsets), _u64(values)))
+
+
+def add_element_sizes(total: np.ndarray, tag: np.ndarray, list_offsets: np.ndarray,
+                      sizes: np.ndarray) -> None:
+    """total[i] += bytes of the messages list_offsets[i]..list_offsets[i + 1]-1,
+    of sizes[k] bytes each, as elements of a repeated message field."""
+    _add_element_sizes(total, *readonly(tag, _i64(list_offsets), _i64(sizes)))
+
+
+def element_sizes(tag: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """int64[n]: bytes of each message, of sizes[i] bytes, as an element of
+    a repeated message field."""
+    return _element_sizes(*readonly(tag, _i64(sizes)))
+
+
+def put_varints(out: np.ndarray, at: np.ndarray, tag: np.ndarray, values: np.ndarray
+                ) -> np.ndarray:
+    """Writes the varint field of values[i] (uint64) at out[at[i]]."""
+    return _put_varints(out, *readonly(_i64(at), tag, _u64(values)))
+
+
+def put_fixed64s(out: np.ndarray, at: np.ndarray, tag: np.ndarray, bits: np.ndarray
+                 ) -> np.ndarray:
+    """Writes the double field of bits[i], its 8 little-endian bytes, at out[at[i]]."""
+    return _put_fixed64s(out, *readonly(_i64(at), tag, _u64(bits)))
 
 
 def put_framed(out: np.ndarray, at: np.ndarray, tag: np.ndarray, offsets: np.ndarray,
-               data: np.ndarray) -> None:
+               data: np.ndarray) -> np.ndarray:
     """Writes row i of the binary column (offsets, data) at out[at[i]] as a
-    length-delimited field (tag, varint length, bytes); nothing for an
-    empty row (proto3's default string)."""
-    _put_framed(out, *readonly(at, tag, np.ascontiguousarray(offsets, np.int64),
-                               np.ascontiguousarray(data, np.uint8)))
-
-
-def packed_lengths(list_offsets: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """int64[n]: bytes of the varints of values[list_offsets[i]:list_offsets[i + 1]]
-    (uint64), a packed field's payload."""
-    return _packed_lengths(*readonly(np.ascontiguousarray(list_offsets, np.int64),
-                                     np.ascontiguousarray(values, np.uint64)))
+    length-delimited field: tag, varint length, bytes."""
+    return _put_framed(out, *readonly(_i64(at), tag, _i64(offsets),
+                                      np.ascontiguousarray(data, np.uint8)))
 
 
 def put_packed(out: np.ndarray, at: np.ndarray, tag: np.ndarray, list_offsets: np.ndarray,
-               values: np.ndarray, lengths: np.ndarray) -> None:
-    """Writes row i, values[list_offsets[i]:list_offsets[i + 1]] (uint64),
-    at out[at[i]] as one packed field: tag, varint length, the varints;
-    nothing for an empty list. `lengths` are the rows' `packed_lengths`."""
-    _put_packed(out, *readonly(at, tag, np.ascontiguousarray(list_offsets, np.int64),
-                               np.ascontiguousarray(values, np.uint64),
-                               np.ascontiguousarray(lengths, np.int64)))
+               values: np.ndarray) -> np.ndarray:
+    """Writes values[list_offsets[i]:list_offsets[i + 1]] (uint64) at
+    out[at[i]] as one packed field: tag, varint length, the varints."""
+    return _put_packed(out, *readonly(_i64(at), tag, _i64(list_offsets), _u64(values)))
 
 
-def put_headers(out: np.ndarray, at: np.ndarray, tag: np.ndarray, lengths: np.ndarray
-                ) -> np.ndarray:
-    """Writes tag and the varint of lengths[i] at out[at[i]], the head of a
-    length-delimited field whose bytes follow (every row: an element of a
-    repeated message field is there even when empty); returns where each
-    row's bytes start."""
-    return _put_headers(out, *readonly(at, tag, np.ascontiguousarray(lengths, np.int64)))
+def put_elements(out: np.ndarray, at: np.ndarray, tag: np.ndarray, list_offsets: np.ndarray,
+                 sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Writes the heads (tag, varint length) of row i's elements of a
+    repeated message field, the messages list_offsets[i]..list_offsets[i + 1]-1
+    of sizes[k] bytes, from out[at[i]] on, leaving room for each message
+    after its head. Returns where each of those messages goes (int64[
+    list_offsets[-1] - list_offsets[0]]) and where each row's next field does."""
+    return _put_elements(out, *readonly(_i64(at), tag, _i64(list_offsets), _i64(sizes)))
+
+
+def put_heads(out: np.ndarray, at: np.ndarray, tag: np.ndarray, sizes: np.ndarray
+              ) -> np.ndarray:
+    """Writes the head of a length-delimited field of sizes[i] bytes at
+    out[at[i]]; returns where each one's bytes go."""
+    return _put_heads(out, *readonly(_i64(at), tag, _i64(sizes)))
 
 
 @kernel
-def _scalar_sizes(tag, values):
-    sizes = np.empty(len(values), np.int64)
+def _head_size(tag, length):
+    return len(tag) + varint_size(np.uint64(length))
+
+
+@kernel
+def _add_scalar_sizes(total, tag, values):
     for i in range(len(values)):
-        sizes[i] = 0 if values[i] == 0 else len(tag) + varint_size(values[i])
-    return sizes
+        if values[i] != 0:
+            total[i] += len(tag) + varint_size(values[i])
 
 
 @kernel
-def _framed_sizes(tag, lengths, keep_empty):
-    sizes = np.empty(len(lengths), np.int64)
-    for i in range(len(lengths)):
-        length = lengths[i]
-        sizes[i] = 0 if length == 0 and not keep_empty \
-            else len(tag) + varint_size(np.uint64(length)) + length
-    return sizes
+def _add_fixed64_sizes(total, tag, bits):
+    for i in range(len(bits)):
+        if bits[i] != 0:
+            total[i] += len(tag) + 8
 
 
 @kernel
-def _put_varints(out, at, tag, values, omit_zero):
+def _add_framed_sizes(total, tag, offsets):
+    for i in range(len(offsets) - 1):
+        length = offsets[i + 1] - offsets[i]
+        if length > 0:
+            total[i] += _head_size(tag, length) + length
+
+
+@kernel
+def _packed_length(values, first, last):
+    length = 0
+    for k in range(first, last):
+        length += varint_size(values[k])
+    return length
+
+
+@kernel
+def _add_packed_sizes(total, tag, list_offsets, values):
+    for i in range(len(list_offsets) - 1):
+        length = _packed_length(values, list_offsets[i], list_offsets[i + 1])
+        if length > 0:
+            total[i] += _head_size(tag, length) + length
+
+
+@kernel
+def _add_element_sizes(total, tag, list_offsets, sizes):
+    for i in range(len(list_offsets) - 1):
+        for k in range(list_offsets[i], list_offsets[i + 1]):
+            total[i] += _head_size(tag, sizes[k]) + sizes[k]
+
+
+@kernel
+def _element_sizes(tag, sizes):
+    out = np.empty(len(sizes), np.int64)
+    for i in range(len(sizes)):
+        out[i] = _head_size(tag, sizes[i]) + sizes[i]
+    return out
+
+
+@kernel
+def _put_tag(out, pos, tag):
+    for k in range(len(tag)):
+        out[pos + k] = tag[k]
+    return pos + len(tag)
+
+
+@kernel
+def _put_varints(out, at, tag, values):
+    after = at.copy()
     for i in range(len(values)):
-        if omit_zero and values[i] == 0:
-            continue
-        pos = at[i]
-        for k in range(len(tag)):
-            out[pos + k] = tag[k]
-        put_varint(out, pos + len(tag), values[i])
+        if values[i] != 0:
+            after[i] = put_varint(out, _put_tag(out, at[i], tag), values[i])
+    return after
 
 
 @kernel
 def _put_fixed64s(out, at, tag, bits):
+    after = at.copy()
     for i in range(len(bits)):
         value = bits[i]
         if value == 0:
             continue
-        pos = at[i]
-        for k in range(len(tag)):
-            out[pos + k] = tag[k]
-        pos += len(tag)
+        pos = _put_tag(out, at[i], tag)
         for _ in range(8):
             out[pos] = value & _BYTE
             value >>= _EIGHT
             pos += 1
+        after[i] = pos
+    return after
 
 
 @kernel
 def _put_framed(out, at, tag, offsets, data):
+    after = at.copy()
     for i in range(len(offsets) - 1):
         first, last = offsets[i], offsets[i + 1]
         if last == first:
             continue
-        pos = at[i]
-        for k in range(len(tag)):
-            out[pos + k] = tag[k]
-        pos = put_varint(out, pos + len(tag), np.uint64(last - first))
+        pos = put_varint(out, _put_tag(out, at[i], tag), np.uint64(last - first))
         for k in range(first, last):
             out[pos] = data[k]
             pos += 1
+        after[i] = pos
+    return after
 
 
 @kernel
-def _packed_lengths(list_offsets, values):
-    lengths = np.empty(len(list_offsets) - 1, np.int64)
-    for i in range(len(list_offsets) - 1):
-        length = 0
-        for k in range(list_offsets[i], list_offsets[i + 1]):
-            length += varint_size(values[k])
-        lengths[i] = length
-    return lengths
-
-
-@kernel
-def _put_packed(out, at, tag, list_offsets, values, lengths):
+def _put_packed(out, at, tag, list_offsets, values):
+    after = at.copy()
     for i in range(len(list_offsets) - 1):
         first, last = list_offsets[i], list_offsets[i + 1]
         if last == first:
             continue
-        pos = at[i]
-        for k in range(len(tag)):
-            out[pos + k] = tag[k]
-        pos = put_varint(out, pos + len(tag), np.uint64(lengths[i]))
+        length = _packed_length(values, first, last)
+        pos = put_varint(out, _put_tag(out, at[i], tag), np.uint64(length))
         for k in range(first, last):
             pos = put_varint(out, pos, values[k])
+        after[i] = pos
+    return after
 
 
 @kernel
-def _put_headers(out, at, tag, lengths):
-    starts = np.empty(len(lengths), np.int64)
-    for i in range(len(lengths)):
+def _put_elements(out, at, tag, list_offsets, sizes):
+    base = list_offsets[0]
+    starts = np.empty(list_offsets[len(list_offsets) - 1] - base, np.int64)
+    after = np.empty(len(list_offsets) - 1, np.int64)
+    for i in range(len(list_offsets) - 1):
         pos = at[i]
-        for k in range(len(tag)):
-            out[pos + k] = tag[k]
-        starts[i] = put_varint(out, pos + len(tag), np.uint64(lengths[i]))
+        for k in range(list_offsets[i], list_offsets[i + 1]):
+            pos = put_varint(out, _put_tag(out, pos, tag), np.uint64(sizes[k]))
+            starts[k - base] = pos
+            pos += sizes[k]
+        after[i] = pos
+    return starts, after
+
+
+@kernel
+def _put_heads(out, at, tag, sizes):
+    starts = np.empty(len(sizes), np.int64)
+    for i in range(len(sizes)):
+        starts[i] = put_varint(out, _put_tag(out, at[i], tag), np.uint64(sizes[i]))
     return starts

@@ -85,76 +85,77 @@ def _uint64(array: pa.Array, field: FieldDescriptor) -> np.ndarray:
 
 
 class _Field:
-    """One field of a message column: its bytes in each row (`sizes`,
-    tag included, 0 where proto3 leaves it out), and `put`, which writes
-    it at the given position of each row."""
+    """One field of a column of messages: `add_sizes` adds its bytes in
+    each row to the rows' sizes; `put` writes it."""
 
     def __init__(self, field: FieldDescriptor, array: pa.Array) -> None:
         self.field = field
+        self.kind = "varint"
         if field.is_repeated:
             self.list_offsets = np.asarray(array.offsets, np.int64)
             self.list_offsets = self.list_offsets - self.list_offsets[0]
             values = array.flatten()
-            if field.type == FieldDescriptor.TYPE_MESSAGE:
-                self.tag = _tag(field.number, _LENGTH_DELIMITED)
-                self.message = _Message(values, field.message_type)
-                framed = wire.framed_sizes(self.tag, self.message.sizes, True)
-                self.element_starts = np.zeros(framed.shape[0] + 1, np.int64)
-                np.cumsum(framed, out=self.element_starts[1:])
-                self.sizes = (self.element_starts[self.list_offsets[1:]]
-                              - self.element_starts[self.list_offsets[:-1]])
-                return
             # proto3 packs repeated scalars: one length-delimited run of values.
             self.tag = _tag(field.number, _LENGTH_DELIMITED)
-            self.values = self._scalars(values)
-            self.payload = wire.packed_lengths(self.list_offsets, self.values)
-            self.sizes = wire.framed_sizes(self.tag, self.payload, False)
+            if field.type == FieldDescriptor.TYPE_MESSAGE:
+                self.kind = "messages"
+                self.message = _Message(values, field.message_type)
+            else:
+                self.kind = "packed"
+                self.values = self._scalars(values)
         elif field.type in (FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_BYTES):
+            self.kind = "framed"
             self.tag = _tag(field.number, _LENGTH_DELIMITED)
             self.offsets, self.data = _binary(array)
-            self.sizes = wire.framed_sizes(self.tag, np.diff(self.offsets), False)
         elif field.type == FieldDescriptor.TYPE_DOUBLE:
+            self.kind = "double"
             self.tag = _tag(field.number, _FIXED64)
-            self.bits = array.to_numpy(zero_copy_only=False).astype(np.float64, copy=False) \
+            self.values = array.to_numpy(zero_copy_only=False).astype(np.float64, copy=False) \
                 .view(np.uint64)
-            self.sizes = np.where(self.bits != 0, len(self.tag) + 8, 0).astype(np.int64)
         else:
             self.tag = _tag(field.number, _VARINT)
             self.values = self._scalars(array)
-            self.sizes = wire.scalar_sizes(self.tag, self.values)
 
     def _scalars(self, array: pa.Array) -> np.ndarray:
         if self.field.type in _VARINT_TYPES:  # packed doubles: no need yet
             return _uint64(array, self.field)
         raise TypeError(f"field {self.field.full_name} has a type the encoder does not support")
 
-    def put(self, out: np.ndarray, at: np.ndarray, lo: int, hi: int) -> None:
-        """Writes the field of rows lo..hi-1 at out[at[i - lo]]."""
-        field = self.field
-        if field.is_repeated and field.type == FieldDescriptor.TYPE_MESSAGE:
-            # Element k of row i starts after the elements before it in row i.
-            runs = self.list_offsets[lo:hi + 1]
-            first, last = int(runs[0]), int(runs[-1])
-            element_at = np.repeat(at - self.element_starts[runs[:-1]], np.diff(runs)) \
-                + self.element_starts[first:last]
-            self.message.put(out, wire.put_headers(out, element_at, self.tag,
-                                                   self.message.sizes[first:last]),
-                             first, last)
-        elif field.is_repeated:
-            wire.put_packed(out, at, self.tag, self.list_offsets[lo:hi + 1], self.values,
-                            self.payload[lo:hi])
-        elif field.type in (FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_BYTES):
-            wire.put_framed(out, at, self.tag, self.offsets[lo:hi + 1], self.data)
-        elif field.type == FieldDescriptor.TYPE_DOUBLE:
-            wire.put_fixed64s(out, at, self.tag, self.bits[lo:hi])
+    def add_sizes(self, total: np.ndarray, lo: int, hi: int) -> None:
+        """Adds the field's bytes in rows lo..hi-1 to total (their slice)."""
+        if self.kind == "messages":
+            wire.add_element_sizes(total, self.tag, self.list_offsets[lo:hi + 1],
+                                   self.message.sizes)
+        elif self.kind == "packed":
+            wire.add_packed_sizes(total, self.tag, self.list_offsets[lo:hi + 1], self.values)
+        elif self.kind == "framed":
+            wire.add_framed_sizes(total, self.tag, self.offsets[lo:hi + 1])
+        elif self.kind == "double":
+            wire.add_fixed64_sizes(total, self.tag, self.values[lo:hi])
         else:
-            wire.put_varints(out, at, self.tag, self.values[lo:hi], True)
+            wire.add_scalar_sizes(total, self.tag, self.values[lo:hi])
+
+    def put(self, out: np.ndarray, at: np.ndarray, lo: int, hi: int) -> np.ndarray:
+        """Writes the field of rows lo..hi-1 at out[at[i - lo]]; returns where
+        each row's next field goes."""
+        if self.kind == "messages":
+            runs = self.list_offsets[lo:hi + 1]
+            starts, after = wire.put_elements(out, at, self.tag, runs, self.message.sizes)
+            self.message.put(out, starts, int(runs[0]), int(runs[-1]))
+            return after
+        if self.kind == "packed":
+            return wire.put_packed(out, at, self.tag, self.list_offsets[lo:hi + 1], self.values)
+        if self.kind == "framed":
+            return wire.put_framed(out, at, self.tag, self.offsets[lo:hi + 1], self.data)
+        if self.kind == "double":
+            return wire.put_fixed64s(out, at, self.tag, self.values[lo:hi])
+        return wire.put_varints(out, at, self.tag, self.values[lo:hi])
 
 
 class _Message:
     """A column of messages of `descriptor`: its columns named after the
     message's fields (absent ones are left at their default), each row's
-    size, and `put`, which writes each row at its position."""
+    size in bytes, and `put`, which writes rows at their positions."""
 
     def __init__(self, rows: pa.StructArray | pa.Table, descriptor: Descriptor) -> None:
         columns = dict(zip(rows.column_names, rows.columns, strict=True)) \
@@ -163,44 +164,48 @@ class _Message:
         unknown = set(columns) - set(descriptor.fields_by_name)
         if unknown:
             raise ValueError(f"{descriptor.full_name} has no field {sorted(unknown)}")
+        # Inner messages first: a repeated message field's size is theirs.
         self.fields = [_Field(field, _one_chunk(columns[field.name]))
                        for field in sorted(descriptor.fields, key=lambda f: f.number)
                        if field.name in columns]
         self.sizes = np.zeros(len(rows), np.int64)
-        for field in self.fields:
-            self.sizes += field.sizes
+
+        def add(lo: int, hi: int) -> None:
+            for field in self.fields:
+                field.add_sizes(self.sizes[lo:hi], lo, hi)
+
+        _in_blocks(len(rows), add)
 
     def put(self, out: np.ndarray, at: np.ndarray, lo: int, hi: int) -> None:
         """Writes rows lo..hi-1, row i at out[at[i - lo]]: its fields one
         after another."""
         for field in self.fields:
-            field.put(out, at, lo, hi)
-            at = at + field.sizes[lo:hi]
+            at = field.put(out, at, lo, hi)
 
 
-#: Members written at a time. A block's fields are written one after
-#: another, each over the whole block, so its bytes stay in the processor's
-#: cache from one field to the next (whole results went to memory once per
-#: field, a third slower), and blocks are written by as many threads as the
-#: process may use cores (the kernels release the GIL), each taking the
-#: next block when it is done, so a core that is busy elsewhere only takes
-#: fewer blocks.
+#: Rows sized and members written at a time. A block's fields are written
+#: one after another, each over the whole block, so its bytes stay in the
+#: processor's cache from one field to the next (whole results went to
+#: memory once per field, a third slower), and blocks are done by as many
+#: threads as the process may use cores (the kernels release the GIL), each
+#: taking the next block when it is done, so a core that is busy elsewhere
+#: only takes fewer blocks.
 BLOCK_ROWS = 16384
-_writers: ThreadPoolExecutor | None = None
+_workers: ThreadPoolExecutor | None = None
 
 
-def _in_blocks(rows: int, write: Callable[[int, int], None]) -> None:
-    """Calls write(lo, hi) for the blocks of `rows`, on the writer threads."""
-    global _writers
+def _in_blocks(rows: int, work: Callable[[int, int], None]) -> None:
+    """Calls work(lo, hi) for the blocks of `rows`, on the encoder's threads."""
+    global _workers
     blocks = [(lo, min(rows, lo + BLOCK_ROWS)) for lo in range(0, rows, BLOCK_ROWS)]
     if len(blocks) <= 1:
         for lo, hi in blocks:
-            write(lo, hi)
+            work(lo, hi)
         return
-    if _writers is None:
-        _writers = ThreadPoolExecutor(len(os.sched_getaffinity(0)),
+    if _workers is None:
+        _workers = ThreadPoolExecutor(len(os.sched_getaffinity(0)),
                                       thread_name_prefix="finseg-encode")
-    for done in [_writers.submit(write, lo, hi) for lo, hi in blocks]:
+    for done in [_workers.submit(work, lo, hi) for lo, hi in blocks]:
         done.result()
 
 
@@ -234,11 +239,11 @@ def encode_members(type_name: str, table: pa.Table) -> pa.Table:
     tag = _tag(member.number, _LENGTH_DELIMITED)
     message = _Message(table, member.message_type)
     offsets = np.zeros(table.num_rows + 1, np.int64)
-    np.cumsum(wire.framed_sizes(tag, message.sizes, True), out=offsets[1:])
+    np.cumsum(wire.element_sizes(tag, message.sizes), out=offsets[1:])
     data = np.empty(int(offsets[-1]), np.uint8)
 
     def write(lo: int, hi: int) -> None:
-        at = wire.put_headers(data, offsets[lo:hi], tag, message.sizes[lo:hi])
+        at = wire.put_heads(data, offsets[lo:hi], tag, message.sizes[lo:hi])
         message.put(data, at, lo, hi)
 
     _in_blocks(table.num_rows, write)
