@@ -1,0 +1,44 @@
+"""The service keeps the memory it frees, to use it again.
+
+A job of half a million members allocates about a gigabyte (the kernels'
+sums, the members table, the encoded members) and frees it when it is
+stored. By default glibc gives large blocks back to the kernel at once
+(each is its own mmap) and trims the heap; the next job then faults every
+page in again. On the VMs finseg is benchmarked on, which hand freed pages
+back to their host within seconds, that is about 2.4 ms per MB: most of a
+second per such job (bench-e2e). So the service tells glibc to serve every
+allocation from its heaps and never to trim them. The price: the process
+stays at the size of its largest job (reported as the service's memory),
+which it would reach again at the next one anyway.
+
+Without glibc (musl, macOS) this does nothing. Only `finseg serve` calls
+it: a test process or another program embedding the service keeps its
+allocator as it is.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+
+log = logging.getLogger(__name__)
+
+#: mallopt's parameters (malloc.h).
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_MAX = -4
+#: The largest trim threshold mallopt takes (an int): free memory at the top
+#: of the heap is kept up to this much.
+_KEEP_BYTES = 2**31 - 1
+
+
+def keep_freed_memory() -> bool:
+    """Tells glibc's malloc to keep freed memory; False where there is none."""
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    kept = bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, _KEEP_BYTES))
+    if not kept:
+        log.warning("could not tell malloc to keep freed memory; large jobs will be slower")
+    return kept
