@@ -75,10 +75,11 @@ def add_fixed64_sizes(total: np.ndarray, tag: np.ndarray, bits: np.ndarray) -> N
     _add_fixed64_sizes(total, *readonly(tag, _u64(bits)))
 
 
-def add_framed_sizes(total: np.ndarray, tag: np.ndarray, offsets: np.ndarray) -> None:
-    """total[i] += bytes of row i of a binary column as a length-delimited
-    field (string or bytes)."""
-    _add_framed_sizes(total, *readonly(tag, _i64(offsets)))
+def add_bytes_sizes(total: np.ndarray, tag: np.ndarray, offsets: np.ndarray,
+                    entries: np.ndarray) -> None:
+    """total[i] += bytes of row entries[i] of a binary column as a
+    length-delimited field (string or bytes)."""
+    _add_bytes_sizes(total, *readonly(tag, _i64(offsets), _i64(entries)))
 
 
 def add_packed_sizes(total: np.ndarray, tag: np.ndarray, list_offsets: np.ndarray,
@@ -113,12 +114,12 @@ def put_fixed64s(out: np.ndarray, at: np.ndarray, tag: np.ndarray, bits: np.ndar
     return _put_fixed64s(out, *readonly(_i64(at), tag, _u64(bits)))
 
 
-def put_framed(out: np.ndarray, at: np.ndarray, tag: np.ndarray, offsets: np.ndarray,
-               data: np.ndarray) -> np.ndarray:
-    """Writes row i of the binary column (offsets, data) at out[at[i]] as a
-    length-delimited field: tag, varint length, bytes."""
-    return _put_framed(out, *readonly(_i64(at), tag, _i64(offsets),
-                                      np.ascontiguousarray(data, np.uint8)))
+def put_bytes(out: np.ndarray, at: np.ndarray, tag: np.ndarray, offsets: np.ndarray,
+              data: np.ndarray, entries: np.ndarray) -> np.ndarray:
+    """Writes row entries[i] of the binary column (offsets, data) at
+    out[at[i]] as a length-delimited field: tag, varint length, bytes."""
+    return _put_bytes(out, *readonly(_i64(at), tag, _i64(offsets),
+                                     np.ascontiguousarray(data, np.uint8), _i64(entries)))
 
 
 def put_packed(out: np.ndarray, at: np.ndarray, tag: np.ndarray, list_offsets: np.ndarray,
@@ -165,9 +166,9 @@ def _add_fixed64_sizes(total, tag, bits):
 
 
 @kernel
-def _add_framed_sizes(total, tag, offsets):
-    for i in range(len(offsets) - 1):
-        length = offsets[i + 1] - offsets[i]
+def _add_bytes_sizes(total, tag, offsets, entries):
+    for i in range(len(entries)):
+        length = offsets[entries[i] + 1] - offsets[entries[i]]
         if length > 0:
             total[i] += _head_size(tag, length) + length
 
@@ -236,10 +237,10 @@ def _put_fixed64s(out, at, tag, bits):
 
 
 @kernel
-def _put_framed(out, at, tag, offsets, data):
+def _put_bytes(out, at, tag, offsets, data, entries):
     after = at.copy()
-    for i in range(len(offsets) - 1):
-        first, last = offsets[i], offsets[i + 1]
+    for i in range(len(entries)):
+        first, last = offsets[entries[i]], offsets[entries[i] + 1]
         if last == first:
             continue
         pos = put_varint(out, _put_tag(out, at[i], tag), np.uint64(last - first))

@@ -72,9 +72,10 @@ def _binary(array: pa.Array) -> Column:
 
 
 def _uint64(array: pa.Array, field: FieldDescriptor) -> np.ndarray:
-    if field.type == FieldDescriptor.TYPE_ENUM and pa.types.is_string(array.type):
+    named = pa.types.is_dictionary(array.type) and pa.types.is_string(array.type.value_type)
+    if field.type == FieldDescriptor.TYPE_ENUM and (named or pa.types.is_string(array.type)):
         names = field.enum_type.values_by_name
-        encoded = array.dictionary_encode()
+        encoded = array if named else array.dictionary_encode()
         numbers = np.array([names[name].number for name in encoded.dictionary.to_pylist()],
                            np.int64)
         values = numbers[encoded.indices.to_numpy(zero_copy_only=False)]
@@ -104,8 +105,18 @@ class _Field:
                 self.kind = "packed"
                 self.values = self._scalars(values)
         elif field.type in (FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_BYTES):
-            self.kind = "framed"
+            self.kind = "bytes"
             self.tag = _tag(field.number, _LENGTH_DELIMITED)
+            # Row i is entry entries[i] of the binary column (offsets, data):
+            # a dictionary's values for a few distinct strings in many rows
+            # (currencies, group names), else the column itself.
+            if pa.types.is_dictionary(array.type):
+                if array.null_count:
+                    raise ValueError("result columns must not hold nulls")
+                self.entries = array.indices.to_numpy().astype(np.int64, copy=False)
+                array = array.dictionary
+            else:
+                self.entries = np.arange(len(array), dtype=np.int64)
             self.offsets, self.data = _binary(array)
         elif field.type == FieldDescriptor.TYPE_DOUBLE:
             self.kind = "double"
@@ -128,8 +139,8 @@ class _Field:
                                    self.message.sizes)
         elif self.kind == "packed":
             wire.add_packed_sizes(total, self.tag, self.list_offsets[lo:hi + 1], self.values)
-        elif self.kind == "framed":
-            wire.add_framed_sizes(total, self.tag, self.offsets[lo:hi + 1])
+        elif self.kind == "bytes":
+            wire.add_bytes_sizes(total, self.tag, self.offsets, self.entries[lo:hi])
         elif self.kind == "double":
             wire.add_fixed64_sizes(total, self.tag, self.values[lo:hi])
         else:
@@ -145,8 +156,9 @@ class _Field:
             return after
         if self.kind == "packed":
             return wire.put_packed(out, at, self.tag, self.list_offsets[lo:hi + 1], self.values)
-        if self.kind == "framed":
-            return wire.put_framed(out, at, self.tag, self.offsets[lo:hi + 1], self.data)
+        if self.kind == "bytes":
+            return wire.put_bytes(out, at, self.tag, self.offsets, self.data,
+                                  self.entries[lo:hi])
         if self.kind == "double":
             return wire.put_fixed64s(out, at, self.tag, self.values[lo:hi])
         return wire.put_varints(out, at, self.tag, self.values[lo:hi])
@@ -227,6 +239,8 @@ def _one_chunk(column: Any) -> pa.Array:
         return column
     if column.num_chunks == 1:
         return column.chunk(0)
+    if pa.types.is_dictionary(column.type):
+        column = column.unify_dictionaries()
     return pa.concat_arrays(column.chunks) if column.num_chunks else pa.array([], column.type)
 
 
