@@ -190,7 +190,8 @@ def run_segment(server: Server, spec) -> dict:
         done.set()
         sampler.join()
     return {"compute": final.compute_time.ToNanoseconds() / 1e9, "e2e": e2e,
-            "memory": max(peak[0] - base, 0), "members": members, "id": segment.segment_id}
+            "memory": max(peak[0] - base, 0), "peak": peak[0], "members": members,
+            "id": segment.segment_id}
 
 
 def median(values: list[float]) -> float:
