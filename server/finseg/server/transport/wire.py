@@ -96,12 +96,11 @@ class _Field:
             self.list_offsets = np.asarray(array.offsets, np.int64)
             self.list_offsets = self.list_offsets - self.list_offsets[0]
             values = array.flatten()
-            # proto3 packs repeated scalars: one length-delimited run of values.
             self.tag = _tag(field.number, _LENGTH_DELIMITED)
             if field.type == FieldDescriptor.TYPE_MESSAGE:
                 self.kind = "messages"
                 self.message = _Message(values, field.message_type)
-            else:
+            else:  # proto3 packs repeated scalars: one length-delimited run of values
                 self.kind = "packed"
                 self.values = self._scalars(values)
         elif field.type in (FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_BYTES):
@@ -203,20 +202,20 @@ class _Message:
 #: taking the next block when it is done, so a core that is busy elsewhere
 #: only takes fewer blocks.
 BLOCK_ROWS = 16384
-_workers: ThreadPoolExecutor | None = None
+#: Its threads start with the first large result. Jobs encoding at once
+#: share them; a block never waits for another, so none can wait forever.
+_workers = ThreadPoolExecutor(
+    len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
+    thread_name_prefix="finseg-encode")
 
 
 def _in_blocks(rows: int, work: Callable[[int, int], None]) -> None:
     """Calls work(lo, hi) for the blocks of `rows`, on the encoder's threads."""
-    global _workers
     blocks = [(lo, min(rows, lo + BLOCK_ROWS)) for lo in range(0, rows, BLOCK_ROWS)]
     if len(blocks) <= 1:
         for lo, hi in blocks:
             work(lo, hi)
         return
-    if _workers is None:
-        _workers = ThreadPoolExecutor(len(os.sched_getaffinity(0)),
-                                      thread_name_prefix="finseg-encode")
     for done in [_workers.submit(work, lo, hi) for lo, hi in blocks]:
         done.result()
 
