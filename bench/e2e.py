@@ -20,7 +20,10 @@ shows medians:
 
 The bank has 3 months of history and about 30 transactions per user, so
 that it generates and loads in a few minutes here and still has half a
-million users paying insurance.
+million users paying insurance. HIGH_BALANCE's threshold is below every
+balance and LOW_BALANCE's above every one, so each has every user with an
+open EUR account. Each job is deleted after its run: results this large
+would otherwise grow the store by a quarter of a gigabyte a run.
 """
 
 from __future__ import annotations
