@@ -70,18 +70,20 @@ BATCH_ROWS = 500_000
 AS_OF = dt.date(2026, 11, 1)  # the generated history ends 2026-10-31
 
 
-def ensure_bank(accounts: int, transactions: int) -> Path:
+def ensure_bank(accounts: int, transactions: int, months: int = BankParams.months) -> Path:
+    """The bank's folder, generated the first time (`months` of history)."""
     # Named after the generator's source too: a bank cached by an older
     # generator is other data, and a fresh clone must get what was measured.
     version = hashlib.sha256(Path(generate.__file__).read_bytes()).hexdigest()[:12]
-    folder = CACHE / f"bank-{accounts}-{transactions}-{version}"
+    history = "" if months == BankParams.months else f"-{months}m"
+    folder = CACHE / f"bank-{accounts}-{transactions}{history}-{version}"
     if not (folder / "transactions.parquet").exists():
         print(f"generating {accounts} accounts / {transactions} transactions into {folder}")
         started = time.perf_counter()
         partial = folder.with_suffix(".partial")
         shutil.rmtree(partial, ignore_errors=True)
         generate_bank(partial, BankParams(accounts=accounts, transactions=transactions,
-                                          seed=42), fmt="parquet")
+                                          months=months, seed=42), fmt="parquet")
         partial.rename(folder)
         print(f"  generated in {time.perf_counter() - started:.0f} s")
     return folder
@@ -164,19 +166,21 @@ def load_once(bank: Path, data_dir: Path) -> tuple[float, Server]:
     return rate, server
 
 
-def run_segment(server: Server, spec) -> dict:
-    """Creates the job, streams every page, samples the server's memory."""
+def run_segment(server: Server, spec, sample: bool = True) -> dict:
+    """Creates the job, streams every page, samples the server's memory
+    (unless not `sample`: reading /proc every 2 ms slowed a job of 500,000
+    members by a fifth, bench-e2e)."""
     peak = [0]
     done = threading.Event()
 
-    def sample() -> None:
+    def sample_memory() -> None:
         while not done.is_set():
             peak[0] = max(peak[0], server.rss_anon())
             time.sleep(0.002)
 
     with api.FinsegClient(server.target, token(TENANT), timeout=None) as client:
         base = server.rss_anon()
-        sampler = threading.Thread(target=sample)
+        sampler = threading.Thread(target=sample_memory if sample else done.wait)
         sampler.start()
         started = time.perf_counter()
         segment = client.create_segment(spec)
@@ -188,7 +192,8 @@ def run_segment(server: Server, spec) -> dict:
         done.set()
         sampler.join()
     return {"compute": final.compute_time.ToNanoseconds() / 1e9, "e2e": e2e,
-            "memory": max(peak[0] - base, 0), "members": members, "id": segment.segment_id}
+            "memory": max(peak[0] - base, 0), "peak": peak[0], "members": members,
+            "id": segment.segment_id}
 
 
 def median(values: list[float]) -> float:

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from finseg.server.kernels import wire as kernels
 from finseg.server.transport import wire
 from finseg.v1 import segments_pb2
 
@@ -84,6 +86,20 @@ def _table(descriptor: Descriptor, rows: list[dict[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=schema)
 
 
+def _dictionary_strings(array: pa.Array) -> pa.Array:
+    """`array` with every string column, at any depth, dictionary-encoded,
+    as the segment types give currencies and group names."""
+    if pa.types.is_string(array.type):
+        return array.dictionary_encode()
+    if pa.types.is_list(array.type):
+        return pa.ListArray.from_arrays(array.offsets, _dictionary_strings(array.values))
+    if pa.types.is_struct(array.type):
+        return pa.StructArray.from_arrays(
+            [_dictionary_strings(child) for child in array.flatten()],
+            names=[field.name for field in array.type])
+    return array
+
+
 @pytest.mark.parametrize("type_name", TYPES)
 @settings(max_examples=60, deadline=None)
 @given(data=st.data())
@@ -92,9 +108,17 @@ def test_encoded_members_equal_protobufs_serialization(type_name: str, data: Any
     rows = data.draw(st.lists(_message(descriptor), max_size=6))
     cut = data.draw(st.integers(0, len(rows)))
     table = _table(descriptor, rows)
+    if data.draw(st.booleans()):
+        table = pa.table({name: _dictionary_strings(table.column(name).combine_chunks())
+                          for name in table.column_names})
     # Sliced and in two chunks: the encoder must honour Arrow's offsets.
     table = pa.concat_tables([table.slice(0, cut), table.slice(cut)])
-    offsets, encoded = wire.encode(table, descriptor)
+    # Written in blocks of a few members too, as a large result is.
+    block, wire.BLOCK_ROWS = wire.BLOCK_ROWS, data.draw(st.sampled_from([1, 2, wire.BLOCK_ROWS]))
+    try:
+        offsets, encoded = wire.encode(table, descriptor)
+    finally:
+        wire.BLOCK_ROWS = block
     message = segments_pb2.__dict__[descriptor.name]
     expected = [message(**row).SerializeToString() for row in rows]
     assert [encoded[offsets[i]:offsets[i + 1]].tobytes() for i in range(len(rows))] == expected
@@ -106,7 +130,11 @@ def test_encoded_members_equal_protobufs_serialization(type_name: str, data: Any
 def test_pages_cut_from_stored_members_parse_to_the_members(type_name: str, data: Any) -> None:
     descriptor = _member_descriptor(type_name)
     rows = data.draw(st.lists(_message(descriptor), max_size=8))
-    stored = wire.encode_members(type_name, _table(descriptor, rows))
+    block, wire.BLOCK_ROWS = wire.BLOCK_ROWS, data.draw(st.sampled_from([1, 3, wire.BLOCK_ROWS]))
+    try:
+        stored = wire.encode_members(type_name, _table(descriptor, rows))
+    finally:
+        wire.BLOCK_ROWS = block
     assert stored.column("user_id").to_pylist() == [r["user_id"] for r in rows]
     offset = data.draw(st.integers(0, len(rows)))
     size = data.draw(st.integers(1, 10))
@@ -124,3 +152,12 @@ def test_unknown_columns_are_refused() -> None:
     descriptor = _member_descriptor("HIGH_BALANCE")
     with pytest.raises(ValueError, match="no field"):
         wire.encode(pa.table({"user_id": ["u"], "balance": [1]}), descriptor)
+
+
+def test_varint_sizes_at_every_length_boundary() -> None:
+    """The kernels' size of a varint (arithmetic, not a loop) at each value
+    where the varint grows a byte, and one below."""
+    values = sorted({0} | {2**k for k in range(64)} | {2**k - 1 for k in range(1, 65)})
+    sizes = np.zeros(len(values), np.int64)
+    kernels.add_scalar_sizes(sizes, np.zeros(0, np.uint8), np.array(values, np.uint64))
+    assert sizes.tolist() == [0] + [len(wire._varint(v)) for v in values[1:]]

@@ -23,7 +23,7 @@ from finseg.v1 import (
     usage_pb2,
 )
 
-from . import logs
+from . import logs, memory
 from .domain.ingest import Compactor, Ingestor
 from .domain.jobs import JobManager
 from .domain.taxonomy import Taxonomies
@@ -275,6 +275,7 @@ def _check_tls_files(chain: bytes, key: bytes, client_ca: bytes | None) -> None:
 def serve(settings: Settings) -> None:
     """Runs until SIGTERM or SIGINT, then drains."""
     logs.configure(settings.log_format, settings.log_level)
+    memory.keep_freed_memory()
     stop = StopSignal()  # a signal while starting up stops it cleanly once up
     service = create_server(settings)
     log.info("finseg listening on %s:%d, data in %s", settings.host, service.port,

@@ -288,8 +288,8 @@ class JobManager:
         """Members offset..offset+limit-1 of a SUCCEEDED job, from stored pages."""
         first, last = offset // PAGE_ROWS, (offset + limit - 1) // PAGE_ROWS
         batches = []
-        for number in range(first, min(last, record["pages"] - 1) + 1):
-            raw = self.store.jobs.page(tenant, record["id"], number)
+        for raw in self.store.jobs.pages(tenant, record["id"],
+                                         range(first, min(last, record["pages"] - 1) + 1)):
             if raw is None:
                 raise NotFound(f"segment {record['id']!r} not found",
                                reason=Reason.SEGMENT_NOT_FOUND,

@@ -85,11 +85,21 @@ def _storage() -> None:
 
 def _wire() -> None:
     """The encoding of a job's members (transport/wire.py)."""
-    tag = np.array([8], np.uint8)
-    rows, data = wire.varints(tag, np.array([1], np.uint64), True)
-    wire.fixed64s(tag, np.array([1], np.uint64))
-    wire.framed(tag, rows, data, True)
-    wire.concat_rows(np.stack([rows, rows]), data)
+    tag, at, values = np.array([8], np.uint8), np.zeros(1, np.int64), np.ones(1, np.uint64)
+    offsets, sizes = np.array([0, 1], np.int64), np.ones(1, np.int64)
+    out, total = np.zeros(16, np.uint8), np.zeros(1, np.int64)
+    wire.add_scalar_sizes(total, tag, values)
+    wire.add_fixed64_sizes(total, tag, values)
+    wire.add_bytes_sizes(total, tag, offsets, at)
+    wire.add_packed_sizes(total, tag, offsets, values)
+    wire.add_element_sizes(total, tag, offsets, sizes)
+    wire.element_sizes(tag, sizes)
+    wire.put_varints(out, at, tag, values)
+    wire.put_fixed64s(out, at, tag, values)
+    wire.put_bytes(out, at, tag, offsets, out[:1], at)
+    wire.put_packed(out, at, tag, offsets, values)
+    wire.put_elements(out, at, tag, offsets, sizes)
+    wire.put_heads(out, at, tag, sizes)
 
 
 def warm() -> None:

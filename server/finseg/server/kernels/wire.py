@@ -5,14 +5,24 @@ member is encoded once, when its job finishes, and a page is then a slice
 of bytes. Encoding half a million members one Python message at a time
 took longer than computing them; these kernels encode whole columns.
 
-A *binary column* is (offsets int64[n + 1], data uint8[]): row i is
-data[offsets[i]:offsets[i + 1]], Arrow's large_binary layout. A `tag` is
-a field's key (field number and wire type) already varint-encoded.
+The encoder (transport/wire.py) first adds up each message's size, field
+by field (`add_*_sizes`, into `total`), from the innermost messages out, so
+it knows where each member goes in one output buffer; the `put_*` kernels
+then write a field of each row at `at`, its position in `out` (uint8,
+writable), and return where each row's next field goes: every byte is
+written once, and no intermediate encoding is copied or kept. Offsets are
+absolute: `offsets[lo:hi + 1]` of a column with `data` (or `values`) whole
+stands for rows lo..hi-1. A *binary column* is (offsets int64[n + 1],
+data uint8[]): row i is data[offsets[i]:offsets[i + 1]], Arrow's
+large_binary layout. A `tag` is a field's key (field number and wire type)
+already varint-encoded. proto3 leaves out zero scalars, empty strings and
+empty packed lists; an element of a repeated message field is always there.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numba.cpython.unsafe.numbers import leading_zeros
 
 from ._jit import kernel, readonly
 
@@ -22,16 +32,17 @@ _LOW_BITS = np.uint64(0x7F)
 _MORE = np.uint64(0x80)
 _BYTE = np.uint64(0xFF)
 _EIGHT = np.uint64(8)
+_ONE = np.uint64(1)
 
 
 @kernel
 def varint_size(value):
-    """Bytes of the varint of a uint64."""
-    size = 1
-    while value >= _MORE:
-        value >>= _SEVEN
-        size += 1
-    return size
+    """Bytes of the varint of a uint64: its significant bits (at least
+    one) over 7, rounded up. (bits + 6) * 37 >> 8 is (bits + 6) // 7 for
+    bits of 1 to 64, without the zero check numba puts in a division; no
+    loop, so the ten bytes of a negative amount cost no more than one."""
+    bits = np.int64(64) - np.int64(leading_zeros(value | _ONE))
+    return (bits + 6) * 37 >> 8
 
 
 @kernel
@@ -45,112 +56,234 @@ def put_varint(out, pos, value):
     return pos + 1
 
 
-def varints(tag: np.ndarray, values: np.ndarray, omit_zero: bool
-            ) -> tuple[np.ndarray, np.ndarray]:
-    """Row i: tag and the varint of values[i] (uint64). With `omit_zero` a
-    zero row is empty, as proto3 leaves a default scalar out."""
-    return _varints(*readonly(tag, values), bool(omit_zero))
+def _u64(values: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(values, np.uint64)
 
 
-def fixed64s(tag: np.ndarray, bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Row i: tag and the 8 little-endian bytes of bits[i] (a double's
-    uint64 bits); empty when all bits are zero (+0.0, proto3's default)."""
-    return _fixed64s(*readonly(tag, bits))
+def _i64(values: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(values, np.int64)
 
 
-def framed(tag: np.ndarray, offsets: np.ndarray, data: np.ndarray, keep_empty: bool
-           ) -> tuple[np.ndarray, np.ndarray]:
-    """Row i: tag, the varint length of row i of (offsets, data), then the
-    row: a length-delimited field (string, packed list or message). Empty
-    rows are left out unless `keep_empty` (an element of a repeated message
-    field must be there even when it has no set field)."""
-    return _framed(*readonly(tag, offsets, data), bool(keep_empty))
+def add_scalar_sizes(total: np.ndarray, tag: np.ndarray, values: np.ndarray) -> None:
+    """total[i] += bytes of a varint field of values[i] (uint64)."""
+    _add_scalar_sizes(total, *readonly(tag, _u64(values)))
 
 
-def concat_rows(offsets: np.ndarray, data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Row i: the k pieces data[offsets[j, i]:offsets[j, i + 1]] for j =
-    0..k-1 in order, a message's fields one after another; offsets is
-    int64[k, n + 1]."""
-    # One C-contiguous array rather than two column slices of it: slices
-    # are layout 'A', or 'C' when empty, and each layout is a compilation.
-    return _concat_rows(*readonly(np.ascontiguousarray(offsets, np.int64), data))
+def add_fixed64_sizes(total: np.ndarray, tag: np.ndarray, bits: np.ndarray) -> None:
+    """total[i] += bytes of a double field of bits[i] (its uint64 bits;
+    all zero is +0.0, left out)."""
+    _add_fixed64_sizes(total, *readonly(tag, _u64(bits)))
+
+
+def add_bytes_sizes(total: np.ndarray, tag: np.ndarray, offsets: np.ndarray,
+                    entries: np.ndarray) -> None:
+    """total[i] += bytes of row entries[i] of a binary column as a
+    length-delimited field (string or bytes)."""
+    _add_bytes_sizes(total, *readonly(tag, _i64(offsets), _i64(entries)))
+
+
+def add_packed_sizes(total: np.ndarray, tag: np.ndarray, list_offsets: np.ndarray,
+                     values: np.ndarray) -> None:
+    """total[i] += bytes of values[list_offsets[i]:list_offsets[i + 1]]
+    (uint64) as one packed repeated field."""
+    _add_packed_sizes(total, *readonly(tag, _i64(list_offsets), _u64(values)))
+
+
+def add_element_sizes(total: np.ndarray, tag: np.ndarray, list_offsets: np.ndarray,
+                      sizes: np.ndarray) -> None:
+    """total[i] += bytes of the messages list_offsets[i]..list_offsets[i + 1]-1,
+    of sizes[k] bytes each, as elements of a repeated message field."""
+    _add_element_sizes(total, *readonly(tag, _i64(list_offsets), _i64(sizes)))
+
+
+def element_sizes(tag: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """int64[n]: bytes of each message, of sizes[i] bytes, as an element of
+    a repeated message field."""
+    return _element_sizes(*readonly(tag, _i64(sizes)))
+
+
+def put_varints(out: np.ndarray, at: np.ndarray, tag: np.ndarray, values: np.ndarray
+                ) -> np.ndarray:
+    """Writes the varint field of values[i] (uint64) at out[at[i]]."""
+    return _put_varints(out, *readonly(_i64(at), tag, _u64(values)))
+
+
+def put_fixed64s(out: np.ndarray, at: np.ndarray, tag: np.ndarray, bits: np.ndarray
+                 ) -> np.ndarray:
+    """Writes the double field of bits[i], its 8 little-endian bytes, at out[at[i]]."""
+    return _put_fixed64s(out, *readonly(_i64(at), tag, _u64(bits)))
+
+
+def put_bytes(out: np.ndarray, at: np.ndarray, tag: np.ndarray, offsets: np.ndarray,
+              data: np.ndarray, entries: np.ndarray) -> np.ndarray:
+    """Writes row entries[i] of the binary column (offsets, data) at
+    out[at[i]] as a length-delimited field: tag, varint length, bytes."""
+    return _put_bytes(out, *readonly(_i64(at), tag, _i64(offsets),
+                                     np.ascontiguousarray(data, np.uint8), _i64(entries)))
+
+
+def put_packed(out: np.ndarray, at: np.ndarray, tag: np.ndarray, list_offsets: np.ndarray,
+               values: np.ndarray) -> np.ndarray:
+    """Writes values[list_offsets[i]:list_offsets[i + 1]] (uint64) at
+    out[at[i]] as one packed field: tag, varint length, the varints."""
+    return _put_packed(out, *readonly(_i64(at), tag, _i64(list_offsets), _u64(values)))
+
+
+def put_elements(out: np.ndarray, at: np.ndarray, tag: np.ndarray, list_offsets: np.ndarray,
+                 sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Writes the heads (tag, varint length) of row i's elements of a
+    repeated message field, the messages list_offsets[i]..list_offsets[i + 1]-1
+    of sizes[k] bytes, from out[at[i]] on, leaving room for each message
+    after its head. Returns where each of those messages goes (int64[
+    list_offsets[-1] - list_offsets[0]]) and where each row's next field does."""
+    return _put_elements(out, *readonly(_i64(at), tag, _i64(list_offsets), _i64(sizes)))
+
+
+def put_heads(out: np.ndarray, at: np.ndarray, tag: np.ndarray, sizes: np.ndarray
+              ) -> np.ndarray:
+    """Writes the head of a length-delimited field of sizes[i] bytes at
+    out[at[i]]; returns where each one's bytes go."""
+    return _put_heads(out, *readonly(_i64(at), tag, _i64(sizes)))
 
 
 @kernel
-def _varints(tag, values, omit_zero):
-    n = len(values)
-    offsets = np.empty(n + 1, np.int64)
-    offsets[0] = 0
-    for i in range(n):
-        empty = omit_zero and values[i] == 0
-        offsets[i + 1] = offsets[i] + (0 if empty else len(tag) + varint_size(values[i]))
-    data = np.empty(offsets[n], np.uint8)
-    for i in range(n):
-        pos = offsets[i]
-        if offsets[i + 1] > pos:
-            data[pos:pos + len(tag)] = tag
-            put_varint(data, pos + len(tag), values[i])
-    return offsets, data
+def _head_size(tag, length):
+    return len(tag) + varint_size(np.uint64(length))
 
 
 @kernel
-def _fixed64s(tag, bits):
-    n = len(bits)
-    offsets = np.empty(n + 1, np.int64)
-    offsets[0] = 0
-    for i in range(n):
-        offsets[i + 1] = offsets[i] + (0 if bits[i] == 0 else len(tag) + 8)
-    data = np.empty(offsets[n], np.uint8)
-    for i in range(n):
-        pos = offsets[i]
-        if offsets[i + 1] > pos:
-            data[pos:pos + len(tag)] = tag
-            pos += len(tag)
-            value = bits[i]
-            for _ in range(8):
-                data[pos] = value & _BYTE
-                value >>= _EIGHT
-                pos += 1
-    return offsets, data
+def _add_scalar_sizes(total, tag, values):
+    for i in range(len(values)):
+        if values[i] != 0:
+            total[i] += len(tag) + varint_size(values[i])
 
 
 @kernel
-def _framed(tag, offsets, data, keep_empty):
-    n = len(offsets) - 1
-    out_offsets = np.empty(n + 1, np.int64)
-    out_offsets[0] = 0
-    for i in range(n):
-        length = offsets[i + 1] - offsets[i]
-        size = 0
-        if length > 0 or keep_empty:
-            size = len(tag) + varint_size(np.uint64(length)) + length
-        out_offsets[i + 1] = out_offsets[i] + size
-    out = np.empty(out_offsets[n], np.uint8)
-    for i in range(n):
-        pos = out_offsets[i]
-        if out_offsets[i + 1] > pos:
-            length = offsets[i + 1] - offsets[i]
-            out[pos:pos + len(tag)] = tag
-            pos = put_varint(out, pos + len(tag), np.uint64(length))
-            out[pos:pos + length] = data[offsets[i]:offsets[i + 1]]
-    return out_offsets, out
+def _add_fixed64_sizes(total, tag, bits):
+    for i in range(len(bits)):
+        if bits[i] != 0:
+            total[i] += len(tag) + 8
 
 
 @kernel
-def _concat_rows(pieces, data):
-    k, n = pieces.shape[0], pieces.shape[1] - 1
-    offsets = np.empty(n + 1, np.int64)
-    offsets[0] = 0
-    for i in range(n):
-        size = 0
-        for j in range(k):
-            size += pieces[j, i + 1] - pieces[j, i]
-        offsets[i + 1] = offsets[i] + size
-    out = np.empty(offsets[n], np.uint8)
-    for i in range(n):
-        pos = offsets[i]
-        for j in range(k):
-            length = pieces[j, i + 1] - pieces[j, i]
-            out[pos:pos + length] = data[pieces[j, i]:pieces[j, i + 1]]
-            pos += length
-    return offsets, out
+def _add_bytes_sizes(total, tag, offsets, entries):
+    for i in range(len(entries)):
+        length = offsets[entries[i] + 1] - offsets[entries[i]]
+        if length > 0:
+            total[i] += _head_size(tag, length) + length
+
+
+@kernel
+def _packed_length(values, first, last):
+    length = 0
+    for k in range(first, last):
+        length += varint_size(values[k])
+    return length
+
+
+@kernel
+def _add_packed_sizes(total, tag, list_offsets, values):
+    for i in range(len(list_offsets) - 1):
+        length = _packed_length(values, list_offsets[i], list_offsets[i + 1])
+        if length > 0:
+            total[i] += _head_size(tag, length) + length
+
+
+@kernel
+def _add_element_sizes(total, tag, list_offsets, sizes):
+    for i in range(len(list_offsets) - 1):
+        for k in range(list_offsets[i], list_offsets[i + 1]):
+            total[i] += _head_size(tag, sizes[k]) + sizes[k]
+
+
+@kernel
+def _element_sizes(tag, sizes):
+    out = np.empty(len(sizes), np.int64)
+    for i in range(len(sizes)):
+        out[i] = _head_size(tag, sizes[i]) + sizes[i]
+    return out
+
+
+@kernel
+def _put_tag(out, pos, tag):
+    for k in range(len(tag)):
+        out[pos + k] = tag[k]
+    return pos + len(tag)
+
+
+@kernel
+def _put_varints(out, at, tag, values):
+    after = at.copy()
+    for i in range(len(values)):
+        if values[i] != 0:
+            after[i] = put_varint(out, _put_tag(out, at[i], tag), values[i])
+    return after
+
+
+@kernel
+def _put_fixed64s(out, at, tag, bits):
+    after = at.copy()
+    for i in range(len(bits)):
+        value = bits[i]
+        if value == 0:
+            continue
+        pos = _put_tag(out, at[i], tag)
+        for _ in range(8):
+            out[pos] = value & _BYTE
+            value >>= _EIGHT
+            pos += 1
+        after[i] = pos
+    return after
+
+
+@kernel
+def _put_bytes(out, at, tag, offsets, data, entries):
+    after = at.copy()
+    for i in range(len(entries)):
+        first, last = offsets[entries[i]], offsets[entries[i] + 1]
+        if last == first:
+            continue
+        pos = put_varint(out, _put_tag(out, at[i], tag), np.uint64(last - first))
+        for k in range(first, last):
+            out[pos] = data[k]
+            pos += 1
+        after[i] = pos
+    return after
+
+
+@kernel
+def _put_packed(out, at, tag, list_offsets, values):
+    after = at.copy()
+    for i in range(len(list_offsets) - 1):
+        first, last = list_offsets[i], list_offsets[i + 1]
+        if last == first:
+            continue
+        length = _packed_length(values, first, last)
+        pos = put_varint(out, _put_tag(out, at[i], tag), np.uint64(length))
+        for k in range(first, last):
+            pos = put_varint(out, pos, values[k])
+        after[i] = pos
+    return after
+
+
+@kernel
+def _put_elements(out, at, tag, list_offsets, sizes):
+    base = list_offsets[0]
+    starts = np.empty(list_offsets[len(list_offsets) - 1] - base, np.int64)
+    after = np.empty(len(list_offsets) - 1, np.int64)
+    for i in range(len(list_offsets) - 1):
+        pos = at[i]
+        for k in range(list_offsets[i], list_offsets[i + 1]):
+            pos = put_varint(out, _put_tag(out, pos, tag), np.uint64(sizes[k]))
+            starts[k - base] = pos
+            pos += sizes[k]
+        after[i] = pos
+    return starts, after
+
+
+@kernel
+def _put_heads(out, at, tag, sizes):
+    starts = np.empty(len(sizes), np.int64)
+    for i in range(len(sizes)):
+        starts[i] = put_varint(out, _put_tag(out, at[i], tag), np.uint64(sizes[i]))
+    return starts

@@ -178,13 +178,15 @@ class JobStore:
             raw = txn.get(_job_key(tenant_no, job_id), db=self.env.db(DB.JOBS))
             return None if raw is None else json.loads(bytes(raw))
 
-    def page(self, tenant: str, job_id: str, number: int) -> bytes | None:
+    def pages(self, tenant: str, job_id: str, numbers: range) -> list[bytes | None]:
+        """Result pages of a job, read in one transaction (None: missing)."""
         with self.env.read() as txn:
             tenant_no = self.env.tenant_no(txn, tenant, create=False)
             if tenant_no is None:
-                return None
-            raw = txn.get(_page_key(tenant_no, job_id, number), db=self.env.db(DB.RESULTS))
-            return None if raw is None else bytes(raw)
+                return [None] * len(numbers)
+            db = self.env.db(DB.RESULTS)
+            raws = [txn.get(_page_key(tenant_no, job_id, n), db=db) for n in numbers]
+            return [None if raw is None else bytes(raw) for raw in raws]
 
     def all_records(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """(tenant, record) of every stored job, for recovery at start."""

@@ -120,7 +120,7 @@ class SegmentServicer(segments_pb2_grpc.SegmentServiceServicer):
         """The envelope serialized with `table`'s members as its page,
         straight from their stored wire bytes."""
         if table.num_rows == 0:
-            return wire.with_page(envelope, record["type"], b"")
+            return wire.with_page(envelope, record["type"], [])
         self.meter.returned(tenant, record["type"], table.num_rows)
         return wire.with_page(envelope, record["type"], wire.members_bytes(table))
 

@@ -211,16 +211,18 @@ def members_table(snapshot: Snapshot, accounts: np.ndarray, fields: dict[str, pa
 
 
 def currency_array(codes: np.ndarray, at: np.ndarray | None = None) -> pa.Array:
-    """Currency codes (numpy S3), or codes[at], as an Arrow string array:
-    the few distinct codes are found by hashing integer keys (np.unique's
-    sort of millions of byte strings took most of this) and decoded once,
-    not once per row. `at` picks rows after the hashing, so a result of
+    """Currency codes (numpy S3), or codes[at], as an Arrow dictionary of
+    strings: the few distinct codes are found by hashing integer keys
+    (np.unique's sort of millions of byte strings took most of this) and
+    decoded once, not once per row, and each row keeps the number of its
+    code (the encoder copies the code's bytes; no string column of millions
+    of rows is built). `at` picks rows after the hashing, so a result of
     millions of rows over a few hundred thousand slots hashes the slots."""
     encoded = pa.array(currency_key(codes)).dictionary_encode()
     names = pa.array([bytes([k >> 16 & 0xFF, k >> 8 & 0xFF, k & 0xFF]).rstrip(b"\0").decode()
                       for k in encoded.dictionary.to_pylist()], pa.string())
     indices = encoded.indices if at is None else pa.array(encoded.indices.to_numpy()[at])
-    return names.take(indices)
+    return pa.DictionaryArray.from_arrays(indices, names)
 
 
 def currency_key(codes: np.ndarray) -> np.ndarray:

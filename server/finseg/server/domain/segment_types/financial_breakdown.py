@@ -74,7 +74,7 @@ def run(snapshot: Snapshot, params: Params, common: Common, progress: Progress) 
     del sums, counts
     names = pa.array([params.label_groups[i] for i in order], pa.string())
     return nest(snapshot, slots.users, out["user_rows"], "groups", {
-        "label_group": names.take(pa.array(out["group"])),
+        "label_group": pa.DictionaryArray.from_arrays(pa.array(out["group"]), names),
         "currency": currency_array(slots.currency, out["slot"]),
         "count": pa.array(out["count"]),
         "total": pa.array(out["total"]),
