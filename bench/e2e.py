@@ -67,6 +67,10 @@ CASES: dict[str, Callable[[], segments_pb2.SegmentSpec]] = {
     "INCOME_SPENDING_SUMMARY": lambda: api.income_spending_summary(HISTORY_START, HISTORY_END),
     "FINANCIAL_BREAKDOWN": lambda: api.financial_breakdown(GROUPS, 12, as_of=AS_OF),
     "INSURANCE_SPENDING": lambda: api.insurance_spending(12, as_of=AS_OF),
+    # Every spender of the history, every candidate of the rule.
+    "RFM": lambda: api.rfm(3660, as_of=AS_OF),
+    "RULE": lambda: api.rule("frequency(days=3660) >= 0 AND avg_spend(days=3660) >= 0 OR "
+                             "balance() > 0", as_of=AS_OF),
 }
 
 #: What StreamSegment is asked for per page, as bench/run.py asks.
