@@ -203,3 +203,11 @@ def test_a_stored_job_reads_back_without_the_taxonomy():
                         TAXONOMY)
     again = rule.parse(rule.to_dict(params))
     assert again == params
+
+
+def test_a_tenant_without_candidates_gives_no_member(tmp_path):
+    store = Store(tmp_path / "db", 1 << 28)
+    params = rule.parse({"expression": "NOT frequency > 0"}, TAXONOMY)
+    with store.snapshot(TENANT) as snap:
+        assert rule.run(snap, params, Common((), dt.date(2026, 3, 1)), NO_PROGRESS).num_rows == 0
+    store.close()

@@ -59,6 +59,23 @@ def _high_balance(offsets, dates, amounts, balance, balance_date, opened_on, clo
                         and value > threshold)
 
 
+@kernel
+def _snapshot_sum(dates, amounts, first_row, r, end, s, balance_date):
+    """S(balance_date) - S(origin - 1) of a month walk that stopped at row r
+    with s the sum of rows first_row..r-1: the walk's sum moved forward or
+    back to the snapshot's day, so no row is read twice."""
+    snapshot = s
+    q = r
+    while q < end and dates[q] <= balance_date:
+        snapshot += amounts[q]
+        q += 1
+    q = r - 1
+    while q >= first_row and dates[q] > balance_date:
+        snapshot -= amounts[q]
+        q -= 1
+    return snapshot
+
+
 @parallel_kernel
 def _low_balance(offsets, dates, amounts, balance, balance_date, opened_on, closed_on,
                  eligible, month_bounds, threshold, qualifies, period_min, monthly_min):
@@ -104,17 +121,8 @@ def _low_balance(offsets, dates, amounts, balance, balance_date, opened_on, clos
             monthly_min[i, k] = m
         if not open_every_month:
             continue
-        # S(balance_date) - S(origin - 1), from where the walk stopped.
-        snapshot = s
-        q = r
-        while q < end and dates[q] <= balance_date[i]:
-            snapshot += amounts[q]
-            q += 1
-        q = r - 1
-        while q >= first_row and dates[q] > balance_date[i]:
-            snapshot -= amounts[q]
-            q -= 1
-        base = balance[i] - snapshot
+        base = balance[i] - _snapshot_sum(dates, amounts, first_row, r, end, s,
+                                          balance_date[i])
         all_below = True
         lowest = INT64_MAX
         for k in range(n_months):
@@ -158,16 +166,8 @@ def _monthly_minimums(offsets, dates, amounts, balance, balance_date, opened_on,
                     m = s
                 r += 1
             monthly_min[i, k] = m
-        snapshot = s
-        q = r
-        while q < end and dates[q] <= balance_date[i]:
-            snapshot += amounts[q]
-            q += 1
-        q = r - 1
-        while q >= first_row and dates[q] > balance_date[i]:
-            snapshot -= amounts[q]
-            q -= 1
-        base = balance[i] - snapshot
+        base = balance[i] - _snapshot_sum(dates, amounts, first_row, r, end, s,
+                                          balance_date[i])
         for k in range(n_months):
             if monthly_min[i, k] != INT64_MAX:
                 monthly_min[i, k] += base
