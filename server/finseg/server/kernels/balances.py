@@ -60,6 +60,24 @@ def _high_balance(offsets, dates, amounts, balance, balance_date, opened_on, clo
 
 
 @kernel
+def _month_low(dates, amounts, r, end, s, first, stop):
+    """The lowest of S over the open days [first, stop) of one month, walking
+    on from row r where s is the sum so far: (lowest, next row, sum). S on
+    `first` includes every row up to that day; after it, only a day's last
+    row gives its EOD."""
+    while r < end and dates[r] <= first:
+        s += amounts[r]
+        r += 1
+    m = s
+    while r < end and dates[r] < stop:
+        s += amounts[r]
+        if (r + 1 == end or dates[r + 1] != dates[r]) and s < m:
+            m = s
+        r += 1
+    return m, r, s
+
+
+@kernel
 def _snapshot_sum(dates, amounts, first_row, r, end, s, balance_date):
     """S(balance_date) - S(origin - 1) of a month walk that stopped at row r
     with s the sum of rows first_row..r-1: the walk's sum moved forward or
@@ -109,16 +127,7 @@ def _low_balance(offsets, dates, amounts, balance, balance_date, opened_on, clos
             if first >= stop:
                 open_every_month = False
                 break
-            while r < end and dates[r] <= first:
-                s += amounts[r]
-                r += 1
-            m = s
-            while r < end and dates[r] < stop:
-                s += amounts[r]
-                if (r + 1 == end or dates[r + 1] != dates[r]) and s < m:
-                    m = s  # the day's last row: its EOD
-                r += 1
-            monthly_min[i, k] = m
+            monthly_min[i, k], r, s = _month_low(dates, amounts, r, end, s, first, stop)
         if not open_every_month:
             continue
         base = balance[i] - _snapshot_sum(dates, amounts, first_row, r, end, s,
@@ -156,16 +165,7 @@ def _monthly_minimums(offsets, dates, amounts, balance, balance_date, opened_on,
             stop = min(month_bounds[k + 1], closed_on[i])
             if first >= stop:
                 continue  # the next open month's walk adds these rows
-            while r < end and dates[r] <= first:
-                s += amounts[r]
-                r += 1
-            m = s
-            while r < end and dates[r] < stop:
-                s += amounts[r]
-                if (r + 1 == end or dates[r + 1] != dates[r]) and s < m:
-                    m = s
-                r += 1
-            monthly_min[i, k] = m
+            monthly_min[i, k], r, s = _month_low(dates, amounts, r, end, s, first, stop)
         base = balance[i] - _snapshot_sum(dates, amounts, first_row, r, end, s,
                                           balance_date[i])
         for k in range(n_months):

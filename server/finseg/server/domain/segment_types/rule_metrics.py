@@ -106,9 +106,10 @@ def compute(snapshot: Snapshot, of_account: np.ndarray, n_slots: int,
     accounts = snapshot.accounts
     candidate = of_account >= 0
 
-    def of_type(name: str | None) -> np.ndarray:
-        return candidate if name is None else candidate & (accounts["type"]
-                                                           == ACCOUNT_TYPE_CODES[name])
+    # Each `type` argument's accounts, once per job: the block loop slices them.
+    of_type = {m.type: candidate if m.type is None
+               else candidate & (accounts["type"] == ACCOUNT_TYPE_CODES[m.type])
+               for m in metrics}
 
     windows = sorted({(m.days or 0, m.group, m.type) for m in metrics
                       if m.name in WINDOW_METRICS},
@@ -121,9 +122,8 @@ def compute(snapshot: Snapshot, of_account: np.ndarray, n_slots: int,
         for k, (_, group, _) in enumerate(windows):
             if group is not None:
                 label_ok[:, k] = taxonomy.membership([node_of(group)], labels)[:, 0]
-        account_ok = np.stack([of_type(kind) for _, _, kind in windows], axis=1)
-    balance_types = sorted({m.type or "" for m in metrics if m.name == "balance"})
-    balance = {kind: np.zeros(n_slots, np.int64) for kind in balance_types}
+        account_ok = np.stack([of_type[kind] for _, _, kind in windows], axis=1)
+    balance = {m.type: np.zeros(n_slots, np.int64) for m in metrics if m.name == "balance"}
     low = [m for m in metrics if m.name == "low_balance_months"]
     bounds = {m.months or 0: complete_months(as_of, m.months or 0) for m in low}
     below = {m: np.zeros((n_slots, m.months or 0), np.bool_) for m in low}
@@ -137,14 +137,14 @@ def compute(snapshot: Snapshot, of_account: np.ndarray, n_slots: int,
             open_today, eod = balances.high_balance(block.offsets, block.dates, block.amounts,
                                                     *per_account, today, int(INT64.min))
             for kind, out in balance.items():
-                kernels.sum_by_slot(eod, of_account[s], open_today & of_type(kind or None)[s],
+                kernels.sum_by_slot(eod, of_account[s], open_today & of_type[kind][s],
                                     out)
         minimums = {months: balances.monthly_minimums(block.offsets, block.dates,
                                                       block.amounts, *per_account, edges)
                     for months, edges in bounds.items()}
         for m in low:
             kernels.months_below(minimums[m.months or 0] < (m.threshold or 0), of_account[s],
-                                 of_type(m.type)[s], below[m])
+                                 of_type[m.type][s], below[m])
     columns: dict[rules.Metric, Columns] = {}
     everyone = np.ones(n_slots, np.bool_)
     for m in metrics:
@@ -153,7 +153,7 @@ def compute(snapshot: Snapshot, of_account: np.ndarray, n_slots: int,
             count = cell[:, kernels.OUT_COUNT].copy()
             columns[m] = _window_metric(m.name, cell, count, today, everyone)
         elif m.name == "balance":
-            columns[m] = Columns(balance[m.type or ""], everyone)
+            columns[m] = Columns(balance[m.type], everyone)
         else:
             columns[m] = Columns(below[m].sum(axis=1, dtype=np.int64), everyone)
     return columns
