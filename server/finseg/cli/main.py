@@ -59,6 +59,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         metrics_port=args.metrics_port, metrics_host=args.metrics_host,
         metrics_tenant_labels=args.metrics_tenant_labels,
         audit_retention_days=args.audit_retention_days,
+        event_retention_days=args.event_retention_days,
         refusal_window_seconds=args.refusal_window_seconds, log_format=args.log_format,
         log_level=args.log_level, otlp_endpoint=args.otlp_endpoint)
     try:
@@ -163,6 +164,9 @@ def parser() -> argparse.ArgumentParser:
                             "this receiver, e.g. http://127.0.0.1:4318 (default: no tracing)")
     serve.add_argument("--audit-retention-days", type=float, default=90.0,
                        help="days the audit log keeps an event (default 90)")
+    serve.add_argument("--event-retention-days", type=float, default=14.0,
+                       help="days a live segment's events are kept for WatchSegment to "
+                            "replay (default 14)")
     serve.add_argument("--refusal-window-seconds", type=float, default=60.0,
                        help="refused calls alike are counted this long, then recorded as one "
                             "audit event (default 60)")

@@ -8,6 +8,8 @@ import logging
 import signal
 import socket
 import threading
+import time
+from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +28,7 @@ from finseg.v1 import (
 from . import logs, memory
 from .domain.ingest import Compactor, Ingestor
 from .domain.jobs import JobManager
+from .domain.live import LiveSegments
 from .domain.taxonomy import Taxonomies
 from .domain.usage import Meter
 from .kernels import warmup
@@ -49,6 +52,8 @@ log = logging.getLogger("finseg")
 #: Beyond the drain grace, how long stopping may take before the process
 #: gives up on a clean stop (jobs stop at their next block, well within it).
 STOP_MARGIN_SECONDS = 30.0
+#: How often the live segments look whether the day changed.
+LIVE_CLOCK_SECONDS = 1.0
 
 SERVICE_NAMES = (
     ingest_pb2.DESCRIPTOR.services_by_name["IngestionService"].full_name,
@@ -100,11 +105,13 @@ class Service:
         self.store.close()
 
 
-def create_server(settings: Settings, *, serving: bool = True) -> Service:
+def create_server(settings: Settings, *, serving: bool = True,
+                  clock: Callable[[], float] = time.time) -> Service:
     """Builds and starts the service; binds settings.port (0 picks a free
     port, which tests use) and returns it in Service.port. With `serving`
     False, health reports NOT_SERVING until the caller's set_serving(): for
-    one that must load data before anyone relies on the service."""
+    one that must load data before anyone relies on the service. `clock`
+    is the service's time (tests move it to change the day)."""
     # Configuration is checked before anything is opened or written.
     verifier = _verifier(settings)
     credentials = _credentials(settings)
@@ -127,12 +134,14 @@ def create_server(settings: Settings, *, serving: bool = True) -> Service:
                     AuditInterceptor(auditor)]  # after auth: it sees the caller
     meter = Meter(store)
     compactor = Compactor(store, settings.compact_min_rows, settings.compact_idle_seconds)
-    ingestor = Ingestor(store, on_append=compactor.notify)
+    live = LiveSegments(store, wire.encode_members, settings.timezone, clock)
+    ingestor = Ingestor(store, on_append=compactor.notify, live=live)
     taxonomies = Taxonomies(store)
     jobs = JobManager(store, settings.workers, settings.timezone, settings.result_ttl_days,
-                      taxonomies=taxonomies, max_queued=settings.max_queued_jobs,
+                      clock=clock, taxonomies=taxonomies, max_queued=settings.max_queued_jobs,
                       max_queued_per_tenant=settings.max_queued_jobs_per_tenant,
-                      encode=wire.encode_members, observer=JobWatch(instruments, tracing))
+                      encode=wire.encode_members, observer=JobWatch(instruments, tracing),
+                      live=live)
     for collector in (metrics.UsageCollector(meter, settings.metrics_tenant_labels),
                       StoreCollector(store.env.space), QueueCollector(jobs.depth, SEGMENT_TYPES)):
         instruments.add(collector)
@@ -179,6 +188,7 @@ def create_server(settings: Settings, *, serving: bool = True) -> Service:
     threading.Thread(target=warmup.warm, name="finseg-warmup", daemon=True).start()
     compactor.start()
     jobs.start_sweeper(settings.sweep_seconds)
+    live.run_clock(LIVE_CLOCK_SECONDS, settings.event_retention_days)
     meter.start()
     auditor.start()
     endpoint = None

@@ -31,6 +31,7 @@ class Reason(StrEnum):
     INVALID_TIME_RANGE = "INVALID_TIME_RANGE"
     INVALID_TAXONOMY = "INVALID_TAXONOMY"
     INVALID_RULE = "INVALID_RULE"
+    NOT_LIVE_TYPE = "NOT_LIVE_TYPE"
     # NOT_FOUND
     SEGMENT_NOT_FOUND = "SEGMENT_NOT_FOUND"
     USER_NOT_FOUND = "USER_NOT_FOUND"
@@ -47,6 +48,9 @@ class Reason(StrEnum):
     STORE_FORMAT_MISMATCH = "STORE_FORMAT_MISMATCH"
     DATA_DIR_IN_USE = "DATA_DIR_IN_USE"
     BACKUP_DIR_NOT_EMPTY = "BACKUP_DIR_NOT_EMPTY"
+    SEGMENT_NOT_LIVE = "SEGMENT_NOT_LIVE"
+    # OUT_OF_RANGE
+    EVENTS_PRUNED = "EVENTS_PRUNED"
     # CANCELLED
     SEGMENT_CANCELLED = "SEGMENT_CANCELLED"
     # UNAUTHENTICATED
@@ -110,6 +114,10 @@ class ResourceExhausted(FinsegError):
 
 class FailedPrecondition(FinsegError):
     code = "FAILED_PRECONDITION"
+
+
+class OutOfRange(FinsegError):
+    code = "OUT_OF_RANGE"
 
 
 class Cancelled(FinsegError):

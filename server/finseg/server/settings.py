@@ -82,6 +82,8 @@ class Settings:
     otlp_endpoint: str | None = None
     #: Days the audit log keeps an event.
     audit_retention_days: float = 90.0
+    #: Live segments' events are kept at least this long (SPEC §5: 14 days).
+    event_retention_days: float = 14.0
     #: Refused calls alike are counted for this long and recorded as one
     #: event (a refusal costs its caller nothing; an event per refusal would
     #: let anyone fill the store).

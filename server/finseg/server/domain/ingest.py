@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -367,10 +368,12 @@ class IngestResult:
 class Ingestor:
     """Validates and writes one tenant's accounts and transactions."""
 
-    def __init__(self, store: Store, on_append: Callable[[str], None] = lambda tenant: None
-                 ) -> None:
+    def __init__(self, store: Store, on_append: Callable[[str], None] = lambda tenant: None,
+                 live: Any = None) -> None:
         self.store = store
         self.on_append = on_append
+        # The live segments (domain/live.py) that each write brings up to date.
+        self.live = live
 
     # ---- accounts ----------------------------------------------------
 
@@ -416,6 +419,9 @@ class Ingestor:
         check.raise_if_any("UpsertAccounts rejected, nothing was written")
         self.store.env.ensure_room(batch.nbytes)
         with self.store.writer(tenant) as writer:
+            # An account may move to another user: both are evaluated again.
+            known = writer.account_indexes(ids)
+            before = writer.account_column("user", known[known >= 0])
             writer.upsert_accounts(ids, user_ids.to_pylist(), {
                 "type": types,
                 "currency": np.array([c.encode() for c in currencies], dtype="S3"),
@@ -424,6 +430,10 @@ class Ingestor:
                 "opened_on": opened.astype(np.int32),
                 "closed_on": closed.astype(np.int32),
             })
+            if self.live is not None:
+                after = writer.account_column("user", writer.account_indexes(ids))
+                self.live.on_write(tenant, writer, np.concatenate([before, after]),
+                                   {"kind": "ACCOUNTS"})
         return n
 
     # ---- transactions ------------------------------------------------
@@ -474,7 +484,8 @@ class Ingestor:
             amount=batch.column("amount"), currency=texts.get("currency"),
             optional=optional, id_hash=id_hash, content=content)
 
-    def commit_transactions(self, tenant: str, prepared: PreparedBatch) -> IngestResult:
+    def commit_transactions(self, tenant: str, prepared: PreparedBatch, batch_id: str = ""
+                            ) -> IngestResult:
         """The checks that need the tenant's accounts, then one durable write.
         Row violations of both phases are raised together, so one error
         names every bad row."""
@@ -518,6 +529,9 @@ class Ingestor:
                 pa.array(label_ids, pa.int32()), pa.array(counterparty_ids, pa.int32()),
             ], names=LOG_COLUMNS)
             appended, duplicates = writer.append_transactions(log_batch)
+            if appended and self.live is not None:
+                self.live.on_write(tenant, writer, writer.account_column(
+                    "user", np.unique(accounts)), {"kind": "BATCH", "batch_id": batch_id})
         if appended:
             self.on_append(tenant)
         return IngestResult(appended, duplicates)
@@ -532,7 +546,13 @@ class Ingestor:
         unprintable = text.unprintable_names([user_id])
         try:
             with self.store.writer(tenant) as writer:
-                return writer.delete_user(user_id)
+                user = self.store.accounts.user_ids.lookup(writer.txn, writer.tenant_no,
+                                                           [user_id])[0]
+                deleted = writer.delete_user(user_id)
+                if self.live is not None:
+                    self.live.on_write(tenant, writer, np.array([user]), {"kind": "ERASURE"},
+                                       erased=user_id)
+                return deleted
         except NotFound:
             # Ids stored before unprintable characters were refused must stay
             # erasable, so such an id is refused only when no user has it.
@@ -615,3 +635,8 @@ class Compactor:
 
 def today(timezone: str) -> dt.date:
     return dt.datetime.now(ZoneInfo(timezone)).date()
+
+
+def today_at(timezone: str, now: float) -> dt.date:
+    """The date in `timezone` at `now` (seconds since the epoch)."""
+    return dt.datetime.fromtimestamp(now, ZoneInfo(timezone)).date()

@@ -34,6 +34,8 @@ from ..storage.arrays import batch_from_value
 from ..storage.jobs import PAGE_ROWS
 from ..storage.store import Store
 from .ingest import today
+from .live import LiveSegments
+from .live import check_type as check_live_type
 from .model import ACCOUNT_TYPE_CODES, MAX_DATE, MIN_DATE
 from .segment_types import TYPES
 from .segment_types.common import Common, Progress
@@ -44,6 +46,8 @@ log = logging.getLogger(__name__)
 PENDING, RUNNING, SUCCEEDED, FAILED, CANCELLED = (
     "PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED")
 FINISHED = (SUCCEEDED, FAILED, CANCELLED)
+#: 9999-12-31T23:59:59Z, the expiry of a segment that does not expire.
+LIVE_EXPIRES = 253402300799.0
 
 
 class JobObserver:
@@ -78,7 +82,8 @@ class JobManager:
                  taxonomies: Taxonomies | None = None, max_queued: int = 64,
                  max_queued_per_tenant: int = 16,
                  encode: Callable[[str, pa.Table], pa.Table] | None = None,
-                 observer: JobObserver | None = None) -> None:
+                 observer: JobObserver | None = None, live: LiveSegments | None = None
+                 ) -> None:
         self.store = store
         self.observer = observer or JobObserver()
         # What a finished job's members table is stored as (the transport
@@ -95,6 +100,8 @@ class JobManager:
         self._queued: dict[str, int] = {}  # tenant -> jobs waiting for a worker
         self._stop_sweeping = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="finseg-job")
+        self.live = live or LiveSegments(store, encode or (lambda type_name, table: table),
+                                         timezone, clock)
 
     # ---- lifecycle ---------------------------------------------------
 
@@ -103,6 +110,7 @@ class JobManager:
         its snapshot died with that process, so it starts over. Jobs that
         expired while no service ran go first."""
         self.sweep()
+        self.live.load()
         for tenant, record in self.store.jobs.all_records():
             if record["state"] in (PENDING, RUNNING):
                 record["state"], record["progress"] = PENDING, 0.0
@@ -123,6 +131,7 @@ class JobManager:
         """Stops running jobs at their next block and leaves them PENDING,
         so the next start runs them again; nobody cancelled them."""
         self._stop_sweeping.set()
+        self.live.stop()
         self._stopping = True
         for live in list(self._live.values()):
             live.cancel.set()
@@ -131,8 +140,15 @@ class JobManager:
     # ---- requests ----------------------------------------------------
 
     def create(self, tenant: str, type_name: str, raw_params: dict[str, Any],
-               account_types: list[str], as_of: dt.date | None) -> dict[str, Any]:
+               account_types: list[str], as_of: dt.date | None, live: bool = False
+               ) -> dict[str, Any]:
         module = TYPES[type_name]
+        if live:
+            check_live_type(type_name)
+            if as_of is not None:
+                raise InvalidArgument("spec.as_of must be empty for a live segment: it is "
+                                      "always today", [Violation("spec.as_of", "set with live")],
+                                      reason=Reason.INVALID_SPEC)
         # The tenant's taxonomy resolves label groups now; the job keeps the
         # resolution, so a later change of taxonomy does not alter it.
         params = module.parse(raw_params, self.taxonomies.of(tenant)[0])
@@ -143,7 +159,7 @@ class JobManager:
                     f"{', '.join(ACCOUNT_TYPE_CODES)}",
                     [Violation(f"spec.account_types[{i}]", "unknown account type")],
                     reason=Reason.INVALID_SPEC)
-        as_of = as_of or today(self.timezone)
+        as_of = as_of or (self.live.today() if live else today(self.timezone))
         if not MIN_DATE <= as_of <= MAX_DATE:
             raise InvalidArgument(f"spec.as_of must be between {MIN_DATE} and {MAX_DATE}",
                                   [Violation("spec.as_of", "out of range")],
@@ -166,6 +182,9 @@ class JobManager:
             "rows_scanned": 0,
             "compute_seconds": 0.0,
         }
+        if live:
+            # Kept current until deleted: it never expires.
+            record.update(live={"day": as_of.isoformat(), "sequence": 0}, expires=LIVE_EXPIRES)
         try:
             self.store.jobs.create(tenant, record)
         except BaseException:
@@ -251,6 +270,7 @@ class JobManager:
         live = self._live.get((tenant, job_id))
         if live is not None:
             live.cancel.set()
+        self.live.forget(tenant, job_id)
         if not self.store.jobs.delete(tenant, job_id):
             raise NotFound(f"segment {quoted(job_id)} not found", reason=Reason.SEGMENT_NOT_FOUND,
                            metadata={"segment_id": job_id})
@@ -285,7 +305,10 @@ class JobManager:
 
     def members(self, tenant: str, record: dict[str, Any], offset: int, limit: int
                 ) -> pa.Table:
-        """Members offset..offset+limit-1 of a SUCCEEDED job, from stored pages."""
+        """Members offset..offset+limit-1 of a SUCCEEDED job, from stored pages
+        (of a live segment: of its current members)."""
+        if record.get("live"):
+            return self.live.members(tenant, record).slice(offset, limit)
         first, last = offset // PAGE_ROWS, (offset + limit - 1) // PAGE_ROWS
         batches = []
         for raw in self.store.jobs.pages(tenant, record["id"],
@@ -325,6 +348,11 @@ class JobManager:
             def report(share: float) -> None:
                 live.progress = share
 
+            if record.get("live"):
+                if self.live.start(tenant, record, Progress(report, live.cancel.is_set)):
+                    record["compute_seconds"] = time.perf_counter() - started
+                    self._put_quietly(tenant, record)
+                return
             with self.store.snapshot(tenant) as snapshot:
                 record["rows_scanned"] = snapshot.n_transactions
                 table = module.run(snapshot, params, common,

@@ -331,6 +331,22 @@ class AccountTable:
             out[name] = column
         return out
 
+    def accounts_of_users(self, txn: lmdb.Transaction, tenant_no: int, count: int,
+                          users: np.ndarray) -> np.ndarray:
+        """Indexes (ascending) of the accounts among 0..count-1 that `users`
+        own, erased ones included. Reads the user column chunk by chunk in
+        place: a live segment asks this on every batch."""
+        db = self.env.db(DB.ACCOUNT_COLUMNS)
+        wanted = np.asarray(users, np.int32)
+        found = []
+        for chunk in range((count + CHUNK - 1) // CHUNK):
+            raw = txn.get(_column_key(tenant_no, "user", chunk), db=db)
+            if raw is None:
+                continue
+            owners = np.frombuffer(raw, np.int32)[:count - chunk * CHUNK]
+            found.append(np.nonzero(np.isin(owners, wanted))[0] + chunk * CHUNK)
+        return np.concatenate(found).astype(np.int64) if found else np.empty(0, np.int64)
+
     def gather(self, txn: lmdb.Transaction, tenant_no: int, name: str, indexes: np.ndarray
                ) -> np.ndarray:
         """Column `name` at `indexes`, reading only the chunks they fall in."""

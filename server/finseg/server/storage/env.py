@@ -51,6 +51,8 @@ class DB(enum.Enum):
     AUDIT = b"audit"                # tenant + u64 time ns + u32 seq -> event JSON
     REFUSALS = b"refusals"          # u64 time ns + u32 seq -> tenant, "\n", event JSON
     USAGE = b"usage"                # tenant + segment type -> u64 jobs, rows, results
+    LIVE_MEMBERS = b"live_members"  # tenant + segment + user_id -> member wire bytes
+    LIVE_EVENTS = b"live_events"    # tenant + segment + u64 sequence -> event JSON
 
 
 U32 = struct.Struct(">I")

@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 
 from .arrays import batch_from_value, batch_to_value
 from .env import DB, U32, Environment, tenant_prefix
+from .live import LiveStore
 from .usage import UsageStore
 
 #: Members per stored page; a requested page of any size reads the few
@@ -33,8 +34,9 @@ def _page_key(tenant_no: int, job_id: str, page: int) -> bytes:
 
 
 class JobStore:
-    def __init__(self, env: Environment, usage: UsageStore) -> None:
+    def __init__(self, env: Environment, usage: UsageStore, live: LiveStore) -> None:
         self.env = env
+        self.live = live
         # Jobs created and rows scanned are metered in the transactions
         # that store the job and its results: a billed job always exists.
         self.usage = usage
@@ -53,6 +55,10 @@ class JobStore:
         assert tenant_no is not None
         txn.put(_job_key(tenant_no, record["id"]), json.dumps(record).encode(),
                 db=self.env.db(DB.JOBS))
+
+    def get_in(self, txn: Any, tenant_no: int, job_id: str) -> dict[str, Any] | None:
+        raw = txn.get(_job_key(tenant_no, job_id), db=self.env.db(DB.JOBS))
+        return None if raw is None else json.loads(bytes(raw))
 
     def update(self, tenant: str, record: dict[str, Any]) -> bool:
         """Stores a changed record of an existing job; False (and nothing
@@ -97,8 +103,11 @@ class JobStore:
         raw = txn.get(_job_key(tenant_no, job_id), db=self.env.db(DB.JOBS))
         if raw is None:
             return False
-        for number in range(json.loads(bytes(raw)).get("pages", 0)):
+        record = json.loads(bytes(raw))
+        for number in range(record.get("pages", 0)):
             txn.delete(_page_key(tenant_no, job_id, number), db=self.env.db(DB.RESULTS))
+        if record.get("live"):
+            self.live.drop(txn, tenant_no, job_id)
         txn.delete(_job_key(tenant_no, job_id), db=self.env.db(DB.JOBS))
         return True
 

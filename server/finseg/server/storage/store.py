@@ -22,6 +22,7 @@ from .accounts import AccountTable, Catalog, IdMap
 from .audit import AuditLog
 from .env import DB, Environment, tenant_prefix
 from .jobs import JobStore, user_digest, without_users
+from .live import LiveStore
 from .transactions import Block, IndexUpdate, Tail, TransactionStore
 from .usage import UsageStore
 
@@ -187,7 +188,8 @@ class Store:
         self.accounts = AccountTable(self.env)
         self.transactions = TransactionStore(self.env)
         self.usage = UsageStore(self.env)
-        self.jobs = JobStore(self.env, self.usage)
+        self.live = LiveStore(self.env)
+        self.jobs = JobStore(self.env, self.usage, self.live)
         self.audit = AuditLog(self.env)
         self._compact_lock = threading.Lock()
         if not readonly:

@@ -1,0 +1,266 @@
+"""Live segments (SPEC §5): memberships kept current by every write and
+every day, and the ENTER/EXIT events each change makes.
+
+A live segment is a job record with a "live" entry ({"day", "sequence"}).
+Its members are stored one per user (storage/live.py) as the wire bytes a
+finished job's page holds. Every write of a tenant's data calls
+`on_write` inside its own write transaction: the users the write names are
+evaluated again over a `UserSubset` of that transaction (the segment
+type's own code, on their accounts only), compared with their stored
+membership, and the changes and their events are written before the
+commit. So a membership and its events are exactly as durable as the data
+that moved them, and a batch costs its users, not the tenant.
+
+The first membership and each day change evaluate the whole tenant, under
+the write lock (docs/decisions.md, "Live segments").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from ..errors import InvalidArgument, Reason, Violation
+from ..storage.store import Snapshot, Store, TenantWriter
+from ..storage.subset import UserSubset
+from .ingest import today_at
+from .segment_types import TYPES
+from .segment_types.common import Common, Progress
+
+log = logging.getLogger(__name__)
+
+#: The types whose membership depends on each user's own data only.
+LIVE_TYPES = ("HIGH_BALANCE", "LOW_BALANCE", "RULE")
+#: Cause kinds of an event.
+CREATED, BATCH, ACCOUNTS, ERASURE, DAY = "CREATED", "BATCH", "ACCOUNTS", "ERASURE", "DAY"
+ENTER, EXIT = "ENTER", "EXIT"
+_QUIET = Progress(lambda share: None, lambda: False)
+
+Encode = Callable[[str, pa.Table], pa.Table]
+
+
+def check_type(type_name: str) -> None:
+    if type_name not in LIVE_TYPES:
+        raise InvalidArgument(
+            f"spec.live: a {type_name} segment cannot be live; live segments are of type "
+            + ", ".join(LIVE_TYPES), [Violation("spec.live", "not for this segment type")],
+            reason=Reason.NOT_LIVE_TYPE, metadata={"live_types": ",".join(LIVE_TYPES)})
+
+
+class LiveSegments:
+    def __init__(self, store: Store, encode: Encode, timezone: str,
+                 clock: Callable[[], float]) -> None:
+        self.store, self.encode, self.timezone, self.clock = store, encode, timezone, clock
+        self._ids: dict[str, set[str]] = {}   # tenant -> its live segments' ids
+        self._params: dict[str, Any] = {}     # segment id -> parsed params
+        self._changed = threading.Condition()
+        self.version = 0                      # bumped after each commit with events
+
+    def today(self) -> dt.date:
+        return today_at(self.timezone, self.clock())
+
+    def load(self) -> None:
+        """Finds the live segments a previous process left."""
+        for tenant, record in self.store.jobs.all_records():
+            if record.get("live"):
+                self._ids.setdefault(tenant, set()).add(record["id"])
+
+    def forget(self, tenant: str, segment_id: str) -> None:
+        self._ids.get(tenant, set()).discard(segment_id)
+        self._params.pop(segment_id, None)
+
+    def run_clock(self, interval: float, retention_days: float) -> None:
+        """Moves live segments to each new day and prunes events older than
+        the retention, on a thread of its own until `stop`."""
+        self._stop = threading.Event()
+
+        def loop() -> None:
+            while not self._stop.wait(interval):
+                try:
+                    self.tick()
+                    self.prune(retention_days)
+                except Exception:  # the next round tries again
+                    log.exception("live segments: day change or pruning failed")
+        threading.Thread(target=loop, name="finseg-live-clock", daemon=True).start()
+
+    def stop(self) -> None:
+        if hasattr(self, "_stop"):
+            self._stop.set()
+
+    def prune(self, retention_days: float) -> int:
+        """Deletes events older than the retention; returns how many."""
+        before = self.clock() - retention_days * 86400
+        gone = 0
+        for tenant, ids in list(self._ids.items()):
+            with self.store.writer(tenant) as writer:
+                for segment_id in sorted(ids):
+                    gone += self.store.live.prune(writer.txn, writer.tenant_no, segment_id,
+                                                  before)
+        return gone
+
+    # ---- whole-tenant evaluations ---------------------------------------
+
+    def start(self, tenant: str, record: dict[str, Any], progress: Progress) -> bool:
+        """Computes the first membership and stores it with its ENTER events
+        and the SUCCEEDED record in one write; False if the job was deleted."""
+        day = self.today()
+        with self.store.writer(tenant) as writer:
+            if self.store.jobs.get_in(writer.txn, writer.tenant_no, record["id"]) is None:
+                return False
+            record["live"] = {"day": day.isoformat(), "sequence": 0}
+            record["as_of"] = day.isoformat()
+            table, rows = self._evaluate_all(writer, record, day, progress)
+            record.update(state="SUCCEEDED", progress=1.0, rows_scanned=rows)
+            self._apply(writer, tenant, record, {}, table, {"kind": CREATED})
+            self.store.usage.add_in(writer.txn, tenant, record["type"], rows_scanned=rows)
+        self._ids.setdefault(tenant, set()).add(record["id"])
+        return True
+
+    def tick(self) -> int:
+        """Moves every live segment whose day is past to today; the events'
+        cause is DAY. Returns how many segments moved."""
+        moved = 0
+        day = self.today()
+        for tenant, ids in list(self._ids.items()):
+            for segment_id in sorted(ids):
+                moved += self._move_day(tenant, segment_id, day)
+        return moved
+
+    def _move_day(self, tenant: str, segment_id: str, day: dt.date) -> bool:
+        with self.store.writer(tenant) as writer:
+            record = self.store.jobs.get_in(writer.txn, writer.tenant_no, segment_id)
+            if record is None or record["state"] != "SUCCEEDED" or \
+                    record["live"]["day"] >= day.isoformat():
+                return False
+            table, _ = self._evaluate_all(writer, record, day, _QUIET)
+            old = dict(self.store.live.members(writer.txn, writer.tenant_no, segment_id))
+            record["live"]["day"] = record["as_of"] = day.isoformat()
+            self._apply(writer, tenant, record, old, table, {"kind": DAY})
+        return True
+
+    def _evaluate_all(self, writer: TenantWriter, record: dict[str, Any], day: dt.date,
+                      progress: Progress) -> tuple[pa.Table, int]:
+        snapshot = Snapshot(self.store, writer.txn, writer.tenant_no)
+        module = TYPES[record["type"]]
+        table = module.run(snapshot, self._parsed(record), self._common(record, day), progress)
+        return self.encode(record["type"], table), snapshot.n_transactions
+
+    # ---- writes ------------------------------------------------------------
+
+    def on_write(self, tenant: str, writer: TenantWriter, users: np.ndarray,
+                 cause: dict[str, Any], erased: str | None = None) -> None:
+        """Brings every live segment of the tenant up to date with the write
+        `writer` holds, for `users` (tenant user indexes) and, for an
+        erasure, the erased user."""
+        ids = self._ids.get(tenant)
+        if not ids:
+            return
+        users = np.unique(np.asarray(users, np.int64))
+        users = users[users >= 0]
+        subset = UserSubset(self.store, writer.txn, writer.tenant_no, writer.state, users)
+        named = [u for u in subset.user_ids(np.arange(users.shape[0])).to_pylist() if u]
+        for segment_id in sorted(ids):
+            record = self.store.jobs.get_in(writer.txn, writer.tenant_no, segment_id)
+            if record is None or record["state"] != "SUCCEEDED":
+                continue  # still computing its first membership, which sees this write
+            day = dt.date.fromisoformat(record["live"]["day"])
+            table = TYPES[record["type"]].run(subset, self._parsed(record),
+                                              self._common(record, day), _QUIET)
+            old = {}
+            for user_id in [*named, *([erased] if erased else [])]:
+                member = self.store.live.member(writer.txn, writer.tenant_no, segment_id,
+                                                user_id)
+                if member is not None:
+                    old[user_id] = member
+            self._apply(writer, tenant, record, old, self.encode(record["type"], table),
+                        cause, erased)
+
+    def _apply(self, writer: TenantWriter, tenant: str, record: dict[str, Any],
+               old: dict[str, bytes], table: pa.Table, cause: dict[str, Any],
+               erased: str | None = None) -> None:
+        """Writes the members of `table` over `old` (the stored members of
+        the users it was evaluated for) with an event per change."""
+        live, txn, tenant_no = self.store.live, writer.txn, writer.tenant_no
+        segment_id = record["id"]
+        new = dict(zip(table.column("user_id").to_pylist(),
+                       table.column("member").to_pylist(), strict=True))
+        now = self.clock()
+        events = 0
+
+        def event(kind: str, user_id: str) -> None:
+            nonlocal events
+            record["live"]["sequence"] += 1
+            gone = user_id == erased
+            live.append_event(txn, tenant_no, segment_id, {
+                "sequence": record["live"]["sequence"], "kind": kind,
+                "user_id": "" if gone else user_id, "erased": gone, "time": now,
+                "cause": cause})
+            events += 1
+
+        for user_id in sorted(old.keys() - new.keys(), key=str.encode):
+            live.delete_member(txn, tenant_no, segment_id, user_id)
+            event(EXIT, user_id)
+        for user_id, member in new.items():  # in user_id order, as the table is
+            if old.get(user_id) != member:
+                live.put_member(txn, tenant_no, segment_id, user_id, member)
+                if user_id not in old:
+                    event(ENTER, user_id)
+        if erased is not None:
+            live.scrub_user(txn, tenant_no, segment_id, erased)
+        record["total_elements"] = record.get("total_elements", 0) + \
+            len(new.keys() - old.keys()) - len(old.keys() - new.keys())
+        self.store.jobs.put_in(txn, tenant, record)
+        if events:
+            writer.after_commit.append(self._notify)
+
+    # ---- reading -------------------------------------------------------------
+
+    def members(self, tenant: str, record: dict[str, Any]) -> pa.Table:
+        """The current members as stored (user_id, member), one read."""
+        with self.store.env.read() as txn:
+            tenant_no = self.store.env.tenant_no(txn, tenant, create=False)
+            rows = list(self.store.live.members(txn, tenant_no, record["id"])) \
+                if tenant_no is not None else []
+        return pa.table({"user_id": pa.array([u for u, _ in rows], pa.string()),
+                         "member": pa.array([m for _, m in rows], pa.large_binary())})
+
+    def events(self, tenant: str, segment_id: str, after: int, limit: int
+               ) -> tuple[list[dict[str, Any]], int | None]:
+        """(up to `limit` events after `after`, the oldest sequence kept)."""
+        with self.store.env.read() as txn:
+            tenant_no = self.store.env.tenant_no(txn, tenant, create=False)
+            if tenant_no is None:
+                return [], None
+            live = self.store.live
+            return (live.events(txn, tenant_no, segment_id, after, limit),
+                    live.first_sequence(txn, tenant_no, segment_id))
+
+    def wait(self, version: int, timeout: float) -> int:
+        """Waits until a commit with events after `version`, or `timeout`."""
+        with self._changed:
+            if self.version == version:
+                self._changed.wait(timeout)
+            return self.version
+
+    def _notify(self) -> None:
+        with self._changed:
+            self.version += 1
+            self._changed.notify_all()
+
+    # ---- helpers -------------------------------------------------------------
+
+    def _parsed(self, record: dict[str, Any]) -> Any:
+        params = self._params.get(record["id"])
+        if params is None:
+            params = self._params[record["id"]] = TYPES[record["type"]].parse(record["params"])
+        return params
+
+    @staticmethod
+    def _common(record: dict[str, Any], day: dt.date) -> Common:
+        return Common(tuple(record["account_types"]), day)

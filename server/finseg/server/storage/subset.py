@@ -1,0 +1,178 @@
+"""Some users' data as a snapshot of its own, for live segments.
+
+A live segment re-evaluates only the users a write names. `UserSubset`
+shows a segment type the accounts of those users, and only theirs, with
+the same methods a `Snapshot` has: the type's code runs unchanged and its
+result holds exactly those users. It reads through any transaction, the
+write transaction of the batch included, so a membership follows the data
+in the same commit.
+
+Accounts and users are numbered afresh inside the subset (users in user_id
+order, accounts in account_id order), so ranks are positions and ids come
+from two small lists, not from the tenant's catalogs, which a write
+transaction may have just extended.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import lmdb
+import numpy as np
+import pyarrow as pa
+
+from ..kernels import layout
+from .transactions import BASE_COLUMNS, Block
+
+#: Columns of the log that the base columns come from.
+_LOG_OF = {name: log for name, (_, _, log) in BASE_COLUMNS.items()}
+
+
+class UserSubset:
+    """`users` (tenant user indexes) with all their accounts, as `txn` and
+    `state` (the tenant state the caller holds; a writer's is newer than
+    the stored one) see them. Arrays are valid while `txn` lives."""
+
+    def __init__(self, store: Any, txn: lmdb.Transaction, tenant_no: int,
+                 state: dict[str, Any], users: np.ndarray) -> None:
+        self.store, self.txn, self.tenant_no, self.state = store, txn, tenant_no, state
+        table = store.accounts
+        ids = table.user_ids.names(txn, tenant_no, users).to_pylist()
+        by_id = np.argsort(np.array(ids, dtype=object), kind="stable")
+        self._user_ids = [ids[i] for i in by_id]
+        global_users = np.asarray(users, np.int64)[by_id]
+        accounts = table.accounts_of_users(txn, tenant_no, state["accounts"], global_users)
+        account_ids = table.account_ids.names(txn, tenant_no, accounts).to_pylist()
+        order = np.argsort(np.array(account_ids, dtype=object), kind="stable")
+        self.global_accounts = accounts[order]
+        self._account_ids = [account_ids[i] for i in order]
+        columns = {name: table.gather(txn, tenant_no, name, self.global_accounts)
+                   for name in ("user", "type", "currency", "balance", "balance_date",
+                                "opened_on", "closed_on", "deleted")}
+        # Tenant user index -> subset user index, its place in user_id order.
+        sorter = np.argsort(global_users, kind="stable")
+        columns["user"] = sorter[np.searchsorted(global_users, columns["user"],
+                                                 sorter=sorter)].astype(np.int32)
+        self.accounts = columns
+        self._block: Block | None = None
+
+    # ---- what a segment type reads ------------------------------------
+
+    @property
+    def n_accounts(self) -> int:
+        return int(self.global_accounts.shape[0])
+
+    @property
+    def n_transactions(self) -> int:
+        return self._rows().rows
+
+    @property
+    def erasures(self) -> int:
+        return len(self.state.get("erasures", []))
+
+    def blocks(self) -> Iterator[Block]:
+        if self.n_accounts:
+            yield self._rows()
+
+    def labels(self) -> pa.Array:
+        count = self.state.get("labels", 0)
+        return self.store.accounts.label_ids.names(self.txn, self.tenant_no,
+                                                   np.arange(count, dtype=np.int64))
+
+    def counterparties(self, ids: np.ndarray) -> pa.Array:
+        return self.store.accounts.counterparty_ids.names(self.txn, self.tenant_no, ids)
+
+    def user_ids(self, indexes: np.ndarray) -> pa.Array:
+        return pa.array([self._user_ids[i] for i in np.asarray(indexes).tolist()], pa.string())
+
+    def account_ids(self, indexes: np.ndarray) -> pa.Array:
+        return pa.array([self._account_ids[i] for i in np.asarray(indexes).tolist()],
+                        pa.string())
+
+    def user_rank(self) -> np.ndarray:
+        return np.arange(len(self._user_ids), dtype=np.int64)
+
+    def account_rank(self) -> np.ndarray:
+        return np.arange(self.n_accounts, dtype=np.int64)
+
+    # ---- the rows ------------------------------------------------------
+
+    def _rows(self) -> Block:
+        """The subset's rows in CSR form: the base rows of each account, then
+        the tail's merged in by date, as `TransactionStore.blocks` does."""
+        if self._block is None:
+            base_offsets, base = self._base_rows()
+            tail_offsets, tail = self._tail_rows()
+            offsets, columns = layout.merge(base_offsets, base, tail_offsets, tail)
+            self._block = Block(0, self.n_accounts, offsets, columns)
+        return self._block
+
+    def _base_rows(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Each subset account's rows of its base chunk, in subset order."""
+        transactions = self.store.transactions
+        lengths = np.zeros(self.n_accounts, np.int64)
+        reads = []
+        for chunk, first, count in transactions._chunk_ranges(self.state, self.state["accounts"]):
+            inside = np.nonzero((self.global_accounts >= first)
+                                & (self.global_accounts < first + count))[0]
+            if inside.size == 0 or chunk is None:
+                continue
+            offsets, columns = transactions._base_run(self.txn, self.tenant_no, chunk, count)
+            local = self.global_accounts[inside] - first
+            lengths[inside] = offsets[local + 1] - offsets[local]
+            reads.append((inside, offsets[local], columns))
+        csr = np.zeros(self.n_accounts + 1, np.int64)
+        np.cumsum(lengths, out=csr[1:])
+        out = {name: np.empty(int(csr[-1]), dtype) for name, (_, dtype, _) in BASE_COLUMNS.items()}
+        for inside, starts, columns in reads:
+            source = _ranges(starts, lengths[inside])
+            target = _ranges(csr[inside], lengths[inside])
+            for name in BASE_COLUMNS:
+                out[name][target] = columns[name][source]
+        return csr, out
+
+    def _tail_rows(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Rows of the unmerged batches that belong to the subset's accounts,
+        sorted by (subset account, date)."""
+        transactions = self.store.transactions
+        sorted_global = np.sort(self.global_accounts)
+        local_of_sorted = np.argsort(self.global_accounts, kind="stable")
+        accounts: list[np.ndarray] = []
+        parts: dict[str, list[np.ndarray]] = {name: [] for name in BASE_COLUMNS}
+        for _, batch in transactions._log_batches(self.txn, self.tenant_no,
+                                                  self.state["base"]["covered_seq"]):
+            column = batch.column("account").to_numpy()
+            where = np.searchsorted(sorted_global, column)
+            where = np.minimum(where, max(sorted_global.shape[0] - 1, 0))
+            hit = sorted_global[where] == column if sorted_global.size else \
+                np.zeros(column.shape[0], np.bool_)
+            if not hit.any():
+                continue
+            accounts.append(local_of_sorted[where[hit]])
+            for name, log in _LOG_OF.items():
+                parts[name].append(batch.column(log).to_numpy()[hit])
+        local = np.concatenate(accounts) if accounts else np.empty(0, np.int64)
+        columns = {name: (np.concatenate(values) if values else
+                          np.empty(0, BASE_COLUMNS[name][1])).astype(BASE_COLUMNS[name][1])
+                   for name, values in parts.items()}
+        order = layout.sort_rows(local, columns["dates"])
+        local = local[order]
+        return (layout.csr_offsets(local, 0, self.n_accounts),
+                {name: values[order] for name, values in columns.items()})
+
+
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The concatenated ranges starts[i] .. starts[i] + lengths[i] - 1."""
+    total = int(lengths.sum())
+    if total == 0:
+        return np.empty(0, np.int64)
+    ends = np.cumsum(lengths)
+    step = np.ones(total, np.int64)
+    nonempty = lengths > 0
+    first = ends[nonempty] - lengths[nonempty]
+    step[0] = starts[nonempty][0]
+    # At each range's first row, jump from the last row of the one before.
+    prev_last = (starts[nonempty] + lengths[nonempty] - 1)[:-1]
+    step[first[1:]] = starts[nonempty][1:] - prev_last
+    return np.cumsum(step)

@@ -1,0 +1,160 @@
+"""Live segments against batch jobs: after every step of a random sequence
+of batches (back-dated, future-dated, repeated), account upserts (balances
+that move, accounts that close or change owner), erasures and day changes,
+each live segment's members are exactly a batch job's on the same data and
+day, and replaying its events from the start gives the same members."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import pyarrow as pa
+import pytest
+from test_balance_segments import NO_PROGRESS, TENANT, load
+from test_rule import bank, random_tree
+
+from finseg.server.domain import rules
+from finseg.server.domain.ingest import Ingestor
+from finseg.server.domain.jobs import JobManager
+from finseg.server.domain.segment_types import TYPES
+from finseg.server.domain.segment_types.common import Common
+from finseg.server.errors import InvalidArgument
+from finseg.server.storage.store import Store
+from finseg.server.transport.wire import encode_members
+
+
+class Clock:
+    def __init__(self, day: dt.date) -> None:
+        self.now = dt.datetime(day.year, day.month, day.day, 12, tzinfo=dt.UTC).timestamp()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def live_specs(rnd: random.Random) -> list[tuple[str, dict]]:
+    threshold = {"currency": "EUR", "amount": rnd.choice([-5000, 0, 10_000])}
+    return [("HIGH_BALANCE", {"threshold": threshold}),
+            ("LOW_BALANCE", {"threshold": threshold, "months": rnd.randint(1, 3)}),
+            ("RULE", {"expression": "frequency(days=7) >= 1 OR balance > 100"}),
+            ("RULE", {"expression": rules.to_text(random_tree(rnd), 2)})]
+
+
+def batch_members(store: Store, record: dict, day: dt.date) -> dict[str, bytes]:
+    module = TYPES[record["type"]]
+    with store.snapshot(TENANT) as snap:
+        table = module.run(snap, module.parse(record["params"]),
+                           Common(tuple(record["account_types"]), day), NO_PROGRESS)
+    encoded = encode_members(record["type"], table)
+    return dict(zip(encoded.column("user_id").to_pylist(),
+                    encoded.column("member").to_pylist(), strict=True))
+
+
+def replayed(jobs: JobManager, record: dict) -> set[str]:
+    members: set[str] = set()
+    events, first = jobs.live.events(TENANT, record["id"], 0, 1 << 30)
+    assert first in (None, 1)
+    assert [e["sequence"] for e in events] == list(range(1, len(events) + 1))
+    for event in events:
+        if event["erased"]:
+            continue  # the erased user left; its id is in no event
+        if event["kind"] == "ENTER":
+            assert event["user_id"] not in members
+            members.add(event["user_id"])
+        else:
+            members.remove(event["user_id"])
+    return members
+
+
+def random_step(rnd: random.Random, accounts: list[dict], day: dt.date, k: int) -> dict:
+    pick = rnd.random()
+    if pick < 0.55:
+        rows = []
+        for j in range(rnd.randint(1, 12)):
+            account = rnd.choice(accounts)
+            rows.append({"transaction_id": f"live{k}-{j}", "account_id": account["account_id"],
+                         "booking_date": day + dt.timedelta(days=rnd.choice(
+                             [0, 0, -1, -3, -40, -400, 1, 5])),
+                         "amount": rnd.choice([-20_000, -3000, -1, 1, 500, 20_000]),
+                         "label": rnd.choice(["", "GROCERIES", "INCOME.SALARY"])})
+        if rnd.random() < 0.2:
+            rows.append(dict(rows[0]))  # a repeat in the same batch: one row
+        return {"kind": "batch", "rows": rows}
+    if pick < 0.8:
+        account = dict(rnd.choice(accounts))
+        account["balance"] = rnd.choice([-30_000, 0, 50_000, account["balance"]])
+        account["balance_date"] = day + dt.timedelta(days=rnd.choice([0, -10, 3]))
+        if rnd.random() < 0.2:
+            account["closed_on"] = day + dt.timedelta(days=rnd.choice([-1, 1, 2]))
+            if account["opened_on"] and account["closed_on"] <= account["opened_on"]:
+                account["closed_on"] = None
+        if rnd.random() < 0.15:
+            account["user_id"] = rnd.choice(accounts)["user_id"]
+        return {"kind": "account", "account": account}
+    if pick < 0.9:
+        return {"kind": "erase", "user": rnd.choice(accounts)["user_id"]}
+    return {"kind": "day", "days": rnd.choice([1, 1, 2, 31])}
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_live_members_equal_batch_jobs_after_every_step(tmp_path, seed):
+    day = [dt.date(2026, 3, 1), dt.date(2024, 2, 28), dt.date(2026, 1, 30),
+           dt.date(2025, 12, 31)][seed]
+    rng, accounts, txs = bank(seed, day)
+    store = Store(tmp_path / "db", 1 << 28)
+    load(store, accounts, txs, rng)
+    clock = Clock(day)
+    jobs = JobManager(store, 1, "UTC", 14, clock=clock, encode=encode_members)
+    ingest = Ingestor(store, live=jobs.live)
+    rnd = random.Random(seed)
+    schema = pa.RecordBatch.from_pylist(accounts).schema
+    records = [jobs.create(TENANT, name, raw, [], None, live=True)
+               for name, raw in live_specs(rnd)]
+    for record in records:
+        assert jobs.wait(TENANT, record["id"], 30)["state"] == "SUCCEEDED"
+    erased: set[str] = set()
+    events = 0
+    for k in range(25):
+        step = random_step(rnd, accounts, day, k)
+        if step["kind"] == "batch":
+            ingest.append_transactions(TENANT, pa.RecordBatch.from_pylist(step["rows"]))
+        elif step["kind"] == "account" and step["account"]["user_id"] not in erased:
+            ingest.upsert_accounts(
+                TENANT, pa.RecordBatch.from_pylist([step["account"]], schema=schema))
+        elif step["kind"] == "erase" and step["user"] not in erased:
+            ingest.delete_user(TENANT, step["user"])
+            erased.add(step["user"])
+            accounts = [a for a in accounts if a["user_id"] != step["user"]]
+        elif step["kind"] == "day":
+            day += dt.timedelta(days=step["days"])
+            clock.now += step["days"] * 86400
+            assert jobs.live.tick() == len(records)
+        if k % 8 == 3:
+            store.compact(TENANT)
+        for record in records:
+            current = jobs.get(TENANT, record["id"])
+            assert current["as_of"] == day.isoformat()
+            want = batch_members(store, record, day)
+            got = jobs.members(TENANT, current, 0, 1 << 30)
+            assert dict(zip(got.column("user_id").to_pylist(),
+                            got.column("member").to_pylist(), strict=True)) == want, (k, step)
+            assert current["total_elements"] == len(want)
+            assert replayed(jobs, current) == set(want)
+            events = max(events, current["live"]["sequence"])
+    assert events, "the steps moved someone in or out"
+    jobs.stop()
+    store.close()
+
+
+def test_only_some_types_can_be_live(tmp_path):
+    store = Store(tmp_path / "db", 1 << 26)
+    jobs = JobManager(store, 1, "UTC", 14, encode=encode_members)
+    with pytest.raises(InvalidArgument) as error:
+        jobs.create(TENANT, "INCOME_SPENDING_SUMMARY",
+                    {"from_date": "2026-01-01", "to_date": "2026-01-31"}, [], None, live=True)
+    assert "HIGH_BALANCE, LOW_BALANCE, RULE" in str(error.value)
+    with pytest.raises(InvalidArgument, match="as_of must be empty"):
+        jobs.create(TENANT, "HIGH_BALANCE", {"threshold": {"currency": "EUR", "amount": 0}}, [],
+                    dt.date(2026, 1, 1), live=True)
+    jobs.stop()
+    store.close()
