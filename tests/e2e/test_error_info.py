@@ -25,6 +25,7 @@ from finseg.client.api import (
     financial_breakdown,
     high_balance,
     insurance_spending,
+    live,
     low_balance,
     rfm,
     rule,
@@ -209,6 +210,29 @@ def test_a_full_store_and_a_failed_job(tmp_path: Path, seen: Seen) -> None:
             info = seen.expect(Reason.SEGMENT_FAILED, lambda: client.stream_segment(
                 job.segment_id))
             assert info.metadata["segment_id"] == job.segment_id
+    finally:
+        service.stop(0)
+
+
+def test_live_segment_errors(tmp_path: Path, seen: Seen) -> None:
+    # Events older than about a second are pruned by the service's clock thread.
+    service = start_server(tmp_path / "data", event_retention_days=1e-5)
+    try:
+        with connect(f"127.0.0.1:{service.port}") as client:
+            client.upsert_accounts([ACCOUNT])
+            info = seen.expect(Reason.NOT_LIVE_TYPE, lambda: client.create_segment(
+                live(insurance_spending(3))))
+            assert info.metadata["live_types"] == "HIGH_BALANCE,LOW_BALANCE,RULE"
+            seen.expect(Reason.SEGMENT_NOT_LIVE,
+                        lambda: client.watch_segment(finished(client), timeout=5))
+            segment = client.wait(client.create_segment(live(high_balance("EUR", -1))).segment_id)
+            deadline = time.monotonic() + 30
+            while service.jobs.live.events("acme", segment.segment_id, 0, 1)[0]:
+                assert time.monotonic() < deadline, "the event was never pruned"
+                time.sleep(0.2)
+            info = seen.expect(Reason.EVENTS_PRUNED,
+                               lambda: client.watch_segment(segment.segment_id, 0, timeout=5))
+            assert info.metadata["oldest_sequence"] == "2"
     finally:
         service.stop(0)
 

@@ -171,6 +171,14 @@ def rfm(window_days: int, label_groups: Iterable[str] = (), *, currency: str = "
         **_common(as_of, account_types))
 
 
+def live(spec: segments_pb2.SegmentSpec) -> segments_pb2.SegmentSpec:
+    """`spec` (HIGH_BALANCE, LOW_BALANCE or RULE, without as_of) as a live
+    segment: kept current as data arrives, with an event per change."""
+    spec = segments_pb2.SegmentSpec.FromString(spec.SerializeToString())
+    spec.live = True
+    return spec
+
+
 def _common(as_of: dt.date | None, account_types: Iterable[str]) -> dict[str, Any]:
     return {"as_of": as_of.isoformat() if as_of else "",
             "account_types": [common_pb2.AccountType.Value("ACCOUNT_TYPE_" + t)
@@ -423,6 +431,36 @@ class FinsegClient:
                                                timeout=remaining)
 
         return self._stream(start, self._stream_deadline(timeout), retry=True)
+
+    def watch_segment(self, segment_id: str, after_sequence: int = 0,
+                      timeout: float | None = None) -> Iterator[segments_pb2.SegmentEvent]:
+        """A live segment's events after `after_sequence`, then each new one
+        as it happens, for `timeout` seconds (None: until the caller stops).
+        When the connection drops, it reconnects after the last event it
+        yielded, so no event is missed or repeated."""
+        deadline = Deadline(timeout)
+        last, attempt = after_sequence, 0
+        while True:
+            call = self.segments.WatchSegment(
+                segments_pb2.WatchSegmentRequest(segment_id=segment_id, after_sequence=last),
+                metadata=self.metadata, timeout=deadline.remaining())
+            try:
+                for response in call:
+                    attempt = 0
+                    for event in response.events:
+                        last = event.sequence
+                        yield event
+                return
+            except grpc.RpcError as exc:
+                error = errors.from_rpc_error(exc)
+                if isinstance(error, errors.DeadlineExceeded) and timeout is not None:
+                    return  # the watch lasted as long as asked
+                delay = self.retry.delay(error, attempt, True)
+                if delay is None or not deadline.sleep(delay):
+                    raise error from None
+            finally:
+                call.cancel()
+            attempt += 1
 
     def wait(self, segment_id: str, timeout: float | None = DEFAULT,
              progress: Callable[[segments_pb2.Segment], None] | None = None

@@ -156,6 +156,10 @@ class Unauthenticated(FinsegError):
     pass
 
 
+class OutOfRange(FinsegError):
+    pass
+
+
 _BY_CODE: dict[grpc.StatusCode, type[FinsegError]] = {
     grpc.StatusCode.CANCELLED: Cancelled,
     grpc.StatusCode.INVALID_ARGUMENT: InvalidArgument,
@@ -169,6 +173,7 @@ _BY_CODE: dict[grpc.StatusCode, type[FinsegError]] = {
     grpc.StatusCode.INTERNAL: Internal,
     grpc.StatusCode.UNAVAILABLE: Unavailable,
     grpc.StatusCode.UNAUTHENTICATED: Unauthenticated,
+    grpc.StatusCode.OUT_OF_RANGE: OutOfRange,
 }
 
 

@@ -32,6 +32,21 @@ class JobState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     JOB_STATE_FAILED: _ClassVar[JobState]
     JOB_STATE_CANCELLED: _ClassVar[JobState]
 
+class SegmentEventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SEGMENT_EVENT_TYPE_UNSPECIFIED: _ClassVar[SegmentEventType]
+    SEGMENT_EVENT_TYPE_ENTER: _ClassVar[SegmentEventType]
+    SEGMENT_EVENT_TYPE_EXIT: _ClassVar[SegmentEventType]
+
+class EventCause(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    EVENT_CAUSE_UNSPECIFIED: _ClassVar[EventCause]
+    EVENT_CAUSE_CREATED: _ClassVar[EventCause]
+    EVENT_CAUSE_BATCH: _ClassVar[EventCause]
+    EVENT_CAUSE_ACCOUNTS: _ClassVar[EventCause]
+    EVENT_CAUSE_ERASURE: _ClassVar[EventCause]
+    EVENT_CAUSE_DAY: _ClassVar[EventCause]
+
 class Frequency(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     FREQUENCY_UNSPECIFIED: _ClassVar[Frequency]
@@ -55,6 +70,15 @@ JOB_STATE_RUNNING: JobState
 JOB_STATE_SUCCEEDED: JobState
 JOB_STATE_FAILED: JobState
 JOB_STATE_CANCELLED: JobState
+SEGMENT_EVENT_TYPE_UNSPECIFIED: SegmentEventType
+SEGMENT_EVENT_TYPE_ENTER: SegmentEventType
+SEGMENT_EVENT_TYPE_EXIT: SegmentEventType
+EVENT_CAUSE_UNSPECIFIED: EventCause
+EVENT_CAUSE_CREATED: EventCause
+EVENT_CAUSE_BATCH: EventCause
+EVENT_CAUSE_ACCOUNTS: EventCause
+EVENT_CAUSE_ERASURE: EventCause
+EVENT_CAUSE_DAY: EventCause
 FREQUENCY_UNSPECIFIED: Frequency
 FREQUENCY_ONCE: Frequency
 FREQUENCY_MONTHLY: Frequency
@@ -122,9 +146,10 @@ class Rfm(_message.Message):
     def __init__(self, window_days: _Optional[int] = ..., label_groups: _Optional[_Iterable[str]] = ..., currency: _Optional[str] = ..., segment_names: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SegmentSpec(_message.Message):
-    __slots__ = ("account_types", "as_of", "high_balance", "low_balance", "income_spending_summary", "financial_breakdown", "insurance_spending", "rfm", "rule")
+    __slots__ = ("account_types", "as_of", "live", "high_balance", "low_balance", "income_spending_summary", "financial_breakdown", "insurance_spending", "rfm", "rule")
     ACCOUNT_TYPES_FIELD_NUMBER: _ClassVar[int]
     AS_OF_FIELD_NUMBER: _ClassVar[int]
+    LIVE_FIELD_NUMBER: _ClassVar[int]
     HIGH_BALANCE_FIELD_NUMBER: _ClassVar[int]
     LOW_BALANCE_FIELD_NUMBER: _ClassVar[int]
     INCOME_SPENDING_SUMMARY_FIELD_NUMBER: _ClassVar[int]
@@ -134,6 +159,7 @@ class SegmentSpec(_message.Message):
     RULE_FIELD_NUMBER: _ClassVar[int]
     account_types: _containers.RepeatedScalarFieldContainer[_common_pb2.AccountType]
     as_of: str
+    live: bool
     high_balance: HighBalance
     low_balance: LowBalance
     income_spending_summary: IncomeSpendingSummary
@@ -141,10 +167,10 @@ class SegmentSpec(_message.Message):
     insurance_spending: InsuranceSpending
     rfm: Rfm
     rule: Rule
-    def __init__(self, account_types: _Optional[_Iterable[_Union[_common_pb2.AccountType, str]]] = ..., as_of: _Optional[str] = ..., high_balance: _Optional[_Union[HighBalance, _Mapping]] = ..., low_balance: _Optional[_Union[LowBalance, _Mapping]] = ..., income_spending_summary: _Optional[_Union[IncomeSpendingSummary, _Mapping]] = ..., financial_breakdown: _Optional[_Union[FinancialBreakdown, _Mapping]] = ..., insurance_spending: _Optional[_Union[InsuranceSpending, _Mapping]] = ..., rfm: _Optional[_Union[Rfm, _Mapping]] = ..., rule: _Optional[_Union[Rule, _Mapping]] = ...) -> None: ...
+    def __init__(self, account_types: _Optional[_Iterable[_Union[_common_pb2.AccountType, str]]] = ..., as_of: _Optional[str] = ..., live: _Optional[bool] = ..., high_balance: _Optional[_Union[HighBalance, _Mapping]] = ..., low_balance: _Optional[_Union[LowBalance, _Mapping]] = ..., income_spending_summary: _Optional[_Union[IncomeSpendingSummary, _Mapping]] = ..., financial_breakdown: _Optional[_Union[FinancialBreakdown, _Mapping]] = ..., insurance_spending: _Optional[_Union[InsuranceSpending, _Mapping]] = ..., rfm: _Optional[_Union[Rfm, _Mapping]] = ..., rule: _Optional[_Union[Rule, _Mapping]] = ...) -> None: ...
 
 class Segment(_message.Message):
-    __slots__ = ("segment_id", "type", "spec", "state", "progress", "create_time", "expire_time", "as_of", "error", "total_elements", "compute_time", "rows_scanned")
+    __slots__ = ("segment_id", "type", "spec", "state", "progress", "create_time", "expire_time", "as_of", "error", "total_elements", "compute_time", "rows_scanned", "live", "last_sequence")
     SEGMENT_ID_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
@@ -157,6 +183,8 @@ class Segment(_message.Message):
     TOTAL_ELEMENTS_FIELD_NUMBER: _ClassVar[int]
     COMPUTE_TIME_FIELD_NUMBER: _ClassVar[int]
     ROWS_SCANNED_FIELD_NUMBER: _ClassVar[int]
+    LIVE_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     segment_id: str
     type: SegmentType
     spec: SegmentSpec
@@ -169,7 +197,43 @@ class Segment(_message.Message):
     total_elements: int
     compute_time: _duration_pb2.Duration
     rows_scanned: int
-    def __init__(self, segment_id: _Optional[str] = ..., type: _Optional[_Union[SegmentType, str]] = ..., spec: _Optional[_Union[SegmentSpec, _Mapping]] = ..., state: _Optional[_Union[JobState, str]] = ..., progress: _Optional[float] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., as_of: _Optional[str] = ..., error: _Optional[str] = ..., total_elements: _Optional[int] = ..., compute_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., rows_scanned: _Optional[int] = ...) -> None: ...
+    live: bool
+    last_sequence: int
+    def __init__(self, segment_id: _Optional[str] = ..., type: _Optional[_Union[SegmentType, str]] = ..., spec: _Optional[_Union[SegmentSpec, _Mapping]] = ..., state: _Optional[_Union[JobState, str]] = ..., progress: _Optional[float] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., as_of: _Optional[str] = ..., error: _Optional[str] = ..., total_elements: _Optional[int] = ..., compute_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., rows_scanned: _Optional[int] = ..., live: _Optional[bool] = ..., last_sequence: _Optional[int] = ...) -> None: ...
+
+class WatchSegmentRequest(_message.Message):
+    __slots__ = ("segment_id", "after_sequence")
+    SEGMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    AFTER_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    segment_id: str
+    after_sequence: int
+    def __init__(self, segment_id: _Optional[str] = ..., after_sequence: _Optional[int] = ...) -> None: ...
+
+class WatchSegmentResponse(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[SegmentEvent]
+    def __init__(self, events: _Optional[_Iterable[_Union[SegmentEvent, _Mapping]]] = ...) -> None: ...
+
+class SegmentEvent(_message.Message):
+    __slots__ = ("sequence", "segment_id", "type", "user_id", "erased", "time", "cause", "batch_id")
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    ERASED_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    CAUSE_FIELD_NUMBER: _ClassVar[int]
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    sequence: int
+    segment_id: str
+    type: SegmentEventType
+    user_id: str
+    erased: bool
+    time: _timestamp_pb2.Timestamp
+    cause: EventCause
+    batch_id: str
+    def __init__(self, sequence: _Optional[int] = ..., segment_id: _Optional[str] = ..., type: _Optional[_Union[SegmentEventType, str]] = ..., user_id: _Optional[str] = ..., erased: _Optional[bool] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cause: _Optional[_Union[EventCause, str]] = ..., batch_id: _Optional[str] = ...) -> None: ...
 
 class CreateSegmentRequest(_message.Message):
     __slots__ = ("spec",)

@@ -67,6 +67,11 @@ class SegmentServiceStub:
                 request_serializer=finseg_dot_v1_dot_segments__pb2.DeleteSegmentRequest.SerializeToString,
                 response_deserializer=finseg_dot_v1_dot_segments__pb2.DeleteSegmentResponse.FromString,
                 _registered_method=True)
+        self.WatchSegment = channel.unary_stream(
+                '/finseg.v1.SegmentService/WatchSegment',
+                request_serializer=finseg_dot_v1_dot_segments__pb2.WatchSegmentRequest.SerializeToString,
+                response_deserializer=finseg_dot_v1_dot_segments__pb2.WatchSegmentResponse.FromString,
+                _registered_method=True)
 
 
 class SegmentServiceServicer:
@@ -133,6 +138,19 @@ class SegmentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchSegment(self, request, context):
+        """WatchSegment streams a live segment's events: first those kept after
+        after_sequence (0: from the oldest kept), then each new one as the write
+        that causes it commits. A client that reconnects with the last sequence
+        it saw misses nothing and sees nothing twice. Returns NOT_FOUND like
+        GetSegment, FAILED_PRECONDITION for a segment that is not live, and
+        OUT_OF_RANGE, naming the oldest sequence kept, when the events after
+        after_sequence were pruned.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SegmentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -165,6 +183,11 @@ def add_SegmentServiceServicer_to_server(servicer, server):
                     servicer.DeleteSegment,
                     request_deserializer=finseg_dot_v1_dot_segments__pb2.DeleteSegmentRequest.FromString,
                     response_serializer=finseg_dot_v1_dot_segments__pb2.DeleteSegmentResponse.SerializeToString,
+            ),
+            'WatchSegment': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchSegment,
+                    request_deserializer=finseg_dot_v1_dot_segments__pb2.WatchSegmentRequest.FromString,
+                    response_serializer=finseg_dot_v1_dot_segments__pb2.WatchSegmentResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -332,6 +355,33 @@ class SegmentService:
             '/finseg.v1.SegmentService/DeleteSegment',
             finseg_dot_v1_dot_segments__pb2.DeleteSegmentRequest.SerializeToString,
             finseg_dot_v1_dot_segments__pb2.DeleteSegmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchSegment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/finseg.v1.SegmentService/WatchSegment',
+            finseg_dot_v1_dot_segments__pb2.WatchSegmentRequest.SerializeToString,
+            finseg_dot_v1_dot_segments__pb2.WatchSegmentResponse.FromString,
             options,
             channel_credentials,
             insecure,

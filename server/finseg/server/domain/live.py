@@ -231,15 +231,19 @@ class LiveSegments:
                          "member": pa.array([m for _, m in rows], pa.large_binary())})
 
     def events(self, tenant: str, segment_id: str, after: int, limit: int
-               ) -> tuple[list[dict[str, Any]], int | None]:
-        """(up to `limit` events after `after`, the oldest sequence kept)."""
+               ) -> tuple[list[dict[str, Any]], int]:
+        """(up to `limit` events after `after`, the oldest sequence kept);
+        with none kept, the oldest is the next sequence to come."""
         with self.store.env.read() as txn:
             tenant_no = self.store.env.tenant_no(txn, tenant, create=False)
             if tenant_no is None:
-                return [], None
+                return [], 1
             live = self.store.live
-            return (live.events(txn, tenant_no, segment_id, after, limit),
-                    live.first_sequence(txn, tenant_no, segment_id))
+            oldest = live.first_sequence(txn, tenant_no, segment_id)
+            if oldest is None:
+                record = self.store.jobs.get_in(txn, tenant_no, segment_id)
+                oldest = (record["live"]["sequence"] if record else 0) + 1
+            return live.events(txn, tenant_no, segment_id, after, limit), oldest
 
     def wait(self, version: int, timeout: float) -> int:
         """Waits until a commit with events after `version`, or `timeout`."""

@@ -69,6 +69,7 @@ METHOD_SCOPES = {
     "/finseg.v1.SegmentService/GetSegment": READ,
     "/finseg.v1.SegmentService/StreamSegment": READ,
     "/finseg.v1.SegmentService/ListSegments": READ,
+    "/finseg.v1.SegmentService/WatchSegment": READ,
     "/finseg.v1.TaxonomyService/GetTaxonomy": READ,
     "/finseg.v1.TaxonomyService/ReplaceTaxonomy": TAXONOMY_WRITE,
     "/finseg.v1.AuditService/ListAuditEvents": AUDIT_READ,

@@ -154,7 +154,7 @@ def segment(record: dict[str, Any]) -> segments_pb2.Segment:
     spec = segments_pb2.SegmentSpec(
         account_types=[common_pb2.AccountType.Value(ACCOUNT_TYPE_PREFIX + t)
                        for t in record["account_types"]],
-        as_of=record["as_of"])
+        as_of="" if record.get("live") else record["as_of"], live=bool(record.get("live")))
     # Stored params may carry more than the request (a breakdown keeps its
     # resolved taxonomy nodes); the echo shows the request's fields.
     json_format.ParseDict(record["params"], getattr(spec, kind), ignore_unknown_fields=True)
@@ -171,7 +171,24 @@ def segment(record: dict[str, Any]) -> segments_pb2.Segment:
         total_elements=record["total_elements"],
         compute_time=_duration(record["compute_seconds"]),
         rows_scanned=record["rows_scanned"],
+        live=bool(record.get("live")),
+        last_sequence=record["live"]["sequence"] if record.get("live") else 0,
     )
+
+
+_EVENT_TYPES = {"ENTER": segments_pb2.SEGMENT_EVENT_TYPE_ENTER,
+                "EXIT": segments_pb2.SEGMENT_EVENT_TYPE_EXIT}
+
+
+def segment_event(segment_id: str, event: dict[str, Any]) -> segments_pb2.SegmentEvent:
+    """A stored live-segment event (domain/live.py) as its message."""
+    cause = event["cause"]
+    return segments_pb2.SegmentEvent(
+        sequence=event["sequence"], segment_id=segment_id, type=_EVENT_TYPES[event["kind"]],
+        user_id=event["user_id"], erased=event["erased"],
+        time=timestamp(int(event["time"] * 1e9)),
+        cause=segments_pb2.EventCause.Value("EVENT_CAUSE_" + cause["kind"]),
+        batch_id=cause.get("batch_id", ""))
 
 
 def page_size(value: int, field: str = "page_size", default: int = DEFAULT_PAGE_SIZE,

@@ -22,7 +22,7 @@ from ..domain.ingest import Ingestor, PreparedBatch
 from ..domain.jobs import CANCELLED, FAILED, SUCCEEDED, JobManager
 from ..domain.taxonomy import Taxonomies, Taxonomy
 from ..domain.usage import Meter
-from ..errors import Cancelled, FailedPrecondition, Reason
+from ..errors import Cancelled, FailedPrecondition, OutOfRange, Reason
 from . import convert, wire
 from .auth import SEGMENT_TYPES, create_scope, identity_of
 from .errors import streaming, unary
@@ -31,6 +31,8 @@ from .pipeline import prefetch
 
 #: How often a waiting StreamSegment looks whether its client went away.
 WAIT_SLICE_SECONDS = 0.5
+#: Events sent per WatchSegment message at most.
+WATCH_BATCH = 1000
 
 
 class IngestionServicer(ingest_pb2_grpc.IngestionServiceServicer):
@@ -55,7 +57,7 @@ class IngestionServicer(ingest_pb2_grpc.IngestionServiceServicer):
             return self.ingestor.prepare_transactions(convert.transactions_batch(request))
 
         for index, (request, prepared) in enumerate(prefetch(request_iterator, prepare)):
-            result = self.ingestor.commit_transactions(tenant, prepared)
+            result = self.ingestor.commit_transactions(tenant, prepared, request.batch_id)
             self.metrics.ingested(tenant, "transactions", 0, {
                 "appended": result.appended, "duplicate": result.duplicates})
             yield ingest_pb2.AppendTransactionsResponse(
@@ -83,7 +85,8 @@ class SegmentServicer(segments_pb2_grpc.SegmentServiceServicer):
             raise convert.bad("spec", "is required", Reason.INVALID_SPEC)
         type_name, params, types, as_of = convert.segment_request(request.spec)
         identity.require(create_scope(type_name))
-        record = self.jobs.create(identity.tenant, type_name, params, types, as_of)
+        record = self.jobs.create(identity.tenant, type_name, params, types, as_of,
+                                  live=request.spec.live)
         return segments_pb2.CreateSegmentResponse(segment=convert.segment(record))
 
     @unary
@@ -177,17 +180,55 @@ class SegmentServicer(segments_pb2_grpc.SegmentServiceServicer):
             raise Cancelled(f"segment {record['id']} was cancelled",
                             reason=Reason.SEGMENT_CANCELLED, metadata={"segment_id": record["id"]})
         segment = convert.segment(record)
+        members = self.jobs.live.members(tenant, record) if record.get("live") else None
         # One message even for an empty segment (its one page is empty), so
         # the client learns the job's final state from the stream alone.
         offset, index = 0, 0
         while True:
-            table = self._page(tenant, record, offset, size)
+            # A live segment's pages are slices of one read of its members.
+            table = (self._page(tenant, record, offset, size) if members is None else
+                     _fitting(members.slice(offset, size)))
             yield self._with_page(
                 segments_pb2.StreamSegmentResponse(segment=segment, page_index=index),
                 tenant, record, table)
             offset, index = offset + table.num_rows, index + 1
-            if table.num_rows == 0 or offset >= record["total_elements"]:
+            if table.num_rows == 0 or offset >= (record["total_elements"] if members is None
+                                                 else members.num_rows):
                 return
+
+    @streaming
+    def WatchSegment(self, request, context) -> Iterator[Any]:  # noqa: N802
+        tenant = identity_of(context).tenant
+        record = self.jobs.get(tenant, request.segment_id)
+        if not record.get("live"):
+            raise FailedPrecondition(f"segment {record['id']} is not live: only a live segment "
+                                     "has events", reason=Reason.SEGMENT_NOT_LIVE,
+                                     metadata={"segment_id": record["id"]})
+        live, after = self.jobs.live, max(request.after_sequence, 0)
+        version = live.version
+        first = True
+        while context.is_active():
+            events, oldest = live.events(tenant, record["id"], after, WATCH_BATCH)
+            if first and after + 1 < oldest:
+                raise OutOfRange(
+                    f"the events after sequence {after} of segment {record['id']} were pruned; "
+                    f"the oldest kept is {oldest}", reason=Reason.EVENTS_PRUNED,
+                    metadata={"segment_id": record["id"], "oldest_sequence": str(oldest)})
+            first = False
+            if events:
+                after = events[-1]["sequence"]
+                yield segments_pb2.WatchSegmentResponse(
+                    events=[convert.segment_event(record["id"], e) for e in events])
+                continue
+            if self.jobs.store.jobs.get(tenant, record["id"]) is None:
+                return  # deleted: its stream ends
+            # Wakes at the next commit with events, or to notice a gone client.
+            version = live.wait(version, WAIT_SLICE_SECONDS)
+
+
+def _fitting(table: pa.Table) -> pa.Table:
+    """The leading members of a stored members table that fit one page."""
+    return table.slice(0, wire.fitting(table)) if table.num_rows else table
 
 
 def _enum_names(values: Any, enum: Any, prefix: str, field: str) -> set[str]:
