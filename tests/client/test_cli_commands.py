@@ -256,3 +256,46 @@ def test_timeout_bounds_each_call_and_each_wait_of_a_stream(tmp_path: Path) -> N
     finally:
         silent.release.set()
         server.stop(0)
+
+
+def test_a_live_segment_from_the_cli_and_its_events_with_watch(tmp_path: Path) -> None:
+    service = start_server(tmp_path / "data")
+    target = f"127.0.0.1:{service.port}"
+    connection = at(target, "live")
+    try:
+        accounts = tmp_path / "accounts.csv"
+        accounts.write_text("account_id,user_id,type,currency,balance,balance_date\n"
+                            "a1,ann,CHECKING,EUR,10.50,2020-01-01\n"
+                            "b1,ben,CHECKING,EUR,0.00,2020-01-01\n")
+        finseg("load", *connection, "--quiet", "--accounts", str(accounts))
+        made = finseg("segment", "high-balance", "--live", "--threshold", "5", *connection,
+                      "--quiet", "--output", "jsonl")
+        segment_id = re.search(r"live: `finseg watch (\w+)`", made.stderr).group(1)
+        assert [json.loads(line)["user_id"] for line in made.stdout.splitlines()] == ["ann"]
+        refused = finseg("segment", "rule", "balance > 1", "--live", "--as-of", "2026-01-01",
+                         *connection, check=False)
+        assert refused.returncode == 2 and "--as-of cannot go with --live" in refused.stderr
+
+        watching = subprocess.Popen([*FINSEG, "watch", segment_id, *connection, "--output",
+                                     "jsonl", "--for", "60"], stdout=subprocess.PIPE, text=True)
+        assert watching.stdout is not None
+        first = json.loads(watching.stdout.readline())
+        assert (first["sequence"], first["type"], first["user_id"], first["cause"]) == \
+            (1, "ENTER", "ann", "CREATED")
+        transactions = tmp_path / "transactions.csv"
+        transactions.write_text("transaction_id,account_id,booking_date,amount\n"
+                                "t1,b1,2020-01-02,9.00\n")
+        finseg("load", *connection, "--quiet", "--transactions", str(transactions))
+        second = json.loads(watching.stdout.readline())  # as the batch commits
+        assert (second["sequence"], second["type"], second["user_id"], second["cause"]) == \
+            (2, "ENTER", "ben", "BATCH")
+        watching.terminate()
+        watching.wait(30)
+
+        resumed = finseg("watch", segment_id, *connection, "--after", "1", "--for", "1")
+        assert resumed.stdout.splitlines()[0].split("\t") == list(
+            ("sequence", "type", "user_id", "cause", "batch_id", "time"))
+        assert [line.split("\t")[:4] for line in resumed.stdout.splitlines()[1:]] == [
+            ["2", "ENTER", "ben", "BATCH"]]
+    finally:
+        service.stop(0)

@@ -113,6 +113,14 @@ def test_a_live_segment_follows_batches_upserts_erasures_and_days(live_server):
         events = watched(client, segment.segment_id, 0, 4)
         assert [(e.sequence, e.user_id, e.erased) for e in events] == [
             (1, "", True), (2, "alice", False), (3, "", True), (4, "alice", False)]
+        # Each write that moved members is in the audit log, with its events.
+        changes = [(e.target, e.count, e.detail) for e in client.audit_events()
+                   if e.action == "SegmentMembership"]
+        assert changes == [
+            (segment.segment_id, 1, "events 1-1: 1 ENTER, 0 EXIT; cause CREATED"),
+            (segment.segment_id, 1, "events 2-2: 1 ENTER, 0 EXIT; cause BATCH batch_id '0'"),
+            (segment.segment_id, 1, "events 3-3: 0 ENTER, 1 EXIT; cause ACCOUNTS"),
+            (segment.segment_id, 1, "events 4-4: 0 ENTER, 1 EXIT; cause DAY")]
 
 
 def test_members_and_events_survive_a_restart(tmp_path):

@@ -23,6 +23,7 @@ from .failures import CliError  # noqa: E402
 from .load import cmd_load, load_accounts, load_transactions  # noqa: E402
 from .segments import add_parsers as segment_parsers  # noqa: E402
 from .segments import date_argument  # noqa: E402
+from .watch import add_parser as watch_parser  # noqa: E402
 
 __all__ = ["load_accounts", "load_transactions", "main", "parser"]
 
@@ -243,6 +244,7 @@ def parser() -> argparse.ArgumentParser:
     load.set_defaults(func=cmd_load)
 
     segment_parsers(sub, conn)
+    watch_parser(sub, conn)
     return top
 
 

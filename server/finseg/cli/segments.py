@@ -110,6 +110,16 @@ def calling(rename: Callable[[str], str] = lambda text: text
 # ---- creating ------------------------------------------------------------
 
 def spec(args: argparse.Namespace) -> segments_pb2.SegmentSpec:
+    made = _spec(args)
+    if getattr(args, "live", False):
+        if args.as_of is not None:
+            raise CliError("--as-of cannot go with --live: a live segment is always as of "
+                           "the service's today", 2)
+        made = api.live(made)
+    return made
+
+
+def _spec(args: argparse.Namespace) -> segments_pb2.SegmentSpec:
     types = args.account_type or ()
     if args.kind == "income-spending-summary":
         return api.income_spending_summary(args.from_date, args.to_date, account_types=types)
@@ -192,6 +202,8 @@ def cmd_segment(args: argparse.Namespace) -> int:
         # then gives an empty result, which should not look like a verdict.
         defaulted = args.kind != "income-spending-summary" and args.as_of is None
         note = ", today for the service; --as-of picks another day" if defaulted else ""
+        if getattr(args, "live", False):
+            note = f"; live: `finseg watch {segment.segment_id}` prints its events"
         return print_members(client, segment.segment_id, args, note)
 
 
@@ -304,6 +316,10 @@ def add_parsers(sub: Any, conn: argparse.ArgumentParser) -> None:
         if kind != "income-spending-summary":
             k.add_argument("--as-of", type=date_argument,
                            help="reference date (default: the service's today)")
+        if kind in ("high-balance", "low-balance", "rule"):
+            k.add_argument("--live", action="store_true",
+                           help="keep the segment current as data arrives and days pass; "
+                                "`finseg watch SEGMENT_ID` prints its events")
         k.add_argument("--account-type", action="append", type=account_type,
                        help=f"keep only this type (repeatable): {', '.join(ACCOUNT_TYPES)}")
         _outputs(k)

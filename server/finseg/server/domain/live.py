@@ -213,10 +213,18 @@ class LiveSegments:
                     event(ENTER, user_id)
         if erased is not None:
             live.scrub_user(txn, tenant_no, segment_id, erased)
-        record["total_elements"] = record.get("total_elements", 0) + \
-            len(new.keys() - old.keys()) - len(old.keys() - new.keys())
+        entered, left = len(new.keys() - old.keys()), len(old.keys() - new.keys())
+        record["total_elements"] = record.get("total_elements", 0) + entered - left
         self.store.jobs.put_in(txn, tenant, record)
         if events:
+            last = record["live"]["sequence"]
+            # One entry per write and segment; the events it counts hold who.
+            self.store.audit.append_in(txn, tenant_no, {
+                "subject": "finseg", "tenant": tenant, "action": "SegmentMembership",
+                "target": segment_id, "outcome": "OK", "count": events,
+                "detail": f"events {last - events + 1}-{last}: {entered} ENTER, {left} EXIT; "
+                          f"cause {cause['kind']}" + (f" batch_id {cause['batch_id']!r}"
+                                                      if cause.get("batch_id") else "")})
             writer.after_commit.append(self._notify)
 
     # ---- reading -------------------------------------------------------------

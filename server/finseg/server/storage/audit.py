@@ -66,6 +66,13 @@ class AuditLog:
             txn.put(tenant_prefix(tenant_no) + self._key_tail(stamp), value,
                     db=self.env.db(DB.AUDIT))
 
+    def append_in(self, txn: Any, tenant_no: int, event: Event) -> None:
+        """Records `event` inside the caller's write transaction, so that it
+        commits with the change it describes or not at all."""
+        stamp = int(self.clock() * 1e9)
+        txn.put(tenant_prefix(tenant_no) + self._key_tail(stamp),
+                json.dumps({"time_ns": stamp, **event}).encode(), db=self.env.db(DB.AUDIT))
+
     def append_refusals(self, events: list[tuple[str, Event]]) -> None:
         """Stores counted refusals, (tenant or NO_TENANT, event with time_ns),
         within the headroom and the refusal budget."""
