@@ -163,7 +163,17 @@ class LiveSegments:
             return
         users = np.unique(np.asarray(users, np.int64))
         users = users[users >= 0]
-        subset = UserSubset(self.store, writer.txn, writer.tenant_no, writer.state, users)
+        # Under the write lock, a read transaction sees the base this write
+        # starts from; an erasure rewrites it, so it reads its own.
+        with self.store.env.read() as base_txn:
+            self._update(tenant, writer, ids, users, cause, erased,
+                         base_txn if erased is None else None)
+
+    def _update(self, tenant: str, writer: TenantWriter, ids: set[str], users: np.ndarray,
+                cause: dict[str, Any], erased: str | None, base_txn: Any) -> None:
+        subset = UserSubset(self.store, writer.txn, writer.tenant_no, writer.state, users,
+                            dict(writer.appended), cache_reads=erased is None,
+                            base_txn=base_txn)
         named = [u for u in subset.user_ids(np.arange(users.shape[0])).to_pylist() if u]
         for segment_id in sorted(ids):
             record = self.store.jobs.get_in(writer.txn, writer.tenant_no, segment_id)

@@ -23,6 +23,7 @@ from .audit import AuditLog
 from .env import DB, Environment, tenant_prefix
 from .jobs import JobStore, user_digest, without_users
 from .live import LiveStore
+from .subset import TailIndex
 from .transactions import Block, IndexUpdate, Tail, TransactionStore
 from .usage import UsageStore
 
@@ -35,6 +36,8 @@ class TenantWriter:
         self.state = store.env.load_state(txn, tenant_no)
         self.after_commit: list[Callable[[], None]] = []
         self.index_updates: list[IndexUpdate] = []
+        #: (seq, log batch) of what this write appended, not yet committed.
+        self.appended: list[tuple[int, pa.RecordBatch]] = []
 
     def account_indexes(self, account_ids: list[str]) -> np.ndarray:
         found = self.store.accounts.account_ids.lookup(self.txn, self.tenant_no, account_ids)
@@ -67,10 +70,12 @@ class TenantWriter:
                        {**columns, "user": users, "deleted": np.zeros(len(indexes), np.bool_)})
 
     def append_transactions(self, batch: pa.RecordBatch) -> tuple[int, int]:
-        appended, duplicates, update = self.store.transactions.append(
+        appended, duplicates, update, stored = self.store.transactions.append(
             self.txn, self.tenant_no, self.state, batch)
         if update is not None:
             self.index_updates.append(update)
+        if stored is not None:
+            self.appended.append(stored)
         return appended, duplicates
 
     def delete_user(self, user_id: str) -> tuple[int, int]:
@@ -98,6 +103,9 @@ class TenantWriter:
         self.state.setdefault("erasures", []).append(user_digest(user_id))
         # The id index points at log rows that may have moved; rebuild it.
         self.after_commit.append(lambda: self.store.transactions.forget_index(self.tenant_no))
+        # The log's batches were rewritten without the user's rows.
+        self.store.tail_index.forget(self.tenant_no)
+        self.after_commit.append(lambda: self.store.tail_index.forget(self.tenant_no))
         return int(owned.shape[0]), removed
 
 
@@ -189,6 +197,7 @@ class Store:
         self.transactions = TransactionStore(self.env)
         self.usage = UsageStore(self.env)
         self.live = LiveStore(self.env)
+        self.tail_index = TailIndex(self.env)
         self.jobs = JobStore(self.env, self.usage, self.live)
         self.audit = AuditLog(self.env)
         self._compact_lock = threading.Lock()
@@ -226,6 +235,8 @@ class Store:
                 ids.committed(tenant_no)
             for update in updates:
                 update.finish(committed=True)
+            if writer.appended:
+                self.tail_index.remember(tenant_no, writer.appended)
             for hook in writer.after_commit:
                 hook()
 

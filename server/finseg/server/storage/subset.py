@@ -15,7 +15,9 @@ transaction may have just extended.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import lmdb
@@ -23,7 +25,9 @@ import numpy as np
 import pyarrow as pa
 
 from ..kernels import layout
-from .transactions import BASE_COLUMNS, Block
+from .arrays import batch_from_value
+from .env import DB
+from .transactions import BASE_COLUMNS, Block, log_key
 
 #: Columns of the log that the base columns come from.
 _LOG_OF = {name: log for name, (_, _, log) in BASE_COLUMNS.items()}
@@ -35,8 +39,21 @@ class UserSubset:
     the stored one) see them. Arrays are valid while `txn` lives."""
 
     def __init__(self, store: Any, txn: lmdb.Transaction, tenant_no: int,
-                 state: dict[str, Any], users: np.ndarray) -> None:
+                 state: dict[str, Any], users: np.ndarray,
+                 own_batches: dict[int, pa.RecordBatch] | None = None,
+                 cache_reads: bool = True, base_txn: lmdb.Transaction | None = None
+                 ) -> None:
         self.store, self.txn, self.tenant_no, self.state = store, txn, tenant_no, state
+        #: Where the base chunks are read: a write transaction hands out
+        #: copies of whole chunk columns, so a caller under the write lock
+        #: whose write left the base alone passes a read transaction, which
+        #: sees the same base and maps it without copying.
+        self.base_txn = base_txn or txn
+        #: Log batches the caller's write appended (not committed yet).
+        self.own_batches = own_batches or {}
+        #: False when the caller's write rewrote the log (an erasure): what it
+        #: reads is not committed and must not be cached.
+        self.cache_reads = cache_reads
         table = store.accounts
         ids = table.user_ids.names(txn, tenant_no, users).to_pylist()
         by_id = np.argsort(np.array(ids, dtype=object), kind="stable")
@@ -118,7 +135,8 @@ class UserSubset:
                                 & (self.global_accounts < first + count))[0]
             if inside.size == 0 or chunk is None:
                 continue
-            offsets, columns = transactions._base_run(self.txn, self.tenant_no, chunk, count)
+            offsets, columns = transactions._base_run(self.base_txn, self.tenant_no, chunk,
+                                                      count)
             local = self.global_accounts[inside] - first
             lengths[inside] = offsets[local + 1] - offsets[local]
             reads.append((inside, offsets[local], columns))
@@ -135,31 +153,93 @@ class UserSubset:
     def _tail_rows(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Rows of the unmerged batches that belong to the subset's accounts,
         sorted by (subset account, date)."""
-        transactions = self.store.transactions
-        sorted_global = np.sort(self.global_accounts)
-        local_of_sorted = np.argsort(self.global_accounts, kind="stable")
-        accounts: list[np.ndarray] = []
+        wanted = np.argsort(self.global_accounts, kind="stable")
+        queries = self.global_accounts[wanted]
+        local_parts: list[np.ndarray] = []
         parts: dict[str, list[np.ndarray]] = {name: [] for name in BASE_COLUMNS}
-        for _, batch in transactions._log_batches(self.txn, self.tenant_no,
-                                                  self.state["base"]["covered_seq"]):
-            column = batch.column("account").to_numpy()
-            where = np.searchsorted(sorted_global, column)
-            where = np.minimum(where, max(sorted_global.shape[0] - 1, 0))
-            hit = sorted_global[where] == column if sorted_global.size else \
-                np.zeros(column.shape[0], np.bool_)
-            if not hit.any():
+        for batch in self.store.tail_index.batches(self.txn, self.tenant_no, self.state,
+                                                   self.own_batches, self.cache_reads):
+            lo = np.searchsorted(batch.accounts, queries, side="left")
+            hi = np.searchsorted(batch.accounts, queries, side="right")
+            if not (hi > lo).any():
                 continue
-            accounts.append(local_of_sorted[where[hit]])
-            for name, log in _LOG_OF.items():
-                parts[name].append(batch.column(log).to_numpy()[hit])
-        local = np.concatenate(accounts) if accounts else np.empty(0, np.int64)
+            rows = _ranges(lo, hi - lo)
+            local_parts.append(np.repeat(wanted, hi - lo))
+            for name in BASE_COLUMNS:
+                parts[name].append(batch.columns[name][rows])
+        local = np.concatenate(local_parts) if local_parts else np.empty(0, np.int64)
         columns = {name: (np.concatenate(values) if values else
-                          np.empty(0, BASE_COLUMNS[name][1])).astype(BASE_COLUMNS[name][1])
+                          np.empty(0, BASE_COLUMNS[name][1]))
                    for name, values in parts.items()}
         order = layout.sort_rows(local, columns["dates"])
         local = local[order]
         return (layout.csr_offsets(local, 0, self.n_accounts),
                 {name: values[order] for name, values in columns.items()})
+
+
+@dataclass(frozen=True)
+class SortedBatch:
+    """A log batch's rows sorted by account: a subset finds its accounts'
+    rows with two binary searches instead of reading the batch."""
+
+    accounts: np.ndarray
+    columns: dict[str, np.ndarray]
+
+    @classmethod
+    def of(cls, batch: pa.RecordBatch) -> SortedBatch:
+        accounts = batch.column("account").to_numpy()
+        order = np.argsort(accounts, kind="stable")
+        return cls(accounts[order], {name: batch.column(log).to_numpy()[order]
+                                     for name, log in _LOG_OF.items()})
+
+
+class TailIndex:
+    """SortedBatch of each committed tail batch, per tenant, kept in memory.
+    A live segment reads the tail on every write; in a write transaction
+    LMDB hands out copies, so reading the batches each time cost more than
+    the segments' work. Only committed batches are kept (`remember` runs
+    after the commit); erasure rewrites the log, so it drops a tenant's."""
+
+    def __init__(self, env: Any) -> None:
+        self.env = env
+        self._lock = threading.Lock()
+        self._batches: dict[int, dict[int, SortedBatch]] = {}
+
+    def remember(self, tenant_no: int, stored: list[tuple[int, pa.RecordBatch]]) -> None:
+        with self._lock:
+            known = self._batches.setdefault(tenant_no, {})
+            for seq, batch in stored:
+                known[seq] = SortedBatch.of(batch)
+
+    def forget(self, tenant_no: int) -> None:
+        with self._lock:
+            self._batches.pop(tenant_no, None)
+
+    def batches(self, txn: lmdb.Transaction, tenant_no: int, state: dict[str, Any],
+                own: dict[int, pa.RecordBatch], cache: bool = True) -> Iterator[SortedBatch]:
+        """The tail's batches as `state` sees them: `own` are the caller's
+        own uncommitted ones, the rest are committed and, with `cache`,
+        kept on first read."""
+        covered, end = state["base"]["covered_seq"], state["next_seq"]
+        with self._lock:
+            known = self._batches.setdefault(tenant_no, {})
+            for seq in [s for s in known if s < covered]:
+                del known[seq]  # merged into the base by a compaction
+            cached = dict(known) if cache else {}
+        for seq in range(covered, end):
+            if seq in own:
+                yield SortedBatch.of(own[seq])
+                continue
+            found = cached.get(seq)
+            if found is None:
+                raw = txn.get(log_key(tenant_no, seq), db=self.env.db(DB.TXLOG))
+                if raw is None:
+                    continue
+                found = SortedBatch.of(batch_from_value(raw))
+                if cache:
+                    with self._lock:
+                        self._batches.setdefault(tenant_no, {})[seq] = found
+            yield found
 
 
 def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:

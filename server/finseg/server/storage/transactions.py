@@ -59,7 +59,7 @@ BASE_COLUMNS: dict[str, tuple[int, Any, str]] = {
 }
 
 
-def _log_key(tenant_no: int, seq: int) -> bytes:
+def log_key(tenant_no: int, seq: int) -> bytes:
     return tenant_prefix(tenant_no) + U64.pack(seq)
 
 
@@ -157,7 +157,7 @@ class TransactionStore:
                      ) -> Iterator[tuple[int, pa.RecordBatch]]:
         cursor = txn.cursor(db=self.env.db(DB.TXLOG))
         prefix = tenant_prefix(tenant_no)
-        if not cursor.set_range(_log_key(tenant_no, from_seq)):
+        if not cursor.set_range(log_key(tenant_no, from_seq)):
             return
         for key, value in cursor:
             key = bytes(key)
@@ -195,7 +195,7 @@ class TransactionStore:
             at = np.nonzero(seqs == seq)[0]
             rows = locators[at] & ((1 << ROW_BITS) - 1)
             batch = batch_from_value(required(
-                txn.get(_log_key(tenant_no, int(seq)), db=self.env.db(DB.TXLOG)),
+                txn.get(log_key(tenant_no, int(seq)), db=self.env.db(DB.TXLOG)),
                 f"transaction batch {int(seq)}"))
             taken = batch.select(["transaction_id", "content_hash"]).take(pa.array(rows))
             for j, text in zip(at, taken.column(0).to_pylist(), strict=True):
@@ -204,10 +204,12 @@ class TransactionStore:
         return ids, content
 
     def append(self, txn: lmdb.Transaction, tenant_no: int, state: dict[str, Any],
-               batch: pa.RecordBatch) -> tuple[int, int, IndexUpdate | None]:
+               batch: pa.RecordBatch
+               ) -> tuple[int, int, IndexUpdate | None, tuple[int, pa.RecordBatch] | None]:
         """Appends the rows of `batch` (LOG_COLUMNS) not stored before.
 
-        Returns (appended, duplicates, update): the caller starts `update`
+        Returns (appended, duplicates, update, stored): `stored` is the log
+        batch written and its seq, None if none was. The caller starts `update`
         just before the commit and finishes it after, under the write lock,
         so the in-memory index is updated while LMDB syncs to disk and never
         runs ahead of what is durable. Raises AlreadyExists naming every row
@@ -256,15 +258,15 @@ class TransactionStore:
 
         appended = int(keep.sum())
         if appended == 0:
-            return 0, n, None
+            return 0, n, None, None
         new_rows = batch.filter(pa.array(keep)) if appended < n else batch
         seq = state["next_seq"]
-        txn.put(_log_key(tenant_no, seq), batch_to_value(new_rows), db=self.env.db(DB.TXLOG))
+        txn.put(log_key(tenant_no, seq), batch_to_value(new_rows), db=self.env.db(DB.TXLOG))
         state["next_seq"] = seq + 1
         state["log_rows"] += appended
         locators = (np.int64(seq) << ROW_BITS) | np.arange(appended, dtype=np.int64)
         return appended, n - appended, IndexUpdate(self, tenant_no, index, id_hash[keep],
-                                                   locators)
+                                                   locators), (seq, new_rows)
 
     # ---- reading a snapshot ----------------------------------------
 
@@ -459,7 +461,7 @@ class TransactionStore:
             kept = _unused_dictionary_entries_dropped(batch.filter(pa.array(~hit)))
             # The batch keeps its seq (and the base's covered_seq stays
             # meaningful) even when it ends up empty.
-            txn.put(_log_key(tenant_no, seq), batch_to_value(kept), db=log_db)
+            txn.put(log_key(tenant_no, seq), batch_to_value(kept), db=log_db)
         base = state["base"]
         # A running compaction's chunks hold the rows as they were; it gives
         # way at its next write, but they must not outlive this transaction.
