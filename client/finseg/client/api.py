@@ -171,11 +171,15 @@ def rfm(window_days: int, label_groups: Iterable[str] = (), *, currency: str = "
         **_common(as_of, account_types))
 
 
-def live(spec: segments_pb2.SegmentSpec) -> segments_pb2.SegmentSpec:
+def live(spec: segments_pb2.SegmentSpec, webhook_url: str = "", webhook_secret: str = ""
+         ) -> segments_pb2.SegmentSpec:
     """`spec` (HIGH_BALANCE, LOW_BALANCE or RULE, without as_of) as a live
-    segment: kept current as data arrives, with an event per change."""
+    segment: kept current as data arrives, with an event per change, each
+    also POSTed to `webhook_url` if given (signed with `webhook_secret`)."""
     spec = segments_pb2.SegmentSpec.FromString(spec.SerializeToString())
     spec.live = True
+    if webhook_url:
+        spec.webhook.url, spec.webhook.secret = webhook_url, webhook_secret
     return spec
 
 

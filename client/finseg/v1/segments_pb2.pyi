@@ -145,11 +145,31 @@ class Rfm(_message.Message):
     segment_names: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, window_days: _Optional[int] = ..., label_groups: _Optional[_Iterable[str]] = ..., currency: _Optional[str] = ..., segment_names: _Optional[_Iterable[str]] = ...) -> None: ...
 
+class Webhook(_message.Message):
+    __slots__ = ("url", "secret")
+    URL_FIELD_NUMBER: _ClassVar[int]
+    SECRET_FIELD_NUMBER: _ClassVar[int]
+    url: str
+    secret: str
+    def __init__(self, url: _Optional[str] = ..., secret: _Optional[str] = ...) -> None: ...
+
+class WebhookStatus(_message.Message):
+    __slots__ = ("url", "delivered_sequence", "last_error")
+    URL_FIELD_NUMBER: _ClassVar[int]
+    DELIVERED_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    url: str
+    delivered_sequence: int
+    last_error: str
+    def __init__(self, url: _Optional[str] = ..., delivered_sequence: _Optional[int] = ..., last_error: _Optional[str] = ...) -> None: ...
+
 class SegmentSpec(_message.Message):
-    __slots__ = ("account_types", "as_of", "live", "high_balance", "low_balance", "income_spending_summary", "financial_breakdown", "insurance_spending", "rfm", "rule")
+    __slots__ = ("account_types", "as_of", "live", "webhook", "callback_url", "high_balance", "low_balance", "income_spending_summary", "financial_breakdown", "insurance_spending", "rfm", "rule")
     ACCOUNT_TYPES_FIELD_NUMBER: _ClassVar[int]
     AS_OF_FIELD_NUMBER: _ClassVar[int]
     LIVE_FIELD_NUMBER: _ClassVar[int]
+    WEBHOOK_FIELD_NUMBER: _ClassVar[int]
+    CALLBACK_URL_FIELD_NUMBER: _ClassVar[int]
     HIGH_BALANCE_FIELD_NUMBER: _ClassVar[int]
     LOW_BALANCE_FIELD_NUMBER: _ClassVar[int]
     INCOME_SPENDING_SUMMARY_FIELD_NUMBER: _ClassVar[int]
@@ -160,6 +180,8 @@ class SegmentSpec(_message.Message):
     account_types: _containers.RepeatedScalarFieldContainer[_common_pb2.AccountType]
     as_of: str
     live: bool
+    webhook: Webhook
+    callback_url: str
     high_balance: HighBalance
     low_balance: LowBalance
     income_spending_summary: IncomeSpendingSummary
@@ -167,10 +189,10 @@ class SegmentSpec(_message.Message):
     insurance_spending: InsuranceSpending
     rfm: Rfm
     rule: Rule
-    def __init__(self, account_types: _Optional[_Iterable[_Union[_common_pb2.AccountType, str]]] = ..., as_of: _Optional[str] = ..., live: _Optional[bool] = ..., high_balance: _Optional[_Union[HighBalance, _Mapping]] = ..., low_balance: _Optional[_Union[LowBalance, _Mapping]] = ..., income_spending_summary: _Optional[_Union[IncomeSpendingSummary, _Mapping]] = ..., financial_breakdown: _Optional[_Union[FinancialBreakdown, _Mapping]] = ..., insurance_spending: _Optional[_Union[InsuranceSpending, _Mapping]] = ..., rfm: _Optional[_Union[Rfm, _Mapping]] = ..., rule: _Optional[_Union[Rule, _Mapping]] = ...) -> None: ...
+    def __init__(self, account_types: _Optional[_Iterable[_Union[_common_pb2.AccountType, str]]] = ..., as_of: _Optional[str] = ..., live: _Optional[bool] = ..., webhook: _Optional[_Union[Webhook, _Mapping]] = ..., callback_url: _Optional[str] = ..., high_balance: _Optional[_Union[HighBalance, _Mapping]] = ..., low_balance: _Optional[_Union[LowBalance, _Mapping]] = ..., income_spending_summary: _Optional[_Union[IncomeSpendingSummary, _Mapping]] = ..., financial_breakdown: _Optional[_Union[FinancialBreakdown, _Mapping]] = ..., insurance_spending: _Optional[_Union[InsuranceSpending, _Mapping]] = ..., rfm: _Optional[_Union[Rfm, _Mapping]] = ..., rule: _Optional[_Union[Rule, _Mapping]] = ...) -> None: ...
 
 class Segment(_message.Message):
-    __slots__ = ("segment_id", "type", "spec", "state", "progress", "create_time", "expire_time", "as_of", "error", "total_elements", "compute_time", "rows_scanned", "live", "last_sequence")
+    __slots__ = ("segment_id", "type", "spec", "state", "progress", "create_time", "expire_time", "as_of", "error", "total_elements", "compute_time", "rows_scanned", "live", "last_sequence", "webhook")
     SEGMENT_ID_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
@@ -185,6 +207,7 @@ class Segment(_message.Message):
     ROWS_SCANNED_FIELD_NUMBER: _ClassVar[int]
     LIVE_FIELD_NUMBER: _ClassVar[int]
     LAST_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    WEBHOOK_FIELD_NUMBER: _ClassVar[int]
     segment_id: str
     type: SegmentType
     spec: SegmentSpec
@@ -199,7 +222,8 @@ class Segment(_message.Message):
     rows_scanned: int
     live: bool
     last_sequence: int
-    def __init__(self, segment_id: _Optional[str] = ..., type: _Optional[_Union[SegmentType, str]] = ..., spec: _Optional[_Union[SegmentSpec, _Mapping]] = ..., state: _Optional[_Union[JobState, str]] = ..., progress: _Optional[float] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., as_of: _Optional[str] = ..., error: _Optional[str] = ..., total_elements: _Optional[int] = ..., compute_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., rows_scanned: _Optional[int] = ..., live: _Optional[bool] = ..., last_sequence: _Optional[int] = ...) -> None: ...
+    webhook: WebhookStatus
+    def __init__(self, segment_id: _Optional[str] = ..., type: _Optional[_Union[SegmentType, str]] = ..., spec: _Optional[_Union[SegmentSpec, _Mapping]] = ..., state: _Optional[_Union[JobState, str]] = ..., progress: _Optional[float] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., as_of: _Optional[str] = ..., error: _Optional[str] = ..., total_elements: _Optional[int] = ..., compute_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., rows_scanned: _Optional[int] = ..., live: _Optional[bool] = ..., last_sequence: _Optional[int] = ..., webhook: _Optional[_Union[WebhookStatus, _Mapping]] = ...) -> None: ...
 
 class WatchSegmentRequest(_message.Message):
     __slots__ = ("segment_id", "after_sequence")

@@ -47,6 +47,7 @@ from .transport.servicers import (
     TaxonomyServicer,
     UsageServicer,
 )
+from .transport.webhooks import Webhooks
 
 log = logging.getLogger("finseg")
 #: Beyond the drain grace, how long stopping may take before the process
@@ -81,6 +82,8 @@ class Service:
     metrics: Any = None
     #: transport.tracing.Tracing, when settings.otlp_endpoint is set.
     tracing: Any = None
+    #: transport.webhooks.Webhooks, which delivers events and callbacks.
+    webhooks: Any = None
 
     def set_serving(self, serving: bool = True) -> None:
         """What the health service reports, for the whole server and each
@@ -96,6 +99,8 @@ class Service:
         if self.metrics is not None:
             self.metrics.shutdown()
             self.metrics.server_close()
+        if self.webhooks is not None:
+            self.webhooks.stop()
         self.jobs.stop()
         if self.tracing is not None:
             self.tracing.shutdown()  # after the jobs: their spans end as they stop
@@ -189,13 +194,16 @@ def create_server(settings: Settings, *, serving: bool = True,
     compactor.start()
     jobs.start_sweeper(settings.sweep_seconds)
     live.run_clock(LIVE_CLOCK_SECONDS, settings.event_retention_days)
+    webhooks = Webhooks(jobs)
+    jobs.ended_hooks.append(webhooks.job_ended)
+    webhooks.start()
     meter.start()
     auditor.start()
     endpoint = None
     if settings.metrics_port is not None:
         endpoint = metrics.serve_metrics(instruments.registry, settings, verifier)
     service = Service(server, port, store, jobs, compactor, health_servicer, meter, auditor,
-                      instruments, endpoint, tracing)
+                      instruments, endpoint, tracing, webhooks)
     service.set_serving(serving)
     return service
 

@@ -34,7 +34,7 @@ from ..storage.arrays import batch_from_value
 from ..storage.jobs import PAGE_ROWS
 from ..storage.store import Store
 from .ingest import today
-from .live import LiveSegments
+from .live import LiveSegments, check_url, check_webhook
 from .live import check_type as check_live_type
 from .model import ACCOUNT_TYPE_CODES, MAX_DATE, MIN_DATE
 from .segment_types import TYPES
@@ -100,6 +100,8 @@ class JobManager:
         self._queued: dict[str, int] = {}  # tenant -> jobs waiting for a worker
         self._stop_sweeping = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="finseg-job")
+        #: Called with (tenant, record) when a job ends (its callback URL).
+        self.ended_hooks: list[Callable[[str, dict[str, Any]], None]] = []
         self.live = live or LiveSegments(store, encode or (lambda type_name, table: table),
                                          timezone, clock)
 
@@ -140,9 +142,14 @@ class JobManager:
     # ---- requests ----------------------------------------------------
 
     def create(self, tenant: str, type_name: str, raw_params: dict[str, Any],
-               account_types: list[str], as_of: dt.date | None, live: bool = False
+               account_types: list[str], as_of: dt.date | None, live: bool = False,
+               webhook: tuple[str, str] | None = None, callback_url: str = ""
                ) -> dict[str, Any]:
         module = TYPES[type_name]
+        if webhook is not None and not live:
+            raise InvalidArgument("spec.webhook is for live segments: set spec.live too",
+                                  [Violation("spec.webhook", "needs spec.live")],
+                                  reason=Reason.INVALID_SPEC)
         if live:
             check_live_type(type_name)
             if as_of is not None:
@@ -185,6 +192,10 @@ class JobManager:
         if live:
             # Kept current until deleted: it never expires.
             record.update(live={"day": as_of.isoformat(), "sequence": 0}, expires=LIVE_EXPIRES)
+        if webhook is not None:
+            record["webhook"] = check_webhook(*webhook)
+        if callback_url:
+            record["callback"] = {"url": check_url(callback_url, "spec.callback_url")}
         try:
             self.store.jobs.create(tenant, record)
         except BaseException:
@@ -409,6 +420,9 @@ class JobManager:
         try:
             self.observer.ended(tenant, record, live.origin, began - live.submitted,
                                 now - began)
+            if record["state"] in FINISHED:
+                for hook in self.ended_hooks:
+                    hook(tenant, record)
         except Exception:  # watching a job must never break it
             log.exception("job observer failed for job %s", record["id"])
 

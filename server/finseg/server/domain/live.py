@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
@@ -53,12 +54,34 @@ def check_type(type_name: str) -> None:
             reason=Reason.NOT_LIVE_TYPE, metadata={"live_types": ",".join(LIVE_TYPES)})
 
 
+def check_url(url: str, field: str) -> str:
+    """An http(s) URL to POST to: https, or http for local use."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname or len(url) > 2048:
+        raise InvalidArgument(f"{field} must be an https (or, for local use, http) URL, e.g. "
+                              "https://crm.example.com/finseg", [Violation(field, "not a URL")],
+                              reason=Reason.INVALID_SPEC)
+    return url
+
+
+def check_webhook(url: str, secret: str) -> dict[str, Any]:
+    """A live segment's webhook as its record keeps it."""
+    check_url(url, "spec.webhook.url")
+    if len(secret) < 16:
+        raise InvalidArgument("spec.webhook.secret must be at least 16 characters: it keys "
+                              "the events' HMAC-SHA256 signatures",
+                              [Violation("spec.webhook.secret", "too short")],
+                              reason=Reason.INVALID_SPEC)
+    return {"url": url, "secret": secret, "delivered": 0, "error": ""}
+
+
 class LiveSegments:
     def __init__(self, store: Store, encode: Encode, timezone: str,
                  clock: Callable[[], float]) -> None:
         self.store, self.encode, self.timezone, self.clock = store, encode, timezone, clock
         self._ids: dict[str, set[str]] = {}   # tenant -> its live segments' ids
         self._params: dict[str, Any] = {}     # segment id -> parsed params
+        self._hooked: set[tuple[str, str]] = set()  # (tenant, id) with a webhook
         self._changed = threading.Condition()
         self.version = 0                      # bumped after each commit with events
 
@@ -70,10 +93,13 @@ class LiveSegments:
         for tenant, record in self.store.jobs.all_records():
             if record.get("live"):
                 self._ids.setdefault(tenant, set()).add(record["id"])
+                if record.get("webhook"):
+                    self._hooked.add((tenant, record["id"]))
 
     def forget(self, tenant: str, segment_id: str) -> None:
         self._ids.get(tenant, set()).discard(segment_id)
         self._params.pop(segment_id, None)
+        self._hooked.discard((tenant, segment_id))
 
     def run_clock(self, interval: float, retention_days: float) -> None:
         """Moves live segments to each new day and prunes events older than
@@ -120,6 +146,8 @@ class LiveSegments:
             self._apply(writer, tenant, record, {}, table, {"kind": CREATED})
             self.store.usage.add_in(writer.txn, tenant, record["type"], rows_scanned=rows)
         self._ids.setdefault(tenant, set()).add(record["id"])
+        if record.get("webhook"):
+            self._hooked.add((tenant, record["id"]))
         return True
 
     def tick(self) -> int:
@@ -262,6 +290,26 @@ class LiveSegments:
                 record = self.store.jobs.get_in(txn, tenant_no, segment_id)
                 oldest = (record["live"]["sequence"] if record else 0) + 1
             return live.events(txn, tenant_no, segment_id, after, limit), oldest
+
+    def with_webhooks(self) -> list[tuple[str, str]]:
+        """(tenant, segment id) of the live segments with a webhook."""
+        return sorted(self._hooked)
+
+    def webhook(self, tenant: str, segment_id: str) -> dict[str, Any] | None:
+        record = self.store.jobs.get(tenant, segment_id)
+        return None if record is None else record.get("webhook")
+
+    def webhook_done(self, tenant: str, segment_id: str, delivered: int, error: str) -> None:
+        """Stores a webhook's delivery position and last error."""
+        with self.store.env.write() as txn:
+            tenant_no = self.store.env.tenant_no(txn, tenant, create=False)
+            record = self.store.jobs.get_in(txn, tenant_no, segment_id) \
+                if tenant_no is not None else None
+            if record is None:
+                return  # deleted meanwhile
+            record["webhook"].update(delivered=max(delivered, record["webhook"]["delivered"]),
+                                     error=error)
+            self.store.jobs.put_in(txn, tenant, record)
 
     def wait(self, version: int, timeout: float) -> int:
         """Waits until a commit with events after `version`, or `timeout`."""

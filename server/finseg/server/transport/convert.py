@@ -154,7 +154,11 @@ def segment(record: dict[str, Any]) -> segments_pb2.Segment:
     spec = segments_pb2.SegmentSpec(
         account_types=[common_pb2.AccountType.Value(ACCOUNT_TYPE_PREFIX + t)
                        for t in record["account_types"]],
-        as_of="" if record.get("live") else record["as_of"], live=bool(record.get("live")))
+        as_of="" if record.get("live") else record["as_of"], live=bool(record.get("live")),
+        callback_url=record.get("callback", {}).get("url", ""))
+    webhook = record.get("webhook")
+    if webhook:
+        spec.webhook.url = webhook["url"]  # the secret is never returned
     # Stored params may carry more than the request (a breakdown keeps its
     # resolved taxonomy nodes); the echo shows the request's fields.
     json_format.ParseDict(record["params"], getattr(spec, kind), ignore_unknown_fields=True)
@@ -173,6 +177,9 @@ def segment(record: dict[str, Any]) -> segments_pb2.Segment:
         rows_scanned=record["rows_scanned"],
         live=bool(record.get("live")),
         last_sequence=record["live"]["sequence"] if record.get("live") else 0,
+        webhook=segments_pb2.WebhookStatus(url=webhook["url"],
+                                           delivered_sequence=webhook["delivered"],
+                                           last_error=webhook["error"]) if webhook else None,
     )
 
 

@@ -85,8 +85,11 @@ class SegmentServicer(segments_pb2_grpc.SegmentServiceServicer):
             raise convert.bad("spec", "is required", Reason.INVALID_SPEC)
         type_name, params, types, as_of = convert.segment_request(request.spec)
         identity.require(create_scope(type_name))
-        record = self.jobs.create(identity.tenant, type_name, params, types, as_of,
-                                  live=request.spec.live)
+        spec = request.spec
+        record = self.jobs.create(
+            identity.tenant, type_name, params, types, as_of, live=spec.live,
+            webhook=(spec.webhook.url, spec.webhook.secret) if spec.HasField("webhook") else None,
+            callback_url=spec.callback_url)
         return segments_pb2.CreateSegmentResponse(segment=convert.segment(record))
 
     @unary
