@@ -20,7 +20,13 @@ import pytest
 from conftest import connect
 from process import ServerProcess, backup
 
-from finseg.client.api import FinsegClient, financial_breakdown, income_spending_summary
+from finseg.client.api import (
+    FinsegClient,
+    financial_breakdown,
+    high_balance,
+    income_spending_summary,
+    live,
+)
 from finseg.server.storage.env import DB, U32, U64, state_key
 from finseg.server.storage.faults import VARIABLE as KILL_AT
 from finseg.v1 import segments_pb2
@@ -61,12 +67,12 @@ def stored(client: FinsegClient) -> dict[str, tuple[int, int]]:
 
 
 def crash_round(data_dir: Path, all_batches: list[list[dict]], kill_at_ack: int,
-                delay: float) -> tuple[int, int]:
+                delay: float, server: ServerProcess | None = None) -> tuple[int, int]:
     """Streams every batch, SIGKILLs the server `delay` seconds after the
     `kill_at_ack`-th acknowledgement, restarts it and resends everything.
     Returns (acknowledged before the kill, acknowledged batches found
     missing or duplicated, plus one if the totals differ from the ledger)."""
-    server = ServerProcess(data_dir)
+    server = server or ServerProcess(data_dir)
     acked: list[int] = []
     reached = threading.Event()
 
@@ -243,3 +249,75 @@ def test_a_kill_between_a_chunk_write_and_its_swap_keeps_no_erased_byte(tmp_path
         everything, chunks, listed = read_store(where)
         assert erased_bytes_in(everything) == [], where
         assert chunks <= listed, f"{where}: chunks no state lists: {chunks - listed}"
+
+
+def replay(client: FinsegClient, segment_id: str) -> list[segments_pb2.SegmentEvent]:
+    last = client.get_segment(segment_id).segment.last_sequence
+    events = []
+    for event in client.watch_segment(segment_id, 0, timeout=30):
+        events.append(event)
+        if event.sequence == last:
+            break
+    return events
+
+
+def members_of(events: list[segments_pb2.SegmentEvent]) -> set[str]:
+    members: set[str] = set()
+    for event in events:
+        (members.add if event.type == segments_pb2.SEGMENT_EVENT_TYPE_ENTER
+         else members.remove)(event.user_id)
+    return members
+
+
+def live_crash_round(data_dir: Path, all_batches: list[list[dict]], kill_at_ack: int,
+                     delay: float) -> tuple[int, list[str]]:
+    """crash_round with a live HIGH_BALANCE segment and a watcher. Returns
+    (acknowledged before the kill, what went wrong): events after the
+    restart must be exactly those of the committed batches, sequences
+    without a gap, what the watcher saw before the kill their prefix, and
+    replaying them must give the members a batch job computes."""
+    setup_accounts(data_dir)
+    server = ServerProcess(data_dir)
+    with connect(server.target, "bank") as client:
+        segment_id = client.wait(client.create_segment(
+            live(high_balance("EUR", 0))).segment_id).segment_id
+    seen: list[segments_pb2.SegmentEvent] = []
+
+    def watch() -> None:
+        with connect(server.target, "bank", timeout=None) as client:
+            try:
+                seen.extend(client.watch_segment(segment_id, 0, timeout=60))
+            except grpc.RpcError:
+                pass  # the kill ends the watch once the client's retries give up
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    acked, bad = crash_round(data_dir, all_batches, kill_at_ack, delay, server=server)
+    watcher.join(90)
+    problems = [f"{bad} batches lost or doubled"] if bad else []
+    server = ServerProcess(data_dir)
+    try:
+        with connect(server.target, "bank", timeout=None) as client:
+            events = replay(client, segment_id)
+            if [e.sequence for e in events] != list(range(1, len(events) + 1)):
+                problems.append("the sequences have a gap")
+            # A watcher sees only committed events: what it saw survived.
+            if [e.SerializeToString() for e in seen] != \
+                    [e.SerializeToString() for e in events[:len(seen)]]:
+                problems.append("the watcher saw events that are not in the log")
+            now = [m.user_id for m in client.members(segment_id)]
+            if set(now) != members_of(events):
+                problems.append("replaying the events does not give the members")
+            job = client.create_segment(high_balance("EUR", 0))
+            if now != [m.user_id for m in client.members(job.segment_id)]:
+                problems.append("the live members differ from a batch job's")
+            if not seen or not any(e.cause == segments_pb2.EVENT_CAUSE_BATCH for e in events):
+                problems.append("no batch moved a member while watched: nothing was tested")
+    finally:
+        server.stop()
+    return acked, problems
+
+
+def test_sigkill_with_a_live_segment_and_a_watcher_keeps_events_exact(tmp_path: Path) -> None:
+    acked, problems = live_crash_round(tmp_path / "data", batches(300, 100), 40, 0.002)
+    assert problems == []
+    assert 40 <= acked < 300  # the kill landed mid-stream
