@@ -167,3 +167,56 @@ def test_only_some_types_can_be_live(tmp_path):
                     dt.date(2026, 1, 1), live=True)
     jobs.stop()
     store.close()
+
+
+def test_writes_during_a_whole_tenant_evaluation_are_caught_up(tmp_path):
+    """The first membership and a day change are computed over a snapshot
+    while ingestion goes on: a batch, an upsert and an erasure committed in
+    that time end up in the members exactly as a batch job sees them."""
+    day = dt.date(2026, 3, 1)
+    rng, accounts, txs = bank(1, day)
+    store = Store(tmp_path / "db", 1 << 28)
+    load(store, accounts, txs, rng)
+    clock = Clock(day)
+    jobs = JobManager(store, 1, "UTC", 14, clock=clock, encode=encode_members)
+    ingest = Ingestor(store, live=jobs.live)
+    schema = pa.RecordBatch.from_pylist(accounts).schema
+    rnd = random.Random(5)
+    writes = iter(range(100))
+
+    def write_meanwhile(type_name, table):
+        # Writes right after a snapshot's evaluation, which holds no lock
+        # (the same encode runs inside writes too, under the lock).
+        if store.env.write_lock._is_owned():  # type: ignore[attr-defined]
+            return encode_members(type_name, table)
+        k = next(writes)
+        ingest.append_transactions(TENANT, pa.RecordBatch.from_pylist([
+            {"transaction_id": f"meanwhile{k}-{j}", "account_id": a["account_id"],
+             "booking_date": day + dt.timedelta(days=rnd.choice([0, -2, 1])),
+             "amount": rnd.choice([-40_000, 40_000])}
+            for j, a in enumerate(rnd.sample(accounts, 8))]))
+        moved = dict(rnd.choice(accounts), balance=rnd.choice([-30_000, 60_000]))
+        ingest.upsert_accounts(TENANT, pa.RecordBatch.from_pylist([moved], schema=schema))
+        if k == 0:
+            ingest.delete_user(TENANT, accounts[0]["user_id"])
+        return encode_members(type_name, table)
+
+    jobs.live.encode = write_meanwhile
+    records = [jobs.create(TENANT, name, raw, [], None, live=True)
+               for name, raw in live_specs(rnd)]
+    for record in records:
+        assert jobs.wait(TENANT, record["id"], 30)["state"] == "SUCCEEDED"
+    for moves in range(2):
+        for record in records:
+            current = jobs.get(TENANT, record["id"])
+            got = jobs.members(TENANT, current, 0, 1 << 30)
+            assert dict(zip(got.column("user_id").to_pylist(), got.column("member").to_pylist(),
+                            strict=True)) == batch_members(store, current, day)
+            assert replayed(jobs, current) == set(got.column("user_id").to_pylist())
+        if moves == 0:
+            day += dt.timedelta(days=1)
+            clock.now += 86400
+            assert jobs.live.tick() == len(records)
+    assert next(writes) > len(records)  # the writes did happen in between
+    jobs.stop()
+    store.close()

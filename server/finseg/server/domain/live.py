@@ -11,8 +11,9 @@ membership, and the changes and their events are written before the
 commit. So a membership and its events are exactly as durable as the data
 that moved them, and a batch costs its users, not the tenant.
 
-The first membership and each day change evaluate the whole tenant, under
-the write lock (docs/decisions.md, "Live segments").
+The first membership and each day change evaluate the whole tenant over a
+read snapshot while ingestion goes on, then catch up under the write lock
+with the users the writes since named (live_journal.py).
 """
 
 from __future__ import annotations
@@ -26,11 +27,13 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..errors import InvalidArgument, Reason, Violation
 from ..storage.store import Snapshot, Store, TenantWriter
 from ..storage.subset import UserSubset
 from .ingest import today_at
+from .live_journal import Journal
 from .segment_types import TYPES
 from .segment_types.common import Common, Progress
 
@@ -82,6 +85,7 @@ class LiveSegments:
         self._ids: dict[str, set[str]] = {}   # tenant -> its live segments' ids
         self._params: dict[str, Any] = {}     # segment id -> parsed params
         self._hooked: set[tuple[str, str]] = set()  # (tenant, id) with a webhook
+        self.journal = Journal()
         self._changed = threading.Condition()
         self.version = 0                      # bumped after each commit with events
 
@@ -136,15 +140,17 @@ class LiveSegments:
         """Computes the first membership and stores it with its ENTER events
         and the SUCCEEDED record in one write; False if the job was deleted."""
         day = self.today()
-        with self.store.writer(tenant) as writer:
-            if self.store.jobs.get_in(writer.txn, writer.tenant_no, record["id"]) is None:
-                return False
+
+        def finish(writer: TenantWriter, current: dict[str, Any], table: pa.Table,
+                   rows: int) -> None:
             record["live"] = {"day": day.isoformat(), "sequence": 0}
-            record["as_of"] = day.isoformat()
-            table, rows = self._evaluate_all(writer, record, day, progress)
-            record.update(state="SUCCEEDED", progress=1.0, rows_scanned=rows)
+            record.update(as_of=day.isoformat(), state="SUCCEEDED", progress=1.0,
+                          rows_scanned=rows)
             self._apply(writer, tenant, record, {}, table, {"kind": CREATED})
             self.store.usage.add_in(writer.txn, tenant, record["type"], rows_scanned=rows)
+
+        if not self._whole_tenant(tenant, record, day, progress, finish):
+            return False
         self._ids.setdefault(tenant, set()).add(record["id"])
         if record.get("webhook"):
             self._hooked.add((tenant, record["id"]))
@@ -161,23 +167,65 @@ class LiveSegments:
         return moved
 
     def _move_day(self, tenant: str, segment_id: str, day: dt.date) -> bool:
-        with self.store.writer(tenant) as writer:
-            record = self.store.jobs.get_in(writer.txn, writer.tenant_no, segment_id)
-            if record is None or record["state"] != "SUCCEEDED" or \
-                    record["live"]["day"] >= day.isoformat():
-                return False
-            table, _ = self._evaluate_all(writer, record, day, _QUIET)
-            old = dict(self.store.live.members(writer.txn, writer.tenant_no, segment_id))
-            record["live"]["day"] = record["as_of"] = day.isoformat()
-            self._apply(writer, tenant, record, old, table, {"kind": DAY})
-        return True
+        record = self.store.jobs.get(tenant, segment_id)
+        if record is None or record["state"] != "SUCCEEDED" or \
+                record["live"]["day"] >= day.isoformat():
+            return False
 
-    def _evaluate_all(self, writer: TenantWriter, record: dict[str, Any], day: dt.date,
-                      progress: Progress) -> tuple[pa.Table, int]:
-        snapshot = Snapshot(self.store, writer.txn, writer.tenant_no)
-        module = TYPES[record["type"]]
-        table = module.run(snapshot, self._parsed(record), self._common(record, day), progress)
-        return self.encode(record["type"], table), snapshot.n_transactions
+        def finish(writer: TenantWriter, current: dict[str, Any], table: pa.Table,
+                   rows: int) -> None:
+            # The members as the writes since the snapshot left them.
+            old = dict(self.store.live.members(writer.txn, writer.tenant_no, segment_id))
+            current["live"]["day"] = current["as_of"] = day.isoformat()
+            self._apply(writer, tenant, current, old, table, {"kind": DAY})
+
+        return self._whole_tenant(tenant, record, day, _QUIET, finish)
+
+    def _whole_tenant(self, tenant: str, record: dict[str, Any], day: dt.date,
+                      progress: Progress, finish: Callable[..., None]) -> bool:
+        """Evaluates every user of the tenant over a read snapshot while
+        ingestion goes on, then, under the write lock, the users the writes
+        since then named over the write transaction, and hands the members
+        of that moment to `finish(writer, record as stored, table, rows)`.
+        False if the segment was deleted meanwhile."""
+        module, params = TYPES[record["type"]], self._parsed(record)
+        with self.store.env.write_lock:  # every write is in the snapshot or in the journal
+            self.journal.open(tenant)
+            snapshot_txn = self.store.env.read()
+        try:
+            try:
+                tenant_no = self.store.env.tenant_no(snapshot_txn, tenant, create=False)
+                snapshot = Snapshot(self.store, snapshot_txn, tenant_no)
+                table = self.encode(record["type"], module.run(
+                    snapshot, params, self._common(record, day), progress))
+                since = snapshot.state.get("generation", 0) if snapshot.state else 0
+                rows = snapshot.n_transactions
+            finally:
+                snapshot_txn.abort()
+            with self.store.writer(tenant) as writer:
+                current = self.store.jobs.get_in(writer.txn, writer.tenant_no, record["id"])
+                if current is None:
+                    return False
+                users, erased = self.journal.since(tenant, since)
+                if users.size or erased:
+                    table = self._caught_up(writer, record, day, table, users, erased)
+                finish(writer, current, table, rows)
+            return True
+        finally:
+            self.journal.close(tenant)
+
+    def _caught_up(self, writer: TenantWriter, record: dict[str, Any], day: dt.date,
+                   table: pa.Table, users: np.ndarray, erased: set[str]) -> pa.Table:
+        """`table` with the rows of `users` evaluated again over the write."""
+        subset = UserSubset(self.store, writer.txn, writer.tenant_no, writer.state, users,
+                            dict(writer.appended), cache_reads=not erased)
+        fresh = self.encode(record["type"], TYPES[record["type"]].run(
+            subset, self._parsed(record), self._common(record, day), _QUIET))
+        gone = pa.array(sorted({*subset.user_ids(np.arange(users.shape[0])).to_pylist(),
+                                *erased}), pa.string())
+        kept = table.filter(pc.invert(pc.is_in(table.column("user_id"), value_set=gone)))
+        merged = pa.concat_tables([kept, fresh.cast(kept.schema)])
+        return merged.take(pc.sort_indices(merged, [("user_id", "ascending")]))
 
     # ---- writes ------------------------------------------------------------
 
@@ -186,11 +234,12 @@ class LiveSegments:
         """Brings every live segment of the tenant up to date with the write
         `writer` holds, for `users` (tenant user indexes) and, for an
         erasure, the erased user."""
+        users = np.unique(np.asarray(users, np.int64))
+        users = users[users >= 0]
+        self.journal.note(tenant, writer.state, users, erased)
         ids = self._ids.get(tenant)
         if not ids:
             return
-        users = np.unique(np.asarray(users, np.int64))
-        users = users[users >= 0]
         # Under the write lock, a read transaction sees the base this write
         # starts from; an erasure rewrites it, so it reads its own.
         with self.store.env.read() as base_txn:
