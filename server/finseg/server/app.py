@@ -34,7 +34,7 @@ from .domain.usage import Meter
 from .kernels import warmup
 from .settings import Settings
 from .storage.store import Store
-from .transport import metrics, reflection, wire
+from .transport import events, metrics, reflection, wire
 from .transport.audit import AuditInterceptor, Auditor, AuditServicer
 from .transport.auth import SEGMENT_TYPES, AuthInterceptor, TokenConfig, Verifier
 from .transport.convert import PageTokens
@@ -139,7 +139,7 @@ def create_server(settings: Settings, *, serving: bool = True,
                     AuditInterceptor(auditor)]  # after auth: it sees the caller
     meter = Meter(store)
     compactor = Compactor(store, settings.compact_min_rows, settings.compact_idle_seconds)
-    live = LiveSegments(store, wire.encode_members, settings.timezone, clock)
+    live = LiveSegments(store, wire.encode_members, settings.timezone, clock, events.Codec)
     ingestor = Ingestor(store, on_append=compactor.notify, live=live)
     taxonomies = Taxonomies(store)
     jobs = JobManager(store, settings.workers, settings.timezone, settings.result_ttl_days,

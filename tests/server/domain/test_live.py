@@ -25,7 +25,9 @@ from finseg.server.domain.segment_types import TYPES
 from finseg.server.domain.segment_types.common import Common
 from finseg.server.errors import InvalidArgument
 from finseg.server.storage.store import Store
+from finseg.server.transport import events as events_codec
 from finseg.server.transport.wire import encode_members
+from finseg.v1 import segments_pb2
 
 
 class Clock:
@@ -56,17 +58,19 @@ def batch_members(store: Store, record: dict, day: dt.date) -> dict[str, bytes]:
 
 def replayed(jobs: JobManager, record: dict) -> set[str]:
     members: set[str] = set()
-    events, first = jobs.live.events(TENANT, record["id"], 0, 1 << 30)
+    stored, count, first = jobs.live.events(TENANT, record["id"], 0, 1 << 30)
     assert first == 1
-    assert [e["sequence"] for e in events] == list(range(1, len(events) + 1))
+    events = segments_pb2.WatchSegmentResponse.FromString(stored).events
+    assert len(events) == count
+    assert [e.sequence for e in events] == list(range(1, len(events) + 1))
     for event in events:
-        if event["erased"]:
+        if event.erased:
             continue  # the erased user left; its id is in no event
-        if event["kind"] == "ENTER":
-            assert event["user_id"] not in members
-            members.add(event["user_id"])
+        if event.type == segments_pb2.SEGMENT_EVENT_TYPE_ENTER:
+            assert event.user_id not in members
+            members.add(event.user_id)
         else:
-            members.remove(event["user_id"])
+            members.remove(event.user_id)
     return members
 
 
@@ -113,7 +117,8 @@ def check_live_against_batch_jobs(tmp_path: Path, seed: int, day: dt.date) -> No
     store = Store(tmp_path / "db", 1 << 28)
     load(store, accounts, txs, rng)
     clock = Clock(day)
-    jobs = JobManager(store, 1, "UTC", 14, clock=clock, encode=encode_members)
+    jobs = JobManager(store, 1, "UTC", 14, clock=clock, encode=encode_members,
+                      events=events_codec.Codec)
     ingest = Ingestor(store, live=jobs.live)
     rnd = random.Random(seed)
     schema = pa.RecordBatch.from_pylist(accounts).schema
@@ -157,7 +162,8 @@ def check_live_against_batch_jobs(tmp_path: Path, seed: int, day: dt.date) -> No
 
 def test_only_some_types_can_be_live(tmp_path):
     store = Store(tmp_path / "db", 1 << 26)
-    jobs = JobManager(store, 1, "UTC", 14, encode=encode_members)
+    jobs = JobManager(store, 1, "UTC", 14, encode=encode_members,
+                      events=events_codec.Codec)
     with pytest.raises(InvalidArgument) as error:
         jobs.create(TENANT, "INCOME_SPENDING_SUMMARY",
                     {"from_date": "2026-01-01", "to_date": "2026-01-31"}, [], None, live=True)
@@ -178,7 +184,8 @@ def test_writes_during_a_whole_tenant_evaluation_are_caught_up(tmp_path):
     store = Store(tmp_path / "db", 1 << 28)
     load(store, accounts, txs, rng)
     clock = Clock(day)
-    jobs = JobManager(store, 1, "UTC", 14, clock=clock, encode=encode_members)
+    jobs = JobManager(store, 1, "UTC", 14, clock=clock, encode=encode_members,
+                      events=events_codec.Codec)
     ingest = Ingestor(store, live=jobs.live)
     schema = pa.RecordBatch.from_pylist(accounts).schema
     rnd = random.Random(5)

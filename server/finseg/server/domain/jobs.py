@@ -82,8 +82,8 @@ class JobManager:
                  taxonomies: Taxonomies | None = None, max_queued: int = 64,
                  max_queued_per_tenant: int = 16,
                  encode: Callable[[str, pa.Table], pa.Table] | None = None,
-                 observer: JobObserver | None = None, live: LiveSegments | None = None
-                 ) -> None:
+                 observer: JobObserver | None = None, live: LiveSegments | None = None,
+                 events: Any = None) -> None:
         self.store = store
         self.observer = observer or JobObserver()
         # What a finished job's members table is stored as (the transport
@@ -103,7 +103,7 @@ class JobManager:
         #: Called with (tenant, record) when a job ends (its callback URL).
         self.ended_hooks: list[Callable[[str, dict[str, Any]], None]] = []
         self.live = live or LiveSegments(store, encode or (lambda type_name, table: table),
-                                         timezone, clock)
+                                         timezone, clock, events)
 
     # ---- lifecycle ---------------------------------------------------
 

@@ -80,8 +80,11 @@ def check_webhook(url: str, secret: str) -> dict[str, Any]:
 
 class LiveSegments:
     def __init__(self, store: Store, encode: Encode, timezone: str,
-                 clock: Callable[[], float]) -> None:
+                 clock: Callable[[], float], codec: Any = None) -> None:
         self.store, self.encode, self.timezone, self.clock = store, encode, timezone, clock
+        #: How events are stored: `encode(segment_id, events) -> [bytes]` and
+        #: `scrub(bytes) -> bytes` (transport/events.py's Codec).
+        self.codec = codec
         self._ids: dict[str, set[str]] = {}   # tenant -> its live segments' ids
         self._params: dict[str, Any] = {}     # segment id -> parsed params
         self._hooked: set[tuple[str, str]] = set()  # (tenant, id) with a webhook
@@ -125,7 +128,7 @@ class LiveSegments:
 
     def prune(self, retention_days: float) -> int:
         """Deletes events older than the retention; returns how many."""
-        before = self.clock() - retention_days * 86400
+        before = int((self.clock() - retention_days * 86400) * 1e9)
         gone = 0
         for tenant, ids in list(self._ids.items()):
             with self.store.writer(tenant) as writer:
@@ -277,29 +280,17 @@ class LiveSegments:
         segment_id = record["id"]
         new = dict(zip(table.column("user_id").to_pylist(),
                        table.column("member").to_pylist(), strict=True))
-        now = self.clock()
-        events = 0
-
-        def event(kind: str, user_id: str) -> None:
-            nonlocal events
-            record["live"]["sequence"] += 1
-            gone = user_id == erased
-            live.append_event(txn, tenant_no, segment_id, {
-                "sequence": record["live"]["sequence"], "kind": kind,
-                "user_id": "" if gone else user_id, "erased": gone, "time": now,
-                "cause": cause})
-            events += 1
-
+        changes: list[tuple[str, str]] = []  # (kind, user_id), in event order
         for user_id in sorted(old.keys() - new.keys(), key=str.encode):
             live.delete_member(txn, tenant_no, segment_id, user_id)
-            event(EXIT, user_id)
+            changes.append((EXIT, user_id))
         for user_id, member in new.items():  # in user_id order, as the table is
             if old.get(user_id) != member:
                 live.put_member(txn, tenant_no, segment_id, user_id, member)
                 if user_id not in old:
-                    event(ENTER, user_id)
-        if erased is not None:
-            live.scrub_user(txn, tenant_no, segment_id, erased)
+                    changes.append((ENTER, user_id))
+        self._write_events(writer, record, changes, cause, erased)
+        events = len(changes)
         entered, left = len(new.keys() - old.keys()), len(old.keys() - new.keys())
         record["total_elements"] = record.get("total_elements", 0) + entered - left
         self.store.jobs.put_in(txn, tenant, record)
@@ -314,11 +305,30 @@ class LiveSegments:
                                                       if cause.get("batch_id") else "")})
             writer.after_commit.append(self._notify)
 
+    def _write_events(self, writer: TenantWriter, record: dict[str, Any],
+                      changes: list[tuple[str, str]], cause: dict[str, Any],
+                      erased: str | None) -> None:
+        """The changes' events, numbered on from the segment's last; an
+        erased user's id is in none of them, this write's EXIT included."""
+        live, txn, tenant_no = self.store.live, writer.txn, writer.tenant_no
+        now = self.clock()
+        first = record["live"]["sequence"] + 1
+        events = [{"sequence": first + k, "kind": kind, "user_id": "" if gone else user_id,
+                   "erased": gone, "time": now, "cause": cause}
+                  for k, (kind, user_id) in enumerate(changes)
+                  for gone in (user_id == erased,)]
+        for event, wire in zip(events, self.codec.encode(record["id"], events), strict=True):
+            live.append_event(txn, tenant_no, record["id"], event["sequence"],
+                              int(now * 1e9), event["user_id"], wire)
+        record["live"]["sequence"] += len(events)
+        if erased is not None:
+            live.scrub_user(txn, tenant_no, record["id"], erased, self.codec.scrub)
+
     # ---- reading -------------------------------------------------------------
 
     def members(self, tenant: str, record: dict[str, Any]) -> pa.Table:
         """The current members as stored (user_id, member), one read."""
-        with self.store.env.read() as txn:
+        with self.store.env.read(buffers=False) as txn:  # many small values
             tenant_no = self.store.env.tenant_no(txn, tenant, create=False)
             rows = list(self.store.live.members(txn, tenant_no, record["id"])) \
                 if tenant_no is not None else []
@@ -326,19 +336,21 @@ class LiveSegments:
                          "member": pa.array([m for _, m in rows], pa.large_binary())})
 
     def events(self, tenant: str, segment_id: str, after: int, limit: int
-               ) -> tuple[list[dict[str, Any]], int]:
-        """(up to `limit` events after `after`, the oldest sequence kept);
-        with none kept, the oldest is the next sequence to come."""
-        with self.store.env.read() as txn:
+               ) -> tuple[bytes, int, int]:
+        """(the stored bytes of up to `limit` events after `after`, how many,
+        the oldest sequence kept). With none kept, the oldest is the next
+        sequence to come."""
+        with self.store.env.read(buffers=False) as txn:  # many small values
             tenant_no = self.store.env.tenant_no(txn, tenant, create=False)
-            if tenant_no is None:
-                return [], 1
-            live = self.store.live
-            oldest = live.first_sequence(txn, tenant_no, segment_id)
-            if oldest is None:
-                record = self.store.jobs.get_in(txn, tenant_no, segment_id)
-                oldest = (record["live"]["sequence"] if record else 0) + 1
-            return live.events(txn, tenant_no, segment_id, after, limit), oldest
+            record = self.store.jobs.get_in(txn, tenant_no, segment_id) \
+                if tenant_no is not None else None
+            if record is None or tenant_no is None:
+                return b"", 0, 1
+            live, last = self.store.live, record["live"]["sequence"]
+            oldest = live.first_sequence(txn, tenant_no, segment_id) or last + 1
+            count = max(0, min(limit, last - max(after, oldest - 1)))
+            return live.events(txn, tenant_no, segment_id, max(after, oldest - 1), count), \
+                count, oldest
 
     def with_webhooks(self) -> list[tuple[str, str]]:
         """(tenant, segment id) of the live segments with a webhook."""

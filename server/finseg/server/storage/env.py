@@ -52,7 +52,8 @@ class DB(enum.Enum):
     REFUSALS = b"refusals"          # u64 time ns + u32 seq -> tenant, "\n", event JSON
     USAGE = b"usage"                # tenant + segment type -> u64 jobs, rows, results
     LIVE_MEMBERS = b"live_members"  # tenant + segment + user_id -> member wire bytes
-    LIVE_EVENTS = b"live_events"    # tenant + segment + u64 sequence -> event JSON
+    LIVE_EVENTS = b"live_events"    # tenant + segment + u64 sequence -> event wire bytes
+    LIVE_EVENT_META = b"live_event_meta"  # same key -> u64 time ns + user id
 
 
 U32 = struct.Struct(">I")
@@ -185,10 +186,12 @@ class Environment:
     def page_size(self) -> int:
         return int(self.env.stat()["psize"])
 
-    def read(self) -> lmdb.Transaction:
+    def read(self, buffers: bool = True) -> lmdb.Transaction:
         """A read-only snapshot. Values are memoryviews into the map, valid
-        only until the transaction ends: copy what outlives it."""
-        return self.env.begin(buffers=True)
+        only until the transaction ends: copy what outlives it. Without
+        `buffers` they are bytes, which py-lmdb makes several times faster
+        than views for many small values."""
+        return self.env.begin(buffers=buffers)
 
     @property
     def write_lock(self) -> threading.RLock:

@@ -4,14 +4,16 @@ transaction (the one that writes the data that moves them).
 - DB.LIVE_MEMBERS: tenant + segment + user_id -> the member as stored for
   the wire (the bytes a finished job's page holds for that member). Keys
   sort by user_id bytes, the order results are listed in.
-- DB.LIVE_EVENTS: tenant + segment + u64 sequence -> event JSON. Sequences
-  of a segment start at 1 and have no gaps; the oldest are pruned by age.
+- DB.LIVE_EVENTS: tenant + segment + u64 sequence -> the event as the wire
+  carries it; DB.LIVE_EVENT_META, same key -> its time and user id.
+  Sequences of a segment start at 1 and have no gaps; the oldest are
+  pruned by age.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
+import itertools
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import lmdb
@@ -53,65 +55,73 @@ class LiveStore:
                     for key, value in _range(txn, self.env.db(DB.LIVE_MEMBERS), prefix))
 
     # ---- events ------------------------------------------------------
+    #
+    # DB.LIVE_EVENTS holds each event as the wire carries it (opaque here),
+    # so a replay joins values without looking at them; DB.LIVE_EVENT_META,
+    # under the same key, holds u64 time (ns) + the user id, which pruning
+    # and erasure read.
 
     def append_event(self, txn: lmdb.Transaction, tenant_no: int, segment_id: str,
-                     event: dict[str, Any]) -> None:
-        txn.put(_segment(tenant_no, segment_id) + U64.pack(event["sequence"]),
-                json.dumps(event, separators=(",", ":")).encode(),
-                db=self.env.db(DB.LIVE_EVENTS))
+                     sequence: int, time_ns: int, user_id: str, wire: bytes) -> None:
+        key = _segment(tenant_no, segment_id) + U64.pack(sequence)
+        txn.put(key, wire, db=self.env.db(DB.LIVE_EVENTS))
+        txn.put(key, U64.pack(time_ns) + user_id.encode(), db=self.env.db(DB.LIVE_EVENT_META))
 
     def events(self, txn: lmdb.Transaction, tenant_no: int, segment_id: str, after: int,
-               limit: int) -> list[dict[str, Any]]:
-        """Up to `limit` events with a sequence above `after`, in order."""
-        prefix = _segment(tenant_no, segment_id)
-        out = []
-        for _, value in _range(txn, self.env.db(DB.LIVE_EVENTS), prefix, U64.pack(after + 1)):
-            out.append(json.loads(bytes(value)))
-            if len(out) >= limit:
-                break
-        return out
+               count: int) -> bytes:
+        """The wire bytes of events after+1 .. after+count, joined (sequences
+        have no gaps; the caller knows how many there are)."""
+        cursor = txn.cursor(db=self.env.db(DB.LIVE_EVENTS))
+        if count <= 0 or not cursor.set_key(_segment(tenant_no, segment_id)
+                                            + U64.pack(after + 1)):
+            return b""
+        return b"".join(itertools.islice(cursor.iternext(keys=False, values=True), count))
 
     def first_sequence(self, txn: lmdb.Transaction, tenant_no: int, segment_id: str
                        ) -> int | None:
         """The oldest sequence still kept, None if none is."""
         prefix = _segment(tenant_no, segment_id)
-        for key, _ in _range(txn, self.env.db(DB.LIVE_EVENTS), prefix):
+        for key, _ in _range(txn, self.env.db(DB.LIVE_EVENT_META), prefix):
             return int(U64.unpack(bytes(key[len(prefix):]))[0])
         return None
 
-    def prune(self, txn: lmdb.Transaction, tenant_no: int, segment_id: str, before: float
+    def prune(self, txn: lmdb.Transaction, tenant_no: int, segment_id: str, before_ns: int
               ) -> int:
-        """Deletes the events older than `before` (seconds since the epoch);
-        times grow with sequences, so the walk stops at the first kept."""
-        prefix, db = _segment(tenant_no, segment_id), self.env.db(DB.LIVE_EVENTS)
+        """Deletes the events older than `before_ns`; times grow with
+        sequences, so the walk stops at the first kept."""
+        prefix = _segment(tenant_no, segment_id)
         gone = []
-        for key, value in _range(txn, db, prefix):
-            if json.loads(bytes(value))["time"] >= before:
+        for key, value in _range(txn, self.env.db(DB.LIVE_EVENT_META), prefix):
+            if U64.unpack_from(value, 0)[0] >= before_ns:
                 break
             gone.append(bytes(key))
         for key in gone:
-            txn.delete(key, db=db)
+            txn.delete(key, db=self.env.db(DB.LIVE_EVENTS))
+            txn.delete(key, db=self.env.db(DB.LIVE_EVENT_META))
         return len(gone)
 
     def scrub_user(self, txn: lmdb.Transaction, tenant_no: int, segment_id: str,
-                   user_id: str) -> int:
-        """Replaces the user's id in every kept event of the segment by the
-        erased marker (an empty id, `erased` true), keeping the sequence."""
-        prefix, db = _segment(tenant_no, segment_id), self.env.db(DB.LIVE_EVENTS)
-        changed = []
-        for key, value in _range(txn, db, prefix):
-            event = json.loads(bytes(value))
-            if event.get("user_id") == user_id:
-                event.update(user_id="", erased=True)
-                changed.append((bytes(key), event))
-        for key, event in changed:
-            txn.put(key, json.dumps(event, separators=(",", ":")).encode(), db=db)
+                   user_id: str, rewrite: Callable[[bytes], bytes]) -> int:
+        """Rewrites every kept event of the user (`rewrite` puts the erased
+        marker in the wire bytes) and drops the id from its meta, keeping
+        the sequence."""
+        prefix = _segment(tenant_no, segment_id)
+        user = user_id.encode()
+        changed = [(bytes(key), bytes(value[:8]))
+                   for key, value in _range(txn, self.env.db(DB.LIVE_EVENT_META), prefix)
+                   if bytes(value[8:]) == user]
+        events = self.env.db(DB.LIVE_EVENTS)
+        for key, stamp in changed:
+            wire = txn.get(key, db=events)
+            if wire is not None:
+                txn.put(key, rewrite(bytes(wire)), db=events)
+            txn.put(key, stamp, db=self.env.db(DB.LIVE_EVENT_META))
         return len(changed)
 
     def drop(self, txn: lmdb.Transaction, tenant_no: int, segment_id: str) -> None:
         """Deletes the segment's members and events."""
         prefix = _segment(tenant_no, segment_id)
-        for which in (DB.LIVE_MEMBERS, DB.LIVE_EVENTS):
+        for which in (DB.LIVE_MEMBERS, DB.LIVE_EVENTS, DB.LIVE_EVENT_META):
             db = self.env.db(which)
             for key in [bytes(k) for k, _ in _range(txn, db, prefix)]:
                 txn.delete(key, db=db)

@@ -28,8 +28,9 @@ from typing import Any
 
 from google.protobuf import json_format
 
+from finseg.v1 import segments_pb2
+
 from ..domain.jobs import JobManager
-from . import convert
 
 log = logging.getLogger(__name__)
 
@@ -103,21 +104,22 @@ class Webhooks:
         hook = self.jobs.live.webhook(tenant, segment_id)
         if hook is None:
             return False
-        events, _ = self.jobs.live.events(tenant, segment_id, hook["delivered"], ROUND_EVENTS)
+        stored, _, _ = self.jobs.live.events(tenant, segment_id, hook["delivered"],
+                                             ROUND_EVENTS)
         delivered, error = hook["delivered"], ""
-        for event in events:
-            message = convert.segment_event(segment_id, event)
+        for event in segments_pb2.WatchSegmentResponse.FromString(stored).events:
+            sequence = event.sequence
             body = json.dumps(json_format.MessageToDict(
-                message, preserving_proto_field_name=True)).encode()
+                event, preserving_proto_field_name=True)).encode()
             error = post(hook["url"], body, {SIGNATURE_HEADER: signature(hook["secret"], body),
-                                             "X-Finseg-Sequence": str(event["sequence"])},
+                                             "X-Finseg-Sequence": str(sequence)},
                          self.timeout)
             if error:
                 _, backoff = self._retry_at.get(segment_id, (0.0, FIRST_BACKOFF / 2))
                 backoff = min(backoff * 2, MAX_BACKOFF)
                 self._retry_at[segment_id] = (time.monotonic() + backoff, backoff)
                 break
-            delivered = event["sequence"]
+            delivered = sequence
             self._retry_at.pop(segment_id, None)
         if delivered != hook["delivered"] or error != hook["error"]:
             self.jobs.live.webhook_done(tenant, segment_id, delivered, error)
