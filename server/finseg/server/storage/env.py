@@ -191,7 +191,7 @@ class Environment:
         only until the transaction ends: copy what outlives it. Without
         `buffers` they are bytes, which py-lmdb makes several times faster
         than views for many small values."""
-        return self.env.begin(buffers=buffers)
+        return self.env.begin(buffers=True) if buffers else self.env.begin()
 
     @property
     def write_lock(self) -> threading.RLock:
