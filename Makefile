@@ -10,7 +10,7 @@ DEMO   ?= ./demo-bank
 GEN_DIR := client/finseg/v1
 PROTOS := $(wildcard protos/finseg/v1/*.proto)
 
-.PHONY: venv node docs proto proto-check proto-breaking proto-release-check test lint run bench bench-e2e bench-crash bench-load bench-cancel bench-auth bench-observe bench-loops clean
+.PHONY: venv node docs proto proto-check proto-breaking proto-release-check test lint run bench bench-e2e bench-crash bench-live bench-load bench-cancel bench-auth bench-observe bench-loops clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -86,6 +86,11 @@ bench: $(VENV)/.installed-bench
 # page a Python client parsed), on a bank of ~580,000 users (not in CI).
 bench-e2e: $(VENV)/.installed-bench
 	$(PY) -m bench.e2e
+
+# Live segments at the 50M bank: ingest with and without 10 of them, event
+# latency, replay rate, day change (not in CI).
+bench-live: $(VENV)/.installed-bench
+	$(PY) -m bench.live
 
 # 32 concurrent clients mixing ingest and segment calls for 60 s (not in CI).
 bench-load: $(VENV)/.installed-bench

@@ -241,6 +241,9 @@ def _calls(job_id: str) -> dict[str, Callable[[FinsegClient], Any]]:
         "/finseg.v1.SegmentService/GetSegment": lambda c: c.get_segment(job_id),
         "/finseg.v1.SegmentService/StreamSegment": lambda c: list(c.stream_segment(job_id)),
         "/finseg.v1.SegmentService/ListSegments": lambda c: list(c.list_segments()),
+        # Refused before it is found not live: the scope check comes first.
+        "/finseg.v1.SegmentService/WatchSegment": lambda c: list(c.watch_segment(job_id,
+                                                                                 timeout=5)),
         "/finseg.v1.TaxonomyService/GetTaxonomy": lambda c: c.get_taxonomy(),
         "/finseg.v1.TaxonomyService/ReplaceTaxonomy": lambda c: c.replace_taxonomy(
             taxonomy_pb2.LabelTaxonomy(groups=["ONLY"])),
