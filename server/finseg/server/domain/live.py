@@ -2,14 +2,16 @@
 every day, and the ENTER/EXIT events each change makes.
 
 A live segment is a job record with a "live" entry ({"day", "sequence"}).
-Its members are stored one per user (storage/live.py) as the wire bytes a
-finished job's page holds. Every write of a tenant's data calls
-`on_write` inside its own write transaction: the users the write names are
-evaluated again over a `UserSubset` of that transaction (the segment
-type's own code, on their accounts only), compared with their stored
-membership, and the changes and their events are written before the
-commit. So a membership and its events are exactly as durable as the data
-that moved them, and a batch costs its users, not the tenant.
+Who its members are is stored (live_changes.py); their figures are not:
+GetSegment computes them as a batch job at the segment's day would, over
+one snapshot, which by construction has exactly the stored members. Every
+write of a tenant's data calls `on_write` inside its own write
+transaction: the users the write names are evaluated again over a
+`UserSubset` of that transaction (the segment type's own code, on their
+accounts only), and those who enter or leave, with their events, are
+written before the commit. So a membership and its events are exactly as
+durable as the data that moved them, and a batch costs its users, not the
+tenant.
 
 The first membership and each day change evaluate the whole tenant over a
 read snapshot while ingestion goes on, then catch up under the write lock
@@ -27,12 +29,12 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ..errors import InvalidArgument, Reason, Violation
 from ..storage.store import Snapshot, Store, TenantWriter
 from ..storage.subset import UserSubset
 from .ingest import today_at
+from .live_changes import Members, Memberships, write_changes
 from .live_journal import Journal
 from .segment_types import TYPES
 from .segment_types.common import Common, Progress
@@ -43,7 +45,6 @@ log = logging.getLogger(__name__)
 LIVE_TYPES = ("HIGH_BALANCE", "LOW_BALANCE", "RULE")
 #: Cause kinds of an event.
 CREATED, BATCH, ACCOUNTS, ERASURE, DAY = "CREATED", "BATCH", "ACCOUNTS", "ERASURE", "DAY"
-ENTER, EXIT = "ENTER", "EXIT"
 _QUIET = Progress(lambda share: None, lambda: False)
 
 Encode = Callable[[str, pa.Table], pa.Table]
@@ -89,6 +90,10 @@ class LiveSegments:
         self._params: dict[str, Any] = {}     # segment id -> parsed params
         self._hooked: set[tuple[str, str]] = set()  # (tenant, id) with a webhook
         self.journal = Journal()
+        self.memberships = Memberships(store)
+        self._lock = threading.Lock()
+        #: segment id -> ((segment id, tenant data version), members table)
+        self._members_cache: dict[str, tuple[tuple[str, int], pa.Table]] = {}
         self._changed = threading.Condition()
         self.version = 0                      # bumped after each commit with events
 
@@ -107,6 +112,9 @@ class LiveSegments:
         self._ids.get(tenant, set()).discard(segment_id)
         self._params.pop(segment_id, None)
         self._hooked.discard((tenant, segment_id))
+        self.memberships.forget(segment_id)
+        with self._lock:
+            self._members_cache.pop(segment_id, None)
 
     def run_clock(self, interval: float, retention_days: float) -> None:
         """Moves live segments to each new day and prunes events older than
@@ -144,12 +152,14 @@ class LiveSegments:
         and the SUCCEEDED record in one write; False if the job was deleted."""
         day = self.today()
 
-        def finish(writer: TenantWriter, current: dict[str, Any], table: pa.Table,
-                   rows: int) -> None:
+        def finish(writer: TenantWriter, current: dict[str, Any], users: np.ndarray,
+                   ids: list[str], rows: int) -> None:
             record["live"] = {"day": day.isoformat(), "sequence": 0}
             record.update(as_of=day.isoformat(), state="SUCCEEDED", progress=1.0,
                           rows_scanned=rows)
-            self._apply(writer, tenant, record, {}, table, {"kind": CREATED})
+            members = self.memberships.of(writer.txn, writer.tenant_no, record["id"])
+            self._write(writer, tenant, record, members, (np.empty(0, np.int64), []),
+                        (users, ids), {"kind": CREATED})
             self.store.usage.add_in(writer.txn, tenant, record["type"], rows_scanned=rows)
 
         if not self._whole_tenant(tenant, record, day, progress, finish):
@@ -175,12 +185,19 @@ class LiveSegments:
                 record["live"]["day"] >= day.isoformat():
             return False
 
-        def finish(writer: TenantWriter, current: dict[str, Any], table: pa.Table,
-                   rows: int) -> None:
-            # The members as the writes since the snapshot left them.
-            old = dict(self.store.live.members(writer.txn, writer.tenant_no, segment_id))
+        def finish(writer: TenantWriter, current: dict[str, Any], users: np.ndarray,
+                   ids: list[str], rows: int) -> None:
+            members = self.memberships.of(writer.txn, writer.tenant_no, segment_id)
+            now = np.zeros(max(members.bits.shape[0], int(users.max(initial=-1)) + 1),
+                           np.bool_)
+            now[users] = True
+            was = members.has(np.arange(now.shape[0]))
+            leaving = np.nonzero(was & ~now)[0]
+            entering = np.nonzero(now & ~was)[0]
             current["live"]["day"] = current["as_of"] = day.isoformat()
-            self._apply(writer, tenant, current, old, table, {"kind": DAY})
+            self._write(writer, tenant, current, members,
+                        self._named(writer, leaving), self._named(writer, entering),
+                        {"kind": DAY})
 
         return self._whole_tenant(tenant, record, day, _QUIET, finish)
 
@@ -189,8 +206,8 @@ class LiveSegments:
         """Evaluates every user of the tenant over a read snapshot while
         ingestion goes on, then, under the write lock, the users the writes
         since then named over the write transaction, and hands the members
-        of that moment to `finish(writer, record as stored, table, rows)`.
-        False if the segment was deleted meanwhile."""
+        of that moment to `finish(writer, record as stored, user indexes,
+        user ids, rows)`. False if the segment was deleted meanwhile."""
         module, params = TYPES[record["type"]], self._parsed(record)
         with self.store.env.write_lock:  # every write is in the snapshot or in the journal
             self.journal.open(tenant)
@@ -199,8 +216,8 @@ class LiveSegments:
             try:
                 tenant_no = self.store.env.tenant_no(snapshot_txn, tenant, create=False)
                 snapshot = Snapshot(self.store, snapshot_txn, tenant_no)
-                table = self.encode(record["type"], module.run(
-                    snapshot, params, self._common(record, day), progress))
+                ids = module.run(snapshot, params, self._common(record, day),
+                                 progress).column("user_id").to_pylist()
                 since = snapshot.state.get("generation", 0) if snapshot.state else 0
                 rows = snapshot.n_transactions
             finally:
@@ -211,24 +228,25 @@ class LiveSegments:
                     return False
                 users, erased = self.journal.since(tenant, since)
                 if users.size or erased:
-                    table = self._caught_up(writer, record, day, table, users, erased)
-                finish(writer, current, table, rows)
+                    ids = self._caught_up(writer, record, day, ids, users, erased)
+                found = np.asarray(self.store.accounts.user_ids.lookup(
+                    writer.txn, writer.tenant_no, ids), np.int64)
+                finish(writer, current, found, ids, rows)
             return True
         finally:
             self.journal.close(tenant)
 
     def _caught_up(self, writer: TenantWriter, record: dict[str, Any], day: dt.date,
-                   table: pa.Table, users: np.ndarray, erased: set[str]) -> pa.Table:
-        """`table` with the rows of `users` evaluated again over the write."""
+                   ids: list[str], users: np.ndarray, erased: set[str]) -> list[str]:
+        """The member ids `ids` with those of `users` evaluated again over
+        the write, in user_id order."""
         subset = UserSubset(self.store, writer.txn, writer.tenant_no, writer.state, users,
                             dict(writer.appended), cache_reads=not erased)
-        fresh = self.encode(record["type"], TYPES[record["type"]].run(
-            subset, self._parsed(record), self._common(record, day), _QUIET))
-        gone = pa.array(sorted({*subset.user_ids(np.arange(users.shape[0])).to_pylist(),
-                                *erased}), pa.string())
-        kept = table.filter(pc.invert(pc.is_in(table.column("user_id"), value_set=gone)))
-        merged = pa.concat_tables([kept, fresh.cast(kept.schema)])
-        return merged.take(pc.sort_indices(merged, [("user_id", "ascending")]))
+        fresh = TYPES[record["type"]].run(subset, self._parsed(record),
+                                          self._common(record, day), _QUIET)
+        gone = {*subset.user_ids(np.arange(users.shape[0])).to_pylist(), *erased}
+        kept = [u for u in ids if u not in gone]
+        return sorted([*kept, *fresh.column("user_id").to_pylist()], key=str.encode)
 
     # ---- writes ------------------------------------------------------------
 
@@ -254,86 +272,67 @@ class LiveSegments:
         subset = UserSubset(self.store, writer.txn, writer.tenant_no, writer.state, users,
                             dict(writer.appended), cache_reads=erased is None,
                             base_txn=base_txn)
-        named = [u for u in subset.user_ids(np.arange(users.shape[0])).to_pylist() if u]
+        # The subset's users in user_id order; an erased user's id is blank now.
+        named = [u or erased or "" for u in subset.user_ids(
+            np.arange(users.shape[0])).to_pylist()]
+        touched = subset.global_users
         for segment_id in sorted(ids):
             record = self.store.jobs.get_in(writer.txn, writer.tenant_no, segment_id)
             if record is None or record["state"] != "SUCCEEDED":
                 continue  # still computing its first membership, which sees this write
             day = dt.date.fromisoformat(record["live"]["day"])
-            table = TYPES[record["type"]].run(subset, self._parsed(record),
-                                              self._common(record, day), _QUIET)
-            old = {}
-            for user_id in [*named, *([erased] if erased else [])]:
-                member = self.store.live.member(writer.txn, writer.tenant_no, segment_id,
-                                                user_id)
-                if member is not None:
-                    old[user_id] = member
-            self._apply(writer, tenant, record, old, self.encode(record["type"], table),
-                        cause, erased)
+            now = set(TYPES[record["type"]].run(subset, self._parsed(record),
+                                                self._common(record, day),
+                                                _QUIET).column("user_id").to_pylist())
+            members = self.memberships.of(writer.txn, writer.tenant_no, segment_id)
+            was = members.has(touched)
+            stays = np.array([u in now for u in named], np.bool_)
+            leaving, entering = np.nonzero(was & ~stays)[0], np.nonzero(stays & ~was)[0]
+            if leaving.size or entering.size:
+                self._write(writer, tenant, record, members,
+                            (touched[leaving], [named[i] for i in leaving]),
+                            (touched[entering], [named[i] for i in entering]), cause, erased)
+            elif erased is not None:
+                self.store.live.scrub_user(writer.txn, writer.tenant_no, segment_id, erased,
+                                           self.codec.scrub)
 
-    def _apply(self, writer: TenantWriter, tenant: str, record: dict[str, Any],
-               old: dict[str, bytes], table: pa.Table, cause: dict[str, Any],
+    def _write(self, writer: TenantWriter, tenant: str, record: dict[str, Any],
+               members: Members, leaving: tuple[np.ndarray, list[str]],
+               entering: tuple[np.ndarray, list[str]], cause: dict[str, Any],
                erased: str | None = None) -> None:
-        """Writes the members of `table` over `old` (the stored members of
-        the users it was evaluated for) with an event per change."""
-        live, txn, tenant_no = self.store.live, writer.txn, writer.tenant_no
-        segment_id = record["id"]
-        new = dict(zip(table.column("user_id").to_pylist(),
-                       table.column("member").to_pylist(), strict=True))
-        changes: list[tuple[str, str]] = []  # (kind, user_id), in event order
-        for user_id in sorted(old.keys() - new.keys(), key=str.encode):
-            live.delete_member(txn, tenant_no, segment_id, user_id)
-            changes.append((EXIT, user_id))
-        for user_id, member in new.items():  # in user_id order, as the table is
-            if old.get(user_id) != member:
-                live.put_member(txn, tenant_no, segment_id, user_id, member)
-                if user_id not in old:
-                    changes.append((ENTER, user_id))
-        self._write_events(writer, record, changes, cause, erased)
-        events = len(changes)
-        entered, left = len(new.keys() - old.keys()), len(old.keys() - new.keys())
-        record["total_elements"] = record.get("total_elements", 0) + entered - left
-        self.store.jobs.put_in(txn, tenant, record)
-        if events:
-            last = record["live"]["sequence"]
-            # One entry per write and segment; the events it counts hold who.
-            self.store.audit.append_in(txn, tenant_no, {
-                "subject": "finseg", "tenant": tenant, "action": "SegmentMembership",
-                "target": segment_id, "outcome": "OK", "count": events,
-                "detail": f"events {last - events + 1}-{last}: {entered} ENTER, {left} EXIT; "
-                          f"cause {cause['kind']}" + (f" batch_id {cause['batch_id']!r}"
-                                                      if cause.get("batch_id") else "")})
+        if write_changes(self.store, writer, tenant, record, members, leaving, entering,
+                         cause, self.clock(), self.codec.encode, erased, self.codec.scrub):
             writer.after_commit.append(self._notify)
+        elif record["state"] == "SUCCEEDED":
+            self.store.jobs.put_in(writer.txn, tenant, record)
 
-    def _write_events(self, writer: TenantWriter, record: dict[str, Any],
-                      changes: list[tuple[str, str]], cause: dict[str, Any],
-                      erased: str | None) -> None:
-        """The changes' events, numbered on from the segment's last; an
-        erased user's id is in none of them, this write's EXIT included."""
-        live, txn, tenant_no = self.store.live, writer.txn, writer.tenant_no
-        now = self.clock()
-        first = record["live"]["sequence"] + 1
-        events = [{"sequence": first + k, "kind": kind, "user_id": "" if gone else user_id,
-                   "erased": gone, "time": now, "cause": cause}
-                  for k, (kind, user_id) in enumerate(changes)
-                  for gone in (user_id == erased,)]
-        for event, wire in zip(events, self.codec.encode(record["id"], events), strict=True):
-            live.append_event(txn, tenant_no, record["id"], event["sequence"],
-                              int(now * 1e9), event["user_id"], wire)
-        record["live"]["sequence"] += len(events)
-        if erased is not None:
-            live.scrub_user(txn, tenant_no, record["id"], erased, self.codec.scrub)
+    def _named(self, writer: TenantWriter, users: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        """Tenant user indexes with their ids, in user_id order."""
+        ids = self.store.accounts.user_ids.names(writer.txn, writer.tenant_no, users).to_pylist()
+        order = sorted(range(len(ids)), key=lambda i: ids[i].encode())
+        return users[order], [ids[i] for i in order]
 
     # ---- reading -------------------------------------------------------------
 
     def members(self, tenant: str, record: dict[str, Any]) -> pa.Table:
-        """The current members as stored (user_id, member), one read."""
-        with self.store.env.read(buffers=False) as txn:  # many small values
-            tenant_no = self.store.env.tenant_no(txn, tenant, create=False)
-            rows = list(self.store.live.members(txn, tenant_no, record["id"])) \
-                if tenant_no is not None else []
-        return pa.table({"user_id": pa.array([u for u, _ in rows], pa.string()),
-                         "member": pa.array([m for _, m in rows], pa.large_binary())})
+        """The members now with their figures (user_id, member as stored
+        for the wire): the segment's type at its day over one snapshot,
+        which holds exactly the stored members. Cached per version of the
+        tenant's data, so paging through them computes them once."""
+        with self.store.snapshot(tenant) as snapshot:
+            version = (record["id"], snapshot.state.get("writes", 0) if snapshot.state else 0)
+            with self._lock:
+                cached = self._members_cache.get(record["id"])
+            if cached is not None and cached[0] == version:
+                return cached[1]
+            current = self.store.jobs.get_in(snapshot.txn, snapshot.tenant_no, record["id"]) \
+                if snapshot.tenant_no is not None else None
+            day = dt.date.fromisoformat((current or record)["live"]["day"])
+            table = self.encode(record["type"], TYPES[record["type"]].run(
+                snapshot, self._parsed(record), self._common(record, day), _QUIET))
+        with self._lock:
+            self._members_cache[record["id"]] = (version, table)
+        return table
 
     def events(self, tenant: str, segment_id: str, after: int, limit: int
                ) -> tuple[bytes, int, int]:

@@ -219,6 +219,8 @@ class Store:
                     assert tenant_no is not None
                     writer = TenantWriter(self, txn, tenant_no)
                     yield writer
+                    # Counts committed writes: what a cache of results keys on.
+                    writer.state["writes"] = writer.state.get("writes", 0) + 1
                     self.env.save_state(txn, tenant_no, writer.state)
                     updates = writer.index_updates
                     for update in updates:

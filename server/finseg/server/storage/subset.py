@@ -59,6 +59,8 @@ class UserSubset:
         by_id = np.argsort(np.array(ids, dtype=object), kind="stable")
         self._user_ids = [ids[i] for i in by_id]
         global_users = np.asarray(users, np.int64)[by_id]
+        #: Tenant user index of each subset user, in user_id order.
+        self.global_users = global_users
         accounts = table.accounts_of_users(txn, tenant_no, state["accounts"], global_users)
         account_ids = table.account_ids.names(txn, tenant_no, accounts).to_pylist()
         order = np.argsort(np.array(account_ids, dtype=object), kind="stable")
