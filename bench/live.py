@@ -61,7 +61,6 @@ BATCH_ROWS = 10_000
 STREAM_BATCHES = 100
 LOAD_RATE = 100_000  # transactions per second while latency is measured
 LOAD_SECONDS = 10
-LABELS = ["GROCERIES", "SHOPPING", "INCOME.SALARY", "RENTANDLIVING.RENT", ""]
 
 
 def live_specs() -> list[Any]:
@@ -73,11 +72,16 @@ def live_specs() -> list[Any]:
 
 class Rows:
     """New transactions over random accounts of the bank, dated in the 30
-    days up to today, numbered so that each batch is new."""
+    days up to today, with amounts and labels drawn from the bank's own
+    transactions, numbered so that each batch is new."""
 
     def __init__(self, bank: Path, seed: int = 7) -> None:
-        accounts = pq.read_table(bank / "accounts.parquet", columns=["account_id", "currency"])
+        accounts = pq.read_table(bank / "accounts.parquet", columns=["account_id"])
         self.accounts = accounts.column("account_id").combine_chunks()
+        sample = pq.ParquetFile(bank / "transactions.parquet").read_row_groups(
+            [0, 1], columns=["amount", "label"])
+        self.amounts = sample.column("amount").combine_chunks()
+        self.labels = sample.column("label").combine_chunks()
         self.rng = np.random.default_rng(seed)
         self.today = dt.date.today()
 
@@ -90,8 +94,9 @@ class Rows:
                                                                          n))),
             "booking_date": pa.array([self.today - dt.timedelta(days=int(d)) for d in days],
                                      pa.date32()),
-            "amount": pa.array(self.rng.integers(-50_000, 50_000, n), pa.int64()),
-            "label": pa.array(np.array(LABELS)[self.rng.integers(0, len(LABELS), n)]),
+            **{name: column.take(pa.array(picks)) for name, column in
+               (("amount", self.amounts), ("label", self.labels))
+               for picks in (self.rng.integers(0, len(self.amounts), n),)},
         })
 
     def batches(self, name: str, count: int) -> list[pa.Table]:
