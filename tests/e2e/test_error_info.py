@@ -222,7 +222,7 @@ def test_live_segment_errors(tmp_path: Path, seen: Seen) -> None:
             client.upsert_accounts([ACCOUNT])
             info = seen.expect(Reason.NOT_LIVE_TYPE, lambda: client.create_segment(
                 live(insurance_spending(3))))
-            assert info.metadata["live_types"] == "HIGH_BALANCE,LOW_BALANCE,RULE"
+            assert info.metadata["live_types"] == "HIGH_BALANCE,LOW_BALANCE,RULE,RFM"
             seen.expect(Reason.SEGMENT_NOT_LIVE,
                         lambda: client.watch_segment(finished(client), timeout=5))
             segment = client.wait(client.create_segment(live(high_balance("EUR", -1))).segment_id)

@@ -123,6 +123,35 @@ def test_a_live_segment_follows_batches_upserts_erasures_and_days(live_server):
             (segment.segment_id, 1, "events 4-4: 0 ENTER, 1 EXIT; cause DAY")]
 
 
+def test_a_live_rfm_segment_moves_users_a_batch_does_not_name(live_server):
+    """RFM scores rank users against each other: a newcomer's purchases
+    push alice out of Champions, exactly as a batch job scores her."""
+    service, clock, _ = live_server
+
+    def purchases(user: str, count: int, days_ago: int) -> list[dict]:
+        return [{"transaction_id": f"{user}{k}", "account_id": f"{user}-a", "amount": -1000,
+                 "booking_date": (DAY - dt.timedelta(days=days_ago)).isoformat()}
+                for k in range(count)]
+
+    with connect(f"127.0.0.1:{service.port}") as client:
+        users = ["alice", "bob", "carol", "dave", "erin", "frank"]
+        client.upsert_accounts([account(user, 0) for user in users])
+        list(client.append_transactions([purchases("alice", 5, 0) + [
+            row for user in users[1:5] for row in purchases(user, 1, 20)]]))
+        spec = api.rfm(30, segment_names=["Champions"])
+        segment_id = client.wait(client.create_segment(api.live(spec)).segment_id).segment_id
+        assert members(client, segment_id) == ["alice"]
+        # Frank buys more, and more recently than the rest: alice's scores drop.
+        list(client.append_transactions([purchases("frank", 6, 0)]))
+        batch = api.rfm(30, segment_names=["Champions"], as_of=DAY)
+        assert members(client, segment_id) == \
+            members(client, client.wait(client.create_segment(batch).segment_id).segment_id) \
+            == []
+        assert [(e.type, e.user_id, e.cause) for e in watched(client, segment_id, 0, 2)] == [
+            (ENTER, "alice", segments_pb2.EVENT_CAUSE_CREATED),
+            (EXIT, "alice", segments_pb2.EVENT_CAUSE_BATCH)]
+
+
 def test_members_and_events_survive_a_restart(tmp_path):
     clock = Clock()
     service = start(tmp_path / "data", clock)
@@ -149,7 +178,7 @@ def test_refusals_say_what_can_be_live_and_what_is_kept(live_server):
     service, clock, _ = live_server
     with connect(f"127.0.0.1:{service.port}") as client:
         client.upsert_accounts([account("alice", 50_000)])
-        with pytest.raises(errors.InvalidArgument, match="HIGH_BALANCE, LOW_BALANCE, RULE") \
+        with pytest.raises(errors.InvalidArgument, match="HIGH_BALANCE, LOW_BALANCE, RULE, RFM") \
                 as refused:
             client.create_segment(api.live(api.insurance_spending(3)))
         assert refused.value.reason == "NOT_LIVE_TYPE"

@@ -316,7 +316,7 @@ def add_parsers(sub: Any, conn: argparse.ArgumentParser) -> None:
         if kind != "income-spending-summary":
             k.add_argument("--as-of", type=date_argument,
                            help="reference date (default: the service's today)")
-        if kind in ("high-balance", "low-balance", "rule"):
+        if kind in ("high-balance", "low-balance", "rule", "rfm"):
             k.add_argument("--live", action="store_true",
                            help="keep the segment current as data arrives and days pass; "
                                 "`finseg watch SEGMENT_ID` prints its events")

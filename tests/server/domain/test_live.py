@@ -21,7 +21,7 @@ from test_rule import bank, random_tree
 from finseg.server.domain import rules
 from finseg.server.domain.ingest import Ingestor
 from finseg.server.domain.jobs import JobManager
-from finseg.server.domain.segment_types import TYPES
+from finseg.server.domain.segment_types import TYPES, rfm
 from finseg.server.domain.segment_types.common import Common
 from finseg.server.errors import InvalidArgument
 from finseg.server.storage.store import Snapshot, Store
@@ -43,7 +43,11 @@ def live_specs(rnd: random.Random) -> list[tuple[str, dict]]:
     return [("HIGH_BALANCE", {"threshold": threshold}),
             ("LOW_BALANCE", {"threshold": threshold, "months": rnd.randint(1, 3)}),
             ("RULE", {"expression": "frequency(days=7) >= 1 OR balance > 100"}),
-            ("RULE", {"expression": rules.to_text(random_tree(rnd), 2)})]
+            ("RULE", {"expression": rules.to_text(random_tree(rnd), 2)}),
+            # Relative scores: a write moves members it does not name.
+            ("RFM", {"window_days": rnd.choice([7, 30, 400]),
+                     "segment_names": rnd.sample(rfm.NAMES, 4)}),
+            ("RFM", {"window_days": 30})]
 
 
 def batch_members(store: Store, record: dict, day: dt.date) -> dict[str, bytes]:
@@ -147,6 +151,9 @@ def check_live_against_batch_jobs(tmp_path: Path, seed: int, day: dt.date) -> No
         elif step["kind"] == "account" and step["account"]["user_id"] not in erased:
             ingest.upsert_accounts(
                 TENANT, pa.RecordBatch.from_pylist([step["account"]], schema=schema))
+            # Its owner may have changed: an erasure of the new one deletes it.
+            accounts = [step["account"] if a["account_id"] == step["account"]["account_id"]
+                        else a for a in accounts]
         elif step["kind"] == "erase" and step["user"] not in erased:
             ingest.delete_user(TENANT, step["user"])
             erased.add(step["user"])
@@ -157,6 +164,12 @@ def check_live_against_batch_jobs(tmp_path: Path, seed: int, day: dt.date) -> No
             assert jobs.live.tick() == len(records)
         if k % 8 == 3:
             store.compact(TENANT)
+        if k == 12:  # a restart: memberships reload, RFM figures are rebuilt at the next write
+            jobs.stop()
+            jobs = JobManager(store, 1, "UTC", 14, clock=clock, encode=encode_members,
+                              events=events_codec.Codec)
+            jobs.recover()
+            ingest = Ingestor(store, live=jobs.live)
         for record in records:
             current = jobs.get(TENANT, record["id"])
             assert current["as_of"] == day.isoformat()
@@ -179,7 +192,7 @@ def test_only_some_types_can_be_live(tmp_path):
     with pytest.raises(InvalidArgument) as error:
         jobs.create(TENANT, "INCOME_SPENDING_SUMMARY",
                     {"from_date": "2026-01-01", "to_date": "2026-01-31"}, [], None, live=True)
-    assert "HIGH_BALANCE, LOW_BALANCE, RULE" in str(error.value)
+    assert "HIGH_BALANCE, LOW_BALANCE, RULE, RFM" in str(error.value)
     with pytest.raises(InvalidArgument, match="as_of must be empty"):
         jobs.create(TENANT, "HIGH_BALANCE", {"threshold": {"currency": "EUR", "amount": 0}}, [],
                     dt.date(2026, 1, 1), live=True)
@@ -218,14 +231,18 @@ def test_writes_during_a_whole_tenant_evaluation_are_caught_up(tmp_path, monkeyp
             ingest.delete_user(TENANT, accounts[0]["user_id"])
 
     for module in {TYPES[name] for name, _ in live_specs(random.Random(0))}:
-        def run(snapshot, *args, _run=module.run):
+        # RFM's live segments evaluate a whole tenant with `figures`.
+        name = "figures" if module is rfm else "run"
+        original = getattr(module, name)
+
+        def run(snapshot, *args, _run=original):
             table = _run(snapshot, *args)
             # Right after a whole-tenant evaluation, which holds no lock.
             if armed and isinstance(snapshot, Snapshot) and \
                     not store.env.write_lock._is_owned():  # type: ignore[attr-defined]
                 write_meanwhile()
             return table
-        monkeypatch.setattr(module, "run", run)
+        monkeypatch.setattr(module, name, run)
 
     records = [jobs.create(TENANT, name, raw, [], None, live=True)
                for name, raw in live_specs(rnd)]

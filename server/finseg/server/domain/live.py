@@ -36,13 +36,15 @@ from ..storage.subset import UserSubset
 from .ingest import today_at
 from .live_changes import Members, Memberships, write_changes
 from .live_journal import Journal
+from .live_rfm import Figures
 from .segment_types import TYPES
 from .segment_types.common import Common, Progress
 
 log = logging.getLogger(__name__)
 
-#: The types whose membership depends on each user's own data only.
-LIVE_TYPES = ("HIGH_BALANCE", "LOW_BALANCE", "RULE")
+#: The types that can be live. RFM's scores rank users against each other
+#: (live_rfm.py); the others depend on each user's own data only.
+LIVE_TYPES = ("HIGH_BALANCE", "LOW_BALANCE", "RULE", "RFM")
 #: Cause kinds of an event.
 CREATED, BATCH, ACCOUNTS, ERASURE, DAY = "CREATED", "BATCH", "ACCOUNTS", "ERASURE", "DAY"
 _QUIET = Progress(lambda share: None, lambda: False)
@@ -94,6 +96,10 @@ class LiveSegments:
         self._lock = threading.Lock()
         #: segment id -> ((segment id, tenant data version), members table)
         self._members_cache: dict[str, tuple[tuple[str, int], pa.Table]] = {}
+        #: RFM segment id -> every scored user's figures as of the last commit
+        self._figures: dict[str, Figures] = {}
+        #: RFM segment id -> (the write changing them, figures), until it commits
+        self._pending: dict[str, tuple[TenantWriter, Figures]] = {}
         self._changed = threading.Condition()
         self.version = 0                      # bumped after each commit with events
 
@@ -113,6 +119,8 @@ class LiveSegments:
         self._params.pop(segment_id, None)
         self._hooked.discard((tenant, segment_id))
         self.memberships.forget(segment_id)
+        self._figures.pop(segment_id, None)
+        self._pending.pop(segment_id, None)
         with self._lock:
             self._members_cache.pop(segment_id, None)
 
@@ -188,12 +196,7 @@ class LiveSegments:
         def finish(writer: TenantWriter, current: dict[str, Any], users: np.ndarray,
                    ids: list[str], rows: int) -> None:
             members = self.memberships.of(writer.txn, writer.tenant_no, segment_id)
-            now = np.zeros(max(members.bits.shape[0], int(users.max(initial=-1)) + 1),
-                           np.bool_)
-            now[users] = True
-            was = members.has(np.arange(now.shape[0]))
-            leaving = np.nonzero(was & ~now)[0]
-            entering = np.nonzero(now & ~was)[0]
+            leaving, entering = _moved(members, users)
             current["live"]["day"] = current["as_of"] = day.isoformat()
             self._write(writer, tenant, current, members,
                         self._named(writer, leaving), self._named(writer, entering),
@@ -209,6 +212,7 @@ class LiveSegments:
         of that moment to `finish(writer, record as stored, user indexes,
         user ids, rows)`. False if the segment was deleted meanwhile."""
         module, params = TYPES[record["type"]], self._parsed(record)
+        common = self._common(record, day)
         with self.store.env.write_lock:  # every write is in the snapshot or in the journal
             self.journal.open(tenant)
             snapshot_txn = self.store.env.read()
@@ -216,8 +220,10 @@ class LiveSegments:
             try:
                 tenant_no = self.store.env.tenant_no(snapshot_txn, tenant, create=False)
                 snapshot = Snapshot(self.store, snapshot_txn, tenant_no)
-                ids = module.run(snapshot, params, self._common(record, day),
-                                 progress).column("user_id").to_pylist()
+                evaluated: Figures | list[str] = (
+                    Figures.of(snapshot, params, common, progress) if record["type"] == "RFM"
+                    else module.run(snapshot, params, common,
+                                    progress).column("user_id").to_pylist())
                 since = snapshot.state.get("generation", 0) if snapshot.state else 0
                 rows = snapshot.n_transactions
             finally:
@@ -226,27 +232,36 @@ class LiveSegments:
                 current = self.store.jobs.get_in(writer.txn, writer.tenant_no, record["id"])
                 if current is None:
                     return False
-                users, erased = self.journal.since(tenant, since)
-                if users.size or erased:
-                    ids = self._caught_up(writer, record, day, ids, users, erased)
-                found = np.asarray(self.store.accounts.user_ids.lookup(
-                    writer.txn, writer.tenant_no, ids), np.int64)
+                found, ids = self._caught_up(writer, record, day, evaluated,
+                                             *self.journal.since(tenant, since))
                 finish(writer, current, found, ids, rows)
             return True
         finally:
             self.journal.close(tenant)
 
     def _caught_up(self, writer: TenantWriter, record: dict[str, Any], day: dt.date,
-                   ids: list[str], users: np.ndarray, erased: set[str]) -> list[str]:
-        """The member ids `ids` with those of `users` evaluated again over
-        the write, in user_id order."""
+                   evaluated: Figures | list[str], users: np.ndarray, erased: set[str]
+                   ) -> tuple[np.ndarray, list[str]]:
+        """The members (tenant user indexes and ids, in user_id order) of a
+        whole-tenant evaluation, with `users` evaluated again over the write."""
+        params, common = self._parsed(record), self._common(record, day)
         subset = UserSubset(self.store, writer.txn, writer.tenant_no, writer.state, users,
-                            dict(writer.appended), cache_reads=not erased)
-        fresh = TYPES[record["type"]].run(subset, self._parsed(record),
-                                          self._common(record, day), _QUIET)
-        gone = {*subset.user_ids(np.arange(users.shape[0])).to_pylist(), *erased}
-        kept = [u for u in ids if u not in gone]
-        return sorted([*kept, *fresh.column("user_id").to_pylist()], key=str.encode)
+                            dict(writer.appended), cache_reads=not erased) \
+            if users.size or erased else None
+        if isinstance(evaluated, Figures):
+            if subset is not None:
+                evaluated.update(subset, params, common, _QUIET)
+            figures, segment_id = evaluated, record["id"]
+            writer.after_commit.append(lambda: self._figures.__setitem__(segment_id, figures))
+            return self._named(writer, figures.members(params))
+        ids = evaluated
+        if subset is not None:
+            fresh = TYPES[record["type"]].run(subset, params, common, _QUIET)
+            gone = {*subset.user_ids(np.arange(users.shape[0])).to_pylist(), *erased}
+            ids = sorted([*(u for u in ids if u not in gone),
+                          *fresh.column("user_id").to_pylist()], key=str.encode)
+        return np.asarray(self.store.accounts.user_ids.lookup(
+            writer.txn, writer.tenant_no, ids), np.int64), ids
 
     # ---- writes ------------------------------------------------------------
 
@@ -281,20 +296,58 @@ class LiveSegments:
             if record is None or record["state"] != "SUCCEEDED":
                 continue  # still computing its first membership, which sees this write
             day = dt.date.fromisoformat(record["live"]["day"])
-            now = set(TYPES[record["type"]].run(subset, self._parsed(record),
-                                                self._common(record, day),
-                                                _QUIET).column("user_id").to_pylist())
             members = self.memberships.of(writer.txn, writer.tenant_no, segment_id)
-            was = members.has(touched)
-            stays = np.array([u in now for u in named], np.bool_)
-            leaving, entering = np.nonzero(was & ~stays)[0], np.nonzero(stays & ~was)[0]
-            if leaving.size or entering.size:
-                self._write(writer, tenant, record, members,
-                            (touched[leaving], [named[i] for i in leaving]),
-                            (touched[entering], [named[i] for i in entering]), cause, erased)
+            if record["type"] == "RFM":
+                leaving, entering = self._rescored(writer, record, day, subset, members, erased)
+            else:
+                now = set(TYPES[record["type"]].run(subset, self._parsed(record),
+                                                    self._common(record, day),
+                                                    _QUIET).column("user_id").to_pylist())
+                was = members.has(touched)
+                stays = np.array([u in now for u in named], np.bool_)
+                out, into = np.nonzero(was & ~stays)[0], np.nonzero(stays & ~was)[0]
+                leaving = (touched[out], [named[i] for i in out])
+                entering = (touched[into], [named[i] for i in into])
+            if leaving[1] or entering[1]:
+                self._write(writer, tenant, record, members, leaving, entering, cause, erased)
             elif erased is not None:
                 self.store.live.scrub_user(writer.txn, writer.tenant_no, segment_id, erased,
                                            self.codec.scrub)
+
+    def _rescored(self, writer: TenantWriter, record: dict[str, Any], day: dt.date,
+                  subset: UserSubset, members: Members, erased: str | None
+                  ) -> tuple[tuple[np.ndarray, list[str]], tuple[np.ndarray, list[str]]]:
+        """RFM's (leaving, entering): the write's users get their figures
+        again and everyone is scored again, so users it does not name may
+        move too."""
+        params, common = self._parsed(record), self._common(record, day)
+        figures = self._uncommitted(writer, record["id"], params, common)
+        users = figures.update(subset, params, common, _QUIET)
+        now, was = figures.is_member(users, params), members.has(users)
+        return (self._named(writer, users[was & ~now], erased),
+                self._named(writer, users[now & ~was], erased))
+
+    def _uncommitted(self, writer: TenantWriter, segment_id: str, params: Any,
+                     common: Common) -> Figures:
+        """The RFM figures `writer` changes in place: they are the segment's
+        again once it commits; a write that fails takes them with it, and
+        the next one builds them anew."""
+        pending = self._pending.get(segment_id)
+        if pending is not None and pending[0] is writer:
+            return pending[1]
+        figures = self._figures.pop(segment_id, None)
+        if figures is None:  # the first write since the service started, or a failed one
+            # Under the write lock, a read transaction holds the data before this write.
+            with self.store.env.read() as txn:
+                figures = Figures.of(Snapshot(self.store, txn, writer.tenant_no), params,
+                                     common, _QUIET)
+        self._pending[segment_id] = (writer, figures)
+
+        def committed() -> None:
+            if self._pending.pop(segment_id, (None,))[0] is writer:
+                self._figures[segment_id] = figures
+        writer.after_commit.append(committed)
+        return figures
 
     def _write(self, writer: TenantWriter, tenant: str, record: dict[str, Any],
                members: Members, leaving: tuple[np.ndarray, list[str]],
@@ -306,9 +359,12 @@ class LiveSegments:
         elif record["state"] == "SUCCEEDED":
             self.store.jobs.put_in(writer.txn, tenant, record)
 
-    def _named(self, writer: TenantWriter, users: np.ndarray) -> tuple[np.ndarray, list[str]]:
-        """Tenant user indexes with their ids, in user_id order."""
-        ids = self.store.accounts.user_ids.names(writer.txn, writer.tenant_no, users).to_pylist()
+    def _named(self, writer: TenantWriter, users: np.ndarray, erased: str | None = None
+               ) -> tuple[np.ndarray, list[str]]:
+        """Tenant user indexes with their ids, in user_id order; the erased
+        user's id is blank in the store by now."""
+        ids = [u or erased or "" for u in self.store.accounts.user_ids.names(
+            writer.txn, writer.tenant_no, users).to_pylist()]
         order = sorted(range(len(ids)), key=lambda i: ids[i].encode())
         return users[order], [ids[i] for i in order]
 
@@ -394,3 +450,11 @@ class LiveSegments:
     @staticmethod
     def _common(record: dict[str, Any], day: dt.date) -> Common:
         return Common(tuple(record["account_types"]), day)
+
+
+def _moved(members: Members, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(leaving, entering) tenant user indexes when the members become `users`."""
+    now = np.zeros(max(members.bits.shape[0], int(users.max(initial=-1)) + 1), np.bool_)
+    now[users] = True
+    was = members.has(np.arange(now.shape[0]))
+    return np.nonzero(was & ~now)[0], np.nonzero(now & ~was)[0]

@@ -91,7 +91,10 @@ def to_dict(params: Params) -> dict[str, Any]:
             "nodes": list(params.nodes), "aliases": params.aliases}
 
 
-def run(snapshot: Snapshot, params: Params, common: Common, progress: Progress) -> pa.Table:
+def figures(snapshot: Snapshot, params: Params, common: Common, progress: Progress
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """(user indexes of the scored users, in user_id order; int64[n, 3] of
+    their recency, frequency and monetary value)."""
     labels = snapshot.labels().to_pylist()
     # A row in any requested group counts; without groups, every row.
     member = Taxonomy(params.nodes, params.aliases).membership(list(params.nodes), labels)
@@ -99,24 +102,34 @@ def run(snapshot: Snapshot, params: Params, common: Common, progress: Progress) 
     # One currency: each user with an eligible account is one slot.
     slots = user_currency_slots(snapshot, eligible_accounts(snapshot, common, params.currency))
     as_of = day_number(common.as_of)
-    figures = np.zeros((slots.count, 3), np.int64)
+    out = np.zeros((slots.count, 3), np.int64)
     for block, s in walk(snapshot, progress):
         rfm.outgoing(block.offsets, block.dates, block.amounts, block.labels,
-                     slots.of_account[s], keep, as_of - params.window_days + 1, as_of, figures)
-    found = np.nonzero(figures[:, rfm.COUNT] > 0)[0]
-    figures = figures[found]
-    recency = as_of - figures[:, rfm.LAST]
-    frequency, monetary = figures[:, rfm.COUNT], figures[:, rfm.MONETARY]
+                     slots.of_account[s], keep, as_of - params.window_days + 1, as_of, out)
+    found = np.nonzero(out[:, rfm.COUNT] > 0)[0]
+    out = out[found]
+    out[:, 0] = as_of - out[:, rfm.LAST]
+    return slots.user[found].astype(np.int64), out
+
+
+def segment_name(r: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """Index into NAMES of each (R, F) score pair's segment name."""
+    return _NAME_OF_CELL[r - 1, f - 1]
+
+
+def run(snapshot: Snapshot, params: Params, common: Common, progress: Progress) -> pa.Table:
+    users, values = figures(snapshot, params, common, progress)
+    recency, frequency, monetary = values[:, 0], values[:, 1], values[:, 2]
     # Over every scored user, before segment_names picks some of them.
     r = rfm.scores(recency, more_is_better=False)
     f = rfm.scores(frequency, more_is_better=True)
     m = rfm.scores(monetary, more_is_better=True)
-    name = _NAME_OF_CELL[r - 1, f - 1]
+    name = segment_name(r, f)
     picked = np.isin(name, [NAMES.index(n) for n in params.segment_names]) \
-        if params.segment_names else np.ones(found.shape[0], np.bool_)
+        if params.segment_names else np.ones(users.shape[0], np.bool_)
     code = ((r - 1) * 25 + (f - 1) * 5 + m - 1)[picked]
     return pa.table({
-        "user_id": snapshot.user_ids(slots.user[found[picked]]),
+        "user_id": snapshot.user_ids(users[picked]),
         "recency": pa.array(recency[picked].astype(np.int32)),
         "frequency": pa.array(frequency[picked]),
         "monetary": pa.array(monetary[picked]),
