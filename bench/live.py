@@ -22,7 +22,7 @@ The new transactions are spread over every account (random accounts,
 amounts and labels, dated in the 30 days up to today), as a live stream is,
 not in the bank file's account order. The 10 segments are HIGH_BALANCE,
 LOW_BALANCE N = 3, the benchmark's three-metric RULE, a 7-day spend RULE
-and an income-and-balance RULE (RFM cannot be live yet), twice each.
+and RFM over 365 days keeping Champions and Loyal, twice each.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ LOAD_SECONDS = 10
 def live_specs() -> list[Any]:
     one = [api.high_balance("EUR", "1000.00"), api.low_balance("EUR", 0, 3),
            api.rule(RULE_3_METRICS), api.rule("spend(days=7) > 200"),
-           api.rule("income(days=30) >= 1000 AND balance > 500")]
+           api.rfm(365, segment_names=["Champions", "Loyal"])]
     return [api.live(spec) for spec in one * 2]
 
 

@@ -14,8 +14,9 @@ durable as the data that moved them, and a batch costs its users, not the
 tenant.
 
 The first membership and each day change evaluate the whole tenant over a
-read snapshot while ingestion goes on, then catch up under the write lock
-with the users the writes since named (live_journal.py).
+read snapshot while ingestion goes on, then catch up with the users the
+writes since named (live_journal.py): over newer snapshots while many are
+left, and under the write lock only for the last few.
 """
 
 from __future__ import annotations
@@ -48,6 +49,11 @@ LIVE_TYPES = ("HIGH_BALANCE", "LOW_BALANCE", "RULE", "RFM")
 #: Cause kinds of an event.
 CREATED, BATCH, ACCOUNTS, ERASURE, DAY = "CREATED", "BATCH", "ACCOUNTS", "ERASURE", "DAY"
 _QUIET = Progress(lambda share: None, lambda: False)
+#: A whole-tenant evaluation catches up with the writes made meanwhile over
+#: newer snapshots, outside the write lock, at most this many rounds, until
+#: no more than LOCKED_CATCH_UP_USERS are left for the round under the lock.
+CATCH_UP_ROUNDS = 6
+LOCKED_CATCH_UP_USERS = 10_000
 
 Encode = Callable[[str, pa.Table], pa.Table]
 
@@ -207,61 +213,80 @@ class LiveSegments:
     def _whole_tenant(self, tenant: str, record: dict[str, Any], day: dt.date,
                       progress: Progress, finish: Callable[..., None]) -> bool:
         """Evaluates every user of the tenant over a read snapshot while
-        ingestion goes on, then, under the write lock, the users the writes
-        since then named over the write transaction, and hands the members
-        of that moment to `finish(writer, record as stored, user indexes,
-        user ids, rows)`. False if the segment was deleted meanwhile."""
-        module, params = TYPES[record["type"]], self._parsed(record)
-        common = self._common(record, day)
+        ingestion goes on; then, still outside the lock, the users the writes
+        since then named, over a newer snapshot, round after round while that
+        leaves more than a few; then, under the write lock, the last few over
+        the write transaction. Hands the members of that moment to
+        `finish(writer, record as stored, user indexes, user ids, rows)`.
+        False if the segment was deleted meanwhile."""
+        params, common = self._parsed(record), self._common(record, day)
         with self.store.env.write_lock:  # every write is in the snapshot or in the journal
             self.journal.open(tenant)
-            snapshot_txn = self.store.env.read()
+            txn = self.store.env.read()
         try:
-            try:
-                tenant_no = self.store.env.tenant_no(snapshot_txn, tenant, create=False)
-                snapshot = Snapshot(self.store, snapshot_txn, tenant_no)
-                evaluated: Figures | list[str] = (
-                    Figures.of(snapshot, params, common, progress) if record["type"] == "RFM"
-                    else module.run(snapshot, params, common,
-                                    progress).column("user_id").to_pylist())
-                since = snapshot.state.get("generation", 0) if snapshot.state else 0
-                rows = snapshot.n_transactions
-            finally:
-                snapshot_txn.abort()
+            evaluated: Figures | list[str] | None = None
+            users, erased, since, rows = np.empty(0, np.int64), set[str](), 0, 0
+            for round_no in range(CATCH_UP_ROUNDS):
+                if round_no:
+                    users, erased = self.journal.since(tenant, since)
+                    if users.shape[0] <= LOCKED_CATCH_UP_USERS:
+                        break
+                    with self.store.env.write_lock:
+                        txn = self.store.env.read()
+                try:
+                    snapshot = Snapshot(self.store, txn, self.store.env.tenant_no(
+                        txn, tenant, create=False))
+                    if evaluated is None:
+                        evaluated = Figures.of(snapshot, params, common, progress) \
+                            if record["type"] == "RFM" else TYPES[record["type"]].run(
+                                snapshot, params, common, progress).column("user_id").to_pylist()
+                    else:
+                        evaluated = self._refreshed(UserSubset(
+                            self.store, txn, snapshot.tenant_no or 0, snapshot.state or {},
+                            users), record, day, evaluated, users, erased)
+                    since = snapshot.state.get("generation", 0) if snapshot.state else 0
+                    rows = snapshot.n_transactions
+                finally:
+                    txn.abort()
+            assert evaluated is not None
             with self.store.writer(tenant) as writer:
                 current = self.store.jobs.get_in(writer.txn, writer.tenant_no, record["id"])
                 if current is None:
                     return False
-                found, ids = self._caught_up(writer, record, day, evaluated,
-                                             *self.journal.since(tenant, since))
-                finish(writer, current, found, ids, rows)
+                users, erased = self.journal.since(tenant, since)
+                if users.size or erased:
+                    evaluated = self._refreshed(UserSubset(
+                        self.store, writer.txn, writer.tenant_no, writer.state, users,
+                        dict(writer.appended), cache_reads=not erased), record, day,
+                        evaluated, users, erased)
+                finish(writer, current, *self._members_of(writer, record, evaluated), rows)
             return True
         finally:
             self.journal.close(tenant)
 
-    def _caught_up(self, writer: TenantWriter, record: dict[str, Any], day: dt.date,
+    def _refreshed(self, subset: UserSubset, record: dict[str, Any], day: dt.date,
                    evaluated: Figures | list[str], users: np.ndarray, erased: set[str]
-                   ) -> tuple[np.ndarray, list[str]]:
-        """The members (tenant user indexes and ids, in user_id order) of a
-        whole-tenant evaluation, with `users` evaluated again over the write."""
+                   ) -> Figures | list[str]:
+        """A whole-tenant evaluation with `users` (and the `erased` ones)
+        evaluated again over `subset`."""
         params, common = self._parsed(record), self._common(record, day)
-        subset = UserSubset(self.store, writer.txn, writer.tenant_no, writer.state, users,
-                            dict(writer.appended), cache_reads=not erased) \
-            if users.size or erased else None
         if isinstance(evaluated, Figures):
-            if subset is not None:
-                evaluated.update(subset, params, common, _QUIET)
+            evaluated.update(subset, params, common, _QUIET)
+            return evaluated
+        fresh = TYPES[record["type"]].run(subset, params, common, _QUIET)
+        gone = {*subset.user_ids(np.arange(users.shape[0])).to_pylist(), *erased}
+        return sorted([*(u for u in evaluated if u not in gone),
+                       *fresh.column("user_id").to_pylist()], key=str.encode)
+
+    def _members_of(self, writer: TenantWriter, record: dict[str, Any],
+                    evaluated: Figures | list[str]) -> tuple[np.ndarray, list[str]]:
+        """The members (tenant user indexes and ids, in user_id order)."""
+        if isinstance(evaluated, Figures):
             figures, segment_id = evaluated, record["id"]
             writer.after_commit.append(lambda: self._figures.__setitem__(segment_id, figures))
-            return self._named(writer, figures.members(params))
-        ids = evaluated
-        if subset is not None:
-            fresh = TYPES[record["type"]].run(subset, params, common, _QUIET)
-            gone = {*subset.user_ids(np.arange(users.shape[0])).to_pylist(), *erased}
-            ids = sorted([*(u for u in ids if u not in gone),
-                          *fresh.column("user_id").to_pylist()], key=str.encode)
+            return self._named(writer, figures.members(self._parsed(record)))
         return np.asarray(self.store.accounts.user_ids.lookup(
-            writer.txn, writer.tenant_no, ids), np.int64), ids
+            writer.txn, writer.tenant_no, evaluated), np.int64), evaluated
 
     # ---- writes ------------------------------------------------------------
 
