@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..errors import InvalidArgument, Reason, Violation
 from ..storage.store import Snapshot, Store, TenantWriter
@@ -316,6 +317,7 @@ class LiveSegments:
         named = [u or erased or "" for u in subset.user_ids(
             np.arange(users.shape[0])).to_pylist()]
         touched = subset.global_users
+        named_ids = pa.array(named, pa.string())
         for segment_id in sorted(ids):
             record = self.store.jobs.get_in(writer.txn, writer.tenant_no, segment_id)
             if record is None or record["state"] != "SUCCEEDED":
@@ -325,11 +327,11 @@ class LiveSegments:
             if record["type"] == "RFM":
                 leaving, entering = self._rescored(writer, record, day, subset, members, erased)
             else:
-                now = set(TYPES[record["type"]].run(subset, self._parsed(record),
-                                                    self._common(record, day),
-                                                    _QUIET).column("user_id").to_pylist())
+                now = TYPES[record["type"]].run(subset, self._parsed(record),
+                                                self._common(record, day), _QUIET)
                 was = members.has(touched)
-                stays = np.array([u in now for u in named], np.bool_)
+                stays = pc.is_in(named_ids, value_set=now.column("user_id")).to_numpy(
+                    zero_copy_only=False)
                 out, into = np.nonzero(was & ~stays)[0], np.nonzero(stays & ~was)[0]
                 leaving = (touched[out], [named[i] for i in out])
                 entering = (touched[into], [named[i] for i in into])

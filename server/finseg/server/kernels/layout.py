@@ -11,6 +11,7 @@ import numpy as np
 
 from ._jit import kernel, readonly
 from .blocks import counting_sort, sort_run
+from .gather import take_two
 
 
 @kernel
@@ -49,7 +50,7 @@ def merge(a_offsets: np.ndarray, a: Columns, b_offsets: np.ndarray, b: Columns
     order = np.empty(total, dtype=np.int64)
     merge_order(*readonly(a_offsets, a["dates"][:int(a_offsets[-1])], b_offsets, b["dates"]),
                 offsets, order)
-    return offsets, {name: np.concatenate([a[name][:int(a_offsets[-1])], b[name]])[order]
+    return offsets, {name: take_two(a[name][:int(a_offsets[-1])], b[name], order)
                      for name in a}
 
 

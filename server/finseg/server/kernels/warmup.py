@@ -17,7 +17,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import balances, breakdown, flows, hashing, insurance, layout, rfm, rules, slots, wire
+from . import (
+    balances,
+    breakdown,
+    flows,
+    gather,
+    hashing,
+    insurance,
+    layout,
+    rfm,
+    rules,
+    slots,
+    wire,
+)
 from .calendar import NEVER_CLOSED, OPEN_SINCE_EVER
 
 
@@ -80,6 +92,11 @@ def _storage() -> None:
     offsets, dates, amounts = _block()
     run = {"dates": dates, "amounts": amounts}
     layout.merge(offsets, run, offsets, run)
+    for column in (dates, amounts):  # subset.py gathers int32 and int64 columns
+        gather.copy_runs(column, np.zeros(1, np.int64), np.ones(1, np.int64),
+                         np.empty(1, column.dtype), np.zeros(1, np.int64))
+        gather.take_two(column, column, np.zeros(1, np.int64))
+    gather.runs_of(offsets, offsets)
     layout.sort_rows(np.zeros(2, np.int32), dates)
 
 

@@ -24,7 +24,7 @@ import lmdb
 import numpy as np
 import pyarrow as pa
 
-from ..kernels import layout
+from ..kernels import gather, layout
 from .arrays import batch_from_value
 from .env import DB
 from .transactions import BASE_COLUMNS, Block, log_key
@@ -146,10 +146,8 @@ class UserSubset:
         np.cumsum(lengths, out=csr[1:])
         out = {name: np.empty(int(csr[-1]), dtype) for name, (_, dtype, _) in BASE_COLUMNS.items()}
         for inside, starts, columns in reads:
-            source = _ranges(starts, lengths[inside])
-            target = _ranges(csr[inside], lengths[inside])
             for name in BASE_COLUMNS:
-                out[name][target] = columns[name][source]
+                gather.copy_runs(columns[name], starts, lengths[inside], out[name], csr[inside])
         return csr, out
 
     def _tail_rows(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -161,14 +159,17 @@ class UserSubset:
         parts: dict[str, list[np.ndarray]] = {name: [] for name in BASE_COLUMNS}
         for batch in self.store.tail_index.batches(self.txn, self.tenant_no, self.state,
                                                    self.own_batches, self.cache_reads):
-            lo = np.searchsorted(batch.accounts, queries, side="left")
-            hi = np.searchsorted(batch.accounts, queries, side="right")
-            if not (hi > lo).any():
+            lo, hi = gather.runs_of(batch.accounts, queries)
+            lengths = hi - lo
+            starts = np.cumsum(lengths) - lengths
+            total = int(lengths.sum())
+            if total == 0:
                 continue
-            rows = _ranges(lo, hi - lo)
-            local_parts.append(np.repeat(wanted, hi - lo))
+            local_parts.append(np.repeat(wanted, lengths))
             for name in BASE_COLUMNS:
-                parts[name].append(batch.columns[name][rows])
+                part = np.empty(total, BASE_COLUMNS[name][1])
+                gather.copy_runs(batch.columns[name], lo, lengths, part, starts)
+                parts[name].append(part)
         local = np.concatenate(local_parts) if local_parts else np.empty(0, np.int64)
         columns = {name: (np.concatenate(values) if values else
                           np.empty(0, BASE_COLUMNS[name][1]))
@@ -189,7 +190,7 @@ class SortedBatch:
 
     @classmethod
     def of(cls, batch: pa.RecordBatch) -> SortedBatch:
-        accounts = batch.column("account").to_numpy()
+        accounts = batch.column("account").to_numpy().astype(np.int64)
         order = np.argsort(accounts, kind="stable")
         return cls(accounts[order], {name: batch.column(log).to_numpy()[order]
                                      for name, log in _LOG_OF.items()})
@@ -242,19 +243,3 @@ class TailIndex:
                     with self._lock:
                         self._batches.setdefault(tenant_no, {})[seq] = found
             yield found
-
-
-def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """The concatenated ranges starts[i] .. starts[i] + lengths[i] - 1."""
-    total = int(lengths.sum())
-    if total == 0:
-        return np.empty(0, np.int64)
-    ends = np.cumsum(lengths)
-    step = np.ones(total, np.int64)
-    nonempty = lengths > 0
-    first = ends[nonempty] - lengths[nonempty]
-    step[0] = starts[nonempty][0]
-    # At each range's first row, jump from the last row of the one before.
-    prev_last = (starts[nonempty] + lengths[nonempty] - 1)[:-1]
-    step[first[1:]] = starts[nonempty][1:] - prev_last
-    return np.cumsum(step)

@@ -1,0 +1,65 @@
+"""The gather kernels a live segment's subset reads with, against plain
+Python: copied runs (empty ones, runs at either end), the runs of sorted
+queries (absent, repeated and out-of-range keys), and the take from two
+arrays a merge does."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from finseg.server.kernels import gather
+
+settings.register_profile("gather", max_examples=200, deadline=None, derandomize=True,
+                          database=None)
+
+
+@settings(settings.get_profile("gather"))
+@given(source=st.lists(st.integers(-2**62, 2**62), max_size=40), data=st.data())
+def test_copy_runs_copies_each_run_to_its_place(source, data):
+    n = len(source)
+    runs = data.draw(st.lists(st.tuples(st.integers(0, n), st.integers(0, n)), max_size=8))
+    starts = [min(a, b) for a, b in runs]
+    lengths = [abs(a - b) for a, b in runs]
+    out_starts = np.cumsum([0, *lengths])[:-1]
+    want: list[int] = []
+    for s, k in zip(starts, lengths, strict=True):
+        want += source[s:s + k]
+    for dtype in (np.int64, np.int32):
+        values = np.array(source, np.int64).astype(dtype)
+        out = np.full(len(want), -1, dtype)
+        gather.copy_runs(values, np.array(starts, np.int64), np.array(lengths, np.int64), out,
+                         out_starts.astype(np.int64))
+        assert out.tolist() == np.array(want, np.int64).astype(dtype).tolist()
+
+
+def test_copy_runs_refuses_a_run_outside_its_array():
+    with pytest.raises(ValueError, match="outside"):
+        gather.copy_runs(np.zeros(3, np.int64), np.array([2]), np.array([2]),
+                         np.zeros(5, np.int64), np.array([0]))
+    with pytest.raises(ValueError, match="dtype"):
+        gather.copy_runs(np.zeros(3, np.int64), np.array([0]), np.array([1]),
+                         np.zeros(5, np.int32), np.array([0]))
+
+
+@settings(settings.get_profile("gather"))
+@given(keys=st.lists(st.integers(-5, 30), max_size=60),
+       queries=st.lists(st.integers(-8, 35), max_size=30, unique=True))
+def test_runs_of_sorted_queries_are_searchsorted(keys, queries):
+    keys_, queries_ = np.sort(np.array(keys, np.int64)), np.sort(np.array(queries, np.int64))
+    lo, hi = gather.runs_of(keys_, queries_)
+    assert lo.tolist() == np.searchsorted(keys_, queries_, side="left").tolist()
+    assert hi.tolist() == np.searchsorted(keys_, queries_, side="right").tolist()
+
+
+@settings(settings.get_profile("gather"))
+@given(a=st.lists(st.integers(-100, 100), max_size=20),
+       b=st.lists(st.integers(-100, 100), max_size=20), data=st.data())
+def test_take_two_is_a_take_of_the_concatenation(a, b, data):
+    both = a + b
+    order = data.draw(st.lists(st.integers(0, len(both) - 1), max_size=50)) if both else []
+    got = gather.take_two(np.array(a, np.int32), np.array(b, np.int32),
+                          np.array(order, np.int64))
+    assert got.tolist() == [both[r] for r in order]
