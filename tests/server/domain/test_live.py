@@ -42,6 +42,8 @@ class Clock:
 def live_specs(rnd: random.Random) -> list[tuple[str, dict]]:
     threshold = {"currency": "EUR", "amount": rnd.choice([-5000, 0, 10_000])}
     return [("HIGH_BALANCE", {"threshold": threshold}),
+            # The same definition twice: the two share each write's evaluation.
+            ("HIGH_BALANCE", {"threshold": threshold}),
             ("LOW_BALANCE", {"threshold": threshold, "months": rnd.randint(1, 3)}),
             ("RULE", {"expression": "frequency(days=7) >= 1 OR balance > 100"}),
             ("RULE", {"expression": rules.to_text(random_tree(rnd), 2)}),

@@ -22,6 +22,7 @@ left, and under the write lock only for the last few.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import threading
 import urllib.parse
@@ -318,6 +319,7 @@ class LiveSegments:
             np.arange(users.shape[0])).to_pylist()]
         touched = subset.global_users
         named_ids = pa.array(named, pa.string())
+        evaluated: dict[tuple[Any, ...], np.ndarray] = {}
         for segment_id in sorted(ids):
             record = self.store.jobs.get_in(writer.txn, writer.tenant_no, segment_id)
             if record is None or record["state"] != "SUCCEEDED":
@@ -327,11 +329,17 @@ class LiveSegments:
             if record["type"] == "RFM":
                 leaving, entering = self._rescored(writer, record, day, subset, members, erased)
             else:
-                now = TYPES[record["type"]].run(subset, self._parsed(record),
-                                                self._common(record, day), _QUIET)
+                # Segments of the same definition (teams do make the same
+                # one) share one evaluation of the write.
+                same = (record["type"], json.dumps(record["params"], sort_keys=True),
+                        tuple(record["account_types"]), day)
+                if same not in evaluated:
+                    now = TYPES[record["type"]].run(subset, self._parsed(record),
+                                                    self._common(record, day), _QUIET)
+                    evaluated[same] = pc.is_in(named_ids, value_set=now.column(
+                        "user_id")).to_numpy(zero_copy_only=False)
+                stays = evaluated[same]
                 was = members.has(touched)
-                stays = pc.is_in(named_ids, value_set=now.column("user_id")).to_numpy(
-                    zero_copy_only=False)
                 out, into = np.nonzero(was & ~stays)[0], np.nonzero(stays & ~was)[0]
                 leaving = (touched[out], [named[i] for i in out])
                 entering = (touched[into], [named[i] for i in into])

@@ -84,18 +84,13 @@ def write_changes(store: Store, writer: TenantWriter, tenant: str, record: dict[
     this write. Returns how many events were written."""
     live, txn, tenant_no, segment_id = store.live, writer.txn, writer.tenant_no, record["id"]
     changes = [(EXIT, u) for u in leaving[1]] + [(ENTER, u) for u in entering[1]]
-    for kind, user_id in changes:
-        if kind == EXIT:
-            live.delete_member(txn, tenant_no, segment_id, user_id)
-        else:
-            live.put_member(txn, tenant_no, segment_id, user_id, b"")
+    live.change_members(txn, tenant_no, segment_id, leaving[1], entering[1])
     first = record["live"]["sequence"] + 1
     events = [{"sequence": first + k, "kind": kind, "user_id": "" if gone else user_id,
                "erased": gone, "time": now, "cause": cause}
               for k, (kind, user_id) in enumerate(changes) for gone in (user_id == erased,)]
-    for event, wire in zip(events, encode(segment_id, events), strict=True):
-        live.append_event(txn, tenant_no, segment_id, event["sequence"], int(now * 1e9),
-                          event["user_id"], wire)
+    live.append_events(txn, tenant_no, segment_id, first, int(now * 1e9),
+                       [event["user_id"] for event in events], encode(segment_id, events))
     if erased is not None and scrub is not None:
         live.scrub_user(txn, tenant_no, segment_id, erased, scrub)
     record["live"]["sequence"] += len(events)

@@ -1,9 +1,9 @@
 """Live segments' memberships and event logs, inside the caller's write
 transaction (the one that writes the data that moves them).
 
-- DB.LIVE_MEMBERS: tenant + segment + user_id -> the member as stored for
-  the wire (the bytes a finished job's page holds for that member). Keys
-  sort by user_id bytes, the order results are listed in.
+- DB.LIVE_MEMBERS: tenant + segment + user_id -> empty: who the members
+  are (their figures are computed when they are read). Keys sort by
+  user_id bytes, the order results are listed in.
 - DB.LIVE_EVENTS: tenant + segment + u64 sequence -> the event as the wire
   carries it; DB.LIVE_EVENT_META, same key -> its time and user id.
   Sequences of a segment start at 1 and have no gaps; the oldest are
@@ -31,21 +31,15 @@ class LiveStore:
 
     # ---- members -----------------------------------------------------
 
-    def member(self, txn: lmdb.Transaction, tenant_no: int, segment_id: str, user_id: str
-               ) -> bytes | None:
-        raw = txn.get(_segment(tenant_no, segment_id) + user_id.encode(),
-                      db=self.env.db(DB.LIVE_MEMBERS))
-        return None if raw is None else bytes(raw)
-
-    def put_member(self, txn: lmdb.Transaction, tenant_no: int, segment_id: str, user_id: str,
-                   member: bytes) -> None:
-        txn.put(_segment(tenant_no, segment_id) + user_id.encode(), member,
-                db=self.env.db(DB.LIVE_MEMBERS))
-
-    def delete_member(self, txn: lmdb.Transaction, tenant_no: int, segment_id: str,
-                      user_id: str) -> None:
-        txn.delete(_segment(tenant_no, segment_id) + user_id.encode(),
-                   db=self.env.db(DB.LIVE_MEMBERS))
+    def change_members(self, txn: lmdb.Transaction, tenant_no: int, segment_id: str,
+                       leaving: list[str], entering: list[str]) -> None:
+        """Drops the `leaving` members and stores the `entering` ones with no
+        value, in one call per kind: a batch may move thousands."""
+        prefix, db = _segment(tenant_no, segment_id), self.env.db(DB.LIVE_MEMBERS)
+        for user_id in leaving:
+            txn.delete(prefix + user_id.encode(), db=db)
+        if entering:
+            txn.cursor(db=db).putmulti([(prefix + u.encode(), b"") for u in entering])
 
     def members(self, txn: lmdb.Transaction, tenant_no: int, segment_id: str
                 ) -> Iterator[tuple[str, bytes]]:
@@ -61,11 +55,15 @@ class LiveStore:
     # under the same key, holds u64 time (ns) + the user id, which pruning
     # and erasure read.
 
-    def append_event(self, txn: lmdb.Transaction, tenant_no: int, segment_id: str,
-                     sequence: int, time_ns: int, user_id: str, wire: bytes) -> None:
-        key = _segment(tenant_no, segment_id) + U64.pack(sequence)
-        txn.put(key, wire, db=self.env.db(DB.LIVE_EVENTS))
-        txn.put(key, U64.pack(time_ns) + user_id.encode(), db=self.env.db(DB.LIVE_EVENT_META))
+    def append_events(self, txn: lmdb.Transaction, tenant_no: int, segment_id: str,
+                      first: int, time_ns: int, user_ids: list[str], wires: list[bytes]
+                      ) -> None:
+        """Events first, first + 1, ... of one write, all at `time_ns`."""
+        prefix, stamp = _segment(tenant_no, segment_id), U64.pack(time_ns)
+        keys = [prefix + U64.pack(first + k) for k in range(len(wires))]
+        txn.cursor(db=self.env.db(DB.LIVE_EVENTS)).putmulti(zip(keys, wires, strict=True))
+        txn.cursor(db=self.env.db(DB.LIVE_EVENT_META)).putmulti(
+            [(key, stamp + u.encode()) for key, u in zip(keys, user_ids, strict=True)])
 
     def events(self, txn: lmdb.Transaction, tenant_no: int, segment_id: str, after: int,
                count: int) -> bytes:
