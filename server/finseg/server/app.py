@@ -191,6 +191,7 @@ def create_server(settings: Settings, *, serving: bool = True,
     # Loading the cached kernels takes a moment; do it now, off the request
     # path, so the first job does not pay for it.
     threading.Thread(target=warmup.warm, name="finseg-warmup", daemon=True).start()
+    store.warm_indexes()
     compactor.start()
     jobs.start_sweeper(settings.sweep_seconds)
     live.run_clock(LIVE_CLOCK_SECONDS, settings.event_retention_days)

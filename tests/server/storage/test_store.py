@@ -175,6 +175,48 @@ def test_idempotency_survives_a_restart(tmp_path):
     store.close()
 
 
+def test_the_id_index_is_built_off_the_lock_and_caught_up(tmp_path):
+    """After a restart the id index is built over a snapshot without the
+    write lock and then given the batches appended meanwhile; one built
+    before an erasure is dropped. Either way repeats are still known."""
+    rng = np.random.default_rng(3)
+    store = Store(tmp_path / "db", 1 << 26)
+    ingest = Ingestor(store)
+    ingest.upsert_accounts(TENANT, accounts_batch(20))
+    first = tx_batch(rng, 0, 300, 20)
+    assert ingest.append_transactions(TENANT, first).appended == 300
+    store.close()
+
+    store = Store(tmp_path / "db", 1 << 26)
+    ingest = Ingestor(store)
+    with store.env.read() as txn:
+        tenant_no = store.env.tenant_no(txn, TENANT, create=False)
+    built = store.transactions.snapshot_index(tenant_no)
+    assert tenant_no not in store.transactions._indexes  # nothing held under the lock yet
+    meanwhile = tx_batch(rng, 300, 200, 20)
+    assert ingest.append_transactions(TENANT, meanwhile).appended == 200
+    store.transactions.forget_index(tenant_no)  # as if that write had found none either
+    assert store.transactions.adopt_index(tenant_no, built)
+    again = ingest.append_transactions(TENANT, pa.concat_batches([first, meanwhile]))
+    assert (again.appended, again.duplicates) == (0, 500)
+
+    built = store.transactions.snapshot_index(tenant_no)
+    store.transactions.forget_index(tenant_no)
+    ingest.delete_user(TENANT, "u00000")
+    assert not store.transactions.adopt_index(tenant_no, built)  # rows moved: dropped
+    store.close()
+
+    store = Store(tmp_path / "db", 1 << 26)
+    store.warm_indexes()
+    store._warming.join(30)
+    assert tenant_no in store.transactions._indexes
+    ingest = Ingestor(store)
+    kept = meanwhile.filter(pa.compute.not_equal(meanwhile.column("account_id"), "a00000"))
+    kept = kept.filter(pa.compute.not_equal(kept.column("account_id"), "a00001"))
+    assert ingest.append_transactions(TENANT, kept).duplicates == kept.num_rows
+    store.close()
+
+
 def test_tenants_do_not_see_each_other(store):
     rng = np.random.default_rng(5)
     ingest = Ingestor(store)

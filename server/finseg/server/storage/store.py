@@ -201,6 +201,8 @@ class Store:
         self.jobs = JobStore(self.env, self.usage, self.live)
         self.audit = AuditLog(self.env)
         self._compact_lock = threading.Lock()
+        self._closing = threading.Event()
+        self._warming: threading.Thread | None = None
         if not readonly:
             # Chunks a crash left between a compaction's writes and its swap.
             self.transactions.sweep()
@@ -260,6 +262,23 @@ class Store:
             state = self.env.load_state(txn, tenant_no)
         return state["log_rows"] - state["base"]["rows"], state["base"]["rows"]
 
+    def warm_indexes(self) -> None:
+        """Builds each tenant's transaction id index off the write lock, on a
+        thread, so the first batch after a restart is not held up reading
+        the whole log; `close` stops it first."""
+        def build() -> None:
+            for tenant in self.tenants():
+                with self.env.read() as txn:
+                    tenant_no = self.env.tenant_no(txn, tenant, create=False)
+                if tenant_no is None:
+                    continue
+                built = self.transactions.snapshot_index(tenant_no, self._closing.is_set)
+                if built is None:
+                    return  # closing
+                self.transactions.adopt_index(tenant_no, built)
+        self._warming = threading.Thread(target=build, name="finseg-index-warmup", daemon=True)
+        self._warming.start()
+
     def compact(self, tenant: str) -> bool:
         with self._compact_lock:
             with self.env.read() as txn:
@@ -294,6 +313,9 @@ class Store:
             return [bytes(k).decode() for k, _ in txn.cursor(db=self.env.db(DB.TENANTS))]
 
     def close(self) -> None:
+        self._closing.set()
+        if self._warming is not None:
+            self._warming.join()  # it reads the map, which closing unmaps
         self.env.close()
 
 
