@@ -72,3 +72,14 @@ def test_slots_check_their_arguments():
     with pytest.raises(ValueError, match="int64"):
         slots.number_slots(np.ones(1, np.bool_), np.zeros(1, np.int32),
                            np.zeros(1, np.int32), np.zeros(1, np.int64))
+
+
+@settings(max_examples=100, deadline=None, derandomize=True, database=None)
+@given(st.lists(st.binary(min_size=0, max_size=3), max_size=40))
+def test_currency_keys_order_like_the_codes(codes):
+    array = np.array(codes, "S3")
+    keys = slots.currency_keys(array)
+    padded = [c.ljust(3, b"\0") for c in codes]
+    assert keys.tolist() == [int.from_bytes(c, "big") for c in padded]
+    assert sorted(range(len(codes)), key=lambda i: (keys[i], i)) == \
+        sorted(range(len(codes)), key=lambda i: (padded[i], i))

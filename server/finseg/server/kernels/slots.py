@@ -63,3 +63,21 @@ def number_slots(eligible: np.ndarray, user: np.ndarray, rank: np.ndarray,
     n_slots, n_runs = _number(*readonly(eligible, user, rank, currency), of_account,
                               slot_account, user_starts)
     return of_account, slot_account[:n_slots], user_starts[:n_runs + 1]
+
+
+@kernel
+def _currency_keys(raw, out):
+    for a in range(out.shape[0]):
+        out[a] = (np.int64(raw[3 * a]) << 16) | (np.int64(raw[3 * a + 1]) << 8) \
+            | np.int64(raw[3 * a + 2])
+
+
+def currency_keys(codes: np.ndarray) -> np.ndarray:
+    """int64 keys of S3 currency codes that sort like the codes: one pass
+    (numpy's reshaped int64 copy of the bytes took 20 ms per million
+    accounts, every job)."""
+    if codes.dtype != np.dtype("S3") or codes.ndim != 1:
+        raise ValueError("codes must be 1-d S3")
+    out = np.empty(codes.shape[0], np.int64)
+    _currency_keys(*readonly(np.ascontiguousarray(codes).view(np.uint8)), out)
+    return out

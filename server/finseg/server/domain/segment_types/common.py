@@ -183,7 +183,7 @@ class Slots:
 def user_currency_slots(snapshot: Snapshot, eligible: np.ndarray) -> Slots:
     accounts = snapshot.accounts
     of_account, slot_account, user_starts = slots.number_slots(
-        eligible, accounts["user"], snapshot.user_rank(), currency_key(accounts["currency"]))
+        eligible, accounts["user"], snapshot.user_rank(), slots.currency_keys(accounts["currency"]))
     return Slots(of_account, accounts["user"][slot_account].astype(np.int64),
                  accounts["currency"][slot_account], user_starts)
 
@@ -218,17 +218,11 @@ def currency_array(codes: np.ndarray, at: np.ndarray | None = None) -> pa.Array:
     code (the encoder copies the code's bytes; no string column of millions
     of rows is built). `at` picks rows after the hashing, so a result of
     millions of rows over a few hundred thousand slots hashes the slots."""
-    encoded = pa.array(currency_key(codes)).dictionary_encode()
+    encoded = pa.array(slots.currency_keys(codes)).dictionary_encode()
     names = pa.array([bytes([k >> 16 & 0xFF, k >> 8 & 0xFF, k & 0xFF]).rstrip(b"\0").decode()
                       for k in encoded.dictionary.to_pylist()], pa.string())
     indices = encoded.indices if at is None else pa.array(encoded.indices.to_numpy()[at])
     return pa.DictionaryArray.from_arrays(indices, names)
-
-
-def currency_key(codes: np.ndarray) -> np.ndarray:
-    """int64 keys of S3 currency codes that sort like the codes."""
-    raw = np.ascontiguousarray(codes).view(np.uint8).reshape(-1, 3).astype(np.int64)
-    return (raw[:, 0] << 16) | (raw[:, 1] << 8) | raw[:, 2]
 
 
 def by_user(snapshot: Snapshot, users: np.ndarray, row_rank: np.ndarray, list_name: str,
