@@ -164,7 +164,8 @@ def _size_section(size: dict[str, Any], bandwidth: float) -> list[str]:
         f"{median([s['first_segment'] for s in starts['cold']]):.2f} s.",
         f"- Loading the Parquet files: DuckDB {size['peer_loads']['DuckDB']:.1f} s, Polars "
         f"{size['peer_loads']['Polars']:.1f} s.",
-        "- Server memory beyond the mapped store during each job (peak): "
+        "- Server memory beyond the mapped store during each job (peak, sampled every 2 ms "
+        "in the untimed run before each timed one): "
         + ", ".join(f"{q.name} {median([r['memory'] for r in size['finseg'][q.name]]) / 2**20:.0f}"
                     f" MiB" for q in size["queries"]) + ".",
         "",

@@ -255,9 +255,12 @@ def measure_size(label: str, accounts: int, transactions: int, args: argparse.Na
             # An untimed job first: the peers' tables are process memory,
             # finseg's columns are file pages, which this VM's reclaim
             # (DAMON) pages out after 60 s unread, and a round takes longer.
-            # Both then start with their data in memory.
-            run_segment(server, query.spec())
-            finseg[query.name].append(run_segment(server, query.spec()))
+            # Both then start with their data in memory. The untimed job
+            # also measures the memory: sampling /proc every 2 ms takes a
+            # share of the two cores the timed job would have.
+            memory = run_segment(server, query.spec())["memory"]
+            finseg[query.name].append({**run_segment(server, query.spec(), sample=False),
+                                       "memory": memory})
             for peer in peers:
                 started = time.perf_counter()
                 peer.run(query)

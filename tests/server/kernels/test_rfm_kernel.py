@@ -45,7 +45,8 @@ def kernel_members(accounts, rows_per_account, as_of, window_days, keep, split, 
                        np.int64)
     for lo, hi in ((0, split), (split, len(accounts))):
         rfm.outgoing(*arrays(rows_per_account[lo:hi], readonly), slot_of[lo:hi],
-                     np.array(keep, np.bool_), day_number(as_of) - window_days + 1,
+                     None if keep is None else np.array(keep, np.bool_),
+                     day_number(as_of) - window_days + 1,
                      day_number(as_of), figures)
     found = np.nonzero(figures[:, rfm.COUNT] > 0)[0]
     recency = day_number(as_of) - figures[found, rfm.LAST]
@@ -65,7 +66,7 @@ def reference_members(accounts, rows_per_account, as_of, window_days, keep):
                      "label": str(label)}
                     for i, rows in enumerate(rows_per_account) for day, amount, label in rows]
     members = naive.rfm_ref(plain_accounts, transactions, as_of, window_days,
-                            in_groups=lambda label: keep[int(label)])
+                            in_groups=lambda label: keep is None or keep[int(label)])
     return {m.pop("user_id"): {k: v for k, v in m.items() if k not in ("rfm_code",
                                                                         "segment_name")}
             for m in members}
@@ -89,7 +90,8 @@ def test_matches_the_reference(bank, as_of, data):
     rows_per_account = [[(as_of + dt.timedelta(days=k), amount, label)
                          for k, amount, label in own] for _, own in bank]
     window_days = data.draw(st.sampled_from([1, 2, 28, 29, 30, 31, 365, 366]))
-    keep = data.draw(st.lists(st.booleans(), min_size=N_LABELS, max_size=N_LABELS))
+    # None: every label counts, and the kernel reads none.
+    keep = data.draw(st.none() | st.lists(st.booleans(), min_size=N_LABELS, max_size=N_LABELS))
     split = data.draw(st.integers(0, len(accounts)))
     readonly = data.draw(st.booleans())
     got = kernel_members(accounts, rows_per_account, as_of, window_days, keep, split, readonly)

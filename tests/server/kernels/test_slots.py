@@ -43,6 +43,16 @@ def test_slots_follow_rank_then_currency(rows, permutation):
     currency = np.array([c for _, _, c in rows], np.int64)
     rank = np.array(permutation, np.int64)
     check(eligible, user, rank, currency)
+    check_by_user(eligible, user, rank)
+
+
+def check_by_user(eligible, user, rank):
+    """number_user_slots is number_slots when every account has one currency."""
+    of_account, slot_account, user_starts = slots.number_user_slots(eligible, user, rank)
+    want_of, pairs, want_starts = reference(eligible, user, rank, [0] * len(user))
+    assert of_account.tolist() == want_of
+    assert [(rank[user[a]], 0) for a in slot_account] == pairs
+    assert user_starts.tolist() == want_starts
 
 
 def test_a_user_with_many_accounts_takes_the_sorting_path():
@@ -63,6 +73,10 @@ def test_no_eligible_account_gives_no_slot():
         np.zeros(3, np.int64))
     assert of_account.tolist() == [-1, -1, -1]
     assert slot_account.size == 0 and user_starts.tolist() == [0]
+    of_account, slot_account, user_starts = slots.number_user_slots(
+        np.zeros(3, np.bool_), np.zeros(3, np.int32), np.zeros(1, np.int64))
+    assert of_account.tolist() == [-1, -1, -1]
+    assert slot_account.size == 0 and user_starts.tolist() == [0]
 
 
 def test_slots_check_their_arguments():
@@ -72,6 +86,9 @@ def test_slots_check_their_arguments():
     with pytest.raises(ValueError, match="int64"):
         slots.number_slots(np.ones(1, np.bool_), np.zeros(1, np.int32),
                            np.zeros(1, np.int32), np.zeros(1, np.int64))
+    with pytest.raises(ValueError, match="outside"):
+        slots.number_user_slots(np.ones(1, np.bool_), np.array([2], np.int32),
+                                np.zeros(2, np.int64))
 
 
 @settings(max_examples=100, deadline=None, derandomize=True, database=None)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from ._jit import parallel_kernel, readonly
+from ._jit import kernel, parallel_kernel, readonly
 from .blocks import check_block, check_slots, first_row_from, slot_runs
 
 #: Columns of `outgoing`'s result: the last day counted (a day number,
@@ -25,9 +25,24 @@ LAST, COUNT, MONETARY = range(3)
 SCORES = 5
 
 
+@kernel
+def _window_rows(offsets, dates, account, first_day, last_day):
+    """The rows lo..hi-1 of an account booked in [first_day, last_day]."""
+    lo, hi = offsets[account], offsets[account + 1]
+    if lo == hi:
+        return lo, hi
+    # Windows mostly end at or after an account's last row and start inside
+    # its history: one look saves the second search.
+    if dates[lo] < first_day:
+        lo = first_row_from(dates, lo, hi, first_day)
+    if lo < hi and dates[hi - 1] > last_day:
+        hi = first_row_from(dates, lo, hi, last_day + 1)
+    return lo, hi
+
+
 @parallel_kernel
-def _outgoing(offsets, dates, amounts, labels, runs, run_accounts, slot_of, keep, first_day,
-              last_day, out, bad):
+def _outgoing(offsets, dates, amounts, labels, runs, run_accounts, slot_of, keep, every_label,
+              first_day, last_day, out, bad):
     n_labels = keep.shape[0]
     # One run holds the block's accounts of one slot, so parallel runs never
     # write the same slot.
@@ -36,25 +51,35 @@ def _outgoing(offsets, dates, amounts, labels, runs, run_accounts, slot_of, keep
         last = np.int64(0)
         count = monetary = np.int64(0)
         for q in range(runs[j], runs[j + 1]):
-            i = run_accounts[q]
-            for r in range(first_row_from(dates, offsets[i], offsets[i + 1], first_day),
-                           offsets[i + 1]):
-                day = dates[r]
-                if day > last_day:
-                    break  # dates ascend within an account
-                amount = amounts[r]
-                if amount >= 0:
-                    continue
-                label = labels[r]
-                if label < 0 or label >= n_labels:
-                    bad[0] = 1  # the wrapper raises
-                    continue
-                if keep[label]:
-                    # Several accounts of the slot: their last days differ.
-                    if count == 0 or day > last:
-                        last = day
-                    count += 1
-                    monetary -= amount
+            lo, hi = _window_rows(offsets, dates, run_accounts[q], first_day, last_day)
+            # Branch-free: whether a row counts is a mask (-1 or 0), since
+            # in and out rows alternate unpredictably. The last row counted
+            # is the largest masked row index (dates ascend), so no day of
+            # a row that does not count is read.
+            n = np.int64(0)
+            last_row = np.int64(-1)
+            if every_label:  # the label column is not even read
+                for r in range(lo, hi):
+                    mask = amounts[r] >> 63
+                    n -= mask
+                    monetary -= amounts[r] & mask
+                    last_row = max(last_row, r & mask)
+            else:
+                for r in range(lo, hi):
+                    label = labels[r]
+                    if label < 0 or label >= n_labels:
+                        bad[0] = 1  # the wrapper raises
+                        continue
+                    mask = (amounts[r] >> 63) & -np.int64(keep[label])
+                    n -= mask
+                    monetary -= amounts[r] & mask
+                    last_row = max(last_row, r & mask)
+            if n:
+                # Several accounts of the slot: their last days differ.
+                day = np.int64(dates[last_row])
+                if count == 0 or day > last:
+                    last = day
+                count += n
         if count:
             # Another block may have counted rows of this slot already.
             if out[slot, COUNT] == 0 or last > out[slot, LAST]:
@@ -64,28 +89,32 @@ def _outgoing(offsets, dates, amounts, labels, runs, run_accounts, slot_of, keep
 
 
 def outgoing(offsets: np.ndarray, dates: np.ndarray, amounts: np.ndarray, labels: np.ndarray,
-             slot_of: np.ndarray, keep: np.ndarray, first_day: int, last_day: int,
+             slot_of: np.ndarray, keep: np.ndarray | None, first_day: int, last_day: int,
              out: np.ndarray) -> None:
     """Adds the block's outgoing rows (amount < 0) booked in [first_day,
     last_day] whose label id is kept to out int64[slots, 3] of (last day,
     count, sum of |amount|): each account's rows go to its slot, slot_of
-    int64[n] (-1: left out). `out` starts as zeros and is passed to every
-    block of the snapshot; a slot's last day holds only where its count is
-    not 0."""
+    int64[n] (-1: left out). `keep` bool[n_labels] says which label ids
+    count; None counts every row without reading the labels. `out` starts
+    as zeros and is passed to every block of the snapshot; a slot's last
+    day holds only where its count is not 0."""
     n = slot_of.shape[0]
     check_block(offsets, dates, amounts, n)
     m = int(offsets[-1]) if n else 0
     if labels.dtype != np.int32 or labels.ndim != 1 or labels.shape[0] < m:
         raise ValueError(f"labels must be 1-d int32 with at least {m} rows")
+    every_label = keep is None
+    if keep is None:
+        keep = np.ones(1, np.bool_)
     if keep.dtype != np.bool_ or keep.ndim != 1:
         raise ValueError("keep must be bool[n_labels]")
     check_slots(slot_of, out, 3)
     runs, run_accounts = slot_runs(slot_of)
-    # Label ids are checked in the kernel, on the window's outgoing rows
-    # only: checking the whole column first read every row of the history.
+    # Label ids are checked in the kernel, on the window's rows only:
+    # checking the whole column first read every row of the history.
     bad = np.zeros(1, np.int64)
     _outgoing(*readonly(offsets, dates, amounts, labels, runs, run_accounts, slot_of, keep),
-              np.int32(first_day), np.int32(last_day), out, bad)
+              every_label, np.int32(first_day), np.int32(last_day), out, bad)
     if bad[0]:
         raise ValueError("a label id is outside keep")
 
@@ -109,7 +138,24 @@ def scores(values: np.ndarray, more_is_better: bool) -> np.ndarray:
     needed = [-(-(s - 1) * n // SCORES) for s in range(2, SCORES + 1)]  # b_s, 1..n
     # The b-th smallest for more_is_better, the b-th largest otherwise.
     at = [b - 1 if more_is_better else n - b for b in needed]
-    bounds = np.partition(values, sorted(set(at)))[at]
+    bounds = _order_statistics(values, at)
     for bound in bounds:
         out += (values > bound) if more_is_better else (values < bound)
     return out
+
+
+#: Values spanning at most this many integers are counted, not partitioned.
+COUNTED_SPAN = 1 << 16
+
+
+def _order_statistics(values: np.ndarray, at: list[int]) -> np.ndarray:
+    """The values at positions `at` of `values` sorted. Recency spans the
+    window's days and frequency a few hundred counts: over such a span a
+    histogram's running total finds them in one pass, three times faster
+    than np.partition for half a million users."""
+    low, high = int(values.min()), int(values.max())
+    if high - low >= COUNTED_SPAN:
+        return np.partition(values, sorted(set(at)))[at]
+    below = np.cumsum(np.bincount((values - low).astype(np.intp), minlength=high - low + 1))
+    # The k-th smallest (from 0) is the first value with more than k below or at it.
+    return np.searchsorted(below, np.asarray(at), side="right") + low

@@ -53,9 +53,7 @@ def number_slots(eligible: np.ndarray, user: np.ndarray, rank: np.ndarray,
         raise ValueError("eligible, user and currency must be 1-d of one length")
     if rank.dtype != np.int64 or currency.dtype != np.int64:
         raise ValueError("rank and currency must be int64")
-    chosen = user[eligible]
-    if chosen.size and (int(chosen.min()) < 0 or int(chosen.max()) >= rank.shape[0]):
-        raise ValueError("an eligible account's user is outside the ranks")
+    _check_users(user[eligible], rank)
     of_account = np.full(n, -1, np.int64)
     count = int(eligible.sum())
     slot_account = np.empty(count, np.int64)
@@ -63,6 +61,49 @@ def number_slots(eligible: np.ndarray, user: np.ndarray, rank: np.ndarray,
     n_slots, n_runs = _number(*readonly(eligible, user, rank, currency), of_account,
                               slot_account, user_starts)
     return of_account, slot_account[:n_slots], user_starts[:n_runs + 1]
+
+
+@kernel
+def _number_by_user(eligible, user, rank, of_account, slot_account):
+    # Slots are the users with an eligible account, in rank order: a dense
+    # rank by marking, with no sort (the counting sort was most of a job's
+    # set-up for a million accounts).
+    slot_of_rank = np.full(rank.shape[0], -1, np.int64)
+    for a in range(eligible.shape[0]):
+        if eligible[a]:
+            slot_of_rank[rank[user[a]]] = a
+    n_slots = 0
+    for r in range(rank.shape[0]):
+        a = slot_of_rank[r]
+        if a >= 0:
+            slot_account[n_slots] = a
+            slot_of_rank[r] = n_slots
+            n_slots += 1
+    for a in range(eligible.shape[0]):
+        if eligible[a]:
+            of_account[a] = slot_of_rank[rank[user[a]]]
+    return n_slots
+
+
+def number_user_slots(eligible: np.ndarray, user: np.ndarray, rank: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`number_slots` for eligible accounts that all hold one currency: a
+    user is one slot. Same arguments (but currency) and results."""
+    n = eligible.shape[0]
+    if eligible.dtype != np.bool_ or user.shape != (n,):
+        raise ValueError("eligible and user must be 1-d of one length")
+    if rank.dtype != np.int64:
+        raise ValueError("rank must be int64")
+    _check_users(user[eligible], rank)
+    of_account = np.full(n, -1, np.int64)
+    slot_account = np.empty(min(n, rank.shape[0]), np.int64)
+    n_slots = _number_by_user(*readonly(eligible, user, rank), of_account, slot_account)
+    return of_account, slot_account[:n_slots], np.arange(n_slots + 1, dtype=np.int64)
+
+
+def _check_users(chosen: np.ndarray, rank: np.ndarray) -> None:
+    if chosen.size and (int(chosen.min()) < 0 or int(chosen.max()) >= rank.shape[0]):
+        raise ValueError("an eligible account's user is outside the ranks")
 
 
 @kernel

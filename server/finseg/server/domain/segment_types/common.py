@@ -180,10 +180,18 @@ class Slots:
         return np.repeat(np.arange(self.user_starts.shape[0] - 1), np.diff(self.user_starts))
 
 
-def user_currency_slots(snapshot: Snapshot, eligible: np.ndarray) -> Slots:
+def user_currency_slots(snapshot: Snapshot, eligible: np.ndarray, one_currency: bool = False
+                        ) -> Slots:
+    """Slots of the eligible accounts; `one_currency` when they all hold
+    one currency (a request's), which numbers users without sorting."""
     accounts = snapshot.accounts
-    of_account, slot_account, user_starts = slots.number_slots(
-        eligible, accounts["user"], snapshot.user_rank(), slots.currency_keys(accounts["currency"]))
+    if one_currency:
+        of_account, slot_account, user_starts = slots.number_user_slots(
+            eligible, accounts["user"], snapshot.user_rank())
+    else:
+        of_account, slot_account, user_starts = slots.number_slots(
+            eligible, accounts["user"], snapshot.user_rank(),
+            slots.currency_keys(accounts["currency"]))
     return Slots(of_account, accounts["user"][slot_account].astype(np.int64),
                  accounts["currency"][slot_account], user_starts)
 

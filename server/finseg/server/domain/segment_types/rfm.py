@@ -51,6 +51,7 @@ _NAME_OF_CELL = np.array([[NAMES.index(name) for name in row] for row in GRID], 
 #: "111" .. "555", at (R - 1) * 25 + (F - 1) * 5 + M - 1.
 _CODES = pa.array([f"{r}{f}{m}" for r in range(1, 6) for f in range(1, 6) for m in range(1, 6)],
                   pa.string())
+_NAME_ARRAY = pa.array(NAMES, pa.string())
 
 
 @dataclass(frozen=True)
@@ -95,12 +96,16 @@ def figures(snapshot: Snapshot, params: Params, common: Common, progress: Progre
             ) -> tuple[np.ndarray, np.ndarray]:
     """(user indexes of the scored users, in user_id order; int64[n, 3] of
     their recency, frequency and monetary value)."""
-    labels = snapshot.labels().to_pylist()
-    # A row in any requested group counts; without groups, every row.
-    member = Taxonomy(params.nodes, params.aliases).membership(list(params.nodes), labels)
-    keep = np.any(member, axis=1) if params.nodes else np.ones(len(labels), np.bool_)
+    # A row in any requested group counts; without groups, every row, and
+    # the kernel then reads no label.
+    keep = None
+    if params.nodes:
+        member = Taxonomy(params.nodes, params.aliases).membership(
+            list(params.nodes), snapshot.labels().to_pylist())
+        keep = np.any(member, axis=1)
     # One currency: each user with an eligible account is one slot.
-    slots = user_currency_slots(snapshot, eligible_accounts(snapshot, common, params.currency))
+    slots = user_currency_slots(
+        snapshot, eligible_accounts(snapshot, common, params.currency), one_currency=True)
     as_of = day_number(common.as_of)
     out = np.zeros((slots.count, 3), np.int64)
     for block, s in walk(snapshot, progress):
@@ -136,6 +141,8 @@ def run(snapshot: Snapshot, params: Params, common: Common, progress: Progress) 
         "r_score": pa.array(r[picked]),
         "f_score": pa.array(f[picked]),
         "m_score": pa.array(m[picked]),
-        "rfm_code": _CODES.take(pa.array(code)),
-        "segment_name": pa.array(NAMES, pa.string()).take(pa.array(name[picked])),
+        # Dictionaries of the 125 codes and 11 names: taking half a million
+        # strings cost more than scoring.
+        "rfm_code": pa.DictionaryArray.from_arrays(pa.array(code), _CODES),
+        "segment_name": pa.DictionaryArray.from_arrays(pa.array(name[picked]), _NAME_ARRAY),
     })

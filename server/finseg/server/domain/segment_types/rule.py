@@ -76,7 +76,8 @@ def to_dict(params: Params) -> dict[str, Any]:
 def run(snapshot: Snapshot, params: Params, common: Common, progress: Progress) -> pa.Table:
     # Candidates: users with an account in the currency (and of the
     # request's types); one slot each, in user_id order.
-    slots = user_currency_slots(snapshot, eligible_accounts(snapshot, common, params.currency))
+    slots = user_currency_slots(
+        snapshot, eligible_accounts(snapshot, common, params.currency), one_currency=True)
     metrics = rules.metrics(params.rule.tree)
     taxonomy = Taxonomy(tuple(params.nodes.values()), params.aliases)
     columns = compute(snapshot, slots.of_account, slots.count, metrics, common.as_of,
