@@ -41,15 +41,17 @@ class Clock:
 
 def live_specs(rnd: random.Random) -> list[tuple[str, dict]]:
     threshold = {"currency": "EUR", "amount": rnd.choice([-5000, 0, 10_000])}
+    scored = ("RFM", {"window_days": rnd.choice([7, 30, 400]),
+                      "segment_names": rnd.sample(rfm.NAMES, 4)})
     return [("HIGH_BALANCE", {"threshold": threshold}),
             # The same definition twice: the two share each write's evaluation.
             ("HIGH_BALANCE", {"threshold": threshold}),
             ("LOW_BALANCE", {"threshold": threshold, "months": rnd.randint(1, 3)}),
             ("RULE", {"expression": "frequency(days=7) >= 1 OR balance > 100"}),
             ("RULE", {"expression": rules.to_text(random_tree(rnd), 2)}),
-            # Relative scores: a write moves members it does not name.
-            ("RFM", {"window_days": rnd.choice([7, 30, 400]),
-                     "segment_names": rnd.sample(rfm.NAMES, 4)}),
+            # Relative scores: a write moves members it does not name. Twice:
+            # a day change evaluates the two once, and each keeps its figures.
+            scored, scored,
             ("RFM", {"window_days": 30})]
 
 

@@ -21,6 +21,7 @@ left, and under the write lock only for the last few.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import logging
@@ -178,7 +179,7 @@ class LiveSegments:
                         (users, ids), {"kind": CREATED})
             self.store.usage.add_in(writer.txn, tenant, record["type"], rows_scanned=rows)
 
-        if not self._whole_tenant(tenant, record, day, progress, finish):
+        if not self._whole_tenant(tenant, [record], day, progress, finish):
             return False
         self._ids.setdefault(tenant, set()).add(record["id"])
         if record.get("webhook"):
@@ -191,36 +192,40 @@ class LiveSegments:
         moved = 0
         day = self.today()
         for tenant, ids in list(self._ids.items()):
+            # Segments of one definition share one evaluation of the tenant.
+            due: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
             for segment_id in sorted(ids):
-                moved += self._move_day(tenant, segment_id, day)
+                record = self.store.jobs.get(tenant, segment_id)
+                if record is not None and record["state"] == "SUCCEEDED" and \
+                        record["live"]["day"] < day.isoformat():
+                    due.setdefault(_definition(record), []).append(record)
+            for records in due.values():
+                moved += self._move_day(tenant, records, day)
         return moved
 
-    def _move_day(self, tenant: str, segment_id: str, day: dt.date) -> bool:
-        record = self.store.jobs.get(tenant, segment_id)
-        if record is None or record["state"] != "SUCCEEDED" or \
-                record["live"]["day"] >= day.isoformat():
-            return False
-
+    def _move_day(self, tenant: str, records: list[dict[str, Any]], day: dt.date) -> int:
         def finish(writer: TenantWriter, current: dict[str, Any], users: np.ndarray,
                    ids: list[str], rows: int) -> None:
-            members = self.memberships.of(writer.txn, writer.tenant_no, segment_id)
+            members = self.memberships.of(writer.txn, writer.tenant_no, current["id"])
             leaving, entering = _moved(members, users)
             current["live"]["day"] = current["as_of"] = day.isoformat()
             self._write(writer, tenant, current, members,
                         self._named(writer, leaving), self._named(writer, entering),
                         {"kind": DAY})
 
-        return self._whole_tenant(tenant, record, day, _QUIET, finish)
+        return self._whole_tenant(tenant, records, day, _QUIET, finish)
 
-    def _whole_tenant(self, tenant: str, record: dict[str, Any], day: dt.date,
-                      progress: Progress, finish: Callable[..., None]) -> bool:
+    def _whole_tenant(self, tenant: str, records: list[dict[str, Any]], day: dt.date,
+                      progress: Progress, finish: Callable[..., None]) -> int:
         """Evaluates every user of the tenant over a read snapshot while
         ingestion goes on; then, still outside the lock, the users the writes
         since then named, over a newer snapshot, round after round while that
         leaves more than a few; then, under the write lock, the last few over
         the write transaction. Hands the members of that moment to
-        `finish(writer, record as stored, user indexes, user ids, rows)`.
-        False if the segment was deleted meanwhile."""
+        `finish(writer, record as stored, user indexes, user ids, rows)` for
+        each of `records`, segments of one definition, in one write. Returns
+        how many were not deleted meanwhile."""
+        record = records[0]
         params, common = self._parsed(record), self._common(record, day)
         with self.store.env.write_lock:  # every write is in the snapshot or in the journal
             self.journal.open(tenant)
@@ -252,17 +257,30 @@ class LiveSegments:
                     txn.abort()
             assert evaluated is not None
             with self.store.writer(tenant) as writer:
-                current = self.store.jobs.get_in(writer.txn, writer.tenant_no, record["id"])
-                if current is None:
-                    return False
+                currents = [current for current in (
+                    self.store.jobs.get_in(writer.txn, writer.tenant_no, r["id"])
+                    for r in records) if current is not None]
+                if not currents:
+                    return 0
                 users, erased = self.journal.since(tenant, since)
                 if users.size or erased:
-                    evaluated = self._refreshed(UserSubset(
-                        self.store, writer.txn, writer.tenant_no, writer.state, users,
-                        dict(writer.appended), cache_reads=not erased), record, day,
-                        evaluated, users, erased)
-                finish(writer, current, *self._members_of(writer, record, evaluated), rows)
-            return True
+                    # This writer has written nothing yet: a read transaction
+                    # opened under its lock sees its base and maps the chunks,
+                    # where the write transaction copied whole chunk columns
+                    # (a second per segment, under the lock, at 50M rows).
+                    with self.store.env.read() as base_txn:
+                        evaluated = self._refreshed(UserSubset(
+                            self.store, writer.txn, writer.tenant_no, writer.state, users,
+                            dict(writer.appended), cache_reads=not erased, base_txn=base_txn),
+                            record, day, evaluated, users, erased)
+                members = self._members_of(writer, record, evaluated)
+                for k, current in enumerate(currents):
+                    if isinstance(evaluated, Figures):
+                        # Each RFM segment's writes change its own figures.
+                        self._keep_figures(writer, current["id"],
+                                           evaluated if k == 0 else copy.deepcopy(evaluated))
+                    finish(writer, current, *members, rows)
+                return len(currents)
         finally:
             self.journal.close(tenant)
 
@@ -284,11 +302,12 @@ class LiveSegments:
                     evaluated: Figures | list[str]) -> tuple[np.ndarray, list[str]]:
         """The members (tenant user indexes and ids, in user_id order)."""
         if isinstance(evaluated, Figures):
-            figures, segment_id = evaluated, record["id"]
-            writer.after_commit.append(lambda: self._figures.__setitem__(segment_id, figures))
-            return self._named(writer, figures.members(self._parsed(record)))
+            return self._named(writer, evaluated.members(self._parsed(record)))
         return np.asarray(self.store.accounts.user_ids.lookup(
             writer.txn, writer.tenant_no, evaluated), np.int64), evaluated
+
+    def _keep_figures(self, writer: TenantWriter, segment_id: str, figures: Figures) -> None:
+        writer.after_commit.append(lambda: self._figures.__setitem__(segment_id, figures))
 
     # ---- writes ------------------------------------------------------------
 
@@ -331,8 +350,7 @@ class LiveSegments:
             else:
                 # Segments of the same definition (teams do make the same
                 # one) share one evaluation of the write.
-                same = (record["type"], json.dumps(record["params"], sort_keys=True),
-                        tuple(record["account_types"]), day)
+                same = (*_definition(record), day)
                 if same not in evaluated:
                     now = TYPES[record["type"]].run(subset, self._parsed(record),
                                                     self._common(record, day), _QUIET)
@@ -493,3 +511,9 @@ def _moved(members: Members, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     now[users] = True
     was = members.has(np.arange(now.shape[0]))
     return np.nonzero(was & ~now)[0], np.nonzero(now & ~was)[0]
+
+
+def _definition(record: dict[str, Any]) -> tuple[Any, ...]:
+    """What segments that compute the same members on the same day share."""
+    return (record["type"], json.dumps(record["params"], sort_keys=True),
+            tuple(record["account_types"]))
