@@ -75,6 +75,7 @@ def _jobs() -> None:
 
     slots.number_slots(np.array([True]), np.zeros(1, np.int32), np.zeros(1, np.int64),
                        np.zeros(1, np.int64))
+    slots.number_user_slots(np.array([True]), np.zeros(1, np.int32), np.zeros(1, np.int64))
     slots.currency_keys(np.array([b"EUR"], "S3"))
 
 
