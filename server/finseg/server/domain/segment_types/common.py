@@ -180,18 +180,25 @@ class Slots:
         return np.repeat(np.arange(self.user_starts.shape[0] - 1), np.diff(self.user_starts))
 
 
-def user_currency_slots(snapshot: Snapshot, eligible: np.ndarray, one_currency: bool = False
-                        ) -> Slots:
-    """Slots of the eligible accounts; `one_currency` when they all hold
-    one currency (a request's), which numbers users without sorting."""
+def user_currency_slots(snapshot: Snapshot, eligible: np.ndarray) -> Slots:
     accounts = snapshot.accounts
-    if one_currency:
-        of_account, slot_account, user_starts = slots.number_user_slots(
-            eligible, accounts["user"], snapshot.user_rank())
-    else:
-        of_account, slot_account, user_starts = slots.number_slots(
-            eligible, accounts["user"], snapshot.user_rank(),
-            slots.currency_keys(accounts["currency"]))
+    of_account, slot_account, user_starts = slots.number_slots(
+        eligible, accounts["user"], snapshot.user_rank(), slots.currency_keys(accounts["currency"]))
+    return _slots(snapshot, of_account, slot_account, user_starts)
+
+
+def currency_user_slots(snapshot: Snapshot, common: Common, currency: str) -> Slots:
+    """The slots of the eligible accounts in `currency`: one per user, so
+    they are numbered without sorting."""
+    of_account, slot_account, user_starts = slots.number_user_slots(
+        eligible_accounts(snapshot, common, currency), snapshot.accounts["user"],
+        snapshot.user_rank())
+    return _slots(snapshot, of_account, slot_account, user_starts)
+
+
+def _slots(snapshot: Snapshot, of_account: np.ndarray, slot_account: np.ndarray,
+           user_starts: np.ndarray) -> Slots:
+    accounts = snapshot.accounts
     return Slots(of_account, accounts["user"][slot_account].astype(np.int64),
                  accounts["currency"][slot_account], user_starts)
 

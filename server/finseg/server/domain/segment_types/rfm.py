@@ -21,11 +21,10 @@ from ..taxonomy import Taxonomy
 from .common import (
     Common,
     Progress,
-    eligible_accounts,
+    currency_user_slots,
     parse_count,
     parse_currency,
     parse_label_groups,
-    user_currency_slots,
     walk,
 )
 
@@ -104,8 +103,7 @@ def figures(snapshot: Snapshot, params: Params, common: Common, progress: Progre
             list(params.nodes), snapshot.labels().to_pylist())
         keep = np.any(member, axis=1)
     # One currency: each user with an eligible account is one slot.
-    slots = user_currency_slots(
-        snapshot, eligible_accounts(snapshot, common, params.currency), one_currency=True)
+    slots = currency_user_slots(snapshot, common, params.currency)
     as_of = day_number(common.as_of)
     out = np.zeros((slots.count, 3), np.int64)
     for block, s in walk(snapshot, progress):

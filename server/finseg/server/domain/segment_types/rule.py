@@ -20,7 +20,7 @@ from ...storage.store import Snapshot
 from .. import rules
 from ..model import CURRENCY_EXPONENTS
 from ..taxonomy import Taxonomy
-from .common import Common, Progress, eligible_accounts, nest, user_currency_slots
+from .common import Common, Progress, currency_user_slots, nest
 from .rule_metrics import Columns, compute
 
 NAME = "RULE"
@@ -76,8 +76,7 @@ def to_dict(params: Params) -> dict[str, Any]:
 def run(snapshot: Snapshot, params: Params, common: Common, progress: Progress) -> pa.Table:
     # Candidates: users with an account in the currency (and of the
     # request's types); one slot each, in user_id order.
-    slots = user_currency_slots(
-        snapshot, eligible_accounts(snapshot, common, params.currency), one_currency=True)
+    slots = currency_user_slots(snapshot, common, params.currency)
     metrics = rules.metrics(params.rule.tree)
     taxonomy = Taxonomy(tuple(params.nodes.values()), params.aliases)
     columns = compute(snapshot, slots.of_account, slots.count, metrics, common.as_of,
