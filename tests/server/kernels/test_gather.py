@@ -63,3 +63,42 @@ def test_take_two_is_a_take_of_the_concatenation(a, b, data):
     got = gather.take_two(np.array(a, np.int32), np.array(b, np.int32),
                           np.array(order, np.int64))
     assert got.tolist() == [both[r] for r in order]
+
+
+@settings(settings.get_profile("gather"))
+@given(keys=st.sets(st.integers(-2**62, 2**62), max_size=40), data=st.data())
+def test_replace_sorted_removes_and_adds_keys_keeping_the_order(keys, data):
+    present = sorted(keys)
+    gone = data.draw(st.lists(st.sampled_from(present), unique=True) if present
+                     else st.just([]))
+    # A key may leave and come back (a user whose figure stayed the same).
+    new = data.draw(st.sets(st.integers(-2**62, 2**62).filter(lambda k: k not in keys)
+                            | st.sampled_from(gone or [2**63 - 1]), max_size=10))
+    want = sorted((keys - set(gone)) | new)
+    out = gather.replace_sorted(np.array(present, np.int64), np.array(gone, np.int64),
+                                np.array(sorted(new, reverse=True), np.int64))
+    assert out.tolist() == want
+
+
+def test_replace_sorted_refuses_to_remove_an_absent_key():
+    with pytest.raises(ValueError, match="not among"):
+        gather.replace_sorted(np.array([1, 3], np.int64), np.array([2], np.int64),
+                              np.zeros(0, np.int64))
+
+
+@settings(settings.get_profile("gather"))
+@given(runs=st.lists(st.lists(st.integers(-5, 5), max_size=8), max_size=6), data=st.data())
+def test_runs_after_keeps_the_rows_booked_after_each_floor(runs, data):
+    dates, starts, lengths = [], [], []
+    for run in runs:
+        starts.append(len(dates))
+        lengths.append(len(run))
+        dates += sorted(run)
+    floors = data.draw(st.lists(st.integers(-7, 7), min_size=len(runs), max_size=len(runs)))
+    got_starts, got_lengths = gather.runs_after(
+        np.array(dates, np.int32), np.array(starts, np.int64), np.array(lengths, np.int64),
+        np.array(floors, np.int32))
+    for k in range(len(runs)):
+        kept = [d for d in sorted(runs[k]) if d > floors[k]]
+        assert dates[got_starts[k]:got_starts[k] + got_lengths[k]] == kept
+        assert got_starts[k] + got_lengths[k] == starts[k] + lengths[k]

@@ -70,9 +70,14 @@ def test_window_flows_match_reference(accounts, data):
     account_ok = data.draw(st.lists(st.lists(st.booleans(), min_size=k, max_size=k),
                                     min_size=n, max_size=n))
     out = rules.new_flows(n_slots, k)
-    rules.window_flows(*arrays(accounts, data.draw(st.booleans())),
+    offsets, dates, amounts, labels = arrays(accounts, data.draw(st.booleans()))
+    # No group in any window: the kernel is told so and reads no label.
+    every_label = data.draw(st.booleans())
+    if every_label:
+        label_ok = [[True] * k for _ in range(N_LABELS)]
+    rules.window_flows(offsets, dates, amounts, None if every_label else labels,
                        np.array(slot_of, np.int64), np.array(first_days, np.int32), AS_OF,
-                       np.array(label_ok, bool).reshape(N_LABELS, k),
+                       None if every_label else np.array(label_ok, bool).reshape(N_LABELS, k),
                        np.array(account_ok, bool).reshape(n, k), out)
     assert out.tolist() == reference(accounts, slot_of, n_slots, first_days, label_ok,
                                      account_ok)

@@ -43,15 +43,24 @@ def merge(a_offsets: np.ndarray, a: Columns, b_offsets: np.ndarray, b: Columns
           ) -> tuple[np.ndarray, Columns]:
     """(offsets, columns) of run a merged with run b (same accounts, same
     column names, "dates" among them and ascending within each account)."""
+    offsets, order = merged_order(a_offsets, a["dates"], b_offsets, b["dates"])
+    return offsets, {name: take_two(a[name][:int(a_offsets[-1])], b[name], order)
+                     for name in a}
+
+
+def merged_order(a_offsets: np.ndarray, a_dates: np.ndarray, b_offsets: np.ndarray,
+                 b_dates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, order) of run a merged with run b: the merged column is
+    take_two(a_column, b_column, order), so a caller can take only the
+    columns it reads."""
     if a_offsets.shape != b_offsets.shape:
         raise ValueError("runs must cover the same accounts")
     total = int(a_offsets[-1]) + int(b_offsets[-1])
     offsets = np.empty_like(a_offsets, dtype=np.int64)
     order = np.empty(total, dtype=np.int64)
-    merge_order(*readonly(a_offsets, a["dates"][:int(a_offsets[-1])], b_offsets, b["dates"]),
+    merge_order(*readonly(a_offsets, a_dates[:int(a_offsets[-1])], b_offsets, b_dates),
                 offsets, order)
-    return offsets, {name: take_two(a[name][:int(a_offsets[-1])], b[name], order)
-                     for name in a}
+    return offsets, order
 
 
 @kernel

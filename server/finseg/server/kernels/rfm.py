@@ -88,24 +88,25 @@ def _outgoing(offsets, dates, amounts, labels, runs, run_accounts, slot_of, keep
             out[slot, MONETARY] += monetary
 
 
-def outgoing(offsets: np.ndarray, dates: np.ndarray, amounts: np.ndarray, labels: np.ndarray,
-             slot_of: np.ndarray, keep: np.ndarray | None, first_day: int, last_day: int,
-             out: np.ndarray) -> None:
+def outgoing(offsets: np.ndarray, dates: np.ndarray, amounts: np.ndarray,
+             labels: np.ndarray | None, slot_of: np.ndarray, keep: np.ndarray | None,
+             first_day: int, last_day: int, out: np.ndarray) -> None:
     """Adds the block's outgoing rows (amount < 0) booked in [first_day,
     last_day] whose label id is kept to out int64[slots, 3] of (last day,
     count, sum of |amount|): each account's rows go to its slot, slot_of
     int64[n] (-1: left out). `keep` bool[n_labels] says which label ids
-    count; None counts every row without reading the labels. `out` starts
-    as zeros and is passed to every block of the snapshot; a slot's last
-    day holds only where its count is not 0."""
+    count; None counts every row without reading the labels (which may
+    then be None). `out` starts as zeros and is passed to every block of
+    the snapshot; a slot's last day holds only where its count is not 0."""
     n = slot_of.shape[0]
     check_block(offsets, dates, amounts, n)
     m = int(offsets[-1]) if n else 0
-    if labels.dtype != np.int32 or labels.ndim != 1 or labels.shape[0] < m:
-        raise ValueError(f"labels must be 1-d int32 with at least {m} rows")
     every_label = keep is None
-    if keep is None:
-        keep = np.ones(1, np.bool_)
+    if keep is None:  # the kernel reads no label: one empty column compiles once
+        keep, labels = np.ones(1, np.bool_), np.zeros(0, np.int32)
+    elif labels is None or labels.dtype != np.int32 or labels.ndim != 1 \
+            or labels.shape[0] < m:
+        raise ValueError(f"labels must be 1-d int32 with at least {m} rows")
     if keep.dtype != np.bool_ or keep.ndim != 1:
         raise ValueError("keep must be bool[n_labels]")
     check_slots(slot_of, out, 3)

@@ -26,7 +26,7 @@ NO_DAY = np.iinfo(np.int64).min
 
 @parallel_kernel
 def _window_flows(offsets, dates, amounts, labels, runs, run_accounts, slot_of, first_days,
-                  as_of, label_ok, account_ok, out, bad):
+                  as_of, label_ok, account_ok, every_label, out, bad):
     n_windows = first_days.shape[0]
     n_labels = label_ok.shape[0]
     n_runs = runs.shape[0] - 1
@@ -55,10 +55,12 @@ def _window_flows(offsets, dates, amounts, labels, runs, run_accounts, slot_of, 
                     amount = amounts[r]
                     if amount == 0:
                         continue  # neither outgoing nor incoming
-                    label = labels[r]
-                    if label < 0 or label >= n_labels:
-                        bad[0] = 1  # the wrapper raises
-                        continue
+                    label = 0
+                    if not every_label:  # else the label column is not even read
+                        label = labels[r]
+                        if label < 0 or label >= n_labels:
+                            bad[0] = 1  # the wrapper raises
+                            continue
                     for k in range(n_windows):
                         if not reads[k] or day < first_days[k] or not label_ok[label, k]:
                             continue
@@ -84,19 +86,27 @@ def new_flows(n_slots: int, n_windows: int) -> np.ndarray:
 
 
 def window_flows(offsets: np.ndarray, dates: np.ndarray, amounts: np.ndarray,
-                 labels: np.ndarray, slot_of: np.ndarray, first_days: np.ndarray, as_of: int,
-                 label_ok: np.ndarray, account_ok: np.ndarray, out: np.ndarray) -> None:
+                 labels: np.ndarray | None, slot_of: np.ndarray, first_days: np.ndarray,
+                 as_of: int, label_ok: np.ndarray | None, account_ok: np.ndarray,
+                 out: np.ndarray) -> None:
     """Adds the block's rows to out int64[slots, K, 4] (from new_flows): for
     window k, the rows booked in [first_days[k], as_of] whose label id l has
     label_ok[l, k] and whose account i has account_ok[i, k]: the count and
     the sum of absolute amounts of the outgoing ones (amount < 0), the sum of
     the incoming ones (amount > 0) and the day number of the last outgoing
-    one (NO_DAY if none). Called once per block with the same `out`."""
+    one (NO_DAY if none). Called once per block with the same `out`.
+    label_ok None counts every label in every window without reading
+    `labels` (which may then be None)."""
     n = slot_of.shape[0]
     check_block(offsets, dates, amounts, n)
     m = int(offsets[-1]) if n else 0
     k = first_days.shape[0]
-    if labels.dtype != np.int32 or labels.ndim != 1 or labels.shape[0] < m:
+    every_label = label_ok is None
+    if label_ok is None:  # the kernel reads no label: one empty column compiles once
+        labels, label_ok = np.zeros(0, np.int32), np.ones((1, max(k, 1)), np.bool_)
+    elif labels is None:
+        raise ValueError("labels are needed to apply label_ok")
+    elif labels.dtype != np.int32 or labels.ndim != 1 or labels.shape[0] < m:
         raise ValueError(f"labels must be 1-d int32 with at least {m} rows")
     if first_days.dtype != np.int32 or first_days.ndim != 1 or k < 1:
         raise ValueError("first_days must be int32[K] with K >= 1")
@@ -116,7 +126,8 @@ def window_flows(offsets: np.ndarray, dates: np.ndarray, amounts: np.ndarray,
     _window_flows(*readonly(offsets, dates, amounts, labels, runs, run_accounts, slot_of,
                             first_days),
                   np.int32(as_of), *readonly(np.ascontiguousarray(label_ok),
-                                             np.ascontiguousarray(account_ok)), out, bad)
+                                             np.ascontiguousarray(account_ok)), every_label,
+                  out, bad)
     if bad[0]:
         raise ValueError("a label id is outside label_ok")
 
