@@ -332,37 +332,56 @@ class AccountTable:
         return out
 
     def accounts_of_users(self, txn: lmdb.Transaction, tenant_no: int, count: int,
-                          users: np.ndarray) -> np.ndarray:
+                          n_users: int, users: np.ndarray) -> np.ndarray:
         """Indexes (ascending) of the accounts among 0..count-1 that `users`
-        own, erased ones included. Reads the user column chunk by chunk in
-        place: a live segment asks this on every batch."""
+        (of the tenant's n_users) own, erased ones included. Reads the user
+        column chunk by chunk in place: a live segment asks this on every
+        batch."""
         db = self.env.db(DB.ACCOUNT_COLUMNS)
-        wanted = np.asarray(users, np.int32)
+        # One lookup table for every chunk (np.isin built one per chunk); an
+        # owner of -1 (none) reads its last entry, which stays False.
+        wanted = np.zeros(n_users + 1, np.bool_)
+        wanted[np.asarray(users, np.int64)] = True
         found = []
         for chunk in range((count + CHUNK - 1) // CHUNK):
             raw = txn.get(_column_key(tenant_no, "user", chunk), db=db)
             if raw is None:
                 continue
             owners = np.frombuffer(raw, np.int32)[:count - chunk * CHUNK]
-            found.append(np.nonzero(np.isin(owners, wanted))[0] + chunk * CHUNK)
+            found.append(np.flatnonzero(wanted[owners]) + chunk * CHUNK)
         return np.concatenate(found).astype(np.int64) if found else np.empty(0, np.int64)
 
     def gather(self, txn: lmdb.Transaction, tenant_no: int, name: str, indexes: np.ndarray
                ) -> np.ndarray:
         """Column `name` at `indexes`, reading only the chunks they fall in."""
-        _, dtype, fresh = COLUMNS[name]
-        out = np.full(indexes.shape[0], fresh, dtype=dtype)
-        chunk_of = indexes // CHUNK
-        for chunk in np.unique(chunk_of):
-            raw = txn.get(_column_key(tenant_no, name, int(chunk)),
-                          db=self.env.db(DB.ACCOUNT_COLUMNS))
-            if raw is None:
-                continue
-            values = np.frombuffer(raw, dtype=dtype)
-            at = chunk_of == chunk
-            local = indexes[at] - chunk * CHUNK
-            inside = local < values.shape[0]
-            out[np.nonzero(at)[0][inside]] = values[local[inside]]
+        return self.gather_columns(txn, tenant_no, [name], indexes)[name]
+
+    def gather_columns(self, txn: lmdb.Transaction, tenant_no: int, names: list[str],
+                       indexes: np.ndarray) -> dict[str, np.ndarray]:
+        """Columns `names` at `indexes`, reading only the chunks they fall
+        in; the indexes are grouped by chunk once for all the columns."""
+        indexes = np.asarray(indexes, np.int64)
+        order = np.argsort(indexes, kind="stable")
+        ordered = indexes[order]
+        first = int(ordered[0]) // CHUNK if ordered.size else 0
+        last = int(ordered[-1]) // CHUNK if ordered.size else -1
+        bounds = np.searchsorted(ordered, np.arange(first, last + 2) * CHUNK)
+        db = self.env.db(DB.ACCOUNT_COLUMNS)
+        out = {}
+        for name in names:
+            _, dtype, fresh = COLUMNS[name]
+            column = out[name] = np.full(indexes.shape[0], fresh, dtype=dtype)
+            for k, chunk in enumerate(range(first, last + 1)):
+                lo, hi = int(bounds[k]), int(bounds[k + 1])
+                if lo == hi:
+                    continue
+                raw = txn.get(_column_key(tenant_no, name, chunk), db=db)
+                if raw is None:
+                    continue
+                values = np.frombuffer(raw, dtype=dtype)
+                local = ordered[lo:hi] - chunk * CHUNK
+                inside = local < values.shape[0]
+                column[order[lo:hi][inside]] = values[local[inside]]
         return out
 
     def write(self, txn: lmdb.Transaction, tenant_no: int, indexes: np.ndarray,

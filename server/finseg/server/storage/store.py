@@ -23,7 +23,7 @@ from .audit import AuditLog
 from .env import DB, Environment, tenant_prefix
 from .jobs import JobStore, user_digest, without_users
 from .live import LiveStore
-from .subset import TailIndex
+from .subset import BaseViews, TailIndex
 from .transactions import Block, IndexUpdate, Tail, TransactionStore
 from .usage import UsageStore
 
@@ -198,6 +198,7 @@ class Store:
         self.usage = UsageStore(self.env)
         self.live = LiveStore(self.env)
         self.tail_index = TailIndex(self.env)
+        self.base_views = BaseViews(self.env, self.transactions)
         self.jobs = JobStore(self.env, self.usage, self.live)
         self.audit = AuditLog(self.env)
         self._compact_lock = threading.Lock()
@@ -316,6 +317,7 @@ class Store:
         self._closing.set()
         if self._warming is not None:
             self._warming.join()  # it reads the map, which closing unmaps
+        self.base_views.close()
         self.env.close()
 
 

@@ -22,7 +22,7 @@ by that write).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,7 +77,7 @@ class Block:
     first: int
     count: int
     offsets: np.ndarray
-    columns: dict[str, np.ndarray]
+    columns: Mapping[str, np.ndarray]
 
     @property
     def rows(self) -> int:
