@@ -322,27 +322,30 @@ class LiveSegments:
         ids = self._ids.get(tenant)
         if not ids:
             return
-        # Under the write lock, a read transaction sees the base this write
-        # starts from; an erasure rewrites it, so it reads its own.
-        with self.store.env.read() as base_txn:
-            self._update(tenant, writer, ids, users, cause, erased,
-                         base_txn if erased is None else None)
+        self._update(tenant, writer, ids, users, cause, erased)
 
     def _update(self, tenant: str, writer: TenantWriter, ids: set[str], users: np.ndarray,
-                cause: dict[str, Any], erased: str | None, base_txn: Any) -> None:
+                cause: dict[str, Any], erased: str | None) -> None:
+        records = [record for record in (
+            self.store.jobs.get_in(writer.txn, writer.tenant_no, segment_id)
+            for segment_id in sorted(ids))
+            # One still computing its first membership sees this write.
+            if record is not None and record["state"] == "SUCCEEDED"]
+        # The base this write starts from, mapped once for many writes; an
+        # erasure rewrites it, so it reads its own.
         subset = UserSubset(self.store, writer.txn, writer.tenant_no, writer.state, users,
                             dict(writer.appended), cache_reads=erased is None,
-                            base_txn=base_txn)
+                            base_views=self.store.base_views if erased is None else None,
+                            since=min(
+                                (self._reads_since(record) for record in records), default=None))
         # The subset's users in user_id order; an erased user's id is blank now.
         named = [u or erased or "" for u in subset.user_ids(
             np.arange(users.shape[0])).to_pylist()]
         touched = subset.global_users
         named_ids = pa.array(named, pa.string())
         evaluated: dict[tuple[Any, ...], np.ndarray] = {}
-        for segment_id in sorted(ids):
-            record = self.store.jobs.get_in(writer.txn, writer.tenant_no, segment_id)
-            if record is None or record["state"] != "SUCCEEDED":
-                continue  # still computing its first membership, which sees this write
+        for record in records:
+            segment_id = record["id"]
             day = dt.date.fromisoformat(record["live"]["day"])
             members = self.memberships.of(writer.txn, writer.tenant_no, segment_id)
             if record["type"] == "RFM":
@@ -499,6 +502,10 @@ class LiveSegments:
         if params is None:
             params = self._params[record["id"]] = TYPES[record["type"]].parse(record["params"])
         return params
+
+    def _reads_since(self, record: dict[str, Any]) -> int:
+        common = self._common(record, dt.date.fromisoformat(record["live"]["day"]))
+        return int(TYPES[record["type"]].reads_since(self._parsed(record), common))
 
     @staticmethod
     def _common(record: dict[str, Any], day: dt.date) -> Common:

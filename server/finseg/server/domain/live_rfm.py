@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from ..kernels import gather
 from ..kernels.rfm import SCORES
 from .segment_types import rfm
 from .segment_types.common import Common, Progress
@@ -49,11 +50,8 @@ class Ranked:
 
     def change(self, gone: np.ndarray, new: np.ndarray) -> None:
         """Removes the keys `gone` (present) and adds the keys `new`."""
-        if gone.size:
-            self.keys = np.delete(self.keys, np.searchsorted(self.keys, gone))
-        if new.size:
-            new = np.sort(new)
-            self.keys = np.insert(self.keys, np.searchsorted(self.keys, new), new)
+        if gone.size or new.size:
+            self.keys = gather.replace_sorted(self.keys, gone, new)
 
     def bounds(self) -> np.ndarray:
         """The four values a score counts: with b_s = ceil((s - 1) n / 5),

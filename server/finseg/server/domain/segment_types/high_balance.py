@@ -39,6 +39,12 @@ def to_dict(params: Params) -> dict[str, Any]:
                           "amount": params.threshold.amount}}
 
 
+def reads_since(params: Params, common: Common) -> int:
+    """The earliest booking day whose rows this type reads (balances apart:
+    a live segment's subset keeps the rows after the snapshot dates too)."""
+    return day_number(common.as_of)
+
+
 def run(snapshot: Snapshot, params: Params, common: Common, progress: Progress) -> pa.Table:
     eligible = eligible_accounts(snapshot, common, params.threshold.currency)
     as_of = day_number(common.as_of)

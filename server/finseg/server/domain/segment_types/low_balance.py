@@ -44,6 +44,12 @@ def to_dict(params: Params) -> dict[str, Any]:
                           "amount": params.threshold.amount}, "months": params.months}
 
 
+def reads_since(params: Params, common: Common) -> int:
+    """The earliest booking day whose rows this type reads (balances apart:
+    a live segment's subset keeps the rows after the snapshot dates too)."""
+    return int(complete_months(common.as_of, params.months)[0])
+
+
 def run(snapshot: Snapshot, params: Params, common: Common, progress: Progress) -> pa.Table:
     eligible = eligible_accounts(snapshot, common, params.threshold.currency)
     bounds = complete_months(common.as_of, params.months)

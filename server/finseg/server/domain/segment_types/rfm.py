@@ -91,6 +91,12 @@ def to_dict(params: Params) -> dict[str, Any]:
             "nodes": list(params.nodes), "aliases": params.aliases}
 
 
+def reads_since(params: Params, common: Common) -> int:
+    """The earliest booking day whose rows this type reads (balances apart:
+    a live segment's subset keeps the rows after the snapshot dates too)."""
+    return day_number(common.as_of) - params.window_days + 1
+
+
 def figures(snapshot: Snapshot, params: Params, common: Common, progress: Progress
             ) -> tuple[np.ndarray, np.ndarray]:
     """(user indexes of the scored users, in user_id order; int64[n, 3] of
@@ -107,8 +113,9 @@ def figures(snapshot: Snapshot, params: Params, common: Common, progress: Progre
     as_of = day_number(common.as_of)
     out = np.zeros((slots.count, 3), np.int64)
     for block, s in walk(snapshot, progress):
-        rfm.outgoing(block.offsets, block.dates, block.amounts, block.labels,
-                     slots.of_account[s], keep, as_of - params.window_days + 1, as_of, out)
+        rfm.outgoing(block.offsets, block.dates, block.amounts,
+                     None if keep is None else block.labels, slots.of_account[s], keep,
+                     as_of - params.window_days + 1, as_of, out)
     found = np.nonzero(out[:, rfm.COUNT] > 0)[0]
     out = out[found]
     out[:, 0] = as_of - out[:, rfm.LAST]

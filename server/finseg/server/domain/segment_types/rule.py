@@ -20,6 +20,7 @@ from ...storage.store import Snapshot
 from .. import rules
 from ..model import CURRENCY_EXPONENTS
 from ..taxonomy import Taxonomy
+from . import rule_metrics
 from .common import Common, Progress, currency_user_slots, nest
 from .rule_metrics import Columns, compute
 
@@ -71,6 +72,12 @@ def parse(raw: dict[str, Any], taxonomy: Taxonomy | None = None) -> Params:
 def to_dict(params: Params) -> dict[str, Any]:
     return {"expression": params.expression, "currency": params.currency,
             "nodes": params.nodes, "aliases": params.aliases}
+
+
+def reads_since(params: Params, common: Common) -> int:
+    """The earliest booking day whose rows this type reads (balances apart:
+    a live segment's subset keeps the rows after the snapshot dates too)."""
+    return rule_metrics.reads_since(rules.metrics(params.rule.tree), common.as_of)
 
 
 def run(snapshot: Snapshot, params: Params, common: Common, progress: Progress) -> pa.Table:

@@ -97,6 +97,15 @@ def _compare_integers(column: np.ndarray, op: str, value: Fraction) -> np.ndarra
     return equal if op == "==" else ~equal
 
 
+def reads_since(metrics: list[rules.Metric], as_of: dt.date) -> int:
+    """The earliest booking day the metrics read: a window's first day, the
+    first day of the oldest complete month, as_of for a balance."""
+    today = day_number(as_of)
+    return min([today] + [today - (m.days or 0) + 1 for m in metrics if m.name in WINDOW_METRICS]
+               + [int(complete_months(as_of, m.months or 0)[0]) for m in metrics
+                  if m.name == "low_balance_months"])
+
+
 def compute(snapshot: Snapshot, of_account: np.ndarray, n_slots: int,
             metrics: list[rules.Metric], as_of: dt.date, node_of: Callable[[str], str],
             taxonomy: Taxonomy, progress: Progress) -> dict[rules.Metric, Columns]:
@@ -117,11 +126,14 @@ def compute(snapshot: Snapshot, of_account: np.ndarray, n_slots: int,
     flows = kernels.new_flows(n_slots, len(windows))
     if windows:
         first_days = np.array([today - days + 1 for days, _, _ in windows], np.int32)
-        labels = snapshot.labels().to_pylist()
-        label_ok = np.ones((len(labels), len(windows)), np.bool_)
-        for k, (_, group, _) in enumerate(windows):
-            if group is not None:
-                label_ok[:, k] = taxonomy.membership([node_of(group)], labels)[:, 0]
+        # Without a group anywhere, the kernel reads no label column.
+        label_ok = None
+        if any(group is not None for _, group, _ in windows):
+            labels = snapshot.labels().to_pylist()
+            label_ok = np.ones((len(labels), len(windows)), np.bool_)
+            for k, (_, group, _) in enumerate(windows):
+                if group is not None:
+                    label_ok[:, k] = taxonomy.membership([node_of(group)], labels)[:, 0]
         account_ok = np.stack([of_type[kind] for _, _, kind in windows], axis=1)
     balance = {m.type: np.zeros(n_slots, np.int64) for m in metrics if m.name == "balance"}
     low = [m for m in metrics if m.name == "low_balance_months"]
@@ -130,9 +142,9 @@ def compute(snapshot: Snapshot, of_account: np.ndarray, n_slots: int,
     for block, s in walk(snapshot, progress):
         per_account = account_block(snapshot, candidate, s)
         if windows:
-            kernels.window_flows(block.offsets, block.dates, block.amounts, block.labels,
-                                 of_account[s], first_days, today, label_ok, account_ok[s],
-                                 flows)
+            kernels.window_flows(block.offsets, block.dates, block.amounts,
+                                 None if label_ok is None else block.labels, of_account[s],
+                                 first_days, today, label_ok, account_ok[s], flows)
         if balance:
             open_today, eod = balances.high_balance(block.offsets, block.dates, block.amounts,
                                                     *per_account, today, int(INT64.min))
