@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 from ..kernels import gather, layout
 from .arrays import batch_from_value
 from .env import DB
-from .transactions import BASE_COLUMNS, Block, log_key
+from .transactions import BASE_COLUMNS, Block, LazyColumns, log_key
 
 #: Columns of the log that the base columns come from.
 _LOG_OF = {name: log for name, (_, _, log) in BASE_COLUMNS.items()}
@@ -157,7 +157,7 @@ class UserSubset:
                     self._base_offsets, base_dates,
                     layout.csr_offsets(local[order], 0, self.n_accounts), tail_dates)
                 dates = gather.take_two(base_dates, tail_dates, self._merge)
-            columns = _Columns(self._column)
+            columns = LazyColumns(self._column)
             columns.built["dates"] = dates
             if self.base_views is None and self.base_txn is self.txn:
                 # A write transaction's values may not outlive its next write,
@@ -254,27 +254,6 @@ class UserSubset:
         for batch, lo, lengths, starts in self._tail_reads:
             gather.copy_runs(batch.columns[name], lo, lengths, out, starts)
         return out
-
-
-class _Columns(Mapping[str, np.ndarray]):
-    """A block's columns, each built on first read."""
-
-    def __init__(self, build: Callable[[str], np.ndarray]) -> None:
-        self.build = build
-        self.built: dict[str, np.ndarray] = {}
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        if name not in BASE_COLUMNS:
-            raise KeyError(name)
-        if name not in self.built:
-            self.built[name] = self.build(name)
-        return self.built[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(BASE_COLUMNS)
-
-    def __len__(self) -> int:
-        return len(BASE_COLUMNS)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ by that write).
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ import pyarrow.compute as pc
 
 from ..errors import AlreadyExists, Reason, Violation, quoted
 from ..kernels import layout
+from ..kernels.gather import take_two
 from ..kernels.hashing import EMPTY, IdIndex, first_occurrence
 from . import faults
 from .arrays import batch_from_value, batch_to_value, from_value, required, to_value
@@ -67,6 +69,29 @@ def log_key(tenant_no: int, seq: int) -> bytes:
 
 def _base_key(tenant_no: int, uid: int, column: int) -> bytes:
     return tenant_prefix(tenant_no) + U64.pack(uid) + bytes([column])
+
+
+class LazyColumns(Mapping[str, np.ndarray]):
+    """A block's columns, each built on first read: most segment types read
+    two of the four, and merging the tail into a block copied all four.
+    Built columns may view the map: read them while the transaction lives."""
+
+    def __init__(self, build: Callable[[str], np.ndarray]) -> None:
+        self.build = build
+        self.built: dict[str, np.ndarray] = {}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in BASE_COLUMNS:
+            raise KeyError(name)
+        if name not in self.built:
+            self.built[name] = self.build(name)
+        return self.built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(BASE_COLUMNS)
+
+    def __len__(self) -> int:
+        return len(BASE_COLUMNS)
 
 
 @dataclass
@@ -368,9 +393,10 @@ class TransactionStore:
             if hi == lo:
                 yield chunk, False, Block(first, count, offsets, columns)
                 continue
-            merged = layout.merge(offsets, columns, t_off - lo,
-                                  {name: values[lo:hi] for name, values in t_cols.items()})
-            yield chunk, True, Block(first, count, *merged)
+            merged, order = layout.merged_order(offsets, columns["dates"], t_off - lo,
+                                                t_cols["dates"][lo:hi])
+            yield chunk, True, Block(first, count, merged, LazyColumns(functools.partial(
+                _merged_column, columns, int(offsets[-1]), t_cols, lo, hi, order)))
 
     # ---- compaction ------------------------------------------------
 
@@ -537,6 +563,11 @@ class TransactionStore:
                 break
             orphans = orphans[~np.isin(orphans, batch.column("counterparty_id").to_numpy())]
         return removed, orphans
+
+
+def _merged_column(base: dict[str, np.ndarray], base_rows: int, tail: dict[str, np.ndarray],
+                   lo: int, hi: int, order: np.ndarray, name: str) -> np.ndarray:
+    return take_two(base[name][:base_rows], tail[name][lo:hi], order)
 
 
 def _pending(base: dict[str, Any]) -> list[int]:
