@@ -169,6 +169,20 @@ def check_live_against_batch_jobs(tmp_path: Path, seed: int, day: dt.date) -> No
             assert jobs.live.tick() == len(records)
         if k % 8 == 3:
             store.compact(TENANT)
+        if k in (6, 18):
+            # The twins share their figures: one goes, and later a third
+            # comes; the others stay exact.
+            twins = [r for r in records if r["type"] == "RFM" and r["params"] == records[5][
+                "params"]]
+            if k == 6:
+                jobs.delete(TENANT, twins[0]["id"])
+                records.remove(twins[0])
+            else:
+                raw = live_specs(random.Random(seed))[5][1]
+                record = jobs.create(TENANT, "RFM", raw, [], None, live=True)
+                assert jobs.wait(TENANT, record["id"], 30)["state"] == "SUCCEEDED"
+                assert record["params"] == twins[0]["params"]
+                records.append(record)
         if k == 12:  # a restart: memberships reload, RFM figures are rebuilt at the next write
             jobs.stop()
             jobs = JobManager(store, 1, "UTC", 14, clock=clock, encode=encode_members,

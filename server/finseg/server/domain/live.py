@@ -21,7 +21,6 @@ left, and under the write lock only for the last few.
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import json
 import logging
@@ -105,10 +104,13 @@ class LiveSegments:
         self._lock = threading.Lock()
         #: segment id -> ((segment id, tenant data version), members table)
         self._members_cache: dict[str, tuple[tuple[str, int], pa.Table]] = {}
-        #: RFM segment id -> every scored user's figures as of the last commit
-        self._figures: dict[str, Figures] = {}
-        #: RFM segment id -> (the write changing them, figures), until it commits
-        self._pending: dict[str, tuple[TenantWriter, Figures]] = {}
+        #: Every scored user's figures as of the last commit, shared by the
+        #: RFM segments of one tenant, definition and day (_figure_key)
+        self._figures: dict[tuple[Any, ...], Figures] = {}
+        #: figure key -> (the write changing them, figures), until it commits
+        self._pending: dict[tuple[Any, ...], tuple[TenantWriter, Figures]] = {}
+        #: RFM segment id -> its figure key
+        self._figure_of: dict[str, tuple[Any, ...]] = {}
         self._changed = threading.Condition()
         self.version = 0                      # bumped after each commit with events
 
@@ -128,8 +130,10 @@ class LiveSegments:
         self._params.pop(segment_id, None)
         self._hooked.discard((tenant, segment_id))
         self.memberships.forget(segment_id)
-        self._figures.pop(segment_id, None)
-        self._pending.pop(segment_id, None)
+        key = self._figure_of.pop(segment_id, None)
+        if key is not None and key not in self._figure_of.values():
+            self._figures.pop(key, None)
+            self._pending.pop(key, None)
         with self._lock:
             self._members_cache.pop(segment_id, None)
 
@@ -274,11 +278,10 @@ class LiveSegments:
                             dict(writer.appended), cache_reads=not erased, base_txn=base_txn),
                             record, day, evaluated, users, erased)
                 members = self._members_of(writer, record, evaluated)
-                for k, current in enumerate(currents):
+                for current in currents:
                     if isinstance(evaluated, Figures):
-                        # Each RFM segment's writes change its own figures.
-                        self._keep_figures(writer, current["id"],
-                                           evaluated if k == 0 else copy.deepcopy(evaluated))
+                        self._keep_figures(writer, self._figure_key(tenant, current, day),
+                                           evaluated)
                     finish(writer, current, *members, rows)
                 return len(currents)
         finally:
@@ -306,8 +309,21 @@ class LiveSegments:
         return np.asarray(self.store.accounts.user_ids.lookup(
             writer.txn, writer.tenant_no, evaluated), np.int64), evaluated
 
-    def _keep_figures(self, writer: TenantWriter, segment_id: str, figures: Figures) -> None:
-        writer.after_commit.append(lambda: self._figures.__setitem__(segment_id, figures))
+    def _keep_figures(self, writer: TenantWriter, key: tuple[Any, ...], figures: Figures
+                      ) -> None:
+        writer.after_commit.append(lambda: self._figures.__setitem__(key, figures))
+
+    def _figure_key(self, tenant: str, record: dict[str, Any], day: dt.date
+                    ) -> tuple[Any, ...]:
+        """What RFM segments that share their figures have in common: one
+        write updates them once, and the segments of one definition (teams
+        do make the same one) stay in step."""
+        key = (tenant, *_definition(record), day.isoformat())
+        before = self._figure_of.get(record["id"])
+        self._figure_of[record["id"]] = key
+        if before is not None and before != key and before not in self._figure_of.values():
+            self._figures.pop(before, None)  # of a day no segment is at any more
+        return key
 
     # ---- writes ------------------------------------------------------------
 
@@ -344,12 +360,19 @@ class LiveSegments:
         touched = subset.global_users
         named_ids = pa.array(named, pa.string())
         evaluated: dict[tuple[Any, ...], np.ndarray] = {}
+        rescored: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = {}
         for record in records:
             segment_id = record["id"]
             day = dt.date.fromisoformat(record["live"]["day"])
             members = self.memberships.of(writer.txn, writer.tenant_no, segment_id)
             if record["type"] == "RFM":
-                leaving, entering = self._rescored(writer, record, day, subset, members, erased)
+                key = self._figure_key(tenant, record, day)
+                if key not in rescored:
+                    rescored[key] = self._rescored(writer, key, record, day, subset)
+                users, now = rescored[key]
+                was = members.has(users)
+                leaving = self._named(writer, users[was & ~now], erased)
+                entering = self._named(writer, users[now & ~was], erased)
             else:
                 # Segments of the same definition (teams do make the same
                 # one) share one evaluation of the write.
@@ -370,38 +393,35 @@ class LiveSegments:
                 self.store.live.scrub_user(writer.txn, writer.tenant_no, segment_id, erased,
                                            self.codec.scrub)
 
-    def _rescored(self, writer: TenantWriter, record: dict[str, Any], day: dt.date,
-                  subset: UserSubset, members: Members, erased: str | None
-                  ) -> tuple[tuple[np.ndarray, list[str]], tuple[np.ndarray, list[str]]]:
-        """RFM's (leaving, entering): the write's users get their figures
-        again and everyone is scored again, so users it does not name may
-        move too."""
+    def _rescored(self, writer: TenantWriter, key: tuple[Any, ...], record: dict[str, Any],
+                  day: dt.date, subset: UserSubset) -> tuple[np.ndarray, np.ndarray]:
+        """RFM's (users whose membership may have changed, whether each is a
+        member now): the write's users get their figures again and everyone
+        is scored again, so users it does not name may move too."""
         params, common = self._parsed(record), self._common(record, day)
-        figures = self._uncommitted(writer, record["id"], params, common)
+        figures = self._uncommitted(writer, key, params, common)
         users = figures.update(subset, params, common, _QUIET)
-        now, was = figures.is_member(users, params), members.has(users)
-        return (self._named(writer, users[was & ~now], erased),
-                self._named(writer, users[now & ~was], erased))
+        return users, figures.is_member(users, params)
 
-    def _uncommitted(self, writer: TenantWriter, segment_id: str, params: Any,
+    def _uncommitted(self, writer: TenantWriter, key: tuple[Any, ...], params: Any,
                      common: Common) -> Figures:
-        """The RFM figures `writer` changes in place: they are the segment's
+        """The RFM figures `writer` changes in place: they are the segments'
         again once it commits; a write that fails takes them with it, and
         the next one builds them anew."""
-        pending = self._pending.get(segment_id)
+        pending = self._pending.get(key)
         if pending is not None and pending[0] is writer:
             return pending[1]
-        figures = self._figures.pop(segment_id, None)
+        figures = self._figures.pop(key, None)
         if figures is None:  # the first write since the service started, or a failed one
             # Under the write lock, a read transaction holds the data before this write.
             with self.store.env.read() as txn:
                 figures = Figures.of(Snapshot(self.store, txn, writer.tenant_no), params,
                                      common, _QUIET)
-        self._pending[segment_id] = (writer, figures)
+        self._pending[key] = (writer, figures)
 
         def committed() -> None:
-            if self._pending.pop(segment_id, (None,))[0] is writer:
-                self._figures[segment_id] = figures
+            if self._pending.pop(key, (None,))[0] is writer:
+                self._figures[key] = figures
         writer.after_commit.append(committed)
         return figures
 
