@@ -183,7 +183,7 @@ class LiveSegments:
                         (users, ids), {"kind": CREATED})
             self.store.usage.add_in(writer.txn, tenant, record["type"], rows_scanned=rows)
 
-        if not self._whole_tenant(tenant, [record], day, progress, finish):
+        if not self._whole_tenant(tenant, [[record]], day, progress, finish):
             return False
         self._ids.setdefault(tenant, set()).add(record["id"])
         if record.get("webhook"):
@@ -196,18 +196,19 @@ class LiveSegments:
         moved = 0
         day = self.today()
         for tenant, ids in list(self._ids.items()):
-            # Segments of one definition share one evaluation of the tenant.
+            # Segments of one definition share one evaluation of the tenant,
+            # and all of them one catch-up with the writes meanwhile.
             due: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
             for segment_id in sorted(ids):
                 record = self.store.jobs.get(tenant, segment_id)
                 if record is not None and record["state"] == "SUCCEEDED" and \
                         record["live"]["day"] < day.isoformat():
                     due.setdefault(_definition(record), []).append(record)
-            for records in due.values():
-                moved += self._move_day(tenant, records, day)
+            if due:
+                moved += self._move_day(tenant, list(due.values()), day)
         return moved
 
-    def _move_day(self, tenant: str, records: list[dict[str, Any]], day: dt.date) -> int:
+    def _move_day(self, tenant: str, groups: list[list[dict[str, Any]]], day: dt.date) -> int:
         def finish(writer: TenantWriter, current: dict[str, Any], users: np.ndarray,
                    ids: list[str], rows: int) -> None:
             members = self.memberships.of(writer.txn, writer.tenant_no, current["id"])
@@ -217,25 +218,29 @@ class LiveSegments:
                         self._named(writer, leaving), self._named(writer, entering),
                         {"kind": DAY})
 
-        return self._whole_tenant(tenant, records, day, _QUIET, finish)
+        return self._whole_tenant(tenant, groups, day, _QUIET, finish)
 
-    def _whole_tenant(self, tenant: str, records: list[dict[str, Any]], day: dt.date,
+    def _whole_tenant(self, tenant: str, groups: list[list[dict[str, Any]]], day: dt.date,
                       progress: Progress, finish: Callable[..., None]) -> int:
         """Evaluates every user of the tenant over a read snapshot while
         ingestion goes on; then, still outside the lock, the users the writes
         since then named, over a newer snapshot, round after round while that
         leaves more than a few; then, under the write lock, the last few over
-        the write transaction. Hands the members of that moment to
+        the write transaction. Each of `groups` holds segments of one
+        definition, evaluated once; the catch-ups of all groups share one
+        subset per round. Hands the members of that moment to
         `finish(writer, record as stored, user indexes, user ids, rows)` for
-        each of `records`, segments of one definition, in one write. Returns
-        how many were not deleted meanwhile."""
-        record = records[0]
-        params, common = self._parsed(record), self._common(record, day)
+        every segment, in one write. Returns how many were not deleted
+        meanwhile."""
+        firsts = [records[0] for records in groups]
+        # Catching up reads only the days the definitions read at `day`.
+        since_day = min(int(TYPES[r["type"]].reads_since(self._parsed(r), self._common(r, day)))
+                        for r in firsts)
         with self.store.env.write_lock:  # every write is in the snapshot or in the journal
             self.journal.open(tenant)
             txn = self.store.env.read()
         try:
-            evaluated: Figures | list[str] | None = None
+            evaluated: list[Figures | list[str]] = []
             users, erased, since, rows = np.empty(0, np.int64), set[str](), 0, 0
             for round_no in range(CATCH_UP_ROUNDS):
                 if round_no:
@@ -247,45 +252,55 @@ class LiveSegments:
                 try:
                     snapshot = Snapshot(self.store, txn, self.store.env.tenant_no(
                         txn, tenant, create=False))
-                    if evaluated is None:
-                        evaluated = Figures.of(snapshot, params, common, progress) \
-                            if record["type"] == "RFM" else TYPES[record["type"]].run(
-                                snapshot, params, common, progress).column("user_id").to_pylist()
+                    if not round_no:
+                        evaluated = [self._evaluated(snapshot, r, day, progress) for r in firsts]
                     else:
-                        evaluated = self._refreshed(UserSubset(
-                            self.store, txn, snapshot.tenant_no or 0, snapshot.state or {},
-                            users), record, day, evaluated, users, erased)
+                        subset = UserSubset(self.store, txn, snapshot.tenant_no or 0,
+                                            snapshot.state or {}, users, since=since_day)
+                        evaluated = [self._refreshed(subset, r, day, e, users, erased)
+                                     for r, e in zip(firsts, evaluated, strict=True)]
                     since = snapshot.state.get("generation", 0) if snapshot.state else 0
                     rows = snapshot.n_transactions
                 finally:
                     txn.abort()
-            assert evaluated is not None
             with self.store.writer(tenant) as writer:
-                currents = [current for current in (
-                    self.store.jobs.get_in(writer.txn, writer.tenant_no, r["id"])
-                    for r in records) if current is not None]
-                if not currents:
-                    return 0
                 users, erased = self.journal.since(tenant, since)
                 if users.size or erased:
-                    # This writer has written nothing yet: a read transaction
-                    # opened under its lock sees its base and maps the chunks,
-                    # where the write transaction copied whole chunk columns
-                    # (a second per segment, under the lock, at 50M rows).
-                    with self.store.env.read() as base_txn:
-                        evaluated = self._refreshed(UserSubset(
-                            self.store, writer.txn, writer.tenant_no, writer.state, users,
-                            dict(writer.appended), cache_reads=not erased, base_txn=base_txn),
-                            record, day, evaluated, users, erased)
-                members = self._members_of(writer, record, evaluated)
-                for current in currents:
-                    if isinstance(evaluated, Figures):
-                        self._keep_figures(writer, self._figure_key(tenant, current, day),
-                                           evaluated)
-                    finish(writer, current, *members, rows)
-                return len(currents)
+                    # This writer has written nothing yet, so the base views
+                    # writers share hold its base: the write transaction
+                    # copied whole chunk columns (a second per segment, under
+                    # the lock, at 50M rows).
+                    subset = UserSubset(self.store, writer.txn, writer.tenant_no, writer.state,
+                                        users, dict(writer.appended), cache_reads=not erased,
+                                        base_views=self.store.base_views, since=since_day)
+                    evaluated = [self._refreshed(subset, r, day, e, users, erased)
+                                 for r, e in zip(firsts, evaluated, strict=True)]
+                done = 0
+                for records, first, result in zip(groups, firsts, evaluated, strict=True):
+                    currents = [current for current in (
+                        self.store.jobs.get_in(writer.txn, writer.tenant_no, r["id"])
+                        for r in records) if current is not None]
+                    if not currents:
+                        continue
+                    members = self._members_of(writer, first, result)
+                    for current in currents:
+                        if isinstance(result, Figures):
+                            self._keep_figures(writer, self._figure_key(tenant, current, day),
+                                               result)
+                        finish(writer, current, *members, rows)
+                    done += len(currents)
+                return done
         finally:
             self.journal.close(tenant)
+
+    def _evaluated(self, snapshot: Snapshot, record: dict[str, Any], day: dt.date,
+                   progress: Progress) -> Figures | list[str]:
+        """A whole-tenant evaluation: RFM's figures, else the members' ids."""
+        params, common = self._parsed(record), self._common(record, day)
+        if record["type"] == "RFM":
+            return Figures.of(snapshot, params, common, progress)
+        return TYPES[record["type"]].run(snapshot, params, common, progress).column(
+            "user_id").to_pylist()
 
     def _refreshed(self, subset: UserSubset, record: dict[str, Any], day: dt.date,
                    evaluated: Figures | list[str], users: np.ndarray, erased: set[str]
