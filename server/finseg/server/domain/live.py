@@ -31,7 +31,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ..errors import InvalidArgument, Reason, Violation
 from ..storage.store import Snapshot, Store, TenantWriter
@@ -299,8 +298,8 @@ class LiveSegments:
         params, common = self._parsed(record), self._common(record, day)
         if record["type"] == "RFM":
             return Figures.of(snapshot, params, common, progress)
-        return TYPES[record["type"]].run(snapshot, params, common, progress).column(
-            "user_id").to_pylist()
+        users = TYPES[record["type"]].member_users(snapshot, params, common, progress)
+        return snapshot.user_ids(users[np.argsort(snapshot.user_rank()[users])]).to_pylist()
 
     def _refreshed(self, subset: UserSubset, record: dict[str, Any], day: dt.date,
                    evaluated: Figures | list[str], users: np.ndarray, erased: set[str]
@@ -311,10 +310,11 @@ class LiveSegments:
         if isinstance(evaluated, Figures):
             evaluated.update(subset, params, common, _QUIET)
             return evaluated
-        fresh = TYPES[record["type"]].run(subset, params, common, _QUIET)
+        fresh = subset.user_ids(TYPES[record["type"]].member_users(subset, params, common,
+                                                                   _QUIET))
         gone = {*subset.user_ids(np.arange(users.shape[0])).to_pylist(), *erased}
-        return sorted([*(u for u in evaluated if u not in gone),
-                       *fresh.column("user_id").to_pylist()], key=str.encode)
+        return sorted([*(u for u in evaluated if u not in gone), *fresh.to_pylist()],
+                      key=str.encode)
 
     def _members_of(self, writer: TenantWriter, record: dict[str, Any],
                     evaluated: Figures | list[str]) -> tuple[np.ndarray, list[str]]:
@@ -373,7 +373,6 @@ class LiveSegments:
         named = [u or erased or "" for u in subset.user_ids(
             np.arange(users.shape[0])).to_pylist()]
         touched = subset.global_users
-        named_ids = pa.array(named, pa.string())
         evaluated: dict[tuple[Any, ...], np.ndarray] = {}
         rescored: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = {}
         for record in records:
@@ -393,10 +392,10 @@ class LiveSegments:
                 # one) share one evaluation of the write.
                 same = (*_definition(record), day)
                 if same not in evaluated:
-                    now = TYPES[record["type"]].run(subset, self._parsed(record),
-                                                    self._common(record, day), _QUIET)
-                    evaluated[same] = pc.is_in(named_ids, value_set=now.column(
-                        "user_id")).to_numpy(zero_copy_only=False)
+                    stays = np.zeros(touched.shape[0], np.bool_)
+                    stays[TYPES[record["type"]].member_users(
+                        subset, self._parsed(record), self._common(record, day), _QUIET)] = True
+                    evaluated[same] = stays
                 stays = evaluated[same]
                 was = members.has(touched)
                 out, into = np.nonzero(was & ~stays)[0], np.nonzero(stays & ~was)[0]

@@ -46,6 +46,21 @@ def reads_since(params: Params, common: Common) -> int:
 
 
 def run(snapshot: Snapshot, params: Params, common: Common, progress: Progress) -> pa.Table:
+    accounts, values = _qualifying(snapshot, params, common, progress)
+    return members_table(snapshot, accounts, {"amount": pa.array(values, pa.int64())})
+
+
+def member_users(snapshot: Snapshot, params: Params, common: Common, progress: Progress
+                 ) -> np.ndarray:
+    """The members' user indexes, ascending: what a live segment compares
+    with its members, without building the result's table."""
+    accounts, _ = _qualifying(snapshot, params, common, progress)
+    return np.unique(snapshot.accounts["user"][accounts])
+
+
+def _qualifying(snapshot: Snapshot, params: Params, common: Common, progress: Progress
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """(qualifying account indexes, their EOD balances)."""
     eligible = eligible_accounts(snapshot, common, params.threshold.currency)
     as_of = day_number(common.as_of)
     found, amounts = [], []
@@ -58,4 +73,4 @@ def run(snapshot: Snapshot, params: Params, common: Common, progress: Progress) 
         amounts.append(eod[local])
     accounts = np.concatenate(found) if found else np.zeros(0, np.int64)
     values = np.concatenate(amounts) if amounts else np.zeros(0, np.int64)
-    return members_table(snapshot, accounts, {"amount": pa.array(values, pa.int64())})
+    return accounts, values

@@ -51,6 +51,25 @@ def reads_since(params: Params, common: Common) -> int:
 
 
 def run(snapshot: Snapshot, params: Params, common: Common, progress: Progress) -> pa.Table:
+    accounts, lowest, monthly = _qualifying(snapshot, params, common, progress)
+    flat = pa.array(monthly.reshape(-1), pa.int64())
+    per_account = pa.FixedSizeListArray.from_arrays(flat, params.months).cast(
+        pa.list_(pa.int64()))
+    return members_table(snapshot, accounts, {"amount": pa.array(lowest),
+                                              "monthly_minimums": per_account})
+
+
+def member_users(snapshot: Snapshot, params: Params, common: Common, progress: Progress
+                 ) -> np.ndarray:
+    """The members' user indexes, ascending: what a live segment compares
+    with its members, without building the result's table."""
+    accounts, _, _ = _qualifying(snapshot, params, common, progress)
+    return np.unique(snapshot.accounts["user"][accounts])
+
+
+def _qualifying(snapshot: Snapshot, params: Params, common: Common, progress: Progress
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(qualifying account indexes, their lowest EOD, their monthly minimums)."""
     eligible = eligible_accounts(snapshot, common, params.threshold.currency)
     bounds = complete_months(common.as_of, params.months)
     found, lowest, monthly = [], [], []
@@ -65,10 +84,4 @@ def run(snapshot: Snapshot, params: Params, common: Common, progress: Progress) 
     accounts = np.concatenate(found) if found else np.zeros(0, np.int64)
     mins = (np.concatenate(monthly) if monthly
             else np.zeros((0, params.months), np.int64))
-    flat = pa.array(mins.reshape(-1), pa.int64())
-    per_account = pa.FixedSizeListArray.from_arrays(flat, params.months).cast(
-        pa.list_(pa.int64()))
-    return members_table(snapshot, accounts, {
-        "amount": pa.array(np.concatenate(lowest) if lowest else np.zeros(0, np.int64)),
-        "monthly_minimums": per_account,
-    })
+    return accounts, np.concatenate(lowest) if lowest else np.zeros(0, np.int64), mins

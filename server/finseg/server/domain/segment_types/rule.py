@@ -21,7 +21,7 @@ from .. import rules
 from ..model import CURRENCY_EXPONENTS
 from ..taxonomy import Taxonomy
 from . import rule_metrics
-from .common import Common, Progress, currency_user_slots, nest
+from .common import Common, Progress, Slots, currency_user_slots, nest
 from .rule_metrics import Columns, compute
 
 NAME = "RULE"
@@ -81,6 +81,23 @@ def reads_since(params: Params, common: Common) -> int:
 
 
 def run(snapshot: Snapshot, params: Params, common: Common, progress: Progress) -> pa.Table:
+    slots, metrics, columns, keep = _evaluated(snapshot, params, common, progress)
+    exponent = CURRENCY_EXPONENTS[params.currency]
+    return members(snapshot, slots.users[keep], metrics,
+                   [columns[m].take(keep) for m in metrics], exponent)
+
+
+def member_users(snapshot: Snapshot, params: Params, common: Common, progress: Progress
+                 ) -> np.ndarray:
+    """The members' user indexes, ascending: what a live segment compares
+    with its members, without building the result's table."""
+    slots, _, _, keep = _evaluated(snapshot, params, common, progress)
+    return np.sort(slots.users[keep].astype(np.int64))
+
+
+def _evaluated(snapshot: Snapshot, params: Params, common: Common, progress: Progress
+               ) -> tuple[Slots, list[rules.Metric], dict[rules.Metric, Columns], np.ndarray]:
+    """(the candidates' slots, the metrics, their columns, who qualifies)."""
     # Candidates: users with an account in the currency (and of the
     # request's types); one slot each, in user_id order.
     slots = currency_user_slots(snapshot, common, params.currency)
@@ -88,10 +105,7 @@ def run(snapshot: Snapshot, params: Params, common: Common, progress: Progress) 
     taxonomy = Taxonomy(tuple(params.nodes.values()), params.aliases)
     columns = compute(snapshot, slots.of_account, slots.count, metrics, common.as_of,
                       lambda group: params.nodes[group], taxonomy, progress)
-    keep = evaluate(params.rule.tree, columns)
-    exponent = CURRENCY_EXPONENTS[params.currency]
-    return members(snapshot, slots.users[keep], metrics,
-                   [columns[m].take(keep) for m in metrics], exponent)
+    return slots, metrics, columns, evaluate(params.rule.tree, columns)
 
 
 def evaluate(node: rules.Node, columns: dict[rules.Metric, Columns]) -> np.ndarray:
