@@ -208,7 +208,7 @@ def test_the_id_index_is_built_off_the_lock_and_caught_up(tmp_path):
 
     store = Store(tmp_path / "db", 1 << 26)
     store.warm_indexes()
-    store._warming.join(30)
+    assert store.wait_warm(30)
     assert tenant_no in store.transactions._indexes
     ingest = Ingestor(store)
     kept = meanwhile.filter(pa.compute.not_equal(meanwhile.column("account_id"), "a00000"))

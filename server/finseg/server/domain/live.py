@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..errors import InvalidArgument, Reason, Violation
 from ..storage.store import Snapshot, Store, TenantWriter
@@ -173,13 +174,13 @@ class LiveSegments:
         day = self.today()
 
         def finish(writer: TenantWriter, current: dict[str, Any], users: np.ndarray,
-                   ids: list[str], rows: int) -> None:
+                   rows: int) -> None:
             record["live"] = {"day": day.isoformat(), "sequence": 0}
             record.update(as_of=day.isoformat(), state="SUCCEEDED", progress=1.0,
                           rows_scanned=rows)
             members = self.memberships.of(writer.txn, writer.tenant_no, record["id"])
             self._write(writer, tenant, record, members, (np.empty(0, np.int64), []),
-                        (users, ids), {"kind": CREATED})
+                        self._named(writer, users), {"kind": CREATED})
             self.store.usage.add_in(writer.txn, tenant, record["type"], rows_scanned=rows)
 
         if not self._whole_tenant(tenant, [[record]], day, progress, finish):
@@ -209,7 +210,7 @@ class LiveSegments:
 
     def _move_day(self, tenant: str, groups: list[list[dict[str, Any]]], day: dt.date) -> int:
         def finish(writer: TenantWriter, current: dict[str, Any], users: np.ndarray,
-                   ids: list[str], rows: int) -> None:
+                   rows: int) -> None:
             members = self.memberships.of(writer.txn, writer.tenant_no, current["id"])
             leaving, entering = _moved(members, users)
             current["live"]["day"] = current["as_of"] = day.isoformat()
@@ -228,7 +229,7 @@ class LiveSegments:
         the write transaction. Each of `groups` holds segments of one
         definition, evaluated once; the catch-ups of all groups share one
         subset per round. Hands the members of that moment to
-        `finish(writer, record as stored, user indexes, user ids, rows)` for
+        `finish(writer, record as stored, tenant user indexes, rows)` for
         every segment, in one write. Returns how many were not deleted
         meanwhile."""
         firsts = [records[0] for records in groups]
@@ -239,7 +240,7 @@ class LiveSegments:
             self.journal.open(tenant)
             txn = self.store.env.read()
         try:
-            evaluated: list[Figures | list[str]] = []
+            evaluated: list[Figures | np.ndarray] = []
             users, erased, since, rows = np.empty(0, np.int64), set[str](), 0, 0
             for round_no in range(CATCH_UP_ROUNDS):
                 if round_no:
@@ -256,7 +257,7 @@ class LiveSegments:
                     else:
                         subset = UserSubset(self.store, txn, snapshot.tenant_no or 0,
                                             snapshot.state or {}, users, since=since_day)
-                        evaluated = [self._refreshed(subset, r, day, e, users, erased)
+                        evaluated = [self._refreshed(subset, r, day, e)
                                      for r, e in zip(firsts, evaluated, strict=True)]
                     since = snapshot.state.get("generation", 0) if snapshot.state else 0
                     rows = snapshot.n_transactions
@@ -272,7 +273,7 @@ class LiveSegments:
                     subset = UserSubset(self.store, writer.txn, writer.tenant_no, writer.state,
                                         users, dict(writer.appended), cache_reads=not erased,
                                         base_views=self.store.base_views, since=since_day)
-                    evaluated = [self._refreshed(subset, r, day, e, users, erased)
+                    evaluated = [self._refreshed(subset, r, day, e)
                                  for r, e in zip(firsts, evaluated, strict=True)]
                 done = 0
                 for records, first, result in zip(groups, firsts, evaluated, strict=True):
@@ -281,48 +282,52 @@ class LiveSegments:
                         for r in records) if current is not None]
                     if not currents:
                         continue
-                    members = self._members_of(writer, first, result)
+                    members = self._members_of(first, result)
                     for current in currents:
                         if isinstance(result, Figures):
                             self._keep_figures(writer, self._figure_key(tenant, current, day),
                                                result)
-                        finish(writer, current, *members, rows)
+                        finish(writer, current, members, rows)
                     done += len(currents)
                 return done
         finally:
             self.journal.close(tenant)
 
     def _evaluated(self, snapshot: Snapshot, record: dict[str, Any], day: dt.date,
-                   progress: Progress) -> Figures | list[str]:
-        """A whole-tenant evaluation: RFM's figures, else the members' ids."""
+                   progress: Progress) -> Figures | np.ndarray:
+        """A whole-tenant evaluation: RFM's figures, else whether each tenant
+        user index is a member."""
         params, common = self._parsed(record), self._common(record, day)
         if record["type"] == "RFM":
             return Figures.of(snapshot, params, common, progress)
-        users = TYPES[record["type"]].member_users(snapshot, params, common, progress)
-        return snapshot.user_ids(users[np.argsort(snapshot.user_rank()[users])]).to_pylist()
+        member = np.zeros(max(int(snapshot.state["users"]) if snapshot.state else 0, 1),
+                          np.bool_)
+        member[TYPES[record["type"]].member_users(snapshot, params, common, progress)] = True
+        return member
 
     def _refreshed(self, subset: UserSubset, record: dict[str, Any], day: dt.date,
-                   evaluated: Figures | list[str], users: np.ndarray, erased: set[str]
-                   ) -> Figures | list[str]:
-        """A whole-tenant evaluation with `users` (and the `erased` ones)
-        evaluated again over `subset`."""
+                   evaluated: Figures | np.ndarray) -> Figures | np.ndarray:
+        """A whole-tenant evaluation with the users of `subset` evaluated
+        again (an erased user among them is a member of nothing now)."""
         params, common = self._parsed(record), self._common(record, day)
         if isinstance(evaluated, Figures):
             evaluated.update(subset, params, common, _QUIET)
             return evaluated
-        fresh = subset.user_ids(TYPES[record["type"]].member_users(subset, params, common,
-                                                                   _QUIET))
-        gone = {*subset.user_ids(np.arange(users.shape[0])).to_pylist(), *erased}
-        return sorted([*(u for u in evaluated if u not in gone), *fresh.to_pylist()],
-                      key=str.encode)
+        users = subset.global_users
+        if users.size and int(users.max()) >= evaluated.shape[0]:  # users created since
+            evaluated = np.concatenate([evaluated, np.zeros(
+                int(users.max()) + 1 - evaluated.shape[0], np.bool_)])
+        evaluated[users] = False
+        evaluated[users[TYPES[record["type"]].member_users(subset, params, common,
+                                                            _QUIET)]] = True
+        return evaluated
 
-    def _members_of(self, writer: TenantWriter, record: dict[str, Any],
-                    evaluated: Figures | list[str]) -> tuple[np.ndarray, list[str]]:
-        """The members (tenant user indexes and ids, in user_id order)."""
+    def _members_of(self, record: dict[str, Any], evaluated: Figures | np.ndarray
+                    ) -> np.ndarray:
+        """The members' tenant user indexes, ascending."""
         if isinstance(evaluated, Figures):
-            return self._named(writer, evaluated.members(self._parsed(record)))
-        return np.asarray(self.store.accounts.user_ids.lookup(
-            writer.txn, writer.tenant_no, evaluated), np.int64), evaluated
+            return evaluated.members(self._parsed(record))
+        return np.flatnonzero(evaluated)
 
     def _keep_figures(self, writer: TenantWriter, key: tuple[Any, ...], figures: Figures
                       ) -> None:
@@ -453,10 +458,12 @@ class LiveSegments:
                ) -> tuple[np.ndarray, list[str]]:
         """Tenant user indexes with their ids, in user_id order; the erased
         user's id is blank in the store by now."""
-        ids = [u or erased or "" for u in self.store.accounts.user_ids.names(
-            writer.txn, writer.tenant_no, users).to_pylist()]
-        order = sorted(range(len(ids)), key=lambda i: ids[i].encode())
-        return users[order], [ids[i] for i in order]
+        names = self.store.accounts.user_ids.names(writer.txn, writer.tenant_no, users)
+        if erased is not None:
+            names = pc.if_else(pc.equal(names, ""), erased, names)
+        # Arrow orders UTF-8 by bytes: user_id order, without a Python sort.
+        order = pc.sort_indices(names).to_numpy()
+        return np.asarray(users)[order], names.take(order).to_pylist()
 
     # ---- reading -------------------------------------------------------------
 

@@ -280,6 +280,13 @@ class Store:
         self._warming = threading.Thread(target=build, name="finseg-index-warmup", daemon=True)
         self._warming.start()
 
+    def wait_warm(self, timeout: float | None = None) -> bool:
+        """Waits for the id indexes a start builds (a batch before then waits
+        for its tenant's); True once they are built."""
+        if self._warming is not None:
+            self._warming.join(timeout)
+        return self._warming is None or not self._warming.is_alive()
+
     def compact(self, tenant: str) -> bool:
         with self._compact_lock:
             with self.env.read() as txn:
