@@ -1,7 +1,7 @@
 """The gather kernels a live segment's subset reads with, against plain
 Python: copied runs (empty ones, runs at either end), the runs of sorted
-queries (absent, repeated and out-of-range keys), and the take from two
-arrays a merge does."""
+queries (absent, repeated and out-of-range keys), sorted replaces and runs
+after a floor; and the merge of a tail into a base (layout.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from finseg.server.kernels import gather
+from finseg.server.kernels import gather, layout
 
 settings.register_profile("gather", max_examples=200, deadline=None, derandomize=True,
                           database=None)
@@ -55,17 +55,6 @@ def test_runs_of_sorted_queries_are_searchsorted(keys, queries):
 
 
 @settings(settings.get_profile("gather"))
-@given(a=st.lists(st.integers(-100, 100), max_size=20),
-       b=st.lists(st.integers(-100, 100), max_size=20), data=st.data())
-def test_take_two_is_a_take_of_the_concatenation(a, b, data):
-    both = a + b
-    order = data.draw(st.lists(st.integers(0, len(both) - 1), max_size=50)) if both else []
-    got = gather.take_two(np.array(a, np.int32), np.array(b, np.int32),
-                          np.array(order, np.int64))
-    assert got.tolist() == [both[r] for r in order]
-
-
-@settings(settings.get_profile("gather"))
 @given(keys=st.sets(st.integers(-2**62, 2**62), max_size=40), data=st.data())
 def test_replace_sorted_removes_and_adds_keys_keeping_the_order(keys, data):
     present = sorted(keys)
@@ -102,3 +91,38 @@ def test_runs_after_keeps_the_rows_booked_after_each_floor(runs, data):
         kept = [d for d in sorted(runs[k]) if d > floors[k]]
         assert dates[got_starts[k]:got_starts[k] + got_lengths[k]] == kept
         assert got_starts[k] + got_lengths[k] == starts[k] + lengths[k]
+
+
+@settings(settings.get_profile("gather"))
+@given(accounts=st.lists(st.tuples(st.lists(st.integers(0, 9), max_size=8),
+                                   st.lists(st.integers(0, 9), max_size=4)), max_size=8))
+def test_merge_inserts_the_tail_after_base_rows_of_the_same_date(accounts):
+    """Each account's base rows with its tail rows merged by date, base
+    first among equal dates (amounts tell which row went where)."""
+    base_offsets, tail_offsets = [0], [0]
+    base_dates, base_amounts, tail_dates, tail_amounts, want = [], [], [], [], []
+    for k, (base, tail) in enumerate(accounts):
+        rows = [(d, 1000 * k + j) for j, d in enumerate(sorted(base))]
+        news = [(d, -1000 * k - j - 1) for j, d in enumerate(sorted(tail))]
+        base_dates += [d for d, _ in rows]
+        base_amounts += [a for _, a in rows]
+        tail_dates += [d for d, _ in news]
+        tail_amounts += [a for _, a in news]
+        base_offsets.append(len(base_dates))
+        tail_offsets.append(len(tail_dates))
+        # sorted() is stable: base rows, listed first, stay first on a tie.
+        want += sorted(rows + news, key=lambda row: row[0])
+    offsets, columns = layout.merge(
+        np.array(base_offsets, np.int64),
+        {"dates": np.array(base_dates, np.int32), "amounts": np.array(base_amounts, np.int64)},
+        np.array(tail_offsets, np.int64),
+        {"dates": np.array(tail_dates, np.int32), "amounts": np.array(tail_amounts, np.int64)})
+    assert offsets.tolist() == [b + t for b, t in zip(base_offsets, tail_offsets, strict=True)]
+    assert list(zip(columns["dates"].tolist(), columns["amounts"].tolist(),
+                    strict=True)) == want
+
+
+def test_insert_rows_refuses_positions_that_do_not_ascend():
+    with pytest.raises(ValueError, match="ascend"):
+        layout.insert_rows(np.zeros(3, np.int64), np.zeros(2, np.int64),
+                           np.array([2, 1], np.int64))

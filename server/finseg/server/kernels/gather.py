@@ -63,25 +63,6 @@ def runs_of(keys: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 
 @kernel
-def _take_two(a, b, order, out):
-    n_a = a.shape[0]
-    for w in range(order.shape[0]):
-        r = order[w]
-        out[w] = a[r] if r < n_a else b[r - n_a]
-
-
-def take_two(a: np.ndarray, b: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """np.concatenate([a, b])[order] without the concatenation."""
-    if a.dtype != b.dtype:
-        raise ValueError("a and b must have one dtype")
-    if order.size and (int(order.min()) < 0 or int(order.max()) >= a.shape[0] + b.shape[0]):
-        raise ValueError("order is outside a and b")
-    out = np.empty(order.shape[0], a.dtype)
-    _take_two(*readonly(a, b, order), out)
-    return out
-
-
-@kernel
 def _replace_sorted(keys, gone_at, new, new_at, out):
     n, n_gone, n_new = keys.shape[0], gone_at.shape[0], new.shape[0]
     i = g = k = w = 0

@@ -11,29 +11,50 @@ import numpy as np
 
 from ._jit import kernel, readonly
 from .blocks import counting_sort, sort_run
-from .gather import take_two
 
 
 @kernel
-def merge_order(a_offsets, a_dates, b_offsets, b_dates, out_offsets, order):
-    """Merges two CSR runs over the same accounts, each date-sorted per
-    account: order[w] is the row, in run a followed by run b, that goes to
-    position w. Rows of run a come first among equal dates (stable)."""
+def _tail_positions(a_offsets, a_dates, b_offsets, b_dates, out_offsets, positions):
     w = 0
-    n_a = a_dates.shape[0]
     out_offsets[0] = 0
     for i in range(a_offsets.shape[0] - 1):
         p, p_end = a_offsets[i], a_offsets[i + 1]
-        q, q_end = b_offsets[i], b_offsets[i + 1]
-        while p < p_end or q < q_end:
-            if q >= q_end or (p < p_end and a_dates[p] <= b_dates[q]):
-                order[w] = p
-                p += 1
-            else:
-                order[w] = n_a + q
-                q += 1
+        for q in range(b_offsets[i], b_offsets[i + 1]):
+            # The first row of a booked after b's row: a's rows come first
+            # among equal dates. A binary search, since a's runs are long
+            # and b's rows are few and recent.
+            lo, hi = p, p_end
+            while lo < hi:
+                middle = (lo + hi) // 2
+                if a_dates[middle] <= b_dates[q]:
+                    lo = middle + 1
+                else:
+                    hi = middle
+            w += lo - p
+            p = lo
+            positions[q] = w
             w += 1
+        w += p_end - p
         out_offsets[i + 1] = w
+
+
+@kernel
+def _insert_rows(a, b, positions, out):
+    # Element loops: slice copies cost more per tail row than they saved
+    # (a live subset has a tail row every 30 base rows).
+    i = w = 0
+    for q in range(b.shape[0]):
+        p = positions[q]
+        while w < p:
+            out[w] = a[i]
+            w += 1
+            i += 1
+        out[w] = b[q]
+        w += 1
+    while w < out.shape[0]:
+        out[w] = a[i]
+        w += 1
+        i += 1
 
 
 Columns = dict[str, np.ndarray]
@@ -43,24 +64,43 @@ def merge(a_offsets: np.ndarray, a: Columns, b_offsets: np.ndarray, b: Columns
           ) -> tuple[np.ndarray, Columns]:
     """(offsets, columns) of run a merged with run b (same accounts, same
     column names, "dates" among them and ascending within each account)."""
-    offsets, order = merged_order(a_offsets, a["dates"], b_offsets, b["dates"])
-    return offsets, {name: take_two(a[name][:int(a_offsets[-1])], b[name], order)
+    offsets, positions = merged_positions(a_offsets, a["dates"], b_offsets, b["dates"])
+    return offsets, {name: insert_rows(a[name][:int(a_offsets[-1])], b[name], positions)
                      for name in a}
 
 
-def merged_order(a_offsets: np.ndarray, a_dates: np.ndarray, b_offsets: np.ndarray,
-                 b_dates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(offsets, order) of run a merged with run b: the merged column is
-    take_two(a_column, b_column, order), so a caller can take only the
-    columns it reads."""
+def merged_positions(a_offsets: np.ndarray, a_dates: np.ndarray, b_offsets: np.ndarray,
+                     b_dates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, positions) of run a merged with run b, both CSR over the
+    same accounts and date-sorted per account, a's rows first among equal
+    dates: b's row q goes to positions[q], and a merged column is
+    insert_rows(a_column, b_column, positions), so a caller takes only the
+    columns it reads. The tail (b) is small beside the base (a): each
+    column is then one streaming copy, where a take through a per-row
+    order array cost three passes and a branch per row."""
     if a_offsets.shape != b_offsets.shape:
         raise ValueError("runs must cover the same accounts")
-    total = int(a_offsets[-1]) + int(b_offsets[-1])
+    if int(b_offsets[-1]) > b_dates.shape[0] or int(a_offsets[-1]) > a_dates.shape[0]:
+        raise ValueError("offsets run past the dates")
     offsets = np.empty_like(a_offsets, dtype=np.int64)
-    order = np.empty(total, dtype=np.int64)
-    merge_order(*readonly(a_offsets, a_dates[:int(a_offsets[-1])], b_offsets, b_dates),
-                offsets, order)
-    return offsets, order
+    positions = np.empty(int(b_offsets[-1]), dtype=np.int64)
+    _tail_positions(*readonly(a_offsets, a_dates[:int(a_offsets[-1])], b_offsets, b_dates),
+                    offsets, positions)
+    return offsets, positions
+
+
+def insert_rows(a: np.ndarray, b: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """a with b's rows inserted: b[q] at positions[q] (strictly ascending,
+    each within the result), a's rows in order around them."""
+    if a.dtype != b.dtype:
+        raise ValueError("a and b must have one dtype")
+    if positions.shape != b.shape or (positions.size and (
+            int(positions[0]) < 0 or int(positions[-1]) >= a.shape[0] + b.shape[0]
+            or bool(np.any(np.diff(positions) <= 0)))):
+        raise ValueError("positions must ascend strictly inside the result, one per row of b")
+    out = np.empty(a.shape[0] + b.shape[0], a.dtype)
+    _insert_rows(*readonly(a, b, positions.astype(np.int64, copy=False)), out)
+    return out
 
 
 @kernel

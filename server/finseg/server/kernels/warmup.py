@@ -97,7 +97,7 @@ def _storage() -> None:
     for column in (dates, amounts):  # subset.py gathers int32 and int64 columns
         gather.copy_runs(column, np.zeros(1, np.int64), np.ones(1, np.int64),
                          np.empty(1, column.dtype), np.zeros(1, np.int64))
-        gather.take_two(column, column, np.zeros(1, np.int64))
+        layout.insert_rows(column, column[:1], np.zeros(1, np.int64))
     gather.runs_of(offsets, offsets)
     gather.replace_sorted(offsets, offsets[:1], np.zeros(0, np.int64))
     gather.runs_after(dates, np.zeros(1, np.int64), np.ones(1, np.int64), dates[:1])

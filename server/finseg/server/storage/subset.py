@@ -153,10 +153,10 @@ class UserSubset:
             offsets, dates = self._base_offsets, base_dates
             if order.size:
                 tail_dates = tail_dates[order]
-                offsets, self._merge = layout.merged_order(
+                offsets, self._merge = layout.merged_positions(
                     self._base_offsets, base_dates,
                     layout.csr_offsets(local[order], 0, self.n_accounts), tail_dates)
-                dates = gather.take_two(base_dates, tail_dates, self._merge)
+                dates = layout.insert_rows(base_dates, tail_dates, self._merge)
             columns = LazyColumns(self._column)
             columns.built["dates"] = dates
             if self.base_views is None and self.base_txn is self.txn and not self.cache_reads:
@@ -171,7 +171,7 @@ class UserSubset:
         base = self._base_column(name)
         if self._merge is None:
             return base
-        return gather.take_two(base, self._tail_column(name)[self._tail_take], self._merge)
+        return layout.insert_rows(base, self._tail_column(name)[self._tail_take], self._merge)
 
     def _floors(self) -> np.ndarray | None:
         """Per subset account, the day after which its rows are read; None

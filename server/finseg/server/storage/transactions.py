@@ -34,7 +34,6 @@ import pyarrow.compute as pc
 
 from ..errors import AlreadyExists, Reason, Violation, quoted
 from ..kernels import layout
-from ..kernels.gather import take_two
 from ..kernels.hashing import EMPTY, IdIndex, first_occurrence
 from . import faults
 from .arrays import batch_from_value, batch_to_value, from_value, required, to_value
@@ -393,10 +392,10 @@ class TransactionStore:
             if hi == lo:
                 yield chunk, False, Block(first, count, offsets, columns)
                 continue
-            merged, order = layout.merged_order(offsets, columns["dates"], t_off - lo,
-                                                t_cols["dates"][lo:hi])
+            merged, positions = layout.merged_positions(offsets, columns["dates"], t_off - lo,
+                                                        t_cols["dates"][lo:hi])
             yield chunk, True, Block(first, count, merged, LazyColumns(functools.partial(
-                _merged_column, columns, int(offsets[-1]), t_cols, lo, hi, order)))
+                _merged_column, columns, int(offsets[-1]), t_cols, lo, hi, positions)))
 
     # ---- compaction ------------------------------------------------
 
@@ -566,8 +565,8 @@ class TransactionStore:
 
 
 def _merged_column(base: dict[str, np.ndarray], base_rows: int, tail: dict[str, np.ndarray],
-                   lo: int, hi: int, order: np.ndarray, name: str) -> np.ndarray:
-    return take_two(base[name][:base_rows], tail[name][lo:hi], order)
+                   lo: int, hi: int, positions: np.ndarray, name: str) -> np.ndarray:
+    return layout.insert_rows(base[name][:base_rows], tail[name][lo:hi], positions)
 
 
 def _pending(base: dict[str, Any]) -> list[int]:
