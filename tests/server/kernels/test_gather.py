@@ -1,7 +1,6 @@
 """The gather kernels a live segment's subset reads with, against plain
-Python: copied runs (empty ones, runs at either end), the runs of sorted
-queries (absent, repeated and out-of-range keys), sorted replaces and runs
-after a floor; and the merge of a tail into a base (layout.py)."""
+Python: copied runs (empty ones, runs at either end), sorted replaces and
+runs after a floor; and the merge of a tail into a base (layout.py)."""
 
 from __future__ import annotations
 
@@ -42,16 +41,6 @@ def test_copy_runs_refuses_a_run_outside_its_array():
     with pytest.raises(ValueError, match="dtype"):
         gather.copy_runs(np.zeros(3, np.int64), np.array([0]), np.array([1]),
                          np.zeros(5, np.int32), np.array([0]))
-
-
-@settings(settings.get_profile("gather"))
-@given(keys=st.lists(st.integers(-5, 30), max_size=60),
-       queries=st.lists(st.integers(-8, 35), max_size=30, unique=True))
-def test_runs_of_sorted_queries_are_searchsorted(keys, queries):
-    keys_, queries_ = np.sort(np.array(keys, np.int64)), np.sort(np.array(queries, np.int64))
-    lo, hi = gather.runs_of(keys_, queries_)
-    assert lo.tolist() == np.searchsorted(keys_, queries_, side="left").tolist()
-    assert hi.tolist() == np.searchsorted(keys_, queries_, side="right").tolist()
 
 
 @settings(settings.get_profile("gather"))

@@ -234,8 +234,7 @@ class LiveSegments:
         meanwhile."""
         firsts = [records[0] for records in groups]
         # Catching up reads only the days the definitions read at `day`.
-        since_day = min(int(TYPES[r["type"]].reads_since(self._parsed(r), self._common(r, day)))
-                        for r in firsts)
+        since_day = min(self._reads_since(r, day) for r in firsts)
         with self.store.env.write_lock:  # every write is in the snapshot or in the journal
             self.journal.open(tenant)
             txn = self.store.env.read()
@@ -372,8 +371,8 @@ class LiveSegments:
         subset = UserSubset(self.store, writer.txn, writer.tenant_no, writer.state, users,
                             dict(writer.appended), cache_reads=erased is None,
                             base_views=self.store.base_views if erased is None else None,
-                            since=min(
-                                (self._reads_since(record) for record in records), default=None))
+                            since=min((self._reads_since(record, dt.date.fromisoformat(
+                                record["live"]["day"])) for record in records), default=None))
         # The subset's users in user_id order; an erased user's id is blank now.
         named = [u or erased or "" for u in subset.user_ids(
             np.arange(users.shape[0])).to_pylist()]
@@ -388,10 +387,10 @@ class LiveSegments:
                 key = self._figure_key(tenant, record, day)
                 if key not in rescored:
                     rescored[key] = self._rescored(writer, key, record, day, subset)
-                users, now = rescored[key]
-                was = members.has(users)
-                leaving = self._named(writer, users[was & ~now], erased)
-                entering = self._named(writer, users[now & ~was], erased)
+                moved, now = rescored[key]
+                was = members.has(moved)
+                leaving = self._named(writer, moved[was & ~now], erased)
+                entering = self._named(writer, moved[now & ~was], erased)
             else:
                 # Segments of the same definition (teams do make the same
                 # one) share one evaluation of the write.
@@ -544,9 +543,10 @@ class LiveSegments:
             params = self._params[record["id"]] = TYPES[record["type"]].parse(record["params"])
         return params
 
-    def _reads_since(self, record: dict[str, Any]) -> int:
-        common = self._common(record, dt.date.fromisoformat(record["live"]["day"]))
-        return int(TYPES[record["type"]].reads_since(self._parsed(record), common))
+    def _reads_since(self, record: dict[str, Any], day: dt.date) -> int:
+        """The earliest booking day the segment's type reads at `day`."""
+        return int(TYPES[record["type"]].reads_since(self._parsed(record),
+                                                     self._common(record, day)))
 
     @staticmethod
     def _common(record: dict[str, Any], day: dt.date) -> Common:

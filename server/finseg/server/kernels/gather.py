@@ -3,8 +3,8 @@ reads on every write (storage/subset.py).
 
 numpy's way, an index of every wanted row built with cumsum and a fancy
 take per column, cost more than the segments' own work on a batch's
-10,000 users; these copy each account's run at once and find the runs of
-sorted queries in one pass.
+10,000 users; these copy each account's run at once, cut each run at a
+floor day, and move sorted keys in one pass.
 """
 
 from __future__ import annotations
@@ -38,31 +38,6 @@ def copy_runs(source: np.ndarray, starts: np.ndarray, lengths: np.ndarray, out: 
 
 
 @kernel
-def _runs_of(keys, queries, lo, hi):
-    j = 0
-    n = keys.shape[0]
-    for i in range(queries.shape[0]):
-        q = queries[i]
-        while j < n and keys[j] < q:
-            j += 1
-        lo[i] = j
-        k = j
-        while k < n and keys[k] == q:
-            k += 1
-        hi[i] = k
-
-
-def runs_of(keys: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(lo, hi): np.searchsorted(keys, queries, "left" / "right") for
-    ascending int64 `keys` and ascending int64 `queries`, in one merge pass."""
-    lo = np.empty(queries.shape[0], np.int64)
-    hi = np.empty(queries.shape[0], np.int64)
-    _runs_of(*readonly(keys.astype(np.int64, copy=False), queries.astype(np.int64, copy=False)),
-             lo, hi)
-    return lo, hi
-
-
-@kernel
 def _replace_sorted(keys, gone_at, new, new_at, out):
     n, n_gone, n_new = keys.shape[0], gone_at.shape[0], new.shape[0]
     i = g = k = w = 0
@@ -90,10 +65,9 @@ def _replace_sorted(keys, gone_at, new, new_at, out):
 def replace_sorted(keys: np.ndarray, gone: np.ndarray, new: np.ndarray) -> np.ndarray:
     """Ascending unique int64 `keys` without `gone` (keys present in them)
     and with `new` (unique keys, absent from them once `gone` is out),
-    ascending: untouched stretches
-    are copied whole, where np.delete and np.insert each built a mask and
-    copied the whole array (a live RFM segment does this on every write,
-    over every scored user)."""
+    ascending. Untouched stretches are copied whole, where np.delete and
+    np.insert each built a mask and copied the whole array (a live RFM
+    segment does this on every write, over every scored user)."""
     keys = keys.astype(np.int64, copy=False)
     gone, new = np.sort(gone.astype(np.int64)), np.sort(new.astype(np.int64))
     gone_at = np.searchsorted(keys, gone)

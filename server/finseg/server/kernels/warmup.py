@@ -98,7 +98,6 @@ def _storage() -> None:
         gather.copy_runs(column, np.zeros(1, np.int64), np.ones(1, np.int64),
                          np.empty(1, column.dtype), np.zeros(1, np.int64))
         layout.insert_rows(column, column[:1], np.zeros(1, np.int64))
-    gather.runs_of(offsets, offsets)
     gather.replace_sorted(offsets, offsets[:1], np.zeros(0, np.int64))
     gather.runs_after(dates, np.zeros(1, np.int64), np.ones(1, np.int64), dates[:1])
     layout.sort_rows(np.zeros(2, np.int32), dates)

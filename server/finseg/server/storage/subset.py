@@ -226,7 +226,7 @@ class UserSubset:
             gather.copy_runs(columns[name], starts, lengths[inside], out, csr[inside])
         return out
 
-    def _tail_plan(self) -> tuple[list[tuple[SortedBatch, np.ndarray, int]], np.ndarray]:
+    def _tail_plan(self) -> tuple[list[tuple[TailBatch, np.ndarray, int]], np.ndarray]:
         """Where the unmerged batches hold rows of the subset's accounts:
         (batch, its rows, their first place in the tail) per batch, and the
         subset account of each tail row, in batch order. A map from tenant
@@ -259,23 +259,21 @@ class UserSubset:
 
 
 @dataclass(frozen=True)
-class SortedBatch:
-    """A log batch's rows sorted by account: a subset finds its accounts'
-    rows with two binary searches instead of reading the batch."""
+class TailBatch:
+    """A log batch's account and base columns as numpy arrays, in arrival
+    order: a subset picks its accounts' rows out through an account map."""
 
     accounts: np.ndarray
     columns: dict[str, np.ndarray]
 
     @classmethod
-    def of(cls, batch: pa.RecordBatch) -> SortedBatch:
-        accounts = batch.column("account").to_numpy().astype(np.int64)
-        order = np.argsort(accounts, kind="stable")
-        return cls(accounts[order], {name: batch.column(log).to_numpy()[order]
-                                     for name, log in _LOG_OF.items()})
+    def of(cls, batch: pa.RecordBatch) -> TailBatch:
+        return cls(batch.column("account").to_numpy().astype(np.int64),
+                   {name: batch.column(log).to_numpy() for name, log in _LOG_OF.items()})
 
 
 class TailIndex:
-    """SortedBatch of each committed tail batch, per tenant, kept in memory.
+    """TailBatch of each committed tail batch, per tenant, kept in memory.
     A live segment reads the tail on every write; in a write transaction
     LMDB hands out copies, so reading the batches each time cost more than
     the segments' work. Only committed batches are kept (`remember` runs
@@ -284,20 +282,20 @@ class TailIndex:
     def __init__(self, env: Any) -> None:
         self.env = env
         self._lock = threading.Lock()
-        self._batches: dict[int, dict[int, SortedBatch]] = {}
+        self._batches: dict[int, dict[int, TailBatch]] = {}
 
     def remember(self, tenant_no: int, stored: list[tuple[int, pa.RecordBatch]]) -> None:
         with self._lock:
             known = self._batches.setdefault(tenant_no, {})
             for seq, batch in stored:
-                known[seq] = SortedBatch.of(batch)
+                known[seq] = TailBatch.of(batch)
 
     def forget(self, tenant_no: int) -> None:
         with self._lock:
             self._batches.pop(tenant_no, None)
 
     def batches(self, txn: lmdb.Transaction, tenant_no: int, state: dict[str, Any],
-                own: dict[int, pa.RecordBatch], cache: bool = True) -> Iterator[SortedBatch]:
+                own: dict[int, pa.RecordBatch], cache: bool = True) -> Iterator[TailBatch]:
         """The tail's batches as `state` sees them: `own` are the caller's
         own uncommitted ones, the rest are committed and, with `cache`,
         kept on first read."""
@@ -309,14 +307,14 @@ class TailIndex:
             cached = dict(known) if cache else {}
         for seq in range(covered, end):
             if seq in own:
-                yield SortedBatch.of(own[seq])
+                yield TailBatch.of(own[seq])
                 continue
             found = cached.get(seq)
             if found is None:
                 raw = txn.get(log_key(tenant_no, seq), db=self.env.db(DB.TXLOG))
                 if raw is None:
                     continue
-                found = SortedBatch.of(batch_from_value(raw))
+                found = TailBatch.of(batch_from_value(raw))
                 if cache:
                     with self._lock:
                         self._batches.setdefault(tenant_no, {})[seq] = found
