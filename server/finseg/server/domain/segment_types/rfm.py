@@ -116,10 +116,10 @@ def figures(snapshot: Snapshot, params: Params, common: Common, progress: Progre
         rfm.outgoing(block.offsets, block.dates, block.amounts,
                      None if keep is None else block.labels, slots.of_account[s], keep,
                      as_of - params.window_days + 1, as_of, out)
-    found = np.nonzero(out[:, rfm.COUNT] > 0)[0]
-    out = out[found]
+    scored = out[:, rfm.COUNT] > 0
+    out = out.compress(scored, axis=0)
     out[:, 0] = as_of - out[:, rfm.LAST]
-    return slots.user[found].astype(np.int64), out
+    return slots.user[scored].astype(np.int64), out
 
 
 def segment_name(r: np.ndarray, f: np.ndarray) -> np.ndarray:
