@@ -101,10 +101,16 @@ def check_slots(slot_of: np.ndarray, out: np.ndarray, columns: int) -> None:
 def slot_runs(slot_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The accounts of a block grouped by slot, skipping those without one
     (-1): (runs int64[r + 1], accounts int64[...]) in CSR form."""
-    accounts = np.nonzero(slot_of >= 0)[0]
-    accounts = accounts[np.argsort(slot_of[accounts], kind="stable")]
+    accounts = np.flatnonzero(slot_of >= 0)
     slots = slot_of[accounts]
-    change = np.nonzero(slots[1:] != slots[:-1])[0] + 1
-    runs = np.concatenate([[0], change, [accounts.shape[0]]]) if accounts.size else \
-        np.zeros(1, np.int64)
-    return runs.astype(np.int64), accounts.astype(np.int64)
+    # Accounts mostly arrive user by user, so a block's slots are already in
+    # order: sorting them anyway took half of this.
+    if slots.shape[0] > 1 and bool(np.any(slots[1:] < slots[:-1])):
+        order = np.argsort(slots, kind="stable")
+        accounts, slots = accounts[order], slots[order]
+    if not accounts.size:
+        return np.zeros(1, np.int64), accounts.astype(np.int64)
+    change = np.flatnonzero(slots[1:] != slots[:-1]) + 1
+    runs = np.empty(change.shape[0] + 2, np.int64)
+    runs[0], runs[1:-1], runs[-1] = 0, change, accounts.shape[0]
+    return runs, accounts.astype(np.int64)

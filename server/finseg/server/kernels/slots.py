@@ -67,21 +67,25 @@ def number_slots(eligible: np.ndarray, user: np.ndarray, rank: np.ndarray,
 def _number_by_user(eligible, user, rank, of_account, slot_account):
     # Slots are the users with an eligible account, in rank order: a dense
     # rank by marking, with no sort (the counting sort was most of a job's
-    # set-up for a million accounts).
-    slot_of_rank = np.full(rank.shape[0], -1, np.int64)
+    # set-up for a million accounts). Users are checked here, in the pass
+    # that reads them: gathering the eligible ones to check them first cost
+    # as much as numbering them.
+    n_users = rank.shape[0]
+    slot_of_rank = np.full(n_users, -1, np.int64)
     for a in range(eligible.shape[0]):
         if eligible[a]:
+            if user[a] < 0 or user[a] >= n_users:
+                return -1
             slot_of_rank[rank[user[a]]] = a
     n_slots = 0
-    for r in range(rank.shape[0]):
+    for r in range(n_users):
         a = slot_of_rank[r]
         if a >= 0:
             slot_account[n_slots] = a
             slot_of_rank[r] = n_slots
             n_slots += 1
     for a in range(eligible.shape[0]):
-        if eligible[a]:
-            of_account[a] = slot_of_rank[rank[user[a]]]
+        of_account[a] = slot_of_rank[rank[user[a]]] if eligible[a] else -1
     return n_slots
 
 
@@ -94,10 +98,11 @@ def number_user_slots(eligible: np.ndarray, user: np.ndarray, rank: np.ndarray
         raise ValueError("eligible and user must be 1-d of one length")
     if rank.dtype != np.int64:
         raise ValueError("rank must be int64")
-    _check_users(user[eligible], rank)
-    of_account = np.full(n, -1, np.int64)
+    of_account = np.empty(n, np.int64)
     slot_account = np.empty(min(n, rank.shape[0]), np.int64)
     n_slots = _number_by_user(*readonly(eligible, user, rank), of_account, slot_account)
+    if n_slots < 0:
+        raise ValueError("an eligible account's user is outside the ranks")
     return of_account, slot_account[:n_slots], np.arange(n_slots + 1, dtype=np.int64)
 
 

@@ -5,6 +5,7 @@ table (one row per user, ordered by user_id, accounts ordered by id)."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -120,7 +121,10 @@ def eligible_accounts(snapshot: Snapshot, common: Common, currency: str | None =
     accounts = snapshot.accounts
     mask = ~accounts["deleted"]
     if currency is not None:
-        mask &= accounts["currency"] == currency.encode()
+        # Byte by byte: comparing a million S3 codes as strings took 3 ms.
+        raw = np.ascontiguousarray(accounts["currency"]).view(np.uint8).reshape(-1, 3)
+        for k, byte in enumerate(currency.encode().ljust(3, b"\0")[:3]):
+            mask &= raw[:, k] == byte
     if common.account_types:
         codes = [ACCOUNT_TYPE_CODES[t] for t in common.account_types]
         mask &= np.isin(accounts["type"], codes)
@@ -160,10 +164,17 @@ class Slots:
     per user and currency accumulate straight into slots, so the result
     needs no grouping or sorting afterwards."""
 
-    of_account: np.ndarray   # int64[n_accounts]: the account's slot, -1 if not eligible
-    user: np.ndarray         # int64[n_slots]: user index
-    currency: np.ndarray     # S3[n_slots]
-    user_starts: np.ndarray  # int64[n_users + 1]: slots of the k-th user, CSR
+    of_account: np.ndarray    # int64[n_accounts]: the account's slot, -1 if not eligible
+    user: np.ndarray          # int64[n_slots]: user index
+    user_starts: np.ndarray   # int64[n_users + 1]: slots of the k-th user, CSR
+    slot_account: np.ndarray  # int64[n_slots]: an account of each slot
+    codes: np.ndarray         # S3[n_accounts]: every account's currency
+
+    @functools.cached_property
+    def currency(self) -> np.ndarray:
+        """S3[n_slots]: each slot's currency, taken when a type first asks
+        (RFM and RULE never do; the take cost them 2 ms)."""
+        return self.codes[self.slot_account]
 
     @property
     def count(self) -> int:
@@ -199,8 +210,8 @@ def currency_user_slots(snapshot: Snapshot, common: Common, currency: str) -> Sl
 def _slots(snapshot: Snapshot, of_account: np.ndarray, slot_account: np.ndarray,
            user_starts: np.ndarray) -> Slots:
     accounts = snapshot.accounts
-    return Slots(of_account, accounts["user"][slot_account].astype(np.int64),
-                 accounts["currency"][slot_account], user_starts)
+    return Slots(of_account, accounts["user"][slot_account].astype(np.int64), user_starts,
+                 slot_account, accounts["currency"])
 
 
 def nest(snapshot: Snapshot, users: np.ndarray, user_rows: np.ndarray, list_name: str,
