@@ -25,12 +25,12 @@ def reference(rows_per_account, eligible, first, last):
     return out
 
 
-def per_account(offsets, dates, amounts, eligible, first, last):
+def per_account(offsets, dates, amounts, eligible, first, last, scan_rows=flows.SCAN_ROWS):
     """in_out with one slot per eligible account: its rows, or zeros."""
     n = eligible.shape[0]
     out = np.zeros((n, 5), np.int64)
     slot_of = np.where(eligible, np.arange(n), -1).astype(np.int64)
-    flows.in_out(offsets, dates, amounts, slot_of, first, last, out)
+    flows.in_out(offsets, dates, amounts, slot_of, first, last, out, scan_rows)
     return out
 
 
@@ -61,7 +61,10 @@ def test_matches_reference(rows_per_account, data):
     first = data.draw(st.integers(18990, 19110))
     last = data.draw(st.integers(first, 19120))
     readonly = data.draw(st.booleans())
-    got = per_account(*block(rows_per_account, readonly), eligible, first, last)
+    # 0: each account's range is looked up, as in blocks of long accounts;
+    # otherwise every row is read and masked by its date.
+    scan_rows = data.draw(st.sampled_from([0, flows.SCAN_ROWS]))
+    got = per_account(*block(rows_per_account, readonly), eligible, first, last, scan_rows)
     assert got.tolist() == reference(rows_per_account, eligible, first, last)
 
 
@@ -71,9 +74,10 @@ def test_both_ends_included_and_zero_amounts_count_only_as_rows():
              (d(dt.date(2025, 12, 31)), 7), (d(dt.date(2026, 2, 1)), 9),
              (d(dt.date(2026, 1, 15)), 0)],
             [(d(dt.date(2026, 1, 10)), 0)], []]
-    got = per_account(*block(rows), np.ones(3, bool), d(dt.date(2026, 1, 1)),
-                       d(dt.date(2026, 1, 31)))
-    assert got.tolist() == [[1, 500, 1, -200, 3], [0, 0, 0, 0, 1], [0, 0, 0, 0, 0]]
+    for scan_rows in (0, flows.SCAN_ROWS):
+        got = per_account(*block(rows), np.ones(3, bool), d(dt.date(2026, 1, 1)),
+                           d(dt.date(2026, 1, 31)), scan_rows)
+        assert got.tolist() == [[1, 500, 1, -200, 3], [0, 0, 0, 0, 1], [0, 0, 0, 0, 0]]
 
 
 def test_one_day_range_and_ineligible_accounts():

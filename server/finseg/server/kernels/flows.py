@@ -16,8 +16,15 @@ from ._jit import parallel_kernel, readonly
 from .blocks import check_block, check_slots, first_row_from, slot_runs
 
 
+#: Blocks with at most this many rows per account are read whole, each row
+#: masked by its date (as rfm.SCAN_ROWS): finding each account's window
+#: first cost more than reading the rows outside it.
+SCAN_ROWS = 128
+
+
 @parallel_kernel
-def _in_out(offsets, dates, amounts, runs, run_accounts, slot_of, first_day, last_day, out):
+def _in_out(offsets, dates, amounts, runs, run_accounts, slot_of, search, first_day, last_day,
+            out):
     # One run holds the block's accounts of one slot, so parallel runs never
     # write the same slot.
     for j in prange(runs.shape[0] - 1):
@@ -25,18 +32,26 @@ def _in_out(offsets, dates, amounts, runs, run_accounts, slot_of, first_day, las
         in_count = in_sum = out_count = out_sum = rows = np.int64(0)
         for q in range(runs[j], runs[j + 1]):
             i = run_accounts[q]
-            for r in range(first_row_from(dates, offsets[i], offsets[i + 1], first_day),
-                           offsets[i + 1]):
-                if dates[r] > last_day:
-                    break  # dates ascend within an account
-                amount = amounts[r]
-                rows += 1
-                incoming = amount > 0
-                outgoing = amount < 0
+            lo, hi = offsets[i], offsets[i + 1]
+            # `search` is the same for the whole call: the compiler makes
+            # two loops of this one, and the scan's stays vectorized.
+            if search:
+                lo = first_row_from(dates, lo, hi, first_day)
+                hi = first_row_from(dates, lo, hi, last_day + 1)
+            # Slices indexed from 0, branch-free masks: numba wraps an index
+            # that may be negative (r in range(lo, hi)) on every read, and
+            # that and the branches kept this loop scalar.
+            window, days = amounts[lo:hi], dates[lo:hi]
+            for k in range(window.shape[0]):
+                amount = window[k]
+                inside = np.int64((days[k] >= first_day) & (days[k] <= last_day))
+                incoming = inside & np.int64(amount > 0)
+                outgoing = inside & np.int64(amount < 0)
+                rows += inside
                 in_count += incoming
-                in_sum += amount if incoming else 0
+                in_sum += amount & -incoming
                 out_count += outgoing
-                out_sum += amount if outgoing else 0
+                out_sum += amount & -outgoing
         out[slot, 0] += in_count
         out[slot, 1] += in_sum
         out[slot, 2] += out_count
@@ -49,15 +64,19 @@ IN_COUNT, IN_SUM, OUT_COUNT, OUT_SUM, ALL_COUNT = range(5)
 
 
 def in_out(offsets: np.ndarray, dates: np.ndarray, amounts: np.ndarray, slot_of: np.ndarray,
-           first_day: int, last_day: int, out: np.ndarray) -> None:
+           first_day: int, last_day: int, out: np.ndarray, scan_rows: int = SCAN_ROWS) -> None:
     """Adds the block's rows booked in [first_day, last_day] to out
     int64[slots, 5] of (incoming count, incoming sum, outgoing count,
     outgoing sum, all rows): each account's rows go to its slot, slot_of
     int64[n] (-1: left out). Incoming is amount > 0, outgoing amount < 0 (its
     sum stays negative); a row of 0 counts only in the last column. Called
-    once per block with the same `out`."""
-    check_block(offsets, dates, amounts, slot_of.shape[0])
+    once per block with the same `out`. A block of more than `scan_rows`
+    rows per account looks up each account's range; tests pass 0 to take
+    that way on small blocks."""
+    n = slot_of.shape[0]
+    check_block(offsets, dates, amounts, n)
     check_slots(slot_of, out, 5)
     runs, run_accounts = slot_runs(slot_of)
-    _in_out(*readonly(offsets, dates, amounts, runs, run_accounts, slot_of),
+    search = bool(n) and int(offsets[-1] - offsets[0]) > scan_rows * n
+    _in_out(*readonly(offsets, dates, amounts, runs, run_accounts, slot_of), search,
             np.int32(first_day), np.int32(last_day), out)
