@@ -32,7 +32,7 @@ from ..errors import (
     invalid,
     quoted,
 )
-from ..kernels import hashing
+from ..kernels import hashing, parsing
 from ..kernels.calendar import NEVER_CLOSED, OPEN_SINCE_EVER, day_number
 from ..storage.store import Store
 from ..storage.transactions import LOG_COLUMNS, MAX_BATCH_ROWS
@@ -59,7 +59,6 @@ MAX_ACCOUNTS_PER_REQUEST = 100_000
 #: free text (a provider key folds a name's white space, tabs and line
 #: breaks included), counterparty_iban and mcc are codes.
 NAMES = ("label",)
-DATE_TEXT = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 MIN_DAY, MAX_DAY = day_number(MIN_DATE), day_number(MAX_DATE)
 MISSING_DAY = np.iinfo(np.int64).min
 
@@ -187,17 +186,14 @@ def parse_dates(column: pa.Array, field: str, check: _Checker, required: bool
         present = ~_mask(pc.is_null(column))
         days[present] = column.cast(pa.int32()).to_numpy(zero_copy_only=False)[present]
     elif pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-        text = pc.fill_null(column, "")
-        present = pc.utf8_length(text).to_numpy(zero_copy_only=False) > 0
-        shaped = _mask(pc.match_substring_regex(text, DATE_TEXT))
-        parsed = pc.strptime(pc.if_else(pa.array(shaped), text, "1970-01-01"),
-                             format="%Y-%m-%d", unit="s", error_is_null=True)
-        # strptime rolls impossible days over (2026-02-30 -> 2026-03-02);
-        # only a date that prints back as written is valid.
-        printed = pc.strftime(parsed, format="%Y-%m-%d")
-        ok = shaped & ~_mask(pc.is_null(parsed)) & _mask(pc.equal(printed, text))
-        check.rows(present & ~ok, field, "is not a date (expected YYYY-MM-DD, e.g. 2026-03-25)")
-        days[ok] = (parsed.cast(pa.int64()).to_numpy(zero_copy_only=False)[ok] // 86400)
+        # Exactly YYYY-MM-DD naming a real day (2026-02-30 is none), in one
+        # pass over the bytes.
+        parsed, status = parsing.days(pc.fill_null(column, ""))
+        present = status != parsing.DAY_EMPTY
+        ok = status == parsing.DAY_OK
+        check.rows(status == parsing.DAY_BAD, field,
+                   "is not a date (expected YYYY-MM-DD, e.g. 2026-03-25)")
+        days[ok] = parsed[ok]
     else:
         check.field(field.split(".")[-1], f"must be date32 or a YYYY-MM-DD string, "
                                           f"got {quoted(str(column.type))}")
@@ -260,60 +256,41 @@ def _integer_units(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return safe.cast(pa.int64()).to_numpy(zero_copy_only=False).copy(), _mask(wide)
 
 
-def _decimal_units(text: pa.Array, exponents: np.ndarray, nulls: np.ndarray, field: str,
+def _decimal_units(values: pa.Array, exponents: np.ndarray, nulls: np.ndarray, field: str,
                    check: _Checker, currencies: np.ndarray | None = None
                    ) -> tuple[np.ndarray, np.ndarray]:
     """(values, out of range) of decimal strings, row i in major units of a
-    currency with exponents[i] decimals; malformed rows are named here."""
-    n = len(text)
-    out = np.zeros(n, dtype=np.int64)
-    too_large = np.zeros(n, dtype=bool)
-    for exponent in np.unique(exponents):
-        at = np.nonzero(exponents == exponent)[0]
-        sub = text.take(pa.array(at))
-        frac = "" if exponent <= 0 else rf"(\.[0-9]{{1,{exponent}}})?"
-        ok = _mask(pc.match_substring_regex(sub, rf"^-?[0-9]+{frac}$"))
-        # A well-formed decimal with too many decimals is the usual case (a
-        # JPY amount written "1200.50"): say which currency allows how many.
-        decimal = _mask(pc.match_substring_regex(sub, r"^-?[0-9]+\.[0-9]+$"))
+    currency with exponents[i] decimals; malformed rows are named here.
+    The digits are joined and read as one integer: no float ever holds the
+    value, and one with more significant digits than MAX_ABS_DIGITS is out
+    of range however it continues."""
+    n = len(values)
+    out, status = parsing.decimals(values, exponents, MAX_ABS_DIGITS)
+    malformed = (status == parsing.DECIMAL_MALFORMED) & ~nulls
+    too_precise = (status == parsing.DECIMAL_TOO_PRECISE) & ~nulls
+    # Per currency exponent, as each wording names its decimals.
+    for exponent in np.unique(exponents[malformed | too_precise]):
+        of_exponent = exponents == exponent
         allowed = ("a whole number" if exponent <= 0 else
                    f"a decimal with at most {exponent} decimals")
-        check.rows(np.isin(np.arange(n), at[~ok & ~decimal]) & ~nulls, field,
+        check.rows(malformed & of_exponent, field,
                    f"is not {allowed} in major units (e.g. -150.00); no sign other "
                    "than a leading minus, no exponent, no thousands separator")
         has = "no decimals" if exponent <= 0 else f"{exponent} decimal" + \
             ("s" if exponent > 1 else "")
 
-        def too_precise(rows: np.ndarray, has: str = has) -> list[str]:
+        def named(rows: np.ndarray, has: str = has) -> list[str]:
+            # A well-formed decimal with too many decimals is the usual case
+            # (a JPY amount written "1200.50"): say which currency allows how many.
             codes = [str(currencies[r]) if currencies is not None else "" for r in rows]
             return [f"has more decimals than {code or 'its currency'} has ({has})"
                     for code in codes]
 
-        check.rows(np.isin(np.arange(n), at[~ok & decimal]) & ~nulls, field, too_precise)
-        good = at[ok]
-        if good.size:
-            out[good], too_large[good] = _joined_digits(text.take(pa.array(good)), int(exponent))
+        check.rows(too_precise & of_exponent, field, named)
     # Values have at most MAX_ABS_DIGITS digits here, so np.abs cannot wrap.
-    return out, too_large | (np.abs(out) > MAX_ABS_AMOUNT)
-
-
-def _joined_digits(values: pa.Array, exponent: int) -> tuple[np.ndarray, np.ndarray]:
-    """(minor units, out of range) of well-formed decimals: the fraction is
-    padded to `exponent` digits and the point dropped ("-1.5" -> "-150" for
-    EUR). A value with more significant digits than MAX_ABS_DIGITS is out of
-    range and parsed as 0: as int64 it could overflow."""
-    if exponent > 0:
-        dotted = pc.if_else(pc.match_substring(values, "."), values,
-                            pc.binary_join_element_wise(values, ".", ""))
-        digits_after = pc.subtract(pc.utf8_length(dotted),
-                                   pc.add(pc.find_substring(dotted, "."), 1))
-        pad = pc.subtract(pa.scalar(exponent, pa.int32()), digits_after.cast(pa.int32()))
-        padded = pc.binary_join_element_wise(dotted, pc.binary_repeat("0", pad), "")
-        values = pc.replace_substring(padded, ".", "")
-    significant = pc.utf8_length(pc.utf8_ltrim(values, characters="-0"))
-    wide = pc.greater(significant, MAX_ABS_DIGITS)
-    safe = pc.if_else(wide, "0", values)
-    return safe.cast(pa.int64()).to_numpy(zero_copy_only=False), _mask(wide)
+    too_large = (status == parsing.DECIMAL_TOO_LONG) | (np.abs(out) > MAX_ABS_AMOUNT)
+    assert out.shape == (n,)
+    return out, too_large
 
 
 def _hash_plain(values: pa.Array, seed: int) -> np.ndarray:

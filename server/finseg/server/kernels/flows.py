@@ -15,7 +15,6 @@ from numba import prange
 from ._jit import parallel_kernel, readonly
 from .blocks import check_block, check_slots, first_row_from, slot_runs
 
-
 #: Blocks with at most this many rows per account are read whole, each row
 #: masked by its date (as rfm.SCAN_ROWS): finding each account's window
 #: first cost more than reading the rows outside it.

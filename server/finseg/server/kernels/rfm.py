@@ -182,7 +182,7 @@ def _order_statistics(values: np.ndarray, at: list[int]) -> np.ndarray:
     if not shift:
         return buckets + low
     found = []
-    for k, b in zip(at, buckets.tolist()):
+    for k, b in zip(at, buckets.tolist(), strict=True):
         rank = k - (int(below[b - 1]) if b else 0)
         found.append(np.partition(values[bucket == b], rank)[rank])
     return np.array(found, values.dtype)

@@ -16,6 +16,7 @@ service's jobs after this and checks that nothing new was compiled
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 
 from . import (
     balances,
@@ -25,6 +26,7 @@ from . import (
     hashing,
     insurance,
     layout,
+    parsing,
     rfm,
     rules,
     slots,
@@ -80,7 +82,7 @@ def _jobs() -> None:
 
 
 def _storage() -> None:
-    """Ingestion's hashes and id index, and the merge of the tail into the
+    """Ingestion's hashes, id index and text parsing, and the merge of the tail into the
     base that jobs and the compactor do."""
     out = np.empty(1, np.uint64)
     hashing.hash_strings(np.array([0, 1], np.int64), np.array([65], np.uint8), out, 0)
@@ -90,6 +92,9 @@ def _storage() -> None:
     index.insert(out, np.zeros(1, np.int64))
     index.insert(np.arange(1, 3, dtype=np.uint64), np.ones(2, np.int64))  # grows the table
     index.lookup(out)
+    # Text columns as a CSV load sends them.
+    parsing.days(pa.array(["2026-01-31"]))
+    parsing.decimals(pa.array(["-1.50"]), np.array([2], np.int64), 16)
 
     offsets, dates, amounts = _block()
     run = {"dates": dates, "amounts": amounts}
