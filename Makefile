@@ -10,7 +10,7 @@ DEMO   ?= ./demo-bank
 GEN_DIR := client/finseg/v1
 PROTOS := $(wildcard protos/finseg/v1/*.proto)
 
-.PHONY: venv node docs proto proto-check proto-breaking proto-release-check test lint run bench bench-e2e bench-crash bench-live bench-load bench-cancel bench-auth bench-observe bench-loops clean
+.PHONY: venv node docs proto proto-check proto-breaking proto-release-check test lint run bench bench-e2e bench-crash bench-live bench-load bench-csv bench-cancel bench-auth bench-observe bench-loops clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -95,6 +95,10 @@ bench-live: $(VENV)/.installed-bench
 # 32 concurrent clients mixing ingest and segment calls for 60 s (not in CI).
 bench-load: $(VENV)/.installed-bench
 	$(PY) -m bench.load
+
+# finseg load of the same bank as CSV and as Parquet, transactions/s (not in CI).
+bench-csv: $(VENV)/.installed-bench
+	$(PY) -m bench.csv_load
 
 # How fast CancelSegment stops a running job on the store `make bench` loaded.
 bench-cancel: $(VENV)/.installed-bench
