@@ -193,8 +193,16 @@ class Slots:
 
 def user_currency_slots(snapshot: Snapshot, eligible: np.ndarray) -> Slots:
     accounts = snapshot.accounts
-    of_account, slot_account, user_starts = slots.number_slots(
-        eligible, accounts["user"], snapshot.user_rank(), slots.currency_keys(accounts["currency"]))
+    keys = slots.currency_keys(accounts["currency"])
+    chosen = keys[eligible]
+    if chosen.size and bool((chosen == chosen[0]).all()):
+        # One currency (most banks): a user is one slot, numbered without
+        # the counting sort, three times faster for a million accounts.
+        of_account, slot_account, user_starts = slots.number_user_slots(
+            eligible, accounts["user"], snapshot.user_rank())
+    else:
+        of_account, slot_account, user_starts = slots.number_slots(
+            eligible, accounts["user"], snapshot.user_rank(), keys)
     return _slots(snapshot, of_account, slot_account, user_starts)
 
 
