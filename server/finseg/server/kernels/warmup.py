@@ -61,6 +61,7 @@ def _jobs() -> None:
                        np.zeros((1, 1), np.bool_))
     rfm.outgoing(offsets, dates, amounts, labels, slot_of, np.ones(1, np.bool_), 0, 3,
                  np.zeros((1, 3), np.int64))
+    rfm.scores(np.arange(2, dtype=np.int64), True)
 
     sums, counts = np.zeros((1, 1, 1), np.int64), np.zeros((1, 1), np.int64)
     breakdown.monthly_by_group(offsets, dates, amounts, labels, slot_of, months,

@@ -129,25 +129,28 @@ def segment_name(r: np.ndarray, f: np.ndarray) -> np.ndarray:
 
 def run(snapshot: Snapshot, params: Params, common: Common, progress: Progress) -> pa.Table:
     users, values = figures(snapshot, params, common, progress)
-    recency, frequency, monetary = values[:, 0], values[:, 1], values[:, 2]
+    recency, frequency, monetary = (np.ascontiguousarray(values[:, k]) for k in range(3))
     # Over every scored user, before segment_names picks some of them.
     r = rfm.scores(recency, more_is_better=False)
     f = rfm.scores(frequency, more_is_better=True)
     m = rfm.scores(monetary, more_is_better=True)
     name = segment_name(r, f)
-    picked = np.isin(name, [NAMES.index(n) for n in params.segment_names]) \
-        if params.segment_names else np.ones(users.shape[0], np.bool_)
-    code = ((r - 1) * 25 + (f - 1) * 5 + m - 1)[picked]
+    columns = [users, recency, frequency, monetary, r, f, m, name]
+    if params.segment_names:  # without, every column is taken as it is, not copied
+        picked = np.isin(name, [NAMES.index(n) for n in params.segment_names])
+        columns = [column[picked] for column in columns]
+    users, recency, frequency, monetary, r, f, m, name = columns
+    code = (r - 1) * 25 + (f - 1) * 5 + m - 1
     return pa.table({
-        "user_id": snapshot.user_ids(users[picked]),
-        "recency": pa.array(recency[picked].astype(np.int32)),
-        "frequency": pa.array(frequency[picked]),
-        "monetary": pa.array(monetary[picked]),
-        "r_score": pa.array(r[picked]),
-        "f_score": pa.array(f[picked]),
-        "m_score": pa.array(m[picked]),
+        "user_id": snapshot.user_ids(users),
+        "recency": pa.array(recency.astype(np.int32)),
+        "frequency": pa.array(frequency),
+        "monetary": pa.array(monetary),
+        "r_score": pa.array(r),
+        "f_score": pa.array(f),
+        "m_score": pa.array(m),
         # Dictionaries of the 125 codes and 11 names: taking half a million
         # strings cost more than scoring.
         "rfm_code": pa.DictionaryArray.from_arrays(pa.array(code), _CODES),
-        "segment_name": pa.DictionaryArray.from_arrays(pa.array(name[picked]), _NAME_ARRAY),
+        "segment_name": pa.DictionaryArray.from_arrays(pa.array(name), _NAME_ARRAY),
     })
