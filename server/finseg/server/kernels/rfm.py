@@ -100,6 +100,7 @@ def _outgoing(offsets, dates, amounts, labels, runs, run_accounts, slot_of, keep
             out[slot, COUNT] += count
             out[slot, MONETARY] += monetary
 
+
 def outgoing(offsets: np.ndarray, dates: np.ndarray, amounts: np.ndarray,
              labels: np.ndarray | None, slot_of: np.ndarray, keep: np.ndarray | None,
              first_day: int, last_day: int, out: np.ndarray, scan_rows: int = SCAN_ROWS
