@@ -264,7 +264,6 @@ def _decimal_units(values: pa.Array, exponents: np.ndarray, nulls: np.ndarray, f
     The digits are joined and read as one integer: no float ever holds the
     value, and one with more significant digits than MAX_ABS_DIGITS is out
     of range however it continues."""
-    n = len(values)
     out, status = parsing.decimals(values, exponents, MAX_ABS_DIGITS)
     malformed = (status == parsing.DECIMAL_MALFORMED) & ~nulls
     too_precise = (status == parsing.DECIMAL_TOO_PRECISE) & ~nulls
@@ -288,9 +287,7 @@ def _decimal_units(values: pa.Array, exponents: np.ndarray, nulls: np.ndarray, f
 
         check.rows(too_precise & of_exponent, field, named)
     # Values have at most MAX_ABS_DIGITS digits here, so np.abs cannot wrap.
-    too_large = (status == parsing.DECIMAL_TOO_LONG) | (np.abs(out) > MAX_ABS_AMOUNT)
-    assert out.shape == (n,)
-    return out, too_large
+    return out, (status == parsing.DECIMAL_TOO_LONG) | (np.abs(out) > MAX_ABS_AMOUNT)
 
 
 def _hash_plain(values: pa.Array, seed: int) -> np.ndarray:

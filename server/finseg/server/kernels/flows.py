@@ -13,12 +13,14 @@ import numpy as np
 from numba import prange
 
 from ._jit import parallel_kernel, readonly
-from .blocks import check_block, check_slots, first_row_from, slot_runs
-
-#: Blocks with at most this many rows per account are read whole, each row
-#: masked by its date (as rfm.SCAN_ROWS): finding each account's window
-#: first cost more than reading the rows outside it.
-SCAN_ROWS = 128
+from .blocks import (
+    SCAN_ROWS,
+    check_block,
+    check_slots,
+    looks_up_windows,
+    slot_runs,
+    window_rows,
+)
 
 
 @parallel_kernel
@@ -31,12 +33,10 @@ def _in_out(offsets, dates, amounts, runs, run_accounts, slot_of, search, first_
         in_count = in_sum = out_count = out_sum = rows = np.int64(0)
         for q in range(runs[j], runs[j + 1]):
             i = run_accounts[q]
-            lo, hi = offsets[i], offsets[i + 1]
-            # `search` is the same for the whole call: the compiler makes
-            # two loops of this one, and the scan's stays vectorized.
-            if search:
-                lo = first_row_from(dates, lo, hi, first_day)
-                hi = first_row_from(dates, lo, hi, last_day + 1)
+            if search:  # the same for the whole call (blocks.looks_up_windows)
+                lo, hi = window_rows(offsets, dates, i, first_day, last_day)
+            else:
+                lo, hi = offsets[i], offsets[i + 1]
             # Slices indexed from 0, branch-free masks: numba wraps an index
             # that may be negative (r in range(lo, hi)) on every read, and
             # that and the branches kept this loop scalar.
@@ -76,6 +76,6 @@ def in_out(offsets: np.ndarray, dates: np.ndarray, amounts: np.ndarray, slot_of:
     check_block(offsets, dates, amounts, n)
     check_slots(slot_of, out, 5)
     runs, run_accounts = slot_runs(slot_of)
-    search = bool(n) and int(offsets[-1] - offsets[0]) > scan_rows * n
+    search = looks_up_windows(offsets, scan_rows)
     _in_out(*readonly(offsets, dates, amounts, runs, run_accounts, slot_of), search,
             np.int32(first_day), np.int32(last_day), out)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import kernel, readonly
-from .blocks import counting_sort, sort_run
+from .blocks import counting_sort, first_row_from, sort_run
 
 
 @kernel
@@ -23,13 +23,7 @@ def _tail_positions(a_offsets, a_dates, b_offsets, b_dates, out_offsets, positio
             # The first row of a booked after b's row: a's rows come first
             # among equal dates. A binary search, since a's runs are long
             # and b's rows are few and recent.
-            lo, hi = p, p_end
-            while lo < hi:
-                middle = (lo + hi) // 2
-                if a_dates[middle] <= b_dates[q]:
-                    lo = middle + 1
-                else:
-                    hi = middle
+            lo = first_row_from(a_dates, p, p_end, b_dates[q] + 1)
             w += lo - p
             p = lo
             positions[q] = w

@@ -15,35 +15,21 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from ._jit import kernel, parallel_kernel, readonly
-from .blocks import check_block, check_slots, first_row_from, slot_runs
+from ._jit import parallel_kernel, readonly
+from .blocks import (
+    SCAN_ROWS,
+    check_block,
+    check_slots,
+    looks_up_windows,
+    slot_runs,
+    window_rows,
+)
 
 #: Columns of `outgoing`'s result: the last day counted (a day number,
 #: meaningful only with a count), the count and the sum of |amount|.
 LAST, COUNT, MONETARY = range(3)
 #: Scores go from 1 to SCORES.
 SCORES = 5
-
-
-@kernel
-def _window_rows(offsets, dates, account, first_day, last_day):
-    """The rows lo..hi-1 of an account booked in [first_day, last_day]."""
-    lo, hi = offsets[account], offsets[account + 1]
-    if lo == hi:
-        return lo, hi
-    # Windows mostly end at or after an account's last row and start inside
-    # its history: one look saves the second search.
-    if dates[lo] < first_day:
-        lo = first_row_from(dates, lo, hi, first_day)
-    if lo < hi and dates[hi - 1] > last_day:
-        hi = first_row_from(dates, lo, hi, last_day + 1)
-    return lo, hi
-
-
-#: Blocks with at most this many rows per account are read whole, each row
-#: masked by its date: finding each account's window first cost more
-#: (about 40 ns an account) than reading a hundred rows outside it.
-SCAN_ROWS = 128
 
 
 @parallel_kernel
@@ -60,10 +46,8 @@ def _outgoing(offsets, dates, amounts, labels, runs, run_accounts, slot_of, keep
         after = np.int64(0)
         for q in range(runs[j], runs[j + 1]):
             account = run_accounts[q]
-            # `search` is the same for the whole call, so the compiler makes
-            # two loops of this one; a test per account cost a third.
-            if search:
-                lo, hi = _window_rows(offsets, dates, account, first_day, last_day)
+            if search:  # the same for the whole call (blocks.looks_up_windows)
+                lo, hi = window_rows(offsets, dates, account, first_day, last_day)
             else:
                 lo, hi = offsets[account], offsets[account + 1]
             # Slices indexed from 0: numba wraps a possibly negative index
@@ -130,7 +114,7 @@ def outgoing(offsets: np.ndarray, dates: np.ndarray, amounts: np.ndarray,
     # Label ids are checked in the kernel, on the window's rows only:
     # checking the whole column first read every row of the history.
     bad = np.zeros(1, np.int64)
-    search = bool(n) and int(offsets[-1] - offsets[0]) > scan_rows * n
+    search = looks_up_windows(offsets, scan_rows)
     _outgoing(*readonly(offsets, dates, amounts, labels, runs, run_accounts, slot_of, keep),
               every_label, search, np.int32(first_day), np.int32(last_day), out, bad)
     if bad[0]:
