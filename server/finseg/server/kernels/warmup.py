@@ -126,6 +126,9 @@ def _wire() -> None:
     wire.put_packed(out, at, tag, offsets, values)
     wire.put_elements(out, at, tag, offsets, sizes)
     wire.put_heads(out, at, tag, sizes)
+    wire.put_rows(out, at, np.zeros(1, np.int64), np.zeros(1, np.int64), tag, offsets,
+                  np.ones((1, 1), np.uint64), offsets, out[:1], np.zeros((1, 1), np.int64),
+                  offsets, values)
 
 
 def warm() -> None:

@@ -179,6 +179,7 @@ class _Message:
         self.fields = [_Field(field, _one_chunk(columns[field.name]))
                        for field in sorted(descriptor.fields, key=lambda f: f.number)
                        if field.name in columns]
+        self.leaf = _Leaf.of(self.fields)
         self.sizes = np.zeros(len(rows), np.int64)
 
         def add(lo: int, hi: int) -> None:
@@ -190,8 +191,67 @@ class _Message:
     def put(self, out: np.ndarray, at: np.ndarray, lo: int, hi: int) -> None:
         """Writes rows lo..hi-1, row i at out[at[i - lo]]: its fields one
         after another."""
+        if self.leaf is not None:
+            self.leaf.put(out, at, lo, hi)
+            return
         for field in self.fields:
             at = field.put(out, at, lo, hi)
+
+
+class _Leaf:
+    """The fields of a message without message fields and with at most one
+    packed field (every result type's innermost message), written a row at
+    a time (`kernels.wire.put_rows`): a breakdown's two million group rows
+    were written field by field in 0.5 s of CPU, 0.2 s this way."""
+
+    KINDS = {"varint": wire.VARINT, "double": wire.FIXED64, "bytes": wire.BYTES,
+             "packed": wire.PACKED}
+
+    @classmethod
+    def of(cls, fields: list[_Field]) -> _Leaf | None:
+        kinds = [field.kind for field in fields]
+        if "messages" in kinds or kinds.count("packed") > 1:
+            return None
+        return cls(fields)
+
+    def __init__(self, fields: list[_Field]) -> None:
+        self.kinds = np.array([self.KINDS[f.kind] for f in fields], np.int64)
+        self.scalars = [f.values for f in fields if f.kind in ("varint", "double")]
+        binary = [f for f in fields if f.kind == "bytes"]
+        self.packed = next((f for f in fields if f.kind == "packed"), None)
+        counters = {"varint": 0, "double": 0, "bytes": 0, "packed": 0}
+        columns = []
+        for field in fields:
+            group = "varint" if field.kind == "double" else field.kind
+            columns.append(counters[group])
+            counters[group] += 1
+        self.columns = np.array(columns, np.int64)
+        self.tags = np.concatenate([f.tag for f in fields]) if fields else np.zeros(0, np.uint8)
+        self.tag_starts = np.concatenate([[0], np.cumsum([len(f.tag) for f in fields])]) \
+            .astype(np.int64)
+        # The binary fields' columns as one, each field's entries moved past
+        # the ones before it.
+        self.entries, offsets, data, base, size = [], [np.zeros(1, np.int64)], [], 0, 0
+        for field in binary:
+            self.entries.append(field.entries + base)
+            offsets.append(field.offsets[1:] + size)
+            data.append(field.data)
+            base, size = base + len(field.offsets) - 1, size + len(field.data)
+        self.binary_offsets = np.concatenate(offsets)
+        self.binary_data = np.concatenate(data) if data else np.zeros(0, np.uint8)
+
+    def put(self, out: np.ndarray, at: np.ndarray, lo: int, hi: int) -> None:
+        rows = hi - lo
+        scalars = np.stack([v[lo:hi] for v in self.scalars]) if self.scalars \
+            else np.zeros((0, rows), np.uint64)
+        entries = np.stack([e[lo:hi] for e in self.entries]) if self.entries \
+            else np.zeros((0, rows), np.int64)
+        if self.packed is None:
+            list_offsets, values = np.zeros(rows + 1, np.int64), np.zeros(0, np.uint64)
+        else:
+            list_offsets, values = self.packed.list_offsets[lo:hi + 1], self.packed.values
+        wire.put_rows(out, at, self.kinds, self.columns, self.tags, self.tag_starts, scalars,
+                      self.binary_offsets, self.binary_data, entries, list_offsets, values)
 
 
 #: Rows sized and members written at a time. A block's fields are written
