@@ -25,7 +25,8 @@ bank of `make bench` instead (1,000,000 accounts, 50,000,000 transactions,
 about 500,000 users): the size the end-to-end target is stated at.
 HIGH_BALANCE's threshold is below every balance and LOW_BALANCE's above
 every one, so each has every user with an open EUR account. Each job is
-deleted after its run: results this large would otherwise grow the store by a quarter of a gigabyte a run.
+deleted after its run: results this large would otherwise grow the store
+by a quarter of a gigabyte a run.
 """
 
 from __future__ import annotations
