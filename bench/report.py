@@ -19,9 +19,12 @@ from typing import Any
 #: (4 each) and currency (1), or for the flow types and RFM its row offsets
 #: and (user, currency) slot (8 + 8). RULE reads both per account (its monthly
 #: minimums and its user's slot); its labels only in the metrics' windows.
+#: MERCHANT_AFFINITY reads the counterparty id (4) of every row, and per
+#: account its row offsets and (user, currency) slot, as RFM does.
 COLUMN_BYTES = {"HIGH_BALANCE": (12, 29), "LOW_BALANCE": (12, 29),
                 "INCOME_SPENDING_SUMMARY": (12, 16), "FINANCIAL_BREAKDOWN": (16, 29),
-                "INSURANCE_SPENDING": (20, 29), "RFM": (16, 16), "RULE": (12, 37)}
+                "INSURANCE_SPENDING": (20, 29), "RFM": (16, 16), "RULE": (12, 37),
+                "MERCHANT_AFFINITY": (16, 16)}
 #: How much faster than both peers finseg's kernel must be (issues 6, 14).
 SPEED_TARGET = {"LOW_BALANCE": 10, "FINANCIAL_BREAKDOWN": 10, "RFM": 10, "RULE": 10}
 #: Kernel time a segment must stay under at the largest bank (issue 14).
@@ -139,8 +142,10 @@ def _size_section(size: dict[str, Any], bandwidth: float) -> list[str]:
         floor = column_bytes(query.type, layout) / bandwidth
         scan = size["scans"][query.name]
         near = "met" if scan / floor <= BANDWIDTH_TARGET else "**missed**"
+        # A drill-down says whose: the largest merchant differs between banks.
+        name = f"{query.name} ({query.counterparty})" if query.counterparty else query.name
         lines.append(
-            f"| {query.name} | {runs[0]['members']:,} | {kernel:.3f} s | {e2e:.3f} s | "
+            f"| {name} | {runs[0]['members']:,} | {kernel:.3f} s | {e2e:.3f} s | "
             f"{duck:.3f} s | {polars:.3f} s | {duck / kernel:.1f}× | {polars / kernel:.1f}× | "
             f"≥ {target}×: {met} | {scan:.3f} s | {scan / floor:.1f}×: {near} | "
             f"{kernel / floor:.1f}× |")

@@ -9,7 +9,8 @@ and cached in bench/.cache) it:
   memory, 2 threads each;
 - checks, before timing anything, that finseg, DuckDB and Polars give
   identical members and figures for every segment of `bench.peers.queries`
-  (any difference ends the run);
+  (any difference ends the run), the MERCHANT_AFFINITY drill-down being
+  that of the bank's largest merchant (`plan_for`);
 - times each segment in interleaved rounds: finseg's kernel (the job's
   compute time), finseg end to end (CreateSegment until the last page is
   received), the server's memory beyond the mapped store, DuckDB's and
@@ -209,7 +210,6 @@ E2E_MEMBERS = 100_000
 def measure_size(label: str, accounts: int, transactions: int, args: argparse.Namespace
                  ) -> dict[str, Any]:
     """Everything `make bench` measures on one bank size."""
-    from .peers import queries
     from .peers.duckdb_peer import make as duckdb
     from .peers.polars_peer import make as polars
 
@@ -235,7 +235,7 @@ def measure_size(label: str, accounts: int, transactions: int, args: argparse.Na
         peers.append(peer)
         print(f"[{label}] {peer.name} loaded the files in {peer_loads[peer.name]:.1f} s")
 
-    plan = queries(AS_OF)
+    plan = plan_for(peers[0])
     # The same members and figures three times, or no timing at all.
     with api.FinsegClient(server.target, token(TENANT), timeout=None) as client:
         for query in plan:
@@ -281,6 +281,19 @@ def measure_size(label: str, accounts: int, transactions: int, args: argparse.Na
             "queries": plan, "finseg": finseg, "peers": peer_times,
             "big": {"threshold": threshold, "runs": big_runs},
             "stream_rates": streamed, "starts": starts, "scans": scans}
+
+
+def plan_for(peer: Any) -> list[Any]:
+    """`bench.peers.queries` with the drill-down of the bank's largest
+    merchant, the first named one of the ranking as `peer` answers it (the
+    check then compares that ranking with finseg's before the drill-down)."""
+    from .peers import MERCHANT_RANKING, largest_merchant_of, queries
+
+    ranking = next(q for q in queries(AS_OF) if q.name == MERCHANT_RANKING)
+    merchant = largest_merchant_of(peer.members(peer.run(ranking)))
+    if not merchant:
+        print(f"  no named merchant in {ranking.name}: no drill-down")
+    return queries(AS_OF, largest_merchant=merchant)
 
 
 #: Members compared at a time (the largest page StreamSegment sends): half a

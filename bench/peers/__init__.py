@@ -44,6 +44,8 @@ class Query:
     insurance_types: tuple[str, ...] = ()
     expression: str = ""
     window_days: int = 0
+    min_customers: int = 0
+    counterparty: str = ""
 
     def spec(self) -> segments_pb2.SegmentSpec:
         """The same request for finseg."""
@@ -65,13 +67,27 @@ class Query:
         if self.type == "RFM":
             return api.rfm(self.window_days, list(self.label_groups), currency=self.currency,
                            as_of=self.as_of)
+        if self.type == "MERCHANT_AFFINITY":
+            return api.merchant_affinity(self.months, self.min_customers, self.counterparty,
+                                         as_of=self.as_of)
         raise ValueError(self.type)
 
 
-def queries(as_of: dt.date, high_threshold: int = 1_000_000) -> list[Query]:
+#: The names of the MERCHANT_AFFINITY ranking of `queries` and of its
+#: drill-down, whatever the drill-down's merchant.
+MERCHANT_RANKING = "MERCHANT_AFFINITY 12 months"
+MERCHANT_DRILL_DOWN = "MERCHANT_AFFINITY drill-down, largest merchant"
+
+
+def queries(as_of: dt.date, high_threshold: int = 1_000_000, largest_merchant: str = ""
+            ) -> list[Query]:
     """The benchmark's requests (issue 6), for a bank whose history ends the
-    day before `as_of`'s month."""
+    day before `as_of`'s month. Which merchant is the largest only the data
+    says, so the drill-down is in the list only given `largest_merchant`,
+    which `largest_merchant_of` picks from the ranking's members."""
     year_ago = dt.date(as_of.year - 1, as_of.month, 1)
+    drill_down = [Query(MERCHANT_DRILL_DOWN, "MERCHANT_AFFINITY", as_of, months=12,
+                        counterparty=largest_merchant)] if largest_merchant else []
     return [
         Query("HIGH_BALANCE", "HIGH_BALANCE", as_of, threshold=high_threshold),
         Query("LOW_BALANCE N=3", "LOW_BALANCE", as_of, threshold=0, months=3),
@@ -83,7 +99,17 @@ def queries(as_of: dt.date, high_threshold: int = 1_000_000) -> list[Query]:
         Query("INSURANCE_SPENDING N=12", "INSURANCE_SPENDING", as_of, months=12),
         Query("RULE 3 metrics", "RULE", as_of, expression=RULE_3_METRICS),
         Query("RFM 365 days", "RFM", as_of, window_days=365),
+        # At least 2 customers: the one-customer rows are mostly transfers to people.
+        Query(MERCHANT_RANKING, "MERCHANT_AFFINITY", as_of, months=12, min_customers=2),
+        *drill_down,
     ]
+
+
+def largest_merchant_of(ranking: Iterable[dict[str, Any]]) -> str:
+    """The name of the merchant with the most customers in a ranking's plain
+    members (its first), "" if none has one: the nameless rows' key "" cannot
+    be asked for, an empty counterparty being the ranking itself."""
+    return next((m["merchant_name"] for m in ranking if m["merchant_key"]), "")
 
 
 #: The benchmark's RULE. The peers implement this one expression with the

@@ -3,10 +3,12 @@
 Each segment type is one function that runs its SQL against the in-memory
 tables `accounts` and `transactions` and returns the members nested per
 user, in finseg's order: users by user_id, rows inside a user as
-docs/decisions.md says. DuckDB's default (binary) collation compares
-strings by their UTF-8 bytes, which is the SPEC's order, so plain ORDER BY
-is enough. Money stays integer (BIGINT, sums HUGEINT cast back); averages,
-medians and standard deviations are DOUBLE.
+docs/decisions.md says; MERCHANT_AFFINITY's members are flat rows (a
+merchant's or a customer's) in that type's order. DuckDB's default
+(binary) collation compares strings by their UTF-8 bytes, which is the
+SPEC's order, so plain ORDER BY is enough. Money stays integer (BIGINT,
+sums HUGEINT cast back); averages, medians and standard deviations are
+DOUBLE.
 
 What SQL cannot say exactly the Python way (which label is in which group,
 the case-folded provider key) is computed in Python over the few distinct
@@ -69,7 +71,8 @@ class DuckDBPeer:
                    "RULE": rule,
                    "INCOME_SPENDING_SUMMARY": income_spending_summary,
                    "FINANCIAL_BREAKDOWN": financial_breakdown,
-                   "INSURANCE_SPENDING": insurance_spending, "RFM": rfm}[query.type]
+                   "INSURANCE_SPENDING": insurance_spending, "RFM": rfm,
+                   "MERCHANT_AFFINITY": merchant_affinity}[query.type]
         return segment(self.con, query)
 
     def members(self, result: pa.Table) -> list[dict[str, Any]]:
@@ -447,3 +450,80 @@ def rfm(con: duckdb.DuckDBPyConnection, q: Query) -> pa.Table:
     finally:
         con.unregister("rfm_segment")
         con.unregister("rfm_label")
+
+
+#: The outgoing rows of the N complete months (after WINDOW), each with its
+#: merchant key from the table `merchant`, its user and its currency.
+MERCHANT_PAYMENTS = """
+    payment AS (
+        SELECT m.merchant_key, a.user_id, a.currency, t.transaction_id, t.booking_date,
+               t.amount, t.counterparty_name
+        FROM win, transactions t
+             JOIN merchant m USING (counterparty_name)
+             JOIN accounts a USING (account_id)
+        WHERE t.amount < 0
+          AND t.booking_date >= win.win_start AND t.booking_date < win.win_stop)"""
+
+
+def merchant_affinity(con: duckdb.DuckDBPyConnection, q: Query) -> pa.Table:
+    """The merchants ranked by customers over the outgoing rows of the N
+    complete months, or with a counterparty that merchant's customers. As
+    for INSURANCE_SPENDING, only the window's few distinct counterparty
+    names go through Python's casefold (`register_merchants`)."""
+    register_merchants(con, q)
+    try:
+        return (merchant_customers if q.counterparty else merchant_ranking)(con, q)
+    finally:
+        con.unregister("merchant")
+
+
+def register_merchants(con: duckdb.DuckDBPyConnection, q: Query) -> None:
+    """The table `merchant(counterparty_name, merchant_key)` of the names of
+    the window's outgoing rows; for a drill-down only the names keyed as the
+    counterparty, so that the join keeps only that merchant's rows."""
+    names = con.sql(f"""
+        WITH {WINDOW}
+        SELECT DISTINCT t.counterparty_name
+        FROM win, transactions t
+        WHERE t.amount < 0
+          AND t.booking_date >= win.win_start AND t.booking_date < win.win_stop""",
+                    params={"as_of": q.as_of, "months": q.months}).fetchall()
+    keys = [(name, provider_key(name)) for (name,) in names]
+    if q.counterparty:
+        wanted = provider_key(q.counterparty)
+        keys = [(name, key) for name, key in keys if key == wanted]
+    con.register("merchant", pa.table({
+        "counterparty_name": pa.array([name for name, _ in keys], pa.string()),
+        "merchant_key": pa.array([key for _, key in keys], pa.string())}))
+
+
+def merchant_ranking(con: duckdb.DuckDBPyConnection, q: Query) -> pa.Table:
+    """Per merchant key and currency with at least min_customers customers:
+    distinct users, payments, spend, and the name of the latest payment
+    (greatest date, then the greatest spelling: VARCHAR compares bytes)."""
+    return _arrow(con, f"""
+        WITH {WINDOW}, {MERCHANT_PAYMENTS}
+        SELECT merchant_key,
+               first(counterparty_name ORDER BY booking_date DESC, counterparty_name DESC)
+                   AS merchant_name,
+               currency, count(DISTINCT user_id) AS customers, count(*) AS transactions,
+               CAST(-sum(amount) AS BIGINT) AS spend
+        FROM payment
+        GROUP BY merchant_key, currency
+        HAVING count(DISTINCT user_id) >= $min_customers
+        ORDER BY customers DESC, merchant_key, currency""",
+        {"as_of": q.as_of, "months": q.months, "min_customers": q.min_customers})
+
+
+def merchant_customers(con: duckdb.DuckDBPyConnection, q: Query) -> pa.Table:
+    """Per user and currency who paid the merchant (`merchant` holds only
+    its names): payments, spend, first and last payment date."""
+    return _arrow(con, f"""
+        WITH {WINDOW}, {MERCHANT_PAYMENTS}
+        SELECT user_id, currency, count(*) AS transactions,
+               CAST(-sum(amount) AS BIGINT) AS spend,
+               CAST(min(booking_date) AS VARCHAR) AS first_purchase,
+               CAST(max(booking_date) AS VARCHAR) AS last_purchase
+        FROM payment
+        GROUP BY user_id, currency
+        ORDER BY user_id, currency""", {"as_of": q.as_of, "months": q.months})

@@ -60,7 +60,8 @@ class PolarsPeer:
                  "RULE": self.rule,
                  "INCOME_SPENDING_SUMMARY": self.income_spending_summary,
                  "FINANCIAL_BREAKDOWN": self.financial_breakdown,
-                 "INSURANCE_SPENDING": self.insurance_spending, "RFM": self.rfm}
+                 "INSURANCE_SPENDING": self.insurance_spending, "RFM": self.rfm,
+                 "MERCHANT_AFFINITY": self.merchant_affinity}
         return kinds[query.type](query)
 
     def members(self, result: pl.DataFrame) -> list[dict[str, Any]]:
@@ -276,6 +277,37 @@ class PolarsPeer:
                          "m_score", "rfm_code", "segment_name"))
         return found.collect()
 
+    def merchant_affinity(self, query: Query) -> pl.DataFrame:
+        """The merchants ranked by customers over the outgoing rows of the N
+        complete months, or with a counterparty that merchant's customers:
+        one row per member, not nested per user."""
+        payments = self._merchant_payments(query)
+        if query.counterparty:
+            return _merchant_customers(payments)
+        return _merchant_ranking(payments, query.min_customers)
+
+    def _merchant_payments(self, query: Query) -> pl.LazyFrame:
+        """The window's outgoing rows with their merchant key, user and
+        currency; for a drill-down only those keyed as the counterparty.
+        casefold and str.isspace have no Polars twin: as for
+        INSURANCE_SPENDING, the few distinct names are keyed in Python."""
+        bounds = complete_months(query.as_of, query.months)
+        rows = (self.transactions.lazy()
+                .filter((DAY >= bounds[0]) & (DAY < bounds[-1]), AMOUNT < 0)
+                .with_columns(pl.col("counterparty_name").fill_null("")))
+        names = (rows.select(pl.col("counterparty_name").unique()).collect()
+                 ["counterparty_name"].to_list())
+        keyed = [(name, provider_key(name)) for name in names]
+        if query.counterparty:
+            wanted = provider_key(query.counterparty)
+            keyed = [(name, key) for name, key in keyed if key == wanted]
+        keys = pl.LazyFrame({"counterparty_name": [name for name, _ in keyed],
+                             "merchant_key": [key for _, key in keyed]},
+                            schema={"counterparty_name": pl.String, "merchant_key": pl.String})
+        return (rows.join(keys, on="counterparty_name")
+                .join(self.accounts.lazy().select("account_id", "user_id", "currency"),
+                      on="account_id"))
+
     def _eod(self, accounts: pl.LazyFrame, day: dt.date) -> pl.LazyFrame:
         """The accounts with `eod`, their EOD on `day`: the snapshot balance
         moved by the rows booked between the snapshot date and `day` (added
@@ -374,6 +406,35 @@ def insurance_type(label: str) -> str:
 def provider_key(name: str) -> str:
     """Case-folded, runs of white space made one space, trimmed."""
     return _SPACES.sub(" ", name.casefold()).strip()
+
+
+def _merchant_ranking(payments: pl.LazyFrame, least: int) -> pl.DataFrame:
+    """Per merchant key and currency with at least `least` customers:
+    distinct users, payments, spend and the name of the latest payment
+    (greatest date, then the greatest spelling: strings sort by their bytes),
+    by customers descending, key and currency."""
+    return (payments.group_by("merchant_key", "currency")
+            .agg(merchant_name=pl.col("counterparty_name")
+                 .sort_by("booking_date", "counterparty_name").last(),
+                 customers=pl.col("user_id").n_unique().cast(pl.Int64),
+                 transactions=pl.len().cast(pl.Int64),
+                 spend=(-AMOUNT).sum())
+            .filter(pl.col("customers") >= least)
+            .sort(["customers", "merchant_key", "currency"], descending=[True, False, False])
+            .select("merchant_key", "merchant_name", "currency", "customers", "transactions",
+                    "spend")
+            .collect())
+
+
+def _merchant_customers(payments: pl.LazyFrame) -> pl.DataFrame:
+    """Per user and currency of one merchant's payments: their count, spend,
+    first and last date, by user_id and currency."""
+    return (payments.group_by("user_id", "currency")
+            .agg(transactions=pl.len().cast(pl.Int64), spend=(-AMOUNT).sum(),
+                 first_purchase=DAY.min().dt.to_string("%Y-%m-%d"),
+                 last_purchase=DAY.max().dt.to_string("%Y-%m-%d"))
+            .sort("user_id", "currency")
+            .collect())
 
 
 def _score(figure: pl.Expr, more_is_better: bool) -> pl.Expr:

@@ -291,7 +291,10 @@ def test_readme_grpcurl_call_per_segment_type(target: str, client, tmp_path: Pat
              if line.startswith(".venv/bin/grpcurl")]
     kinds = [re.search(r'"spec":\{(?:"as_of":"[^"]+",)?"(\w+)"', c).group(1) for c in calls]
     assert kinds == ["high_balance", "low_balance", "income_spending_summary",
-                     "financial_breakdown", "insurance_spending", "rfm", "rule"]
+                     "financial_breakdown", "insurance_spending", "rfm", "rule",
+                     "merchant_affinity", "merchant_affinity"]
+    # The second is the drill-down, whose members are customers.
+    kinds[-1] = "merchant_customers"
     venv_bin = Path(sys.executable).parent
     readme_shell(tmp_path, target)(_readme_tour()[0])
 
@@ -306,7 +309,16 @@ def test_readme_grpcurl_call_per_segment_type(target: str, client, tmp_path: Pat
             segment_id = json.loads(out.stdout)["segment"]["segment_id"]
             pages = list(tour.stream_segment(segment_id))
             found[kind] = getattr(pages[0].page, kind).members
-            assert [m.user_id for m in found[kind]] == ["alice"], kind
+            if kind != "merchant_affinity":  # whose members are merchants
+                assert [m.user_id for m in found[kind]] == ["alice"], kind
+    # Every merchant alice paid in the six months, one customer each, by key.
+    assert [(m.merchant_key, m.merchant_name, m.customers, m.transactions, m.spend)
+            for m in found["merchant_affinity"]] == [
+        ("hausverwaltung meier", "Hausverwaltung Meier", 1, 1, 15000),
+        ("huk-coburg", "HUK-COBURG", 1, 2, 9000), ("rewe", "REWE", 1, 1, 8000)]
+    (alice,) = found["merchant_customers"]
+    assert (alice.currency, alice.transactions, alice.spend, alice.first_purchase,
+            alice.last_purchase) == ("EUR", 2, 9000, "2025-11-03", "2025-12-01")
     assert [m.metric for m in found["rule"][0].metrics] == ["frequency(days=60)",
                                                             "avg_spend(days=60)"]
     (car,) = found["insurance_spending"][0].contracts  # the tour's car insurance
@@ -457,6 +469,43 @@ def test_rfm_from_the_command_line(target: str, tmp_path: Path) -> None:
         bad = finseg(*common, *flags, check=False)
         assert bad.returncode == 1 and says in bad.stderr, bad.stderr
         assert "spec." not in bad.stderr
+
+
+def test_merchant_affinity_from_the_command_line(target: str, tmp_path: Path) -> None:
+    accounts = tmp_path / "accounts.csv"
+    accounts.write_text("account_id,user_id,type,currency,balance,balance_date\n"
+                        "e1,ann,CHECKING,EUR,0,2026-03-31\ne2,bob,CHECKING,EUR,0,2026-03-31\n"
+                        "j1,bob,CHECKING,JPY,0,2026-03-31\n")
+    transactions = tmp_path / "transactions.csv"
+    transactions.write_text("transaction_id,account_id,booking_date,amount,counterparty_name\n"
+                            "1,e1,2026-02-03,-20.50,REWE\n2,e2,2026-02-27,-4.00,rewe\n"
+                            "3,e2,2026-02-28,-1.25,Aldi\n4,j1,2026-02-01,-900,Rewe\n"
+                            "5,e1,2026-03-01,-7.00,REWE\n")
+    finseg("load", *at(target, "merchants"), "--quiet", "--accounts", str(accounts),
+           "--transactions", str(transactions))
+    common = ["segment", "merchant-affinity", "--months", "1", "--as-of", "2026-03-31",
+              *at(target, "merchants"), "--quiet"]
+    rows = list(csv.DictReader(io.StringIO(finseg(*common, "--output", "csv").stdout)))
+    # February only; money in major units of each row's currency.
+    assert rows == [
+        {"merchant_key": "rewe", "merchant_name": "rewe", "currency": "EUR", "customers": "2",
+         "transactions": "2", "spend": "24.50"},
+        {"merchant_key": "aldi", "merchant_name": "Aldi", "currency": "EUR", "customers": "1",
+         "transactions": "1", "spend": "1.25"},
+        {"merchant_key": "rewe", "merchant_name": "Rewe", "currency": "JPY", "customers": "1",
+         "transactions": "1", "spend": "900"}]
+    assert len(finseg(*common, "--min-customers", "2").stdout.splitlines()) == 2
+    drill = finseg(*common, "--counterparty", " REWE ", "--output", "jsonl").stdout
+    assert [json.loads(line) for line in drill.splitlines()] == [
+        {"user_id": "ann", "currency": "EUR", "transactions": 1, "spend": "20.50",
+         "first_purchase": "2026-02-03", "last_purchase": "2026-02-03"},
+        {"user_id": "bob", "currency": "EUR", "transactions": 1, "spend": "4.00",
+         "first_purchase": "2026-02-27", "last_purchase": "2026-02-27"},
+        {"user_id": "bob", "currency": "JPY", "transactions": 1, "spend": "900",
+         "first_purchase": "2026-02-01", "last_purchase": "2026-02-01"}]
+    bad = finseg(*common, "--min-customers", "-1", check=False)
+    assert bad.returncode == 1 and "--min-customers must be 0 or more" in bad.stderr
+    assert "spec." not in bad.stderr
 
 
 def _readme_cli_blocks() -> list[str]:

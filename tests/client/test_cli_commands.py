@@ -70,6 +70,7 @@ EMPTY = {
     "financial-breakdown": ["--group", "INCOME", "--months", "2", "--as-of", "2026-01-31"],
     "insurance-spending": ["--months", "2", "--as-of", "2026-01-31"],
     "rfm": ["--window-days", "30", "--as-of", "2026-01-31"],
+    "merchant-affinity": ["--months", "2", "--as-of", "2026-01-31"],
 }
 
 

@@ -59,6 +59,12 @@ def every_type(client: api.FinsegClient, empty: bool = False) -> dict[str, float
                                                        else dt.date(1900, 6, 1)),
         "INSURANCE_SPENDING": api.insurance_spending(6, ["NONE"] if empty else [], as_of=AS_OF),
         "RFM": api.rfm(90, ["SHOPPING"], as_of=AS_OF if not empty else dt.date(1900, 6, 1)),
+        "MERCHANT_AFFINITY": api.merchant_affinity(3, as_of=AS_OF if not empty
+                                                   else dt.date(1900, 6, 1)),
+        # The drill-down: its own kernel and page.
+        "MERCHANT_CUSTOMERS": api.merchant_affinity(3, counterparty="amazon eu s.a.r.l.",
+                                                    as_of=AS_OF if not empty
+                                                    else dt.date(1900, 6, 1)),
         # Every kernel of RULE's metrics: windows, balances, monthly minimums.
         "RULE": api.rule(f"frequency(days=30, group=INCOME) {'<' if empty else '>='} 0 AND "
                          "balance(type=CHECKING) > -10000000000000 OR "

@@ -171,6 +171,18 @@ def rfm(window_days: int, label_groups: Iterable[str] = (), *, currency: str = "
         **_common(as_of, account_types))
 
 
+def merchant_affinity(months: int, min_customers: int = 0, counterparty: str = "", *,
+                      as_of: dt.date | None = None, account_types: Iterable[str] = ()
+                      ) -> segments_pb2.SegmentSpec:
+    """Spec of a MERCHANT_AFFINITY segment over N complete months: the
+    merchants with at least `min_customers` customers, or, given a
+    counterparty name in any spelling, that merchant's customers."""
+    return segments_pb2.SegmentSpec(
+        merchant_affinity=segments_pb2.MerchantAffinity(
+            months=months, min_customers=min_customers, counterparty=counterparty),
+        **_common(as_of, account_types))
+
+
 def live(spec: segments_pb2.SegmentSpec, webhook_url: str = "", webhook_secret: str = ""
          ) -> segments_pb2.SegmentSpec:
     """`spec` (HIGH_BALANCE, LOW_BALANCE or RULE, without as_of) as a live

@@ -22,6 +22,7 @@ class SegmentType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SEGMENT_TYPE_INSURANCE_SPENDING: _ClassVar[SegmentType]
     SEGMENT_TYPE_RFM: _ClassVar[SegmentType]
     SEGMENT_TYPE_RULE: _ClassVar[SegmentType]
+    SEGMENT_TYPE_MERCHANT_AFFINITY: _ClassVar[SegmentType]
 
 class JobState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -64,6 +65,7 @@ SEGMENT_TYPE_FINANCIAL_BREAKDOWN: SegmentType
 SEGMENT_TYPE_INSURANCE_SPENDING: SegmentType
 SEGMENT_TYPE_RFM: SegmentType
 SEGMENT_TYPE_RULE: SegmentType
+SEGMENT_TYPE_MERCHANT_AFFINITY: SegmentType
 JOB_STATE_UNSPECIFIED: JobState
 JOB_STATE_PENDING: JobState
 JOB_STATE_RUNNING: JobState
@@ -145,6 +147,16 @@ class Rfm(_message.Message):
     segment_names: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, window_days: _Optional[int] = ..., label_groups: _Optional[_Iterable[str]] = ..., currency: _Optional[str] = ..., segment_names: _Optional[_Iterable[str]] = ...) -> None: ...
 
+class MerchantAffinity(_message.Message):
+    __slots__ = ("months", "min_customers", "counterparty")
+    MONTHS_FIELD_NUMBER: _ClassVar[int]
+    MIN_CUSTOMERS_FIELD_NUMBER: _ClassVar[int]
+    COUNTERPARTY_FIELD_NUMBER: _ClassVar[int]
+    months: int
+    min_customers: int
+    counterparty: str
+    def __init__(self, months: _Optional[int] = ..., min_customers: _Optional[int] = ..., counterparty: _Optional[str] = ...) -> None: ...
+
 class Webhook(_message.Message):
     __slots__ = ("url", "secret")
     URL_FIELD_NUMBER: _ClassVar[int]
@@ -164,7 +176,7 @@ class WebhookStatus(_message.Message):
     def __init__(self, url: _Optional[str] = ..., delivered_sequence: _Optional[int] = ..., last_error: _Optional[str] = ...) -> None: ...
 
 class SegmentSpec(_message.Message):
-    __slots__ = ("account_types", "as_of", "live", "webhook", "callback_url", "high_balance", "low_balance", "income_spending_summary", "financial_breakdown", "insurance_spending", "rfm", "rule")
+    __slots__ = ("account_types", "as_of", "live", "webhook", "callback_url", "high_balance", "low_balance", "income_spending_summary", "financial_breakdown", "insurance_spending", "rfm", "rule", "merchant_affinity")
     ACCOUNT_TYPES_FIELD_NUMBER: _ClassVar[int]
     AS_OF_FIELD_NUMBER: _ClassVar[int]
     LIVE_FIELD_NUMBER: _ClassVar[int]
@@ -177,6 +189,7 @@ class SegmentSpec(_message.Message):
     INSURANCE_SPENDING_FIELD_NUMBER: _ClassVar[int]
     RFM_FIELD_NUMBER: _ClassVar[int]
     RULE_FIELD_NUMBER: _ClassVar[int]
+    MERCHANT_AFFINITY_FIELD_NUMBER: _ClassVar[int]
     account_types: _containers.RepeatedScalarFieldContainer[_common_pb2.AccountType]
     as_of: str
     live: bool
@@ -189,7 +202,8 @@ class SegmentSpec(_message.Message):
     insurance_spending: InsuranceSpending
     rfm: Rfm
     rule: Rule
-    def __init__(self, account_types: _Optional[_Iterable[_Union[_common_pb2.AccountType, str]]] = ..., as_of: _Optional[str] = ..., live: _Optional[bool] = ..., webhook: _Optional[_Union[Webhook, _Mapping]] = ..., callback_url: _Optional[str] = ..., high_balance: _Optional[_Union[HighBalance, _Mapping]] = ..., low_balance: _Optional[_Union[LowBalance, _Mapping]] = ..., income_spending_summary: _Optional[_Union[IncomeSpendingSummary, _Mapping]] = ..., financial_breakdown: _Optional[_Union[FinancialBreakdown, _Mapping]] = ..., insurance_spending: _Optional[_Union[InsuranceSpending, _Mapping]] = ..., rfm: _Optional[_Union[Rfm, _Mapping]] = ..., rule: _Optional[_Union[Rule, _Mapping]] = ...) -> None: ...
+    merchant_affinity: MerchantAffinity
+    def __init__(self, account_types: _Optional[_Iterable[_Union[_common_pb2.AccountType, str]]] = ..., as_of: _Optional[str] = ..., live: _Optional[bool] = ..., webhook: _Optional[_Union[Webhook, _Mapping]] = ..., callback_url: _Optional[str] = ..., high_balance: _Optional[_Union[HighBalance, _Mapping]] = ..., low_balance: _Optional[_Union[LowBalance, _Mapping]] = ..., income_spending_summary: _Optional[_Union[IncomeSpendingSummary, _Mapping]] = ..., financial_breakdown: _Optional[_Union[FinancialBreakdown, _Mapping]] = ..., insurance_spending: _Optional[_Union[InsuranceSpending, _Mapping]] = ..., rfm: _Optional[_Union[Rfm, _Mapping]] = ..., rule: _Optional[_Union[Rule, _Mapping]] = ..., merchant_affinity: _Optional[_Union[MerchantAffinity, _Mapping]] = ...) -> None: ...
 
 class Segment(_message.Message):
     __slots__ = ("segment_id", "type", "spec", "state", "progress", "create_time", "expire_time", "as_of", "error", "total_elements", "compute_time", "rows_scanned", "live", "last_sequence", "webhook")
@@ -354,7 +368,7 @@ class DeleteSegmentResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class ResultPage(_message.Message):
-    __slots__ = ("high_balance", "low_balance", "income_spending_summary", "financial_breakdown", "insurance_spending", "rfm", "rule")
+    __slots__ = ("high_balance", "low_balance", "income_spending_summary", "financial_breakdown", "insurance_spending", "rfm", "rule", "merchant_affinity", "merchant_customers")
     HIGH_BALANCE_FIELD_NUMBER: _ClassVar[int]
     LOW_BALANCE_FIELD_NUMBER: _ClassVar[int]
     INCOME_SPENDING_SUMMARY_FIELD_NUMBER: _ClassVar[int]
@@ -362,6 +376,8 @@ class ResultPage(_message.Message):
     INSURANCE_SPENDING_FIELD_NUMBER: _ClassVar[int]
     RFM_FIELD_NUMBER: _ClassVar[int]
     RULE_FIELD_NUMBER: _ClassVar[int]
+    MERCHANT_AFFINITY_FIELD_NUMBER: _ClassVar[int]
+    MERCHANT_CUSTOMERS_FIELD_NUMBER: _ClassVar[int]
     high_balance: HighBalancePage
     low_balance: LowBalancePage
     income_spending_summary: IncomeSpendingSummaryPage
@@ -369,7 +385,9 @@ class ResultPage(_message.Message):
     insurance_spending: InsuranceSpendingPage
     rfm: RfmPage
     rule: RulePage
-    def __init__(self, high_balance: _Optional[_Union[HighBalancePage, _Mapping]] = ..., low_balance: _Optional[_Union[LowBalancePage, _Mapping]] = ..., income_spending_summary: _Optional[_Union[IncomeSpendingSummaryPage, _Mapping]] = ..., financial_breakdown: _Optional[_Union[FinancialBreakdownPage, _Mapping]] = ..., insurance_spending: _Optional[_Union[InsuranceSpendingPage, _Mapping]] = ..., rfm: _Optional[_Union[RfmPage, _Mapping]] = ..., rule: _Optional[_Union[RulePage, _Mapping]] = ...) -> None: ...
+    merchant_affinity: MerchantAffinityPage
+    merchant_customers: MerchantCustomersPage
+    def __init__(self, high_balance: _Optional[_Union[HighBalancePage, _Mapping]] = ..., low_balance: _Optional[_Union[LowBalancePage, _Mapping]] = ..., income_spending_summary: _Optional[_Union[IncomeSpendingSummaryPage, _Mapping]] = ..., financial_breakdown: _Optional[_Union[FinancialBreakdownPage, _Mapping]] = ..., insurance_spending: _Optional[_Union[InsuranceSpendingPage, _Mapping]] = ..., rfm: _Optional[_Union[RfmPage, _Mapping]] = ..., rule: _Optional[_Union[RulePage, _Mapping]] = ..., merchant_affinity: _Optional[_Union[MerchantAffinityPage, _Mapping]] = ..., merchant_customers: _Optional[_Union[MerchantCustomersPage, _Mapping]] = ...) -> None: ...
 
 class HighBalancePage(_message.Message):
     __slots__ = ("members",)
@@ -578,3 +596,47 @@ class RfmMember(_message.Message):
     rfm_code: str
     segment_name: str
     def __init__(self, user_id: _Optional[str] = ..., recency: _Optional[int] = ..., frequency: _Optional[int] = ..., monetary: _Optional[int] = ..., r_score: _Optional[int] = ..., f_score: _Optional[int] = ..., m_score: _Optional[int] = ..., rfm_code: _Optional[str] = ..., segment_name: _Optional[str] = ...) -> None: ...
+
+class MerchantAffinityPage(_message.Message):
+    __slots__ = ("members",)
+    MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    members: _containers.RepeatedCompositeFieldContainer[MerchantAffinityMember]
+    def __init__(self, members: _Optional[_Iterable[_Union[MerchantAffinityMember, _Mapping]]] = ...) -> None: ...
+
+class MerchantAffinityMember(_message.Message):
+    __slots__ = ("merchant_key", "merchant_name", "currency", "customers", "transactions", "spend")
+    MERCHANT_KEY_FIELD_NUMBER: _ClassVar[int]
+    MERCHANT_NAME_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMERS_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTIONS_FIELD_NUMBER: _ClassVar[int]
+    SPEND_FIELD_NUMBER: _ClassVar[int]
+    merchant_key: str
+    merchant_name: str
+    currency: str
+    customers: int
+    transactions: int
+    spend: int
+    def __init__(self, merchant_key: _Optional[str] = ..., merchant_name: _Optional[str] = ..., currency: _Optional[str] = ..., customers: _Optional[int] = ..., transactions: _Optional[int] = ..., spend: _Optional[int] = ...) -> None: ...
+
+class MerchantCustomersPage(_message.Message):
+    __slots__ = ("members",)
+    MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    members: _containers.RepeatedCompositeFieldContainer[MerchantCustomer]
+    def __init__(self, members: _Optional[_Iterable[_Union[MerchantCustomer, _Mapping]]] = ...) -> None: ...
+
+class MerchantCustomer(_message.Message):
+    __slots__ = ("user_id", "currency", "transactions", "spend", "first_purchase", "last_purchase")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTIONS_FIELD_NUMBER: _ClassVar[int]
+    SPEND_FIELD_NUMBER: _ClassVar[int]
+    FIRST_PURCHASE_FIELD_NUMBER: _ClassVar[int]
+    LAST_PURCHASE_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    currency: str
+    transactions: int
+    spend: int
+    first_purchase: str
+    last_purchase: str
+    def __init__(self, user_id: _Optional[str] = ..., currency: _Optional[str] = ..., transactions: _Optional[int] = ..., spend: _Optional[int] = ..., first_purchase: _Optional[str] = ..., last_purchase: _Optional[str] = ...) -> None: ...

@@ -16,7 +16,8 @@ from finseg.v1 import segments_pb2
 FORMATS = ("table", "csv", "json", "jsonl")
 
 #: The columns of each segment type's rows: one per account (balances),
-#: per currency (summaries), per label group, per contract or per user (RFM).
+#: per currency (summaries), per label group, per contract, per user (RFM) or
+#: per merchant.
 MEMBER_COLUMNS = {
     "HIGH_BALANCE": ("user_id", "account_id", "currency", "amount"),
     "LOW_BALANCE": ("user_id", "account_id", "currency", "amount", "monthly_minimums"),
@@ -30,6 +31,11 @@ MEMBER_COLUMNS = {
     "RULE": ("user_id", "metric", "value"),
     "RFM": ("user_id", "currency", "recency", "frequency", "monetary", "r_score", "f_score",
             "m_score", "rfm_code", "segment_name"),
+    "MERCHANT_AFFINITY": ("merchant_key", "merchant_name", "currency", "customers",
+                          "transactions", "spend"),
+    # A MERCHANT_AFFINITY drill-down's rows: the merchant's customers.
+    "MERCHANT_CUSTOMERS": ("user_id", "currency", "transactions", "spend", "first_purchase",
+                           "last_purchase"),
 }
 #: RULE's metrics whose values are money (the others are counts or days).
 MONEY_METRICS = ("spend(", "avg_spend(", "income(", "balance(")
@@ -56,6 +62,18 @@ def statistic(value: float, currency: str) -> str:
 def member_rows(member: Any, currency: str = "EUR") -> Iterator[dict[str, Any]]:
     """The rows of one member; `currency` is that of an RFM or RULE segment,
     whose members carry none (RFM's are one row each)."""
+    if hasattr(member, "merchant_key"):
+        yield {"merchant_key": member.merchant_key, "merchant_name": member.merchant_name,
+               "currency": member.currency, "customers": member.customers,
+               "transactions": member.transactions,
+               "spend": money(member.spend, member.currency)}
+        return
+    if hasattr(member, "first_purchase"):
+        yield {"user_id": member.user_id, "currency": member.currency,
+               "transactions": member.transactions,
+               "spend": money(member.spend, member.currency),
+               "first_purchase": member.first_purchase, "last_purchase": member.last_purchase}
+        return
     if hasattr(member, "rfm_code"):
         yield {"user_id": member.user_id, "currency": currency, "recency": member.recency,
                "frequency": member.frequency, "monetary": money(member.monetary, currency),

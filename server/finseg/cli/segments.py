@@ -23,7 +23,7 @@ from .connection import StreamStalled, connect, timeout_of, watched
 from .failures import CliError
 
 KINDS = ("high-balance", "low-balance", "income-spending-summary", "financial-breakdown",
-         "insurance-spending", "rfm", "rule")
+         "insurance-spending", "rfm", "rule", "merchant-affinity")
 ACCOUNT_TYPES = tuple(name.removeprefix("ACCOUNT_TYPE_")
                       for name in common_pb2.AccountType.keys()[1:])
 STATES = tuple(name.removeprefix("JOB_STATE_") for name in segments_pb2.JobState.keys()[1:])
@@ -43,6 +43,8 @@ FLAGS = (
     (r"spec\.rfm\.label_groups(?:\[\d+\])?", "--label-group"),
     (r"spec\.rfm\.segment_names(?:\[\d+\])?", "--segment-name"),
     (r"spec\.rfm\.currency", "--currency"),
+    (r"spec\.merchant_affinity\.min_customers", "--min-customers"),
+    (r"spec\.merchant_affinity\.counterparty", "--counterparty"),
     (r"spec\.\w+\.threshold\.currency", "--currency"),
     (r"spec\.\w+\.threshold(?:\.amount)?", "--threshold"),
     (r"spec\.\w+\.months", "--months"),
@@ -132,6 +134,9 @@ def _spec(args: argparse.Namespace) -> segments_pb2.SegmentSpec:
     if args.kind == "insurance-spending":
         return api.insurance_spending(args.months, args.insurance_type or (), as_of=args.as_of,
                                       account_types=types)
+    if args.kind == "merchant-affinity":
+        return api.merchant_affinity(args.months, args.min_customers, args.counterparty or "",
+                                     as_of=args.as_of, account_types=types)
     if args.kind == "rfm":
         return api.rfm(args.window_days, args.label_group or (), currency=args.currency,
                        segment_names=args.segment_name or (), account_types=types,
@@ -182,6 +187,8 @@ def print_members(client: api.FinsegClient, segment_id: str, args: argparse.Name
     # RULE and RFM members carry no currency: the spec names it (RFM echoes
     # its default).
     currency = segment.spec.rule.currency or segment.spec.rfm.currency or "EUR"
+    if segment.spec.merchant_affinity.counterparty:
+        type_name = "MERCHANT_CUSTOMERS"  # a drill-down lists customers, not merchants
     output.write((row for member in members for row in output.member_rows(member, currency)),
                  output.MEMBER_COLUMNS[type_name], args.output, sys.stdout)
     return 0
@@ -303,6 +310,12 @@ def add_parsers(sub: Any, conn: argparse.ArgumentParser) -> None:
             k.add_argument("--segment-name", action="append",
                            help="keep only users of this segment (repeatable), e.g. "
                                 "Champions or 'At risk'; default: all")
+        elif kind == "merchant-affinity":
+            k.add_argument("--months", type=int, required=True, help="N complete months, 1-24")
+            k.add_argument("--min-customers", type=int, default=0, metavar="N",
+                           help="keep only merchants with at least N customers (default: all)")
+            k.add_argument("--counterparty", metavar="NAME",
+                           help="list this merchant's customers instead (any spelling)")
         elif kind == "income-spending-summary":
             k.add_argument("--from", dest="from_date", type=date_argument, required=True,
                            help="first booking day, YYYY-MM-DD")

@@ -147,6 +147,7 @@ def create_server(settings: Settings, *, serving: bool = True,
                       max_queued_per_tenant=settings.max_queued_jobs_per_tenant,
                       encode=wire.encode_members, observer=JobWatch(instruments, tracing),
                       live=live)
+    ingestor.on_withdrawn = jobs.rerun
     for collector in (metrics.UsageCollector(meter, settings.metrics_tenant_labels),
                       StoreCollector(store.env.space), QueueCollector(jobs.depth, SEGMENT_TYPES)):
         instruments.add(collector)

@@ -22,6 +22,7 @@ RAW = {"HIGH_BALANCE": {"threshold": {"currency": "EUR", "amount": 0}},
        "FINANCIAL_BREAKDOWN": {"label_groups": ["INCOME"], "months": 3},
        "INSURANCE_SPENDING": {"months": 3},
        "RFM": {"window_days": 365},
+       "MERCHANT_AFFINITY": {"months": 3},
        "RULE": {"expression": "frequency(days=365) > 0 OR low_balance_months(threshold=0, "
                               "months=3) > 0"}}
 

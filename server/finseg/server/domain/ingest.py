@@ -343,9 +343,14 @@ class Ingestor:
     """Validates and writes one tenant's accounts and transactions."""
 
     def __init__(self, store: Store, on_append: Callable[[str], None] = lambda tenant: None,
-                 live: Any = None) -> None:
+                 live: Any = None,
+                 on_withdrawn: Callable[[str, list[str]], None] = lambda tenant, ids: None
+                 ) -> None:
         self.store = store
         self.on_append = on_append
+        # Runs again the jobs an erasure withdrew (JobManager.rerun), once
+        # the erasure is committed.
+        self.on_withdrawn = on_withdrawn
         # The live segments (domain/live.py) that each write brings up to date.
         self.live = live
 
@@ -526,7 +531,8 @@ class Ingestor:
                 if self.live is not None:
                     self.live.on_write(tenant, writer, np.array([user]), {"kind": "ERASURE"},
                                        erased=user_id)
-                return deleted
+            self.on_withdrawn(tenant, writer.withdrawn)
+            return deleted
         except NotFound:
             # Ids stored before unprintable characters were refused must stay
             # erasable, so such an id is refused only when no user has it.

@@ -37,7 +37,7 @@ from .ingest import today
 from .live import LiveSegments, check_url, check_webhook
 from .live import check_type as check_live_type
 from .model import ACCOUNT_TYPE_CODES, MAX_DATE, MIN_DATE
-from .segment_types import TYPES
+from .segment_types import TYPES, page_of
 from .segment_types.common import Common, Progress
 from .taxonomy import Taxonomies
 
@@ -117,6 +117,14 @@ class JobManager:
             if record["state"] in (PENDING, RUNNING):
                 record["state"], record["progress"] = PENDING, 0.0
                 self.store.jobs.put(tenant, record)
+                self._submit(tenant, record)
+
+    def rerun(self, tenant: str, job_ids: list[str]) -> None:
+        """Runs again jobs that are PENDING after an erasure withdrew their
+        results (a ranking of merchants: storage.jobs.WITHDRAWN)."""
+        for job_id in job_ids:
+            record = self.store.jobs.get(tenant, job_id)
+            if record is not None and record["state"] == PENDING:
                 self._submit(tenant, record)
 
     def start_sweeper(self, interval: float) -> None:
@@ -347,6 +355,7 @@ class JobManager:
 
     def _run(self, tenant: str, record: dict[str, Any], live: _Live) -> None:
         self._release(tenant)  # out of the queue, on a worker
+        rerun = False
         try:
             module = TYPES[record["type"]]
             params = module.parse(record["params"])
@@ -373,11 +382,15 @@ class JobManager:
             if live.cancel.is_set():
                 raise Cancelled("the job was cancelled", reason=Reason.SEGMENT_CANCELLED)
             if self.encode is not None:
-                table = self.encode(record["type"], table)
+                table = self.encode(page_of(record), table)
             if live.cancel.is_set():  # storing a large result takes a while too
                 raise Cancelled("the job was cancelled", reason=Reason.SEGMENT_CANCELLED)
             record.update(state=SUCCEEDED, progress=1.0)
-            self.store.jobs.finish(tenant, record, table, erasures)
+            if not self.store.jobs.finish(tenant, record, table, erasures):
+                # A user erased while it ran may be in every row: start over.
+                record.update(state=PENDING, progress=0.0)
+                self._put_quietly(tenant, record)
+                rerun = True
         except Cancelled:
             if self._stopping:
                 record.update(state=PENDING, progress=0.0)
@@ -394,9 +407,12 @@ class JobManager:
         finally:
             with self._lock:
                 self._live.pop((tenant, record["id"]), None)
-            # Before the waiters wake: whoever learns the job ended then
-            # finds it in the metrics too.
-            self._tell_ended(tenant, record, live)
+            if rerun:
+                self.rerun(tenant, [record["id"]])
+            else:
+                # Before the waiters wake: whoever learns the job ended then
+                # finds it in the metrics too.
+                self._tell_ended(tenant, record, live)
             live.done.set()
 
     def _begin(self, tenant: str, record: dict[str, Any], live: _Live) -> bool:

@@ -26,6 +26,7 @@ from . import (
     hashing,
     insurance,
     layout,
+    merchants,
     parsing,
     rfm,
     rules,
@@ -75,6 +76,15 @@ def _jobs() -> None:
                                             1)
     insurance.contracts(starts, paid["date"][order], paid["amount"][order],
                         paid["counterparty"][order])
+
+    first, last = merchants.slot_spans(slot_of, 1)
+    one = np.zeros(1, np.int64)
+    ranking = merchants.Ranking(1, 1, first, last, one)
+    ranking.add(offsets, dates, amounts, counterparties, 0, slot_of, one, one, 0, 3)
+    ranking.finish()
+    merchants.customers(offsets, dates, amounts, counterparties, slot_of, np.ones(1, np.bool_),
+                        0, 3, np.zeros(1, np.int64), np.zeros(1, np.int64),
+                        np.zeros(1, np.int32), np.zeros(1, np.int32))
 
     slots.number_slots(np.array([True]), np.zeros(1, np.int32), np.zeros(1, np.int64),
                        np.zeros(1, np.int64))

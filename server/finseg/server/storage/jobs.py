@@ -23,6 +23,10 @@ from .usage import UsageStore
 #: Members per stored page; a requested page of any size reads the few
 #: stored pages it overlaps.
 PAGE_ROWS = 1000
+#: What `without_users` says of a result without user_id (a ranking of
+#: merchants): every row may hold an erased user's payments, and which
+#: cannot be told from the rows, so the job must run again.
+WITHDRAWN = pa.table({})
 
 
 def _job_key(tenant_no: int, job_id: str) -> bytes:
@@ -72,24 +76,28 @@ class JobStore:
             return True
 
     def finish(self, tenant: str, record: dict[str, Any], table: pa.Table,
-               erasures_seen: int) -> None:
+               erasures_seen: int) -> bool:
         """Stores the results by page and the final record in one
         transaction, so a job is never SUCCEEDED with missing pages. Users
         erased after the job's snapshot (beyond `erasures_seen`) are
-        scrubbed here, under the write lock, so no erased user is stored."""
+        scrubbed here, under the write lock, so no erased user is stored;
+        a result without user_id is not stored then (False: run it again)."""
         with self.env.write() as txn:
             tenant_no = self.env.tenant_no(txn, tenant, create=True)
             assert tenant_no is not None
             if txn.get(_job_key(tenant_no, record["id"]), db=self.env.db(DB.JOBS)) is None:
-                return  # deleted while it ran: storing it would bring it back
+                return True  # deleted while it ran: storing it would bring it back
             erased = set(self.env.load_state(txn, tenant_no).get("erasures", [])[erasures_seen:])
             scrubbed = None
-            if erased and "user_id" in table.column_names:
+            if erased and "user_id" not in table.column_names:
+                return False
+            if erased:
                 members = table.column("user_id").to_pylist()
                 scrubbed = without_users(table, {u for u in members if user_digest(u) in erased})
             self._write_pages(txn, tenant_no, record, table if scrubbed is None else scrubbed)
             self.put_in(txn, tenant, record)
             self.usage.add_in(txn, tenant, record["type"], rows_scanned=record["rows_scanned"])
+            return True
 
     def delete(self, tenant: str, job_id: str) -> bool:
         """Removes a job's record and result pages; False if there was none."""
@@ -166,10 +174,12 @@ class JobStore:
         return pa.Table.from_batches(batches) if batches else None
 
     def rewrite_results(self, txn: Any, tenant_no: int,
-                        transform: Callable[[pa.Table], pa.Table | None]) -> int:
+                        transform: Callable[[pa.Table], pa.Table | None]) -> list[str]:
         """Applies `transform` to the stored results of every finished job of
-        the tenant (None: unchanged); returns how many jobs changed."""
-        changed = 0
+        the tenant (None: unchanged). A job whose results it withdraws
+        (WITHDRAWN) loses its pages and is PENDING again; returns their ids,
+        for the caller to run them again."""
+        withdrawn = []
         for record in self._records(txn, tenant_no):
             if record.get("pages", 0) == 0:
                 continue
@@ -177,11 +187,15 @@ class JobStore:
             new = transform(table) if table is not None else None
             if new is None:
                 continue
-            self._write_pages(txn, tenant_no, record, new)
+            if new is WITHDRAWN:
+                self._write_pages(txn, tenant_no, record, pa.table({}))
+                record.update(state="PENDING", progress=0.0)
+                withdrawn.append(record["id"])
+            else:
+                self._write_pages(txn, tenant_no, record, new)
             txn.put(_job_key(tenant_no, record["id"]), json.dumps(record).encode(),
                     db=self.env.db(DB.JOBS))
-            changed += 1
-        return changed
+        return withdrawn
 
     def get(self, tenant: str, job_id: str) -> dict[str, Any] | None:
         with self.env.read() as txn:
@@ -217,9 +231,12 @@ def user_digest(user_id: str) -> str:
 
 
 def without_users(table: pa.Table, user_ids: set[str]) -> pa.Table | None:
-    """The members table minus the users' rows; None when none is in it."""
-    if "user_id" not in table.column_names or not user_ids:
+    """The members table minus the users' rows; None when none is in it;
+    WITHDRAWN for a result without user_id."""
+    if not user_ids:
         return None
+    if "user_id" not in table.column_names:
+        return WITHDRAWN
     drop = pc.is_in(table.column("user_id"), value_set=pa.array(sorted(user_ids), pa.string()))
     if not pc.any(drop).as_py():
         return None

@@ -38,6 +38,8 @@ class TenantWriter:
         self.index_updates: list[IndexUpdate] = []
         #: (seq, log batch) of what this write appended, not yet committed.
         self.appended: list[tuple[int, pa.RecordBatch]] = []
+        #: Jobs whose results an erasure withdrew: PENDING, to run again.
+        self.withdrawn: list[str] = []
 
     def account_indexes(self, account_ids: list[str]) -> np.ndarray:
         found = self.store.accounts.account_ids.lookup(self.txn, self.tenant_no, account_ids)
@@ -97,8 +99,8 @@ class TenantWriter:
         accounts.user_ids.forget(self.txn, self.tenant_no, [(user_id, user)], erasures)
         accounts.write(self.txn, self.tenant_no, owned,
                        {"deleted": np.ones(owned.shape[0], np.bool_)})
-        self.store.jobs.rewrite_results(self.txn, self.tenant_no,
-                                        lambda table: without_users(table, {user_id}))
+        self.withdrawn += self.store.jobs.rewrite_results(
+            self.txn, self.tenant_no, lambda table: without_users(table, {user_id}))
         # A digest, not the id: the erasure itself must not keep personal data.
         self.state.setdefault("erasures", []).append(user_digest(user_id))
         # The id index points at log rows that may have moved; rebuild it.

@@ -233,11 +233,20 @@ class TransactionStore:
         log: meant for the rare row a kernel cannot settle from the base."""
         wanted = list(dict.fromkeys(["account", "booking_date", *columns]))
         found = []
+        # Tables, not np.isin, which hashes its inputs on every call.
+        chosen = np.zeros(int(accounts.max()) + 1 if accounts.size else 0, np.bool_)
+        chosen[accounts] = True
         for _, batch in self._log_batches(txn, tenant_no, 0):
-            hit = (np.isin(batch.column("account").to_numpy(), accounts)
-                   & np.isin(batch.column("booking_date").to_numpy(), days))
-            if hit.any():
-                rows = batch.select(wanted).filter(pa.array(hit))
+            # Days first, and the (possibly many) accounts looked for in
+            # those days' rows only: np.isin of both over the whole log took
+            # 1.5 s at 50M for a ranking's 150,000 tied accounts.
+            on_day = np.flatnonzero(_on_days(batch.column("booking_date").to_numpy(), days))
+            account = batch.column("account").to_numpy()[on_day].astype(np.int64)
+            hit = on_day[(account < chosen.shape[0])
+                         & chosen[np.minimum(account, max(chosen.shape[0] - 1, 0))]] \
+                if chosen.size else on_day[:0]
+            if hit.size:
+                rows = batch.select(wanted).take(pa.array(hit))
                 found.append(pa.table({
                     # Text arrives plain or dictionary-encoded, batch by batch.
                     name: (column.cast(pa.string()) if pa.types.is_dictionary(column.type)
@@ -566,6 +575,18 @@ class TransactionStore:
                 break
             orphans = orphans[~np.isin(orphans, batch.column("counterparty_id").to_numpy())]
         return removed, orphans
+
+
+def _on_days(dates: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """bool per row: is its date one of `days`."""
+    if not days.size:
+        return np.zeros(dates.shape[0], np.bool_)
+    lo = int(days.min())
+    table = np.zeros(int(days.max()) - lo + 1, np.bool_)
+    table[np.asarray(days, np.int64) - lo] = True
+    at = dates.astype(np.int64) - lo
+    inside = (at >= 0) & (at < table.shape[0])
+    return inside & table[np.where(inside, at, 0)]
 
 
 def _merged_column(base: Mapping[str, np.ndarray], base_rows: int, tail: dict[str, np.ndarray],

@@ -20,6 +20,7 @@ from finseg.v1 import (
 
 from ..domain.ingest import Ingestor, PreparedBatch
 from ..domain.jobs import CANCELLED, FAILED, SUCCEEDED, JobManager
+from ..domain.segment_types import page_of
 from ..domain.taxonomy import Taxonomies, Taxonomy
 from ..domain.usage import Meter
 from ..errors import Cancelled, FailedPrecondition, OutOfRange, Reason
@@ -118,7 +119,7 @@ class SegmentServicer(segments_pb2_grpc.SegmentServiceServicer):
         if table.num_rows == 0:  # an empty segment stores no page
             return table
         if wire.MEMBER_COLUMN not in table.column_names:  # stored before members were
-            table = wire.encode_members(record["type"], table)
+            table = wire.encode_members(page_of(record), table)
         return table.slice(0, wire.fitting(table))
 
     def _with_page(self, envelope: Any, tenant: str, record: dict[str, Any],
@@ -126,9 +127,9 @@ class SegmentServicer(segments_pb2_grpc.SegmentServiceServicer):
         """The envelope serialized with `table`'s members as its page,
         straight from their stored wire bytes."""
         if table.num_rows == 0:
-            return wire.with_page(envelope, record["type"], [])
+            return wire.with_page(envelope, page_of(record), [])
         self.meter.returned(tenant, record["type"], table.num_rows)
-        return wire.with_page(envelope, record["type"], wire.members_bytes(table))
+        return wire.with_page(envelope, page_of(record), wire.members_bytes(table))
 
     @unary
     def ListSegments(self, request, context):  # noqa: N802

@@ -42,8 +42,10 @@ _VARINT_TYPES = {FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_INT32,
                  FieldDescriptor.TYPE_BOOL, FieldDescriptor.TYPE_ENUM}
 
 
-def _page_field(type_name: str) -> FieldDescriptor:
-    return segments_pb2.ResultPage.DESCRIPTOR.fields_by_name[type_name.lower()]
+def _page_field(page_name: str) -> FieldDescriptor:
+    """The ResultPage field of a page name: a segment type's, or a
+    drill-down's (MERCHANT_CUSTOMERS)."""
+    return segments_pb2.ResultPage.DESCRIPTOR.fields_by_name[page_name.lower()]
 
 
 def _varint(value: int) -> bytes:
@@ -301,11 +303,11 @@ def _one_chunk(column: Any) -> pa.Array:
     return pa.concat_arrays(column.chunks) if column.num_chunks else pa.array([], column.type)
 
 
-def encode_members(type_name: str, table: pa.Table) -> pa.Table:
+def encode_members(page_name: str, table: pa.Table) -> pa.Table:
     """The job's members table as stored: user_id (erasure finds members by
     it) and each member's bytes, framed as an element of its page's
     `members` field."""
-    page = _page_field(type_name).message_type
+    page = _page_field(page_name).message_type
     member = page.fields_by_name["members"]
     tag = _tag(member.number, _LENGTH_DELIMITED)
     message = _Message(table, member.message_type)
@@ -320,7 +322,9 @@ def encode_members(type_name: str, table: pa.Table) -> pa.Table:
     _in_blocks(table.num_rows, write)
     column = pa.Array.from_buffers(pa.large_binary(), table.num_rows,
                                    [None, pa.py_buffer(offsets), pa.py_buffer(data)])
-    return pa.table({"user_id": table.column("user_id"), MEMBER_COLUMN: column})
+    # A ranking of merchants has no user_id: nothing of it is one user's.
+    kept = {"user_id": table.column("user_id")} if "user_id" in table.column_names else {}
+    return pa.table({**kept, MEMBER_COLUMN: column})
 
 
 def _head(number: int, length: int) -> bytes:
@@ -342,11 +346,11 @@ def members_bytes(table: pa.Table) -> list[memoryview]:
     return [_binary(chunk)[1].data for chunk in table.column(MEMBER_COLUMN).chunks]
 
 
-def with_page(envelope: Any, type_name: str, members: Sequence[bytes | memoryview]) -> bytes:
+def with_page(envelope: Any, page_name: str, members: Sequence[bytes | memoryview]) -> bytes:
     """`envelope` (a GetSegmentResponse or StreamSegmentResponse without its
     page) serialized, with the page of `members` (`members_bytes`) as its
     field `page`: the one copy of the member bytes is into the response."""
     length = sum(len(piece) for piece in members)
-    inner = _head(_page_field(type_name).number, length)
+    inner = _head(_page_field(page_name).number, length)
     outer = _head(envelope.DESCRIPTOR.fields_by_name["page"].number, len(inner) + length)
     return b"".join([envelope.SerializeToString(), outer, inner, *members])
