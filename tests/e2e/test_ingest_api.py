@@ -412,7 +412,8 @@ TX_CASES = {
     "label_129_chars": ({"label": "L" * 129}, "label"),
     "purpose_1025_chars": ({"purpose": "p" * 1025}, "purpose"),
     "counterparty_name_257_chars": ({"counterparty_name": "n" * 257}, "counterparty_name"),
-    "counterparty_iban_35_chars": ({"counterparty_iban": "D" * 35}, "counterparty_iban"),
+    # The print format of the longest IBAN (34 characters) is 42.
+    "counterparty_iban_43_chars": ({"counterparty_iban": "D" * 43}, "counterparty_iban"),
     "mcc_9_chars": ({"mcc": "1" * 9}, "mcc"),
 }
 
@@ -450,7 +451,11 @@ def test_append_accepts_fields_at_their_limits(vclient: FinsegClient) -> None:
              counterparty_name="n" * 256, counterparty_iban="DE89370400440532013000",
              mcc="12345678", currency="EUR")
     odd = tx('id with spaces, "quotes" and ü', "v-eur", 2)
-    assert counts(append(vclient, [row, odd])) == [(2, 0)]
+    # Print format as bank exports have it: lower case, spaced, 42 at most.
+    printed = tx(new_id(), "v-eur", 3, counterparty_iban="de89 3704 0044 0532 0130 00")
+    longest = tx(new_id(), "v-eur", 4, counterparty_iban=" ".join(["MT84"] + ["ABCD"] * 7) + " AB")
+    assert len(longest["counterparty_iban"]) == 42
+    assert counts(append(vclient, [row, odd, printed, longest])) == [(4, 0)]
     assert counts(append(vclient, [row, odd])) == [(0, 2)]
 
 

@@ -13,7 +13,7 @@ ACCOUNT_TYPE_CODES = {name: code for code, name in enumerate(ACCOUNT_TYPES, star
 
 MAX_ID_LENGTH = 128
 #: Longest value, in characters, of each optional transaction field.
-FIELD_LIMITS = {"label": 128, "counterparty_name": 256, "counterparty_iban": 34,
+FIELD_LIMITS = {"label": 128, "counterparty_name": 256, "counterparty_iban": 42,
                 "purpose": 1024, "mcc": 8, "currency": 3}
 #: Amounts and balances are bounded to 10^15 minor units (10 trillion EUR),
 #: so one account's sum overflows int64 only after more than 9,000 rows of
