@@ -343,14 +343,13 @@ class Ingestor:
     """Validates and writes one tenant's accounts and transactions."""
 
     def __init__(self, store: Store, on_append: Callable[[str], None] = lambda tenant: None,
-                 live: Any = None,
-                 on_withdrawn: Callable[[str, list[str]], None] = lambda tenant, ids: None
-                 ) -> None:
+                 live: Any = None) -> None:
         self.store = store
         self.on_append = on_append
-        # Runs again the jobs an erasure withdrew (JobManager.rerun), once
-        # the erasure is committed.
-        self.on_withdrawn = on_withdrawn
+        # Runs again the jobs an erasure withdrew, once the erasure is
+        # committed: JobManager.rerun, set when the service is put together
+        # (the jobs are made after the ingestor).
+        self.on_withdrawn: Callable[[str, list[str]], None] = lambda tenant, ids: None
         # The live segments (domain/live.py) that each write brings up to date.
         self.live = live
 

@@ -80,30 +80,39 @@ def page(params: Params) -> str:
     return CUSTOMERS_PAGE if params.counterparty else NAME
 
 
-def merchant_keys(snapshot: Snapshot) -> tuple[np.ndarray, list[str], np.ndarray]:
-    """(key number of every counterparty id, the keys in UTF-8 byte order,
-    each id's rank in the UTF-8 byte order of the spellings)."""
+def spellings(snapshot: Snapshot) -> pa.Array:
+    """Every counterparty name as spelled, by id."""
     count = int(snapshot.state.get("counterparties", 0)) if snapshot.state else 0
-    spellings = snapshot.counterparties(np.arange(count, dtype=np.int64))
-    keys = [provider_key(name or "") for name in spellings.to_pylist()]
+    return snapshot.counterparties(np.arange(count, dtype=np.int64))
+
+
+def merchant_keys(spelled: pa.Array) -> tuple[np.ndarray, list[str]]:
+    """(key number of every counterparty id, the keys in UTF-8 byte order)."""
+    keys = [provider_key(name or "") for name in spelled.to_pylist()]
     names = sorted(set(keys), key=str.encode)
     rank = {k: i for i, k in enumerate(names)}
-    # Arrow orders strings by their bytes.
-    order = pc.sort_indices(spellings.cast(pa.binary())).to_numpy()
-    spelling_rank = np.empty(count, np.int64)
-    spelling_rank[order] = np.arange(count)
-    return np.array([rank[k] for k in keys], np.int64), names, spelling_rank
+    return np.array([rank[k] for k in keys], np.int64), names
+
+
+def spelling_ranks(spelled: pa.Array) -> np.ndarray:
+    """Each counterparty id's rank in the UTF-8 byte order of the spellings
+    (Arrow orders binary by its bytes)."""
+    order = pc.sort_indices(spelled.cast(pa.binary())).to_numpy()
+    rank = np.empty(len(spelled), np.int64)
+    rank[order] = np.arange(len(spelled))
+    return rank
 
 
 def run(snapshot: Snapshot, params: Params, common: Common, progress: Progress) -> pa.Table:
     slots = user_currency_slots(snapshot, eligible_accounts(snapshot, common))
     bounds = complete_months(common.as_of, params.months)
     window = int(bounds[0]), int(bounds[-1])
-    key_of, keys, spelling_rank = merchant_keys(snapshot)
+    spelled = spellings(snapshot)
+    key_of, keys = merchant_keys(spelled)
     if params.counterparty:
         return _customers(snapshot, slots, key_of, keys, params.counterparty, window, progress)
-    return _ranking(snapshot, slots, key_of, keys, spelling_rank, params.min_customers, window,
-                    progress)
+    return _ranking(snapshot, slots, key_of, keys, spelling_ranks(spelled),
+                    params.min_customers, window, progress)
 
 
 def _currencies(slots: Slots) -> tuple[np.ndarray, np.ndarray]:
